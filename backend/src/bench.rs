@@ -1,0 +1,156 @@
+//! Benchmarks that print a figure and a comparison (`cis490 bench ...`).
+//!
+//! `validate`: validation throughput (episodes/s and MB/s) with 1 and 2
+//! jobs on a generated store, next to this machine's limit on the same
+//! files: `zstd -dc` plus `sha256sum` of every archive, the least work any
+//! validator must do. Results go in `docs/performance.md`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::store::archive::ReadLimits;
+use crate::store::layout::list_store;
+use crate::synth::{self, SynthOptions};
+use crate::validate::{self, ValidateOptions};
+
+/// Options of the validation benchmark.
+#[derive(Debug, Clone)]
+pub struct ValidateBench {
+    /// Working folder (the store is generated once and reused).
+    pub workdir: PathBuf,
+    /// Episodes in the generated store.
+    pub episodes: u64,
+    /// Job counts to measure.
+    pub jobs: Vec<usize>,
+}
+
+/// One measured line.
+#[derive(Debug, Clone)]
+pub struct BenchLine {
+    /// What was measured.
+    pub what: String,
+    /// Wall seconds.
+    pub seconds: f64,
+    /// Episodes per second.
+    pub episodes_per_s: f64,
+    /// Compressed MB per second.
+    pub mb_per_s: f64,
+}
+
+/// The benchmark failed to run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// Generating the store failed.
+    #[error(transparent)]
+    Synth(#[from] synth::SynthError),
+    /// Validating failed.
+    #[error(transparent)]
+    Validate(#[from] validate::ValidateError),
+    /// Listing the store failed.
+    #[error(transparent)]
+    Layout(#[from] crate::store::layout::LayoutError),
+    /// A reference tool is missing or failed.
+    #[error("reference tool {tool} failed: {message} (install it: apt-get install zstd coreutils)")]
+    Tool {
+        /// The tool.
+        tool: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn store_for(opts: &ValidateBench) -> Result<PathBuf, BenchError> {
+    let store = opts.workdir.join(format!("store-{}", opts.episodes));
+    let marker = store.join(".complete");
+    if !marker.exists() {
+        eprintln!("generating a {}-episode store in {} ...", opts.episodes, store.display());
+        let started = Instant::now();
+        synth::run(&SynthOptions {
+            out: store.clone(),
+            episodes: opts.episodes,
+            progress: true,
+            ..SynthOptions::default()
+        })?;
+        eprintln!("generated in {:.1} s", started.elapsed().as_secs_f64());
+        std::fs::write(&marker, b"").map_err(|e| BenchError::Tool { tool: "fs".into(), message: e.to_string() })?;
+    }
+    Ok(store)
+}
+
+fn run_tool_over(files: &[PathBuf], tool: &str, args: &[&str], parallel: usize) -> Result<f64, BenchError> {
+    let err = |message: String| BenchError::Tool { tool: tool.to_string(), message };
+    let started = Instant::now();
+    let chunks: Vec<&[PathBuf]> = files.chunks(files.len().div_ceil(parallel.max(1)).max(1)).collect();
+    let mut children = Vec::new();
+    for chunk in chunks {
+        // Batches keep argument lists short and process start-up negligible.
+        let chunk = chunk.to_vec();
+        let tool = tool.to_string();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        children.push(std::thread::spawn(move || -> Result<(), String> {
+            for batch in chunk.chunks(500) {
+                let status = Command::new(&tool)
+                    .args(&args)
+                    .args(batch)
+                    .stdout(Stdio::null())
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                if !status.success() {
+                    return Err(format!("exited with {status}"));
+                }
+            }
+            Ok(())
+        }));
+    }
+    for child in children {
+        child.join().map_err(|_| err("thread panicked".into()))?.map_err(err)?;
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+fn line(what: String, seconds: f64, episodes: usize, bytes: u64) -> BenchLine {
+    BenchLine { what, seconds, episodes_per_s: episodes as f64 / seconds, mb_per_s: bytes as f64 / 1e6 / seconds }
+}
+
+/// Runs the validation benchmark and returns its lines (also printed).
+pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, BenchError> {
+    let store = store_for(opts)?;
+    let listing = list_store(&store)?;
+    let files: Vec<PathBuf> = listing.episodes.iter().map(|e| e.path.clone()).collect();
+    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    let n = files.len();
+    // Warm the page cache so every line reads from memory.
+    run_tool_over(&files, "cat", &[], 2)?;
+    let mut lines = Vec::new();
+    for parallel in [1usize, 2] {
+        let z = run_tool_over(&files, "zstd", &["-dcq"], parallel)?;
+        let s = run_tool_over(&files, "sha256sum", &[], parallel)?;
+        lines.push(line(format!("limit: zstd -dc + sha256sum, {parallel} process(es)"), z + s, n, bytes));
+    }
+    for &jobs in &opts.jobs {
+        let out = opts.workdir.join(format!("validation-{jobs}"));
+        let started = Instant::now();
+        let sweep = validate::run(
+            &ValidateOptions { store: store.clone(), out, jobs, limits: ReadLimits::default(), progress: false },
+            &|_, _| {},
+        )?;
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!("{}", sweep.summary.line());
+        lines.push(line(format!("cis490 validate --jobs {jobs}"), secs, n, bytes));
+    }
+    println!("validation throughput on {n} episodes, {:.1} MB of archives ({})", bytes as f64 / 1e6, store.display());
+    println!("{:<48} {:>8} {:>12} {:>10}", "what", "seconds", "episodes/s", "MB/s");
+    for l in &lines {
+        println!("{:<48} {:>8.2} {:>12.1} {:>10.1}", l.what, l.seconds, l.episodes_per_s, l.mb_per_s);
+    }
+    if let (Some(limit), Some(best)) = (lines.get(1), lines.iter().rev().find(|l| l.what.contains("--jobs 2"))) {
+        println!("validate --jobs 2 reaches {:.0} % of the 2-process limit", 100.0 * limit.seconds / best.seconds);
+    }
+    Ok(lines)
+}
+
+/// The default working folder of benchmarks.
+pub fn default_workdir() -> PathBuf {
+    Path::new("target").join("bench")
+}

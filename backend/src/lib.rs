@@ -1,0 +1,17 @@
+//! The `cis490` backend: everything the `cis490` binary does, as a library
+//! so end-to-end tests and benchmarks can call it in-process.
+//!
+//! - [`store`]: reading the receiver store and its episode archives;
+//! - [`synth`]: the synthetic corpus generator;
+//! - [`validate`]: the validator and the acceptance index;
+//! - [`serve`]: the HTTP server for the dashboard;
+//! - [`bench`]: throughput benchmarks with their reference limits;
+//! - [`atomic_file`], [`progress`]: atomic writes and progress bars.
+
+pub mod atomic_file;
+pub mod bench;
+pub mod progress;
+pub mod serve;
+pub mod store;
+pub mod synth;
+pub mod validate;

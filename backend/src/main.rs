@@ -1,0 +1,231 @@
+//! The `cis490` command line: one subcommand per stage of the data path
+//! (`synth`, `validate`, `serve`, `bench`) and `demo`, which runs them all
+//! on built-in defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+
+use cis490_backend::store::archive::ReadLimits;
+use cis490_backend::synth::{self, SynthOptions};
+use cis490_backend::validate::{self, ValidateOptions};
+use cis490_backend::{bench, serve};
+
+#[derive(Parser)]
+#[command(
+    name = "cis490",
+    version,
+    about = "Episode telemetry lab: validate, learn from and show VM behaviour recordings"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+#[derive(clap::Args)]
+struct SynthArgs {
+    /// Store folder to write (`<store>/<host_id>/<episode_id>.tar.zst`).
+    #[arg(long)]
+    out: PathBuf,
+    /// Number of hosts.
+    #[arg(long, default_value_t = 5)]
+    hosts: usize,
+    /// Number of episodes.
+    #[arg(long, default_value_t = 600)]
+    episodes: u64,
+    /// Seed; the same seed writes the same bytes.
+    #[arg(long, default_value_t = 490)]
+    seed: u64,
+    /// Share of episodes with an injected fault (0..=1).
+    #[arg(long, default_value_t = 0.16)]
+    fault_rate: f64,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+}
+
+#[derive(clap::Args)]
+struct ValidateArgs {
+    /// The receiver store.
+    #[arg(long)]
+    store: PathBuf,
+    /// Output folder for validation_v1.parquet and validation_summary.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    /// Cap on decompressed bytes per archive.
+    #[arg(long, default_value_t = 512 << 20)]
+    max_decompressed_bytes: u64,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to bind.
+    #[arg(long, default_value = serve::DEFAULT_BIND)]
+    bind: SocketAddr,
+    /// Folder with the dashboard (index.html and pkg/).
+    #[arg(long, default_value = "public")]
+    public: PathBuf,
+    /// Folder with validation outputs to show.
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Token publishers must present (required off loopback).
+    #[arg(long, env = "CIS490_TOKEN")]
+    token: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic receiver store.
+    Synth(SynthArgs),
+    /// Validate a store into accepted / degraded / rejected / errored.
+    Validate(ValidateArgs),
+    /// Serve the dashboard.
+    Serve(ServeArgs),
+    /// Run the whole path on built-in defaults: generate, validate, serve.
+    Demo {
+        /// Working folder for the generated store and results.
+        #[arg(long, default_value = "demo-out")]
+        workdir: PathBuf,
+        /// Episodes to generate.
+        #[arg(long, default_value_t = 600)]
+        episodes: u64,
+        /// Seed of the synthetic corpus.
+        #[arg(long, default_value_t = 490)]
+        seed: u64,
+        /// Stop after the pipeline instead of serving.
+        #[arg(long)]
+        no_serve: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Benchmarks that print figures next to a reference.
+    Bench {
+        #[command(subcommand)]
+        which: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Validation throughput with 1 and 2 jobs against `zstd -dc` + `sha256sum`.
+    Validate {
+        /// Episodes in the generated store.
+        #[arg(long, default_value_t = 5000)]
+        episodes: u64,
+        /// Working folder (the store is generated once and reused).
+        #[arg(long, default_value_os_t = bench::default_workdir())]
+        workdir: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Synth(args) => run_synth(&args).map(|_| ()),
+        Command::Validate(args) => run_validate(&args).map(|_| ()),
+        Command::Serve(args) => run_serve(args),
+        Command::Demo { workdir, episodes, seed, no_serve, serve } => {
+            let store = workdir.join("store");
+            let validation = workdir.join("validation");
+            let synth_args =
+                SynthArgs { out: store.clone(), hosts: 5, episodes, seed, fault_rate: 0.16, jobs: default_jobs() };
+            run_synth(&synth_args)?;
+            let validate_args = ValidateArgs {
+                store,
+                out: validation.clone(),
+                jobs: default_jobs(),
+                max_decompressed_bytes: 512 << 20,
+            };
+            run_validate(&validate_args)?;
+            if no_serve {
+                return Ok(());
+            }
+            run_serve(ServeArgs { validation: Some(serve.validation.unwrap_or(validation)), ..serve })
+        }
+        Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
+            bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
+            Ok(())
+        }
+    }
+}
+
+fn run_synth(args: &SynthArgs) -> Result<()> {
+    let started = Instant::now();
+    let opts = SynthOptions {
+        out: args.out.clone(),
+        hosts: args.hosts,
+        episodes: args.episodes,
+        seed: args.seed,
+        fault_rate: args.fault_rate,
+        jobs: args.jobs,
+        progress: true,
+    };
+    let report = synth::run(&opts).with_context(|| format!("generating a store in {}", args.out.display()))?;
+    eprintln!(
+        "wrote {} episodes ({:.1} MB) to {} in {:.1} s",
+        report.plans.len(),
+        report.bytes as f64 / 1e6,
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_validate(args: &ValidateArgs) -> Result<()> {
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let started = Instant::now();
+    let opts = ValidateOptions {
+        store: args.store.clone(),
+        out: args.out.clone(),
+        jobs: args.jobs,
+        limits: ReadLimits { max_decompressed_bytes: args.max_decompressed_bytes, ..ReadLimits::default() },
+        progress: true,
+    };
+    let sweep = validate::run(&opts, &|_, _| {})?;
+    for skipped in &sweep.summary.skipped_paths {
+        eprintln!("skipped {skipped}");
+    }
+    println!("{}", sweep.summary.line());
+    eprintln!(
+        "index: {} ({:.1} s)",
+        args.out.join(validate::index::INDEX_FILE).display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_serve(args: ServeArgs) -> Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let config = serve::ServeConfig {
+            bind: args.bind,
+            public_dir: args.public,
+            validation_dir: args.validation,
+            token: args.token,
+        };
+        let server = serve::bind(config).await?;
+        eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
+        server.run(serve::shutdown_signal()).await?;
+        Ok(())
+    })
+}

@@ -1,0 +1,150 @@
+//! The HTTP server behind the dashboard: static files of the built bundle,
+//! a health check and the latest validation summary.
+//!
+//! Binding to a non-loopback address without a token is refused, since the
+//! hub will accept published events (see `events.md`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::validate::SUMMARY_FILE;
+
+/// The default bind address (compatible with the earlier Python producers).
+pub const DEFAULT_BIND: &str = "127.0.0.1:8447";
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to bind.
+    pub bind: SocketAddr,
+    /// Folder with `index.html` and the built bundle (`pkg/`).
+    pub public_dir: PathBuf,
+    /// Folder with the latest validation outputs, if any.
+    pub validation_dir: Option<PathBuf>,
+    /// Token publishers must present; required off loopback.
+    pub token: Option<String>,
+}
+
+/// The server could not start or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// A non-loopback address without a token.
+    #[error("refusing to serve on {addr} without --token: only loopback addresses may run without one")]
+    NonLoopbackWithoutToken {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// Binding failed.
+    #[error("cannot bind {addr}: {source} (is another cis490 serve running?)")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The server failed while running.
+    #[error("server failed: {0}")]
+    Run(#[source] std::io::Error),
+}
+
+/// A bound, not yet running server.
+#[derive(Debug)]
+pub struct BoundServer {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    router: Router,
+}
+
+struct AppState {
+    validation_dir: Option<PathBuf>,
+}
+
+/// Binds the server described by `config`.
+pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
+    if !config.bind.ip().is_loopback() && config.token.is_none() {
+        return Err(ServeError::NonLoopbackWithoutToken { addr: config.bind });
+    }
+    if !config.public_dir.join("index.html").is_file() {
+        tracing::warn!(dir = %config.public_dir.display(), "no index.html here: the dashboard page will be missing");
+    }
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.bind, source })?;
+    let state = Arc::new(AppState { validation_dir: config.validation_dir });
+    let static_files = ServeDir::new(&config.public_dir)
+        .append_index_html_on_directories(true)
+        .not_found_service(ServeFile::new(config.public_dir.join("index.html")));
+    let router = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/validation/summary", get(validation_summary))
+        .with_state(state)
+        .fallback_service(static_files);
+    Ok(BoundServer { listener, addr, router })
+}
+
+impl BoundServer {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` completes, then closes connections gracefully.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Run)
+    }
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+async fn validation_summary(State(state): State<Arc<AppState>>) -> Response {
+    let Some(dir) = &state.validation_dir else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "no validation results: run `cis490 validate` and serve with --validation DIR",
+        );
+    };
+    let path = dir.join(SUMMARY_FILE);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => match serde_json::from_slice::<cis490_shared::validation::ValidationSummary>(&bytes) {
+            Ok(summary) => axum::Json(summary).into_response(),
+            Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{}: {e}", path.display())),
+        },
+        Err(_) => json_error(StatusCode::NOT_FOUND, &format!("{} does not exist yet", path.display())),
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

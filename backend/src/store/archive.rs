@@ -1,0 +1,451 @@
+//! Streaming reader for episode archives (`.tar.zst`).
+//!
+//! The archive is decompressed and parsed in one pass, never extracted to
+//! disk: each member is hashed and, for the known JSONL members, parsed line
+//! by line into column tables. Links and other unsafe members are recorded
+//! and never followed or read. Decompressed bytes and line length are
+//! capped, so a bomb or a runaway line costs bounded memory and time.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use cis490_shared::registry::Source;
+use sha2::{Digest, Sha256};
+
+use super::table::{LabelsTable, LineProblems, SourceTable};
+
+/// Caps applied while reading one archive.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadLimits {
+    /// Most decompressed bytes (tar stream) read from one archive.
+    pub max_decompressed_bytes: u64,
+    /// Longest accepted line in a JSONL member.
+    pub max_line_bytes: usize,
+    /// Largest accepted `manifest.json`.
+    pub max_manifest_bytes: usize,
+}
+
+impl Default for ReadLimits {
+    fn default() -> Self {
+        Self { max_decompressed_bytes: 512 << 20, max_line_bytes: 64 << 10, max_manifest_bytes: 1 << 20 }
+    }
+}
+
+/// Why an archive could not be read at all (the episode is `errored`).
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    /// The file could not be opened or read.
+    #[error("cannot read the archive file: {0}")]
+    Io(#[source] io::Error),
+    /// The zstd stream is truncated or corrupt.
+    #[error("zstd stream is truncated or corrupt: {0}")]
+    Zstd(String),
+    /// The tar stream inside is truncated or corrupt.
+    #[error("tar stream is truncated or corrupt: {0}")]
+    Tar(String),
+    /// Decompressing went past the cap.
+    #[error("decompressed size is over the limit of {limit} bytes")]
+    TooLarge {
+        /// The cap in bytes.
+        limit: u64,
+    },
+}
+
+impl ArchiveError {
+    /// The machine-readable reason code of this error.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ArchiveError::Io(_) => "io_error",
+            ArchiveError::Zstd(_) => "corrupt_zstd",
+            ArchiveError::Tar(_) => "corrupt_tar",
+            ArchiveError::TooLarge { .. } => "decompressed_size_over_limit",
+        }
+    }
+}
+
+/// Why a member is unsafe; its content is never read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsafeKind {
+    /// An absolute path.
+    AbsolutePath,
+    /// A path with a `..` component.
+    ParentDir,
+    /// A path below the top level.
+    NotTopLevel,
+    /// A symbolic or hard link.
+    Link,
+    /// A device or FIFO.
+    Device,
+    /// A directory.
+    Directory,
+    /// Any other non-regular member type.
+    OtherType,
+    /// A second member with a name already seen.
+    Duplicate,
+}
+
+impl UnsafeKind {
+    /// The reason suffix used in the acceptance index.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UnsafeKind::AbsolutePath => "absolute_path",
+            UnsafeKind::ParentDir => "parent_dir",
+            UnsafeKind::NotTopLevel => "not_top_level",
+            UnsafeKind::Link => "link",
+            UnsafeKind::Device => "device",
+            UnsafeKind::Directory => "directory",
+            UnsafeKind::OtherType => "other_type",
+            UnsafeKind::Duplicate => "duplicate",
+        }
+    }
+}
+
+/// Checksum and size of one member's uncompressed bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDigest {
+    /// Lowercase hex sha256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Number of lines (newline-terminated or final).
+    pub lines: u64,
+}
+
+/// What `manifest.json` held.
+#[derive(Debug, Clone)]
+pub enum ManifestContent {
+    /// Valid JSON (not yet checked against the schema).
+    Json(serde_json::Value),
+    /// Not JSON (or too large): the parser's message.
+    NotJson(String),
+}
+
+/// Everything read from one archive that could be read.
+#[derive(Debug, Default)]
+pub struct EpisodeArchive {
+    /// The manifest, if the archive has one.
+    pub manifest: Option<ManifestContent>,
+    /// Every safe regular member by name, manifest included.
+    pub members: BTreeMap<String, MemberDigest>,
+    /// Unsafe members (name as written, lossily decoded) and why.
+    pub unsafe_members: Vec<(String, UnsafeKind)>,
+    /// The label timeline, if present.
+    pub labels: Option<LabelsTable>,
+    /// Telemetry tables, indexed like [`Source::ALL`].
+    pub sources: [Option<SourceTable>; 4],
+}
+
+impl EpisodeArchive {
+    /// The table of one source, if its member was present.
+    pub fn source(&self, source: Source) -> Option<&SourceTable> {
+        self.sources[source as usize].as_ref()
+    }
+}
+
+/// The archive file's own checksum and size (compressed bytes).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ArchiveFileDigest {
+    /// Lowercase hex sha256 of the file.
+    pub sha256: String,
+    /// File size in bytes.
+    pub bytes: u64,
+}
+
+/// Hashes and counts bytes as they are read.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+/// Caps decompressed bytes and remembers which layer failed.
+struct GuardedReader<R> {
+    inner: R,
+    read: u64,
+    limit: u64,
+    failure: Option<ArchiveError>,
+}
+
+impl<R: Read> Read for GuardedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.failure.is_some() {
+            return Err(io::Error::other("archive stream already failed"));
+        }
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.read += n as u64;
+                if self.read > self.limit {
+                    self.failure = Some(ArchiveError::TooLarge { limit: self.limit });
+                    return Err(io::Error::other("decompressed size over the limit"));
+                }
+                Ok(n)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                self.failure = Some(ArchiveError::Zstd(msg.clone()));
+                Err(io::Error::new(e.kind(), msg))
+            }
+        }
+    }
+}
+
+/// Reads one archive. The file digest is returned whenever the file could
+/// be opened, even if its content is unreadable.
+pub fn read_archive(
+    path: &Path,
+    limits: &ReadLimits,
+) -> (Option<ArchiveFileDigest>, Result<EpisodeArchive, ArchiveError>) {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return (None, Err(ArchiveError::Io(e))),
+    };
+    read_archive_from(file, limits)
+}
+
+/// Reads one archive from any byte stream (see [`read_archive`]).
+pub fn read_archive_from(
+    reader: impl Read,
+    limits: &ReadLimits,
+) -> (Option<ArchiveFileDigest>, Result<EpisodeArchive, ArchiveError>) {
+    let hashing = HashingReader { inner: reader, hasher: Sha256::new(), bytes: 0 };
+    let decoder = match zstd::stream::read::Decoder::new(hashing) {
+        Ok(d) => d,
+        Err(e) => return (None, Err(ArchiveError::Zstd(e.to_string()))),
+    };
+    let guarded = GuardedReader { inner: decoder, read: 0, limit: limits.max_decompressed_bytes, failure: None };
+    let mut tar = tar::Archive::new(guarded);
+    let result = read_members(&mut tar, limits);
+    let guarded = tar.into_inner();
+    let result = match (guarded.failure, result) {
+        (Some(failure), _) => Err(failure),
+        (None, r) => r,
+    };
+    let mut hashing = guarded.inner.finish().into_inner();
+    // Hash the rest of the file (after the tar end, or after a failure).
+    let digest = match io::copy(&mut hashing, &mut io::sink()) {
+        Ok(_) => Some(ArchiveFileDigest { sha256: hex::encode(hashing.hasher.finalize()), bytes: hashing.bytes }),
+        Err(e) => return (None, Err(ArchiveError::Io(e))),
+    };
+    (digest, result)
+}
+
+fn classify_member(name: &[u8], kind: tar::EntryType) -> Result<String, (String, UnsafeKind)> {
+    let lossy = String::from_utf8_lossy(name).into_owned();
+    let trimmed = name.strip_prefix(b"./").unwrap_or(name);
+    let unsafe_kind = if name.first() == Some(&b'/') {
+        Some(UnsafeKind::AbsolutePath)
+    } else if trimmed.split(|c| *c == b'/').any(|part| part == b"..") {
+        Some(UnsafeKind::ParentDir)
+    } else if kind.is_symlink() || kind.is_hard_link() {
+        Some(UnsafeKind::Link)
+    } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+        Some(UnsafeKind::Device)
+    } else if kind.is_dir() {
+        Some(UnsafeKind::Directory)
+    } else if !(kind.is_file() || kind.is_contiguous()) {
+        Some(UnsafeKind::OtherType)
+    } else if trimmed.contains(&b'/') || trimmed.is_empty() {
+        Some(UnsafeKind::NotTopLevel)
+    } else {
+        None
+    };
+    match unsafe_kind {
+        Some(k) => Err((lossy, k)),
+        None => Ok(String::from_utf8_lossy(trimmed).into_owned()),
+    }
+}
+
+fn read_members<R: Read>(tar: &mut tar::Archive<R>, limits: &ReadLimits) -> Result<EpisodeArchive, ArchiveError> {
+    let mut out = EpisodeArchive::default();
+    let entries = tar.entries().map_err(|e| ArchiveError::Tar(e.to_string()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| ArchiveError::Tar(e.to_string()))?;
+        let kind = entry.header().entry_type();
+        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
+            continue;
+        }
+        let name = match classify_member(&entry.path_bytes(), kind) {
+            Ok(name) => name,
+            Err(unsafe_member) => {
+                out.unsafe_members.push(unsafe_member);
+                continue;
+            }
+        };
+        if out.members.contains_key(&name) {
+            out.unsafe_members.push((name, UnsafeKind::Duplicate));
+            continue;
+        }
+        let digest = read_member(&name, &mut entry, limits, &mut out).map_err(|e| ArchiveError::Tar(e.to_string()))?;
+        out.members.insert(name, digest);
+    }
+    Ok(out)
+}
+
+fn read_member(
+    name: &str,
+    entry: &mut impl Read,
+    limits: &ReadLimits,
+    out: &mut EpisodeArchive,
+) -> io::Result<MemberDigest> {
+    if name == "manifest.json" {
+        let mut bytes = Vec::new();
+        entry.take(limits.max_manifest_bytes as u64 + 1).read_to_end(&mut bytes)?;
+        let mut hasher = Sha256::new();
+        hasher.update(&bytes);
+        let mut total = bytes.len() as u64;
+        let content = if bytes.len() > limits.max_manifest_bytes {
+            // Hash (and discard) the rest so the digest stays right.
+            total += io::copy(&mut HashingReader { inner: entry, hasher: Sha256::new(), bytes: 0 }, &mut io::sink())?;
+            ManifestContent::NotJson(format!("larger than {} bytes", limits.max_manifest_bytes))
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(v) => ManifestContent::Json(v),
+                Err(e) => ManifestContent::NotJson(e.to_string()),
+            }
+        };
+        out.manifest = Some(content);
+        let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+        return Ok(MemberDigest { sha256: hex::encode(hasher.finalize()), bytes: total, lines });
+    }
+    if name == "labels.jsonl" {
+        let mut labels = LabelsTable::default();
+        let mut long_lines = LineProblems::default();
+        let digest =
+            stream_lines(entry, limits.max_line_bytes, &mut long_lines, |line, no, _| labels.push_line(line, no))?;
+        labels.problems.absorb_long_lines(long_lines);
+        out.labels = Some(labels);
+        return Ok(digest);
+    }
+    if let Some(source) = Source::ALL.into_iter().find(|s| s.member_name() == name) {
+        let mut table = SourceTable::new(source);
+        let mut long_lines = LineProblems::default();
+        let digest =
+            stream_lines(entry, limits.max_line_bytes, &mut long_lines, |line, no, _| table.push_line(line, no))?;
+        table.problems.absorb_long_lines(long_lines);
+        out.sources[source as usize] = Some(table);
+        return Ok(digest);
+    }
+    let mut ignored = LineProblems::default();
+    stream_lines(entry, usize::MAX, &mut ignored, |_, _, _| {})
+}
+
+/// Streams `reader` line by line (split on `\n`, `\r` trimmed, blank lines
+/// skipped), hashing every byte. Lines over `max_line` are reported to
+/// `problems` and skipped without being buffered whole.
+pub fn stream_lines(
+    mut reader: impl Read,
+    max_line: usize,
+    problems: &mut LineProblems,
+    mut on_line: impl FnMut(&[u8], u64, &mut LineProblems),
+) -> io::Result<MemberDigest> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut skipping = false;
+    let (mut bytes, mut line_no) = (0u64, 0u64);
+    let mut emit = |line: &[u8], line_no: u64, problems: &mut LineProblems| {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.iter().all(u8::is_ascii_whitespace) {
+            on_line(line, line_no, problems);
+        }
+    };
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        hasher.update(chunk);
+        bytes += n as u64;
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', chunk) {
+            line_no += 1;
+            let piece = &chunk[start..nl];
+            start = nl + 1;
+            if skipping {
+                skipping = false;
+                pending.clear();
+                continue;
+            }
+            if pending.is_empty() {
+                if piece.len() > max_line {
+                    problems.line_too_long(line_no, piece.len());
+                } else {
+                    emit(piece, line_no, problems);
+                }
+            } else {
+                pending.extend_from_slice(piece);
+                if pending.len() > max_line {
+                    problems.line_too_long(line_no, pending.len());
+                } else {
+                    emit(&pending, line_no, problems);
+                }
+                pending.clear();
+            }
+        }
+        let rest = &chunk[start..];
+        if !skipping {
+            pending.extend_from_slice(rest);
+            if pending.len() > max_line {
+                problems.line_too_long(line_no + 1, pending.len());
+                pending.clear();
+                skipping = true;
+            }
+        }
+    }
+    if !pending.is_empty() && !skipping {
+        line_no += 1;
+        emit(&pending, line_no, problems);
+    } else if skipping {
+        line_no += 1;
+    }
+    Ok(MemberDigest { sha256: hex::encode(hasher.finalize()), bytes, lines: line_no })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_skipped_without_buffering() -> io::Result<()> {
+        let mut text = b"{\"a\":1}\n".to_vec();
+        text.extend(std::iter::repeat_n(b'x', 200_000));
+        text.extend_from_slice(b"\n{\"b\":2}");
+        let mut seen = Vec::new();
+        let mut problems = LineProblems::default();
+        let d = stream_lines(text.as_slice(), 1000, &mut problems, |l, n, _| seen.push((n, l.to_vec())))?;
+        assert_eq!(seen, vec![(1, b"{\"a\":1}".to_vec()), (3, b"{\"b\":2}".to_vec())]);
+        assert_eq!(problems.too_long, 1);
+        assert_eq!(d.lines, 3);
+        assert_eq!(d.bytes, text.len() as u64);
+        Ok(())
+    }
+
+    #[test]
+    fn member_names_are_classified() {
+        use tar::EntryType as E;
+        assert_eq!(classify_member(b"proc.jsonl", E::Regular), Ok("proc.jsonl".to_string()));
+        assert_eq!(classify_member(b"./proc.jsonl", E::Regular), Ok("proc.jsonl".to_string()));
+        let kind = |n: &[u8], t| classify_member(n, t).err().map(|e| e.1);
+        assert_eq!(kind(b"/etc/passwd", E::Regular), Some(UnsafeKind::AbsolutePath));
+        assert_eq!(kind(b"../x", E::Regular), Some(UnsafeKind::ParentDir));
+        assert_eq!(kind(b"a/b", E::Regular), Some(UnsafeKind::NotTopLevel));
+        assert_eq!(kind(b"l", E::Symlink), Some(UnsafeKind::Link));
+        assert_eq!(kind(b"l", E::Link), Some(UnsafeKind::Link));
+        assert_eq!(kind(b"d", E::Char), Some(UnsafeKind::Device));
+        assert_eq!(kind(b"d", E::Directory), Some(UnsafeKind::Directory));
+    }
+}

@@ -1,0 +1,125 @@
+//! A minimal, deterministic POSIX ustar writer.
+//!
+//! The generator (and tests) need byte-identical archives for a seed, and
+//! tests need to write members that safe tar builders refuse (`..`, absolute
+//! paths, links, devices). So this writes raw ustar headers itself.
+
+/// The type of a tar member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberType {
+    /// A regular file.
+    File,
+    /// A directory.
+    Directory,
+    /// A symbolic link to the given target.
+    Symlink,
+    /// A hard link.
+    Hardlink,
+    /// A character device.
+    CharDevice,
+    /// A pax extended header applying to the next member.
+    PaxHeader,
+}
+
+impl MemberType {
+    fn flag(self) -> u8 {
+        match self {
+            MemberType::File => b'0',
+            MemberType::Hardlink => b'1',
+            MemberType::Symlink => b'2',
+            MemberType::CharDevice => b'3',
+            MemberType::Directory => b'5',
+            MemberType::PaxHeader => b'x',
+        }
+    }
+}
+
+/// Builds an uncompressed tar archive in memory.
+#[derive(Debug, Default)]
+pub struct TarWriter {
+    bytes: Vec<u8>,
+}
+
+fn put_octal(field: &mut [u8], value: u64) {
+    // Width - 1 octal digits, then NUL.
+    let digits = field.len() - 1;
+    let text = format!("{value:0digits$o}");
+    let text = text.as_bytes();
+    let start = text.len().saturating_sub(digits);
+    field[..digits].copy_from_slice(&text[start..]);
+    field[digits] = 0;
+}
+
+impl TarWriter {
+    /// An empty archive.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a regular file.
+    pub fn file(&mut self, name: &str, data: &[u8], mtime: u64) -> &mut Self {
+        self.member(name.as_bytes(), MemberType::File, b"", data, mtime)
+    }
+
+    /// Appends any member with raw name bytes (truncated to 100 bytes).
+    pub fn member(&mut self, name: &[u8], kind: MemberType, link: &[u8], data: &[u8], mtime: u64) -> &mut Self {
+        let mut h = [0u8; 512];
+        let n = name.len().min(100);
+        h[..n].copy_from_slice(&name[..n]);
+        put_octal(&mut h[100..108], 0o644);
+        put_octal(&mut h[108..116], 0);
+        put_octal(&mut h[116..124], 0);
+        let size = if matches!(kind, MemberType::File | MemberType::PaxHeader) { data.len() as u64 } else { 0 };
+        put_octal(&mut h[124..136], size);
+        put_octal(&mut h[136..148], mtime);
+        h[156] = kind.flag();
+        let l = link.len().min(100);
+        h[157..157 + l].copy_from_slice(&link[..l]);
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        // Checksum: computed with the checksum field as spaces.
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+        let text = format!("{sum:06o}\0 ");
+        h[148..156].copy_from_slice(text.as_bytes());
+        self.bytes.extend_from_slice(&h);
+        if size > 0 {
+            self.bytes.extend_from_slice(data);
+            let pad = (512 - data.len() % 512) % 512;
+            self.bytes.extend(std::iter::repeat_n(0u8, pad));
+        }
+        self
+    }
+
+    /// Ends the archive (two zero blocks) and returns its bytes.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.bytes.extend(std::iter::repeat_n(0u8, 1024));
+        self.bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn the_tar_crate_reads_what_we_write() -> std::io::Result<()> {
+        let mut w = TarWriter::new();
+        w.file("a.txt", b"hello", 7);
+        w.member(b"link", MemberType::Symlink, b"/etc/passwd", b"", 7);
+        let bytes = w.finish();
+        assert_eq!(bytes.len() % 512, 0);
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let mut seen = Vec::new();
+        for entry in archive.entries()? {
+            let mut entry = entry?;
+            let mut text = String::new();
+            entry.read_to_string(&mut text)?;
+            seen.push((entry.path()?.display().to_string(), entry.header().entry_type().as_byte(), text));
+        }
+        assert_eq!(seen[0], ("a.txt".to_string(), b'0', "hello".to_string()));
+        assert_eq!(seen[1].1, b'2');
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! The per-episode acceptance index, `validation_v1.parquet`.
+//!
+//! One row per episode with the columns the corpus format requires
+//! (readable by pyarrow and pandas under those names), written atomically.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::properties::WriterProperties;
+
+use crate::atomic_file::{self, WriteError};
+
+/// File name of the acceptance index inside the output folder.
+pub const INDEX_FILE: &str = "validation_v1.parquet";
+
+/// One episode's row in the acceptance index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IndexRow {
+    /// Episode id (from the file name).
+    pub episode_id: String,
+    /// Host id (from the folder).
+    pub host_id: String,
+    /// Manifest profile, when readable.
+    pub profile: Option<String>,
+    /// Manifest sample id, when readable.
+    pub sample_id: Option<String>,
+    /// Manifest agent version, when readable.
+    pub agent_version: Option<String>,
+    /// `accepted`, `degraded`, `rejected` or `errored`.
+    pub status: String,
+    /// Machine-readable reasons (`code` or `code:subject`).
+    pub reasons: Vec<String>,
+    /// Human-readable details of the reasons, `; `-separated.
+    pub details: String,
+    /// Manifest `started_wall_ns`.
+    pub started_wall_ns: Option<i64>,
+    /// Labelled duration in seconds.
+    pub duration_s: Option<f64>,
+    /// Usable rows per source in the labelled span: proc, guest, qmp, netflow.
+    pub rows: [Option<u64>; 4],
+    /// sha256 of the archive file.
+    pub archive_sha256: Option<String>,
+    /// Size of the archive file.
+    pub archive_bytes: Option<u64>,
+    /// Path relative to the store.
+    pub path: String,
+}
+
+/// The index could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// Building the Arrow batch failed.
+    #[error("building the index table: {0}")]
+    Arrow(#[from] ArrowError),
+    /// Encoding Parquet failed.
+    #[error("encoding Parquet: {0}")]
+    Parquet(#[from] ParquetError),
+    /// Writing the file failed.
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
+fn strings<'a>(rows: &'a [IndexRow], get: impl Fn(&'a IndexRow) -> Option<&'a str>) -> ArrayRef {
+    Arc::new(rows.iter().map(get).collect::<StringArray>())
+}
+
+fn ints(rows: &[IndexRow], get: impl Fn(&IndexRow) -> Option<i64>) -> ArrayRef {
+    Arc::new(rows.iter().map(get).collect::<Int64Array>())
+}
+
+fn to_i64(v: Option<u64>) -> Option<i64> {
+    v.and_then(|v| i64::try_from(v).ok())
+}
+
+/// The index rows as one Arrow record batch.
+pub fn to_record_batch(rows: &[IndexRow]) -> Result<RecordBatch, ArrowError> {
+    let mut reasons = ListBuilder::new(StringBuilder::new());
+    for row in rows {
+        for r in &row.reasons {
+            reasons.values().append_value(r);
+        }
+        reasons.append(true);
+    }
+    let reasons = reasons.finish();
+    let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
+    let int = |name: &str| Field::new(name, DataType::Int64, true);
+    let schema = Schema::new(vec![
+        text("episode_id", false),
+        text("host_id", false),
+        text("profile", true),
+        text("sample_id", true),
+        text("agent_version", true),
+        text("status", false),
+        Field::new("reasons", reasons.data_type().clone(), false),
+        text("details", false),
+        int("started_wall_ns"),
+        Field::new("duration_s", DataType::Float64, true),
+        int("rows_proc"),
+        int("rows_guest"),
+        int("rows_qmp"),
+        int("rows_netflow"),
+        text("archive_sha256", true),
+        int("archive_bytes"),
+        text("path", false),
+    ]);
+    let columns: Vec<ArrayRef> = vec![
+        strings(rows, |r| Some(&r.episode_id)),
+        strings(rows, |r| Some(&r.host_id)),
+        strings(rows, |r| r.profile.as_deref()),
+        strings(rows, |r| r.sample_id.as_deref()),
+        strings(rows, |r| r.agent_version.as_deref()),
+        strings(rows, |r| Some(&r.status)),
+        Arc::new(reasons),
+        strings(rows, |r| Some(&r.details)),
+        ints(rows, |r| r.started_wall_ns),
+        Arc::new(rows.iter().map(|r| r.duration_s).collect::<Float64Array>()),
+        ints(rows, |r| to_i64(r.rows[0])),
+        ints(rows, |r| to_i64(r.rows[1])),
+        ints(rows, |r| to_i64(r.rows[2])),
+        ints(rows, |r| to_i64(r.rows[3])),
+        strings(rows, |r| r.archive_sha256.as_deref()),
+        ints(rows, |r| to_i64(r.archive_bytes)),
+        strings(rows, |r| Some(&r.path)),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns)
+}
+
+/// Writes the index to `path` atomically (zstd-compressed Parquet).
+pub fn write_index(path: &Path, rows: &[IndexRow]) -> Result<(), IndexError> {
+    let batch = to_record_batch(rows)?;
+    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
+    let mut encoded = Vec::new();
+    {
+        let mut writer = ArrowWriter::try_new(&mut encoded, batch.schema(), Some(props))?;
+        writer.write(&batch)?;
+        writer.close()?;
+    }
+    atomic_file::write_bytes_atomically(path, &encoded)?;
+    Ok(())
+}

@@ -1,0 +1,178 @@
+//! Validation of a receiver store: every episode gets one status and its
+//! reasons, the sweep writes the acceptance index and a summary.
+//!
+//! - [`rules`]: the corpus format's rules over one read archive (pure);
+//! - [`reasons`]: reason codes and the status each implies;
+//! - [`index`]: the Parquet acceptance index.
+//!
+//! The sweep runs on a rayon pool (`--jobs`, both cores by default), keeps
+//! going past any bad episode (a panic in one episode marks it `errored`),
+//! and writes nothing outside its output folder.
+
+pub mod index;
+pub mod reasons;
+pub mod rules;
+
+use std::fs;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use cis490_shared::validation::{Status, ValidationSummary};
+use rayon::prelude::*;
+
+use crate::atomic_file::{self, WriteError};
+use crate::store::archive::{ReadLimits, read_archive};
+use crate::store::layout::{EpisodeRef, LayoutError, list_store};
+use index::{INDEX_FILE, IndexError, IndexRow};
+
+/// File name of the sweep summary inside the output folder.
+pub const SUMMARY_FILE: &str = "validation_summary.json";
+
+/// What a sweep needs.
+#[derive(Debug, Clone)]
+pub struct ValidateOptions {
+    /// The receiver store.
+    pub store: PathBuf,
+    /// The output folder (created if missing).
+    pub out: PathBuf,
+    /// Worker threads.
+    pub jobs: usize,
+    /// Caps for reading archives.
+    pub limits: ReadLimits,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// Why a sweep could not run (episode problems never end up here).
+#[derive(Debug, thiserror::Error)]
+pub enum ValidateError {
+    /// The store cannot be listed.
+    #[error(transparent)]
+    Store(#[from] LayoutError),
+    /// The output folder cannot be created or written.
+    #[error("output folder {path} is not writable: {source}")]
+    Output {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The worker pool could not start.
+    #[error("cannot start {jobs} worker threads: {message}")]
+    Pool {
+        /// Requested threads.
+        jobs: usize,
+        /// The pool's error.
+        message: String,
+    },
+    /// Writing the index failed.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// Writing the summary failed.
+    #[error(transparent)]
+    Summary(#[from] WriteError),
+}
+
+/// The outcome of a sweep.
+#[derive(Debug, Clone)]
+pub struct Sweep {
+    /// Counts per status and reason.
+    pub summary: ValidationSummary,
+    /// One row per episode, in store order.
+    pub rows: Vec<IndexRow>,
+}
+
+/// Validates one episode archive into its index row.
+pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
+    let mut row = IndexRow {
+        episode_id: episode.episode_id.to_string(),
+        host_id: episode.host_id.to_string(),
+        path: episode.rel_path.clone(),
+        ..IndexRow::default()
+    };
+    let outcome = catch_unwind(AssertUnwindSafe(|| read_archive(&episode.path, limits)));
+    let (digest, archive) = match outcome {
+        Ok(read) => read,
+        Err(_) => {
+            row.status = Status::Errored.to_string();
+            row.reasons = vec!["internal_error".into()];
+            row.details = "the reader panicked on this archive (a bug: please report it)".into();
+            return row;
+        }
+    };
+    if let Some(d) = digest {
+        row.archive_sha256 = Some(d.sha256);
+        row.archive_bytes = Some(d.bytes);
+    }
+    let archive = match archive {
+        Ok(a) => a,
+        Err(e) => {
+            row.status = Status::Errored.to_string();
+            row.reasons = vec![e.reason().to_string()];
+            row.details = e.to_string();
+            return row;
+        }
+    };
+    let judged = rules::judge(&archive, episode.host_id.as_str(), episode.episode_id.as_str());
+    row.status = judged.status().to_string();
+    row.reasons = judged.findings.reasons();
+    row.details = judged.findings.details.join("; ");
+    let facts = judged.facts;
+    row.profile = facts.profile;
+    row.sample_id = facts.sample_id;
+    row.agent_version = facts.agent_version;
+    row.started_wall_ns = facts.started_wall_ns;
+    row.duration_s = facts.duration_s;
+    row.rows = facts.rows;
+    row
+}
+
+fn check_output(out: &Path) -> Result<(), ValidateError> {
+    let err = |source| ValidateError::Output { path: out.to_path_buf(), source };
+    fs::create_dir_all(out).map_err(err)?;
+    let probe = out.join(format!(".write-probe-{}", std::process::id()));
+    fs::write(&probe, b"").map_err(err)?;
+    fs::remove_file(&probe).map_err(err)
+}
+
+/// Runs a sweep over the store and writes `validation_v1.parquet` and
+/// `validation_summary.json` into the output folder. `on_done` is called
+/// after each episode with (done, total) (for hub progress events).
+pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result<Sweep, ValidateError> {
+    let listing = list_store(&opts.store)?;
+    check_output(&opts.out)?;
+    for skipped in &listing.skipped {
+        tracing::warn!(path = %skipped.rel_path, "skipped: {}", skipped.why);
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.jobs.max(1))
+        .build()
+        .map_err(|e| ValidateError::Pool { jobs: opts.jobs, message: e.to_string() })?;
+    let total = listing.episodes.len() as u64;
+    let bar = crate::progress::bar(total, "validating", opts.progress);
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let rows: Vec<IndexRow> = pool.install(|| {
+        listing
+            .episodes
+            .par_iter()
+            .map(|ep| {
+                let row = validate_episode(ep, &opts.limits);
+                bar.inc(1);
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                on_done(n, total);
+                row
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    let mut summary = ValidationSummary::default();
+    for row in &rows {
+        let status = Status::ALL.into_iter().find(|s| s.as_str() == row.status).unwrap_or(Status::Errored);
+        summary.record(status, &row.reasons);
+    }
+    summary.skipped_paths = listing.skipped.iter().map(|s| format!("{}: {}", s.rel_path, s.why)).collect();
+    index::write_index(&opts.out.join(INDEX_FILE), &rows)?;
+    let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
+    atomic_file::write_bytes_atomically(&opts.out.join(SUMMARY_FILE), &json)?;
+    Ok(Sweep { summary, rows })
+}

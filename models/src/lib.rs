@@ -1,0 +1,61 @@
+//! The classifiers of cis490.
+//!
+//! This crate will hold the six architectures, the trainer, checkpoints and
+//! ONNX export. For now it defines the interface every classifier
+//! implements, so the backend can be written against it.
+
+use cis490_shared::label::Label;
+
+/// Number of window classes (benign and the six profiles).
+pub const NUM_CLASSES: usize = Label::ALL.len();
+
+/// Class probabilities of one window, indexed like [`Label::ALL`].
+pub type ClassProbabilities = [f32; NUM_CLASSES];
+
+/// Errors common to all classifiers.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The input has the wrong number of features.
+    #[error("input has {got} features per window, the model expects {expected}")]
+    InputShape {
+        /// What the model expects.
+        expected: usize,
+        /// What it was given.
+        got: usize,
+    },
+}
+
+/// What every trained classifier can do.
+pub trait Classifier {
+    /// A one-line description (architecture, variant, size).
+    fn describe(&self) -> String;
+    /// Number of input features per window (flattened).
+    fn input_len(&self) -> usize;
+    /// Class probabilities for a batch of windows, each `input_len()` long.
+    fn predict_proba(&self, windows: &[&[f32]]) -> Result<Vec<ClassProbabilities>, ModelError>;
+}
+
+/// The most probable class of one window.
+pub fn argmax(probs: &ClassProbabilities) -> Label {
+    let mut best = 0;
+    for (i, p) in probs.iter().enumerate() {
+        if *p > probs[best] {
+            best = i;
+        }
+    }
+    Label::ALL[best]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_picks_the_most_probable_class() {
+        let mut p = [0.0; NUM_CLASSES];
+        p[3] = 0.9;
+        p[1] = 0.1;
+        assert_eq!(argmax(&p), Label::ALL[3]);
+        assert_eq!(argmax(&[0.0; NUM_CLASSES]), Label::Benign);
+    }
+}

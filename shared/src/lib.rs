@@ -1,0 +1,16 @@
+//! The contracts of cis490, shared by the server and the browser.
+//!
+//! - [`registry`]: the 46-channel telemetry registry ([`registry::CHANNELS`]),
+//!   its sources and their nominal sampling periods.
+//! - [`label`]: the seven window classes ([`label::Label`]) and the six
+//!   attack-like behaviour profiles.
+//! - [`ids`]: validated host and episode identifiers.
+//! - [`validation`]: episode statuses and the validation summary the
+//!   dashboard shows.
+//!
+//! Everything here is pure and compiles for `wasm32-unknown-unknown`.
+
+pub mod ids;
+pub mod label;
+pub mod registry;
+pub mod validation;
