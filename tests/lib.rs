@@ -30,6 +30,9 @@ pub const EPISODE: &str = "ep-fixture-1";
 pub const START_WALL_NS: i64 = 1_769_904_000_000_000_000;
 const SECOND: i64 = 1_000_000_000;
 
+/// A raw tar member: name bytes, type, link target, data.
+pub type RawMember = (Vec<u8>, MemberType, Vec<u8>, Vec<u8>);
+
 /// A hand-written episode, independent of the generator, that tests break
 /// in one way each. `clean()` is a valid 60 s `cpu-saturate` episode.
 #[derive(Debug, Clone)]
@@ -43,7 +46,7 @@ pub struct EpisodeFixture {
     /// Members listed in `files` but left out of the archive.
     pub listed_but_absent: Vec<String>,
     /// Raw extra members: name bytes, type, link target, data.
-    pub raw_members: Vec<(Vec<u8>, MemberType, Vec<u8>, Vec<u8>)>,
+    pub raw_members: Vec<RawMember>,
     /// Replace manifest.json with these bytes (None: the JSON manifest).
     pub manifest_bytes: Option<Vec<u8>>,
     /// Leave manifest.json out.

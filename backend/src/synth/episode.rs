@@ -154,11 +154,7 @@ fn apply_line_faults(fault: Fault, labels: &mut Vec<String>, src: &mut [Vec<Stri
                 set_field(r, "cpu_user", "\"1234\"");
             }
         }
-        Fault::LabelsNotIncreasing => {
-            if labels.len() >= 3 {
-                labels.swap(1, 2);
-            }
-        }
+        Fault::LabelsNotIncreasing if labels.len() >= 3 => labels.swap(1, 2),
         Fault::LabelsNoEnd => {
             labels.pop();
         }

@@ -1,0 +1,29 @@
+//! Minimal HTTP GET through the browser's `fetch`, returning the status and
+//! the body as text; errors become readable strings for the UI.
+
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::Response;
+
+/// Fetches `url` (relative to the page) and returns `(status, body)`.
+pub async fn get_text(url: &str) -> Result<(u16, String), String> {
+    let window = web_sys::window().ok_or_else(|| "no window object".to_owned())?;
+    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|err| describe("request failed", &err))?;
+    let response: Response = response.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
+    let status = response.status();
+    let text_promise = response.text().map_err(|err| describe("cannot read body", &err))?;
+    let body = JsFuture::from(text_promise)
+        .await
+        .map_err(|err| describe("cannot read body", &err))?
+        .as_string()
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// Formats a JavaScript exception for display.
+fn describe(context: &str, err: &JsValue) -> String {
+    match err.as_string() {
+        Some(message) => format!("{context}: {message}"),
+        None => format!("{context}: {err:?}"),
+    }
+}

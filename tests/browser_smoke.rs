@@ -1,0 +1,303 @@
+//! Real-browser smoke test: starts the dashboard server in-process on an
+//! ephemeral port, loads it in headless Chromium (`--dump-dom`) and checks
+//! that the WebAssembly ran and rendered the validation summary it fetched.
+//!
+//! Needs `/usr/bin/chromium` (or `CIS490_CHROMIUM`) and a built bundle in
+//! `CIS490_PUBLIC_DIR` (default: the workspace's `public/`, built by
+//! `cargo xtask bundle`). Without them the test prints `skipped: …` and
+//! passes, unless `CIS490_REQUIRE_BROWSER=1` (set by `cargo xtask test`),
+//! where it fails. On failure the dumped DOM, Chromium's stderr and a
+//! screenshot are saved under `$CARGO_TARGET_TMPDIR/browser_smoke/`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cis490_backend::serve::{self, ServeConfig};
+
+/// A summary with distinctive numbers, so matches cannot be accidental.
+const SUMMARY_JSON: &str = r#"{
+  "accepted": 517, "degraded": 61, "rejected": 23, "errored": 7, "total": 608,
+  "reasons": {"checksum_mismatch": 3, "clock_drift": 41, "truncated_tail": 20}
+}"#;
+
+/// Expected `data-testid` → text pairs.
+const EXPECTED_COUNTS: [(&str, &str); 4] =
+    [("count-accepted", "517"), ("count-degraded", "61"), ("count-rejected", "23"), ("count-errored", "7")];
+
+/// Reasons, in the order the table must show them (by count, descending).
+const EXPECTED_REASON_ORDER: [&str; 3] = ["clock_drift", "truncated_tail", "checksum_mismatch"];
+
+const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(90);
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_renders_validation_summary() -> TestResult {
+    let public_dir = public_dir();
+    let Some(chromium) = prerequisites(&public_dir) else {
+        return Ok(());
+    };
+
+    let validation_dir = tempfile::tempdir()?;
+    std::fs::write(validation_dir.path().join("validation_summary.json"), SUMMARY_JSON)?;
+    let bound = serve::bind(ServeConfig {
+        bind: "127.0.0.1:0".parse()?,
+        public_dir: public_dir.clone(),
+        validation_dir: Some(validation_dir.path().to_path_buf()),
+        token: None,
+    })
+    .await?;
+    let url = format!("http://{}/", bound.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.run(async move {
+        let _ = stopped.await;
+    }));
+
+    let started = Instant::now();
+    let dump = {
+        let (chromium, url) = (chromium.clone(), url.clone());
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url)).await??
+    };
+    let elapsed = started.elapsed();
+    let problems = check_dom(&dump.dom);
+
+    if !problems.is_empty() {
+        let saved = {
+            let (chromium, url) = (chromium.clone(), url.clone());
+            tokio::task::spawn_blocking(move || save_artifacts(&chromium, &url, &dump)).await?
+        };
+        let _ = stop.send(());
+        panic!(
+            "the dashboard did not render as expected ({} problems):\n  - {}\nartifacts: {saved}",
+            problems.len(),
+            problems.join("\n  - ")
+        );
+    }
+
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server).await???;
+    note(&format!("browser_smoke: {url} rendered in headless Chromium in {:.1} s", elapsed.as_secs_f64()));
+    Ok(())
+}
+
+/// `CIS490_PUBLIC_DIR`, or the workspace's `public/`.
+fn public_dir() -> PathBuf {
+    std::env::var_os("CIS490_PUBLIC_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../public"))
+}
+
+/// Finds Chromium and checks the bundle exists. Returns `None` (after
+/// printing why) when the test should be skipped; panics instead when
+/// `CIS490_REQUIRE_BROWSER=1`.
+fn prerequisites(public_dir: &Path) -> Option<PathBuf> {
+    let chromium = find_chromium();
+    let wasm = public_dir.join("pkg/cis490_frontend_bg.wasm");
+    let missing = match &chromium {
+        None => Some("no Chromium found (set CIS490_CHROMIUM or run `cargo xtask setup`)".to_owned()),
+        Some(_) if !wasm.is_file() => {
+            Some(format!("no dashboard bundle at {} (run `cargo xtask bundle`)", wasm.display()))
+        }
+        Some(_) => None,
+    };
+    if let Some(reason) = missing {
+        if std::env::var("CIS490_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+            panic!("CIS490_REQUIRE_BROWSER=1 but {reason}");
+        }
+        note(&format!("skipped: browser_smoke: {reason}"));
+        return None;
+    }
+    chromium
+}
+
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CIS490_CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|path| path.is_file())
+}
+
+/// Writes a line straight to stderr, past libtest's output capture, so a
+/// skip is visible in a normal `cargo test` run.
+fn note(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// What one Chromium run produced.
+struct Dump {
+    dom: String,
+    stderr: String,
+}
+
+/// Runs headless Chromium with the given action flags on `url`, in a fresh
+/// profile, killing it after [`CHROMIUM_TIMEOUT`].
+fn run_chromium(chromium: &Path, url: &str, action: &[String]) -> Result<Dump, String> {
+    let profile = tempfile::tempdir().map_err(|e| format!("cannot create a profile dir: {e}"))?;
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(action)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", chromium.display()))?;
+    // Drain both pipes on threads so a chatty Chromium never blocks.
+    let stdout = child.stdout.take().map(drain);
+    let stderr = child.stderr.take().map(drain);
+    let deadline = Instant::now() + CHROMIUM_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Ok(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break Err(format!("Chromium did not finish within {} s", CHROMIUM_TIMEOUT.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(50)),
+            Err(e) => break Err(format!("cannot wait for Chromium: {e}")),
+        }
+    };
+    let dom = stdout.and_then(|h| h.join().ok()).unwrap_or_default();
+    let stderr = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+    match status {
+        Ok(status) if status.success() => Ok(Dump { dom, stderr }),
+        Ok(status) => Err(format!("Chromium exited with {status}; stderr:\n{}", tail(&stderr))),
+        Err(message) => Err(format!("{message}; stderr:\n{}", tail(&stderr))),
+    }
+}
+
+fn drain<R: std::io::Read + Send + 'static>(mut pipe: R) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        String::from_utf8_lossy(&bytes).into_owned()
+    })
+}
+
+fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+fn dump_dom(chromium: &Path, url: &str) -> Result<Dump, String> {
+    run_chromium(chromium, url, &["--dump-dom".to_owned()])
+}
+
+/// Everything wrong with the dumped DOM; empty when it rendered as expected.
+fn check_dom(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !dom.contains(r#"data-rendered="true""#) {
+        problems.push("no `data-rendered=\"true\"` on <body>: the WebAssembly did not start".into());
+    }
+    if !dom.contains("<h1>cis490 — episode telemetry lab</h1>") {
+        problems.push("the header is missing".into());
+    }
+    match attribute_of(dom, "validation-panel", "data-state") {
+        Some(state) if state == "loaded" => {}
+        other => problems.push(format!("validation panel data-state is {other:?}, expected \"loaded\"")),
+    }
+    for (testid, expected) in EXPECTED_COUNTS {
+        match text_of(dom, testid) {
+            Some(text) if text == expected => {}
+            other => problems.push(format!("{testid} shows {other:?}, expected {expected:?}")),
+        }
+    }
+    let positions: Vec<Option<usize>> =
+        EXPECTED_REASON_ORDER.iter().map(|reason| dom.find(&format!(">{reason}<"))).collect();
+    if positions.iter().any(Option::is_none) || !positions.is_sorted() {
+        problems.push(format!(
+            "reasons table should list {EXPECTED_REASON_ORDER:?} in that order; found positions {positions:?}"
+        ));
+    }
+    problems
+}
+
+/// The opening tag of the first element with `data-testid="{testid}"`.
+fn opening_tag<'a>(dom: &'a str, testid: &str) -> Option<(usize, &'a str)> {
+    let marker = format!(r#"data-testid="{testid}""#);
+    let at = dom.find(&marker)?;
+    let start = dom[..at].rfind('<')?;
+    let end = at + dom[at..].find('>')?;
+    Some((end + 1, &dom[start..=end]))
+}
+
+/// The value of `attribute` on the element with the given test id.
+fn attribute_of(dom: &str, testid: &str, attribute: &str) -> Option<String> {
+    let (_, tag) = opening_tag(dom, testid)?;
+    let marker = format!(r#" {attribute}=""#);
+    let from = tag.find(&marker)? + marker.len();
+    let len = tag[from..].find('"')?;
+    Some(tag[from..from + len].to_owned())
+}
+
+/// The text directly inside the element with the given test id, with HTML
+/// comments (framework markers) removed and whitespace trimmed.
+fn text_of(dom: &str, testid: &str) -> Option<String> {
+    let (content_start, _) = opening_tag(dom, testid)?;
+    let mut rest = &dom[content_start..];
+    let mut text = String::new();
+    loop {
+        if let Some(after) = rest.strip_prefix("<!--") {
+            rest = &after[after.find("-->")? + 3..];
+            continue;
+        }
+        match rest.find('<') {
+            Some(0) => break,
+            Some(next) if rest[next..].starts_with("<!--") => {
+                text.push_str(&rest[..next]);
+                rest = &rest[next..];
+            }
+            Some(next) => {
+                text.push_str(&rest[..next]);
+                break;
+            }
+            None => return None,
+        }
+    }
+    Some(text.trim().to_owned())
+}
+
+/// Saves the DOM, Chromium's stderr and a screenshot; returns where.
+fn save_artifacts(chromium: &Path, url: &str, dump: &Dump) -> String {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser_smoke");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return format!("(could not create {}: {e})", dir.display());
+    }
+    let _ = std::fs::write(dir.join("dom.html"), &dump.dom);
+    let _ = std::fs::write(dir.join("chromium-stderr.txt"), &dump.stderr);
+    let screenshot = dir.join("screenshot.png");
+    let shot = run_chromium(
+        chromium,
+        url,
+        &[format!("--screenshot={}", screenshot.display()), "--window-size=1280,900".to_owned()],
+    );
+    let shot_note = match shot {
+        Ok(_) => String::new(),
+        Err(e) => format!(" (screenshot failed: {e})"),
+    };
+    format!("{}{shot_note}", dir.display())
+}
+
+#[test]
+fn dom_helpers_read_text_and_attributes() {
+    let dom = r#"<body data-rendered="true"><section class="p" data-testid="validation-panel" data-state="loaded"><dd data-testid="count-accepted"><!---->517<!----></dd><dd data-testid="count-errored">7</dd></section></body>"#;
+    assert_eq!(text_of(dom, "count-accepted").as_deref(), Some("517"));
+    assert_eq!(text_of(dom, "count-errored").as_deref(), Some("7"));
+    assert_eq!(attribute_of(dom, "validation-panel", "data-state").as_deref(), Some("loaded"));
+    assert_eq!(text_of(dom, "missing"), None);
+}

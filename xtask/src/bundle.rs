@@ -1,0 +1,121 @@
+//! `cargo xtask bundle`: builds `cis490-frontend` for `wasm32-unknown-unknown`
+//! with the size-tuned `wasm-release` profile, runs wasm-bindgen (as a
+//! library, pinned to the crate's version) for `--target web`, and installs
+//! the result as `public/pkg/`.
+//!
+//! The bindings are generated into `public/pkg.tmp/` and only then swapped in
+//! by renames, so an interrupted or failed build never replaces a good bundle.
+//! No wasm-opt: Debian's binaryen produces bundles that show a blank page.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd;
+
+const CRATE: &str = "cis490-frontend";
+const OUT_NAME: &str = "cis490_frontend";
+const PROFILE: &str = "wasm-release";
+const TARGET: &str = "wasm32-unknown-unknown";
+
+/// Builds the bundle into `<root>/public/pkg` and returns that directory.
+/// `locked` adds `--locked` to the cargo build.
+pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
+    let mut command = cmd::cargo();
+    command.args(["build", "-p", CRATE, "--target", TARGET, "--profile", PROFILE]).current_dir(root);
+    if locked {
+        command.arg("--locked");
+    }
+    cmd::run_step("wasm build", &mut command)?;
+
+    let wasm = target_dir(root)?.join(TARGET).join(PROFILE).join(format!("{OUT_NAME}.wasm"));
+    if !wasm.is_file() {
+        bail!("cargo finished but {} is missing", wasm.display());
+    }
+
+    let public = root.join("public");
+    let pkg = public.join("pkg");
+    let staging = public.join("pkg.tmp");
+    let retired = public.join("pkg.old.tmp");
+    let started = Instant::now();
+    eprintln!("==> [wasm-bindgen] {} -> {}", wasm.display(), pkg.display());
+    remove_if_present(&staging)?;
+    remove_if_present(&retired)?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .out_name(OUT_NAME)
+        .web(true)?
+        .typescript(false)
+        // The CLI's default; the library omits it, and then `init()` without
+        // arguments has no wasm URL to fetch.
+        .omit_default_module_path(false)
+        .generate(&staging)
+        .context("wasm-bindgen failed")?;
+    let staged_wasm = staging.join(format!("{OUT_NAME}_bg.wasm"));
+    let staged_js = staging.join(format!("{OUT_NAME}.js"));
+    if !staged_wasm.is_file() || !staged_js.is_file() {
+        bail!("wasm-bindgen did not write {OUT_NAME}.js and {OUT_NAME}_bg.wasm");
+    }
+    if pkg.exists() {
+        fs::rename(&pkg, &retired).with_context(|| format!("cannot move the old bundle aside ({})", pkg.display()))?;
+    }
+    fs::rename(&staging, &pkg).with_context(|| format!("cannot install the new bundle at {}", pkg.display()))?;
+    remove_if_present(&retired)?;
+    eprintln!("<== [wasm-bindgen] ok in {:.1} s", started.elapsed().as_secs_f64());
+    report_size(&pkg.join(format!("{OUT_NAME}_bg.wasm")), &pkg.join(format!("{OUT_NAME}.js")))?;
+    Ok(pkg)
+}
+
+/// Cargo's target directory, as `cargo metadata` reports it (honours
+/// `CARGO_TARGET_DIR` and config files).
+fn target_dir(root: &Path) -> Result<PathBuf> {
+    let mut command = cmd::cargo();
+    command.args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(root);
+    let text = cmd::output(&mut command)?;
+    let metadata: serde_json::Value = serde_json::from_str(&text).context("cannot parse `cargo metadata` output")?;
+    metadata["target_directory"].as_str().map(PathBuf::from).context("`cargo metadata` reported no target_directory")
+}
+
+fn remove_if_present(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// Prints raw (and, when `gzip` exists, gzipped) sizes of the bundle files.
+fn report_size(wasm: &Path, js: &Path) -> Result<()> {
+    for file in [wasm, js] {
+        let bytes = fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let gzipped = gzip_len(&bytes).map(|len| format!(", {} gzipped", kib(len))).unwrap_or_default();
+        let name =
+            file.file_name().map_or_else(|| file.display().to_string(), |name| name.to_string_lossy().into_owned());
+        eprintln!("bundle: {name}: {}{gzipped}", kib(bytes.len() as u64));
+    }
+    Ok(())
+}
+
+/// Size of `bytes` after `gzip -9`, or `None` when gzip is unavailable.
+fn gzip_len(bytes: &[u8]) -> Option<u64> {
+    let mut child = Command::new("gzip")
+        .arg("-9c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdin = child.stdin.take()?;
+    let input = bytes.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().ok()?;
+    writer.join().ok()?.ok()?;
+    out.status.success().then_some(out.stdout.len() as u64)
+}
+
+fn kib(bytes: u64) -> String {
+    format!("{:.1} KiB ({bytes} B)", bytes as f64 / 1024.0)
+}

@@ -1,0 +1,90 @@
+//! `cargo xtask`: the project's build and run commands, in Rust so they need
+//! nothing beyond cargo.
+//!
+//! - `setup`: the wasm32 target, Chromium + chromedriver and the `zstd` CLI.
+//! - `bundle`: builds the dashboard to `public/pkg/` with wasm-bindgen.
+//! - `demo [-- ARGS]`: bundle, then `cis490 demo ARGS` (serves the dashboard).
+//! - `test`: fmt, clippy (host and wasm32), bundle, then the whole test suite
+//!   with the real-browser test required.
+//!
+//! Progress lines go to stderr so that the last line on stdout stays the one
+//! written by the command being run (CI parses `cargo test`'s summary).
+
+mod bundle;
+mod cmd;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  setup              install the wasm32 target, chromium + chromium-driver, zstd
+  bundle             build the dashboard into public/pkg/
+  demo [-- ARGS...]  bundle, then run `cis490 demo ARGS...` (serves 127.0.0.1:8447)
+  test               fmt, clippy, bundle, then `cargo test --workspace`";
+
+fn main() {
+    if let Err(err) = run() {
+        eprintln!("xtask: error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let command = args.next();
+    let rest: Vec<String> = args.collect();
+    let root = workspace_root()?;
+    match command.as_deref() {
+        Some("setup") => {
+            no_extra_args("setup", &rest)?;
+            setup::all()
+        }
+        Some("bundle") => {
+            no_extra_args("bundle", &rest)?;
+            bundle::build(&root, false).map(drop)
+        }
+        Some("demo") => demo(&root, &rest),
+        Some("test") => {
+            no_extra_args("test", &rest)?;
+            test::run(&root)
+        }
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
+        None => bail!("no command given\n\n{USAGE}"),
+    }
+}
+
+/// `cargo xtask demo [-- ARGS]`: bundle, then run the backend's demo.
+fn demo(root: &Path, rest: &[String]) -> Result<()> {
+    let passthrough = match rest.first().map(String::as_str) {
+        Some("--") => &rest[1..],
+        _ => rest,
+    };
+    setup::wasm_target()?;
+    bundle::build(root, false)?;
+    let mut command = cmd::cargo();
+    command
+        .args(["run", "--release", "-p", "cis490-backend", "--bin", "cis490", "--", "demo"])
+        .args(passthrough)
+        .current_dir(root);
+    cmd::run_step("demo", &mut command)
+}
+
+fn no_extra_args(command: &str, rest: &[String]) -> Result<()> {
+    if rest.is_empty() { Ok(()) } else { bail!("`{command}` takes no arguments (got {rest:?})") }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> Result<PathBuf> {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir.parent().context("xtask's manifest directory has no parent")?;
+    Ok(root.to_path_buf())
+}

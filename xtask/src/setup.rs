@@ -1,0 +1,72 @@
+//! `cargo xtask setup`: idempotently installs what the build and the tests
+//! need beyond cargo — the `wasm32-unknown-unknown` target (via rustup),
+//! Chromium and chromedriver for the browser tests, and the `zstd` CLI the
+//! benchmark uses (both via apt, only when missing and running as root).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cmd;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Everything: wasm target, browser, zstd.
+pub fn all() -> Result<()> {
+    wasm_target()?;
+    system_packages()
+}
+
+/// Adds the wasm32 target with rustup unless it is already installed.
+pub fn wasm_target() -> Result<()> {
+    let installed = cmd::output(Command::new("rustup").args(["target", "list", "--installed"]))
+        .context("cannot list rustup targets (is rustup installed?)")?;
+    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
+        eprintln!("setup: rust target {WASM_TARGET} already installed");
+        return Ok(());
+    }
+    cmd::run_step("rustup target add", Command::new("rustup").args(["target", "add", WASM_TARGET]))
+}
+
+/// Installs chromium, chromium-driver and zstd with apt when any is missing.
+fn system_packages() -> Result<()> {
+    let mut missing = Vec::new();
+    if !Path::new(CHROMIUM).exists() {
+        missing.push("chromium");
+    }
+    if !Path::new(CHROMEDRIVER).exists() {
+        missing.push("chromium-driver");
+    }
+    if !cmd::exists("zstd") {
+        missing.push("zstd");
+    }
+    if missing.is_empty() {
+        eprintln!("setup: chromium, chromedriver and zstd already installed");
+        return Ok(());
+    }
+    let install_hint = format!("apt-get install -y {}", missing.join(" "));
+    if !is_root() {
+        bail!("missing {}; not root, so cannot install them: run `sudo {install_hint}`", missing.join(", "));
+    }
+    if !cmd::exists("apt-get") {
+        bail!("missing {} and apt-get is not available; install them with your package manager", missing.join(", "));
+    }
+    cmd::run_step("apt-get update", Command::new("apt-get").arg("update").env("DEBIAN_FRONTEND", "noninteractive"))
+        .with_context(|| format!("could not install {}", missing.join(", ")))?;
+    cmd::run_step(
+        "apt-get install",
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .with_context(|| format!("could not install {}; try `{install_hint}`", missing.join(", ")))
+}
+
+/// Whether we run as root (`id -u` prints 0).
+fn is_root() -> bool {
+    cmd::output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
+}
