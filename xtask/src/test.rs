@@ -4,8 +4,9 @@
 //! with the real-browser test required (`CIS490_REQUIRE_BROWSER=1`).
 //!
 //! Every step prints its wall time; the first failure stops the run with a
-//! non-zero exit naming the step. Nothing is printed to stdout after
-//! `cargo test`, so its summary stays the last line there.
+//! non-zero exit naming the step. The last line on stdout totals every
+//! test binary's result (`tests: N passed, N failed, N skipped`), so CI
+//! reads the whole run rather than the last binary's (often doc-test) line.
 
 use std::path::Path;
 use std::time::Instant;
@@ -48,16 +49,73 @@ pub fn run(root: &Path) -> Result<()> {
         .context("bundle directory has no parent")?;
     let public = public.canonicalize().with_context(|| format!("cannot resolve {}", public.display()))?;
 
-    cmd::run_step(
-        "cargo test",
+    let totals = run_cargo_test(
         cmd::cargo()
             .args(["test", "--workspace", "--locked"])
             .env("CIS490_REQUIRE_BROWSER", "1")
             .env("CIS490_PUBLIC_DIR", &public)
             .current_dir(root),
-    )?;
-    eprintln!("xtask test: all steps passed in {:.1} s", started.elapsed().as_secs_f64());
+    );
+    eprintln!("xtask test: finished in {:.1} s", started.elapsed().as_secs_f64());
+    let totals = totals?;
+    println!("tests: {} passed, {} failed, {} skipped", totals.passed, totals.failed, totals.ignored);
+    if totals.passed == 0 {
+        anyhow::bail!("cargo test ran no test");
+    }
     Ok(())
+}
+
+/// Test counts summed over every test binary.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    /// Adds one `test result: ok. 3 passed; 0 failed; 1 ignored; ...` line.
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else { return };
+        for part in rest.split(['.', ';']) {
+            let mut words = part.split_whitespace();
+            let (Some(n), Some(what)) = (words.next(), words.next()) else { continue };
+            let Ok(n) = n.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += n,
+                "failed" => self.failed += n,
+                "ignored" => self.ignored += n,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Runs `cargo test`, echoing its stdout as it comes and totalling results.
+fn run_cargo_test(command: &mut std::process::Command) -> Result<Totals> {
+    use std::io::BufRead;
+    eprintln!("==> [cargo test] {}", cmd::display(command));
+    let started = Instant::now();
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("step `cargo test`: cannot start `{}`", cmd::display(command)))?;
+    let mut totals = Totals::default();
+    if let Some(stdout) = child.stdout.take() {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.context("reading cargo test output")?;
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let status = child.wait().context("waiting for cargo test")?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !status.success() {
+        println!("tests: {} passed, {} failed, {} skipped", totals.passed, totals.failed.max(1), totals.ignored);
+        anyhow::bail!("step `cargo test` failed ({status}) after {seconds:.1} s");
+    }
+    eprintln!("<== [cargo test] ok in {seconds:.1} s");
+    Ok(totals)
 }
 
 /// Runs an in-process step with the same framing as [`cmd::run_step`].
@@ -72,5 +130,19 @@ fn timed<T>(name: &str, step: impl FnOnce() -> Result<T>) -> Result<T> {
             Ok(value)
         }
         Err(err) => Err(err.context(format!("step `{name}` failed after {seconds:.1} s"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_lines_are_totalled() {
+        let mut t = Totals::default();
+        t.add_line("test result: ok. 17 passed; 0 failed; 2 ignored; 0 measured; 0 filtered out; finished in 0.02s");
+        t.add_line("test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out");
+        t.add_line("running 4 tests");
+        assert_eq!(t, Totals { passed: 20, failed: 1, ignored: 2 });
     }
 }
