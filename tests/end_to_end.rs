@@ -136,3 +136,28 @@ fn the_index_has_the_spec_columns_and_reads_back() -> TestResult {
     assert_eq!(names, ["validation_summary.json", "validation_v1.parquet"]);
     Ok(())
 }
+
+/// The index as lab users read it: pyarrow and pandas (`tests/python/check_index.py`).
+/// Runs when `CIS490_PYTHON` names a Python with both (the test command sets it).
+#[test]
+fn pandas_and_pyarrow_read_the_index() -> TestResult {
+    let Some(python) = std::env::var_os("CIS490_PYTHON") else {
+        eprintln!("skipped: set CIS490_PYTHON to a python with pyarrow and pandas (cargo xtask test does)");
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    cis490_tests::small_store(&store, 60, 9, 0.5);
+    let out = dir.path().join("validation");
+    let opts = ValidateOptions { store, out: out.clone(), jobs: 2, limits: ReadLimits::default(), progress: false };
+    validate::run(&opts, &|_, _| {})?;
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_index.py");
+    let result = std::process::Command::new(python).arg(script).arg(&out).arg("60").output()?;
+    assert!(
+        result.status.success(),
+        "check_index.py failed:\n{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    Ok(())
+}

@@ -62,7 +62,7 @@ pub enum BenchError {
 
 fn store_for(opts: &ValidateBench) -> Result<PathBuf, BenchError> {
     let store = opts.workdir.join(format!("store-{}", opts.episodes));
-    let marker = store.join(".complete");
+    let marker = opts.workdir.join(format!("store-{}.complete", opts.episodes));
     if !marker.exists() {
         eprintln!("generating a {}-episode store in {} ...", opts.episodes, store.display());
         let started = Instant::now();
@@ -78,7 +78,17 @@ fn store_for(opts: &ValidateBench) -> Result<PathBuf, BenchError> {
     Ok(store)
 }
 
-fn run_tool_over(files: &[PathBuf], tool: &str, args: &[&str], parallel: usize) -> Result<f64, BenchError> {
+/// Runs `tool args FILES...` over all files in `parallel` processes and
+/// returns the wall time. With `tolerate_failure`, a non-zero exit is fine
+/// (`zstd` exits 1 on the store's deliberately corrupt archives but still
+/// decompresses every other file).
+fn run_tool_over(
+    files: &[PathBuf],
+    tool: &str,
+    args: &[&str],
+    parallel: usize,
+    tolerate_failure: bool,
+) -> Result<f64, BenchError> {
     let err = |message: String| BenchError::Tool { tool: tool.to_string(), message };
     let started = Instant::now();
     let chunks: Vec<&[PathBuf]> = files.chunks(files.len().div_ceil(parallel.max(1)).max(1)).collect();
@@ -94,9 +104,10 @@ fn run_tool_over(files: &[PathBuf], tool: &str, args: &[&str], parallel: usize) 
                     .args(&args)
                     .args(batch)
                     .stdout(Stdio::null())
+                    .stderr(Stdio::null())
                     .status()
                     .map_err(|e| e.to_string())?;
-                if !status.success() {
+                if !status.success() && !tolerate_failure {
                     return Err(format!("exited with {status}"));
                 }
             }
@@ -121,13 +132,19 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
     let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let n = files.len();
     // Warm the page cache so every line reads from memory.
-    run_tool_over(&files, "cat", &[], 2)?;
+    run_tool_over(&files, "cat", &[], 2, false)?;
     let mut lines = Vec::new();
     for parallel in [1usize, 2] {
-        let z = run_tool_over(&files, "zstd", &["-dcq"], parallel)?;
-        let s = run_tool_over(&files, "sha256sum", &[], parallel)?;
-        lines.push(line(format!("limit: zstd -dc + sha256sum, {parallel} process(es)"), z + s, n, bytes));
+        let z = run_tool_over(&files, "zstd", &["-dcq"], parallel, true)?;
+        let s = run_tool_over(&files, "sha256sum", &[], parallel, false)?;
+        lines.push(line(format!("limit: zstd -dc + sha256sum, {parallel} proc(s)"), z + s, n, bytes));
     }
+    // The spec also asks for the sha256 of every decompressed member: the
+    // floor of a validator that checks those too.
+    let script = "zstd -dcq \"$@\" | sha256sum";
+    let zs = run_tool_over(&files, "sh", &["-c", script, "sh"], 2, true)?;
+    let s = run_tool_over(&files, "sha256sum", &[], 2, false)?;
+    lines.push(line("floor: zstd -dc | sha256sum (members), 2 procs".into(), zs + s, n, bytes));
     for &jobs in &opts.jobs {
         let out = opts.workdir.join(format!("validation-{jobs}"));
         let started = Instant::now();
@@ -144,8 +161,14 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
     for l in &lines {
         println!("{:<48} {:>8.2} {:>12.1} {:>10.1}", l.what, l.seconds, l.episodes_per_s, l.mb_per_s);
     }
-    if let (Some(limit), Some(best)) = (lines.get(1), lines.iter().rev().find(|l| l.what.contains("--jobs 2"))) {
-        println!("validate --jobs 2 reaches {:.0} % of the 2-process limit", 100.0 * limit.seconds / best.seconds);
+    if let (Some(limit), Some(floor), Some(best)) =
+        (lines.get(1), lines.get(2), lines.iter().rev().find(|l| l.what.contains("--jobs 2")))
+    {
+        println!(
+            "validate --jobs 2 reaches {:.0} % of the 2-process limit ({:.0} % of the floor with member checksums)",
+            100.0 * limit.seconds / best.seconds,
+            100.0 * floor.seconds / best.seconds
+        );
     }
     Ok(lines)
 }

@@ -70,3 +70,44 @@ fn system_packages() -> Result<()> {
 fn is_root() -> bool {
     cmd::output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
 }
+
+/// The Python packages the peer-tool tests read our Parquet files with.
+const PYTHON_PACKAGES: [&str; 2] = ["pyarrow>=15", "pandas>=2.2"];
+
+/// A virtual environment with pyarrow and pandas, outside the clone
+/// (`$HOME/.cache/cis490-pyenv`), created once; returns its python.
+pub fn python_env() -> Result<std::path::PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set")?;
+    let venv = Path::new(&home).join(".cache").join("cis490-pyenv");
+    let python = venv.join("bin").join("python");
+    let ready =
+        || Command::new(&python).args(["-c", "import pyarrow, pandas"]).output().is_ok_and(|out| out.status.success());
+    if ready() {
+        eprintln!("setup: python env with pyarrow and pandas already at {}", venv.display());
+        return Ok(python);
+    }
+    if !cmd::exists("python3") {
+        bail!(
+            "python3 is missing: install it (`apt-get install -y python3 python3-venv`) for the pandas/pyarrow tests"
+        );
+    }
+    let made = cmd::run_step("python venv", Command::new("python3").args(["-m", "venv"]).arg(&venv));
+    if made.is_err() && is_root() && cmd::exists("apt-get") {
+        cmd::run_step(
+            "apt-get install python3-venv",
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends", "python3-venv"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+        cmd::run_step("python venv", Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    } else {
+        made.context("cannot create a python venv (install python3-venv)")?;
+    }
+    cmd::run_step(
+        "pip install pyarrow pandas",
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(PYTHON_PACKAGES),
+    )?;
+    Ok(python)
+}

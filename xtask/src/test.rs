@@ -1,7 +1,8 @@
 //! `cargo xtask test`: the project's one test command. Runs setup, then
 //! `cargo fmt --check`, clippy for the host and for wasm32 (warnings are
 //! errors), builds the bundle, and runs `cargo test --workspace --locked`
-//! with the real-browser test required (`CIS490_REQUIRE_BROWSER=1`).
+//! with the real-browser test required (`CIS490_REQUIRE_BROWSER=1`) and the
+//! pandas/pyarrow check given a Python with both (`CIS490_PYTHON`).
 //!
 //! Every step prints its wall time; the first failure stops the run with a
 //! non-zero exit naming the step. The last line on stdout totals every
@@ -19,6 +20,7 @@ use crate::{bundle, cmd, setup};
 pub fn run(root: &Path) -> Result<()> {
     let started = Instant::now();
     timed("setup", setup::all)?;
+    let python = timed("python env", setup::python_env)?;
 
     cmd::run_step("fmt", cmd::cargo().args(["fmt", "--all", "--", "--check"]).current_dir(root))?;
     cmd::run_step(
@@ -53,6 +55,7 @@ pub fn run(root: &Path) -> Result<()> {
         cmd::cargo()
             .args(["test", "--workspace", "--locked"])
             .env("CIS490_REQUIRE_BROWSER", "1")
+            .env("CIS490_PYTHON", &python)
             .env("CIS490_PUBLIC_DIR", &public)
             .current_dir(root),
     );

@@ -264,7 +264,7 @@ pub fn parse_object<'a>(line: &'a [u8], mut field: impl FnMut(&'a [u8], Value<'a
                 return Err(LineError::Malformed { what: "unterminated key", at: key_at });
             };
             let key = &line[key_start..key_start + len];
-            if std::str::from_utf8(key).is_err() {
+            if !key.is_ascii() && std::str::from_utf8(key).is_err() {
                 return Err(LineError::NotUtf8 { at: key_at });
             }
             c.i = key_start + len + 1;
@@ -289,6 +289,183 @@ pub fn parse_object<'a>(line: &'a [u8], mut field: impl FnMut(&'a [u8], Value<'a
         return Err(c.err("trailing bytes after the object"));
     }
     Ok(())
+}
+
+/// Powers of ten exactly representable as `f64`.
+const POW10: [f64; 16] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
+/// The value of eight ASCII digits, or `None` when any byte is not a digit
+/// (SWAR: one 64-bit load instead of eight byte steps).
+#[inline]
+fn eight_digits(bytes: &[u8]) -> Option<u64> {
+    let chunk = u64::from_le_bytes(bytes.try_into().ok()?);
+    let high = chunk & 0xF0F0_F0F0_F0F0_F0F0;
+    let carried = (chunk.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4;
+    if high | carried != 0x3333_3333_3333_3333 {
+        return None;
+    }
+    let mut v = chunk.wrapping_sub(0x3030_3030_3030_3030);
+    v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    let mask = 0x0000_00FF_0000_00FF;
+    let v = ((v & mask).wrapping_mul(0x000F_4240_0000_0064))
+        .wrapping_add(((v >> 16) & mask).wrapping_mul(0x0000_2710_0000_0001))
+        >> 32;
+    Some(v & 0xFFFF_FFFF)
+}
+
+/// Whether `rest` starts with `key` followed by the closing quote.
+#[inline]
+fn starts_with_key(rest: &[u8], key: &[u8]) -> bool {
+    rest.len() > key.len() && rest[key.len()] == b'"' && rest.iter().zip(key).all(|(a, b)| a == b)
+}
+
+/// Timestamps and values of one telemetry row, filled by [`parse_numeric_row`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumericRow {
+    /// `t_mono_ns`, when present as an integer.
+    pub t_mono_ns: Option<i64>,
+    /// `t_wall_ns`, when present as an integer.
+    pub t_wall_ns: Option<i64>,
+}
+
+/// The fast path for telemetry rows: a flat object whose values are all
+/// plain numbers or `null`, with ASCII keys and no escapes. Known `fields`
+/// are written into `values` (same index; `null` leaves `NaN`), unknown
+/// keys are skipped. Returns `None` whenever the line is anything else
+/// (strings, `NaN` tokens, exponents, long mantissas, bad syntax): the
+/// caller then uses [`parse_object`], which is the reference behaviour.
+pub fn parse_numeric_row(line: &[u8], fields: &[&str], values: &mut [f64]) -> Option<NumericRow> {
+    let b = line;
+    let mut i = 0;
+    let ws = |i: &mut usize| {
+        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\r') {
+            *i += 1;
+        }
+    };
+    let mut row = NumericRow { t_mono_ns: None, t_wall_ns: None };
+    let mut guess = 0usize;
+    ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    ws(&mut i);
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+        ws(&mut i);
+        return (i == b.len()).then_some(row);
+    }
+    loop {
+        ws(&mut i);
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        i += 1;
+        // Key: the timestamps, then the field expected next, else scan to
+        // the closing quote and look it up.
+        let rest = &b[i..];
+        let (slot, key_len) = if starts_with_key(rest, b"t_wall_ns") || starts_with_key(rest, b"t_mono_ns") {
+            (None, 9)
+        } else {
+            match fields.get(guess) {
+                Some(f) if starts_with_key(rest, f.as_bytes()) => (Some(guess), f.len()),
+                _ => {
+                    let len = memchr::memchr(b'"', rest)?;
+                    let key = &rest[..len];
+                    if key.contains(&b'\\') || !key.is_ascii() {
+                        return None;
+                    }
+                    (fields.iter().position(|f| f.as_bytes() == key), len)
+                }
+            }
+        };
+        let key = &rest[..key_len];
+        i += key_len + 1;
+        ws(&mut i);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i += 1;
+        ws(&mut i);
+        // Value: an integer, a short plain decimal, or null.
+        let value = match b.get(i)? {
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                None
+            }
+            b'-' | b'0'..=b'9' => {
+                let neg = b[i] == b'-';
+                if neg {
+                    i += 1;
+                }
+                let start = i;
+                // At most 19 digits: always fits u64.
+                let mut mantissa: u64 = 0;
+                // Eight digits at a time while they fit the 19-digit budget.
+                while i - start + 8 <= 19
+                    && let Some(eight) = b.get(i..i + 8).and_then(eight_digits)
+                {
+                    mantissa = mantissa * 100_000_000 + eight;
+                    i += 8;
+                }
+                while i < b.len() && b[i].is_ascii_digit() && i - start < 19 {
+                    mantissa = mantissa * 10 + u64::from(b[i] - b'0');
+                    i += 1;
+                }
+                let int_digits = i - start;
+                if int_digits == 0 || b.get(i).is_some_and(u8::is_ascii_digit) {
+                    return None;
+                }
+                let mut frac_digits = 0;
+                if b.get(i) == Some(&b'.') {
+                    i += 1;
+                    let frac_start = i;
+                    while i < b.len() && b[i].is_ascii_digit() && int_digits + (i - frac_start) < 15 {
+                        mantissa = mantissa * 10 + u64::from(b[i] - b'0');
+                        i += 1;
+                    }
+                    frac_digits = i - frac_start;
+                    // Exact (Clinger's fast path): mantissa < 10^15 < 2^53 and 10^k exact.
+                    if frac_digits == 0 || b.get(i).is_some_and(u8::is_ascii_digit) {
+                        return None;
+                    }
+                }
+                if matches!(b.get(i), Some(b'e' | b'E')) {
+                    return None;
+                }
+                let magnitude = i64::try_from(mantissa).ok()?;
+                let signed = if neg { -magnitude } else { magnitude };
+                Some(if frac_digits == 0 { Ok(signed) } else { Err(signed as f64 / POW10[frac_digits]) })
+            }
+            _ => return None,
+        };
+        match (key, value) {
+            (b"t_mono_ns", Some(Ok(t))) => row.t_mono_ns = Some(t),
+            (b"t_wall_ns", Some(Ok(t))) => row.t_wall_ns = Some(t),
+            (b"t_mono_ns" | b"t_wall_ns", _) => return None,
+            _ => {
+                if let Some(slot) = slot {
+                    values[slot] = match value {
+                        Some(Ok(int)) => int as f64,
+                        Some(Err(float)) => float,
+                        None => f64::NAN,
+                    };
+                    guess = slot + 1;
+                }
+            }
+        }
+        ws(&mut i);
+        match b.get(i)? {
+            b',' => i += 1,
+            b'}' => {
+                i += 1;
+                break;
+            }
+            _ => return None,
+        }
+    }
+    ws(&mut i);
+    (i == b.len()).then_some(row)
 }
 
 #[cfg(test)]
@@ -342,5 +519,71 @@ mod tests {
         let row = parse(r#"{"a": 99999999999999999999}"#)?;
         assert_eq!(row[0].1, Value::Float(1e20));
         Ok(())
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_reference_parser() {
+        let fields = ["a", "b", "c"];
+        let lines: [&[u8]; 10] = [
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":3,"b":4.25,"c":null}"#,
+            br#"{ "t_wall_ns" : 2 , "t_mono_ns":-1, "c":-0.5, "zz": 9, "a": 12345678901234 }"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":1e3}"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":NaN}"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":"x"}"#,
+            br#"{"t_mono_ns":1.5,"t_wall_ns":2}"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"b":0.1234567890123456}"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":3"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":3} x"#,
+            br#"{}"#,
+        ];
+        for line in lines {
+            let mut fast = [f64::NAN; 3];
+            let Some(row) = parse_numeric_row(line, &fields, &mut fast) else { continue };
+            let mut slow = [f64::NAN; 3];
+            let (mut mono, mut wall) = (None, None);
+            let parsed = parse_object(line, |k, v| match k {
+                b"t_mono_ns" => mono = if let Value::Int(i) = v { Some(i) } else { None },
+                b"t_wall_ns" => wall = if let Value::Int(i) = v { Some(i) } else { None },
+                _ => {
+                    if let Some(slot) = fields.iter().position(|f| f.as_bytes() == k) {
+                        slow[slot] = v.as_f64().unwrap_or(f64::NAN);
+                    }
+                }
+            });
+            assert!(parsed.is_ok(), "fast path accepted what the reference rejects: {}", String::from_utf8_lossy(line));
+            assert_eq!((row.t_mono_ns, row.t_wall_ns), (mono, wall));
+            for (f, s) in fast.iter().zip(slow) {
+                assert!(f.to_bits() == s.to_bits() || (f.is_nan() && s.is_nan()), "{f} vs {s}");
+            }
+        }
+        // The fast path declines what it cannot do exactly.
+        let mut v = [f64::NAN; 3];
+        assert!(parse_numeric_row(br#"{"a":1e3}"#, &fields, &mut v).is_none());
+        assert!(parse_numeric_row(br#"{"a":NaN}"#, &fields, &mut v).is_none());
+        assert!(parse_numeric_row(br#"{"a":"1"}"#, &fields, &mut v).is_none());
+        assert!(parse_numeric_row(br#"{"t_wall_ns":1.5}"#, &fields, &mut v).is_none());
+        assert!(parse_numeric_row(br#"{"b":0.1234567890123456}"#, &fields, &mut v).is_none());
+    }
+
+    #[test]
+    fn eight_digits_at_once() {
+        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
+        assert_eq!(eight_digits(b"00000009"), Some(9));
+        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
+        assert_eq!(eight_digits(b"1234567,"), None);
+        assert_eq!(eight_digits(b"1234:678"), None);
+        assert_eq!(eight_digits(b"/2345678"), None);
+        let mut v = [f64::NAN; 1];
+        let row = parse_numeric_row(
+            br#"{"t_mono_ns":1234567890123456789,"t_wall_ns":-9223372036854775807,"a":123456789.25}"#,
+            &["a"],
+            &mut v,
+        );
+        assert_eq!(
+            row.map(|r| (r.t_mono_ns, r.t_wall_ns)),
+            Some((Some(1_234_567_890_123_456_789), Some(-9_223_372_036_854_775_807)))
+        );
+        assert_eq!(v[0], 123_456_789.25);
+        assert!(parse_numeric_row(br#"{"t_mono_ns":12345678901234567890}"#, &["a"], &mut v).is_none());
     }
 }

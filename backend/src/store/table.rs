@@ -100,6 +100,13 @@ impl SourceTable {
         self.lines += 1;
         let n = self.fields.len();
         let mut values = [f64::NAN; 16];
+        if let Some(row) = jsonl::parse_numeric_row(line, &self.fields, &mut values[..n])
+            && let (Some(mono), Some(wall)) = (row.t_mono_ns, row.t_wall_ns)
+        {
+            self.push_row(mono, wall, &values[..n]);
+            return;
+        }
+        values = [f64::NAN; 16];
         let (mut mono, mut wall) = (None, None);
         let mut wrong: Option<String> = None;
         let mut non_finite = 0u32;
@@ -151,10 +158,14 @@ impl SourceTable {
             self.problems.non_finite += non_finite;
             self.problems.note(line_no, || "non-finite value (NaN or Infinity)".into());
         }
+        self.push_row(mono, wall, &values[..n]);
+    }
+
+    fn push_row(&mut self, mono: i64, wall: i64, values: &[f64]) {
         self.t_mono_ns.push(mono);
         self.t_wall_ns.push(wall);
         for (col, v) in self.columns.iter_mut().zip(values) {
-            col.push(v);
+            col.push(*v);
         }
     }
 

@@ -104,7 +104,7 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
         row.archive_sha256 = Some(d.sha256);
         row.archive_bytes = Some(d.bytes);
     }
-    let archive = match archive {
+    let mut archive = match archive {
         Ok(a) => a,
         Err(e) => {
             row.status = Status::Errored.to_string();
@@ -113,7 +113,7 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
             return row;
         }
     };
-    let judged = rules::judge(&archive, episode.host_id.as_str(), episode.episode_id.as_str());
+    let judged = rules::judge(&mut archive, episode.host_id.as_str(), episode.episode_id.as_str());
     row.status = judged.status().to_string();
     row.reasons = judged.findings.reasons();
     row.details = judged.findings.details.join("; ");

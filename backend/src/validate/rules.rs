@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::reasons::Findings;
 use crate::store::archive::{EpisodeArchive, ManifestContent};
-use crate::store::table::{LineProblems, SourceTable};
+use crate::store::table::LineProblems;
 
 /// A source passes the row gate with at least this share of nominal rows.
 pub const ROW_GATE_SHARE: f64 = 0.8;
@@ -62,8 +62,9 @@ struct ListedFile {
     rows: Option<u64>,
 }
 
-/// Judges an archive read from `<host_id>/<episode_id>.tar.zst`.
-pub fn judge(archive: &EpisodeArchive, host_id: &str, episode_id: &str) -> Judgement {
+/// Judges an archive read from `<host_id>/<episode_id>.tar.zst`. Its
+/// telemetry tables are left ordered on `t_wall_ns`, duplicates dropped.
+pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str) -> Judgement {
     let mut j = Judgement::default();
     let manifest = match &archive.manifest {
         None => {
@@ -256,11 +257,11 @@ fn check_labels(archive: &EpisodeArchive, facts: &EpisodeFacts, f: &mut Findings
     usable.then(|| (rows[0].t_wall_ns, last[0].t_wall_ns))
 }
 
-fn check_source(archive: &EpisodeArchive, source: Source, span: Option<(i64, i64)>, j: &mut Judgement) {
+fn check_source(archive: &mut EpisodeArchive, source: Source, span: Option<(i64, i64)>, j: &mut Judgement) {
     let f = &mut j.findings;
     // A proc problem makes the episode unusable; other sources only degrade it.
     let gate_status = if source == Source::Proc { Status::Rejected } else { Status::Degraded };
-    let Some(table) = archive.source(source) else {
+    let Some(table) = archive.sources[source as usize].as_mut() else {
         f.add(gate_status, format!("source_missing:{source}"));
         return;
     };
@@ -268,7 +269,6 @@ fn check_source(archive: &EpisodeArchive, source: Source, span: Option<(i64, i64
     if table.problems.non_finite > 0 {
         f.degraded(format!("non_finite:{source}"));
     }
-    let mut table: SourceTable = table.clone();
     let (dups, backwards) = table.drop_unordered_rows();
     if dups > 0 {
         f.degraded(format!("duplicate_timestamps:{source}"));
