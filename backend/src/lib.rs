@@ -4,12 +4,14 @@
 //! - [`store`]: reading the receiver store and its episode archives;
 //! - [`synth`]: the synthetic corpus generator;
 //! - [`validate`]: the validator and the acceptance index;
+//! - [`extract`]: windows and features, per episode and as Parquet shards;
 //! - [`serve`]: the HTTP server for the dashboard;
 //! - [`bench`]: throughput benchmarks with their reference limits;
 //! - [`atomic_file`], [`progress`]: atomic writes and progress bars.
 
 pub mod atomic_file;
 pub mod bench;
+pub mod extract;
 pub mod progress;
 pub mod serve;
 pub mod store;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
-use cis490_backend::{bench, serve};
+use cis490_backend::{bench, extract, serve};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +68,22 @@ struct ValidateArgs {
 }
 
 #[derive(clap::Args)]
+struct ExtractArgs {
+    /// The receiver store.
+    #[arg(long)]
+    store: PathBuf,
+    /// The acceptance index written by `cis490 validate`.
+    #[arg(long)]
+    index: PathBuf,
+    /// Output folder for summary/ and tensors/ shards.
+    #[arg(long)]
+    out: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = serve::DEFAULT_BIND)]
@@ -89,9 +105,11 @@ enum Command {
     Synth(SynthArgs),
     /// Validate a store into accepted / degraded / rejected / errored.
     Validate(ValidateArgs),
+    /// Extract windows and features into Parquet shards.
+    Extract(ExtractArgs),
     /// Serve the dashboard.
     Serve(ServeArgs),
-    /// Run the whole path on built-in defaults: generate, validate, serve.
+    /// Run the whole path on built-in defaults: generate, validate, extract, serve.
     Demo {
         /// Working folder for the generated store and results.
         #[arg(long, default_value = "demo-out")]
@@ -140,6 +158,7 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Synth(args) => run_synth(&args).map(|_| ()),
         Command::Validate(args) => run_validate(&args).map(|_| ()),
+        Command::Extract(args) => run_extract(&args),
         Command::Serve(args) => run_serve(args),
         Command::Demo { workdir, episodes, seed, no_serve, serve } => {
             let store = workdir.join("store");
@@ -154,6 +173,13 @@ fn main() -> Result<()> {
                 max_decompressed_bytes: 512 << 20,
             };
             run_validate(&validate_args)?;
+            let extract_args = ExtractArgs {
+                store: workdir.join("store"),
+                index: validation.join(validate::index::INDEX_FILE),
+                out: workdir.join("features"),
+                jobs: default_jobs(),
+            };
+            run_extract(&extract_args)?;
             if no_serve {
                 return Ok(());
             }
@@ -208,6 +234,31 @@ fn run_validate(args: &ValidateArgs) -> Result<()> {
     eprintln!(
         "index: {} ({:.1} s)",
         args.out.join(validate::index::INDEX_FILE).display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_extract(args: &ExtractArgs) -> Result<()> {
+    if args.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let started = Instant::now();
+    let opts = extract::ExtractOptions {
+        store: args.store.clone(),
+        index: args.index.clone(),
+        out: args.out.clone(),
+        jobs: args.jobs,
+        progress: true,
+    };
+    let summary = extract::run(&opts)?;
+    println!(
+        "extracted {} windows from {} episodes ({} windows dropped at transitions, {} episodes skipped) into {} in {:.1} s",
+        summary.windows,
+        summary.episodes,
+        summary.dropped_windows,
+        summary.skipped.len(),
+        args.out.display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())

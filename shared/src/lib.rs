@@ -5,11 +5,14 @@
 //! - [`label`]: the seven window classes ([`label::Label`]) and the six
 //!   attack-like behaviour profiles.
 //! - [`ids`]: validated host and episode identifiers.
+//! - [`features`]: alignment on wall-clock time, windows, summary
+//!   statistics and tensors (the same code in the extractor and the browser).
 //! - [`validation`]: episode statuses and the validation summary the
 //!   dashboard shows.
 //!
 //! Everything here is pure and compiles for `wasm32-unknown-unknown`.
 
+pub mod features;
 pub mod ids;
 pub mod label;
 pub mod registry;

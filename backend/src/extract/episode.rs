@@ -1,0 +1,101 @@
+//! Windows and features of one episode, straight from its archive: the
+//! on-demand path that replay and live inference use instead of shards.
+
+use std::path::Path;
+
+use cis490_shared::features::align::{Grid, SourceRows, align};
+use cis490_shared::features::stats::{WindowFeatures, window_features};
+use cis490_shared::features::window::{Window, windows};
+use cis490_shared::label::Label;
+use cis490_shared::registry::Source;
+
+use crate::store::archive::{ArchiveError, EpisodeArchive, ReadLimits, read_archive};
+use crate::validate::rules;
+
+/// Why an episode's features could not be computed.
+#[derive(Debug, thiserror::Error)]
+pub enum EpisodeError {
+    /// The archive is unreadable.
+    #[error("{path}: {source}")]
+    Archive {
+        /// The archive.
+        path: String,
+        /// What went wrong.
+        source: ArchiveError,
+    },
+    /// The label timeline is unusable.
+    #[error("{path}: labels.jsonl has no usable timeline ({reasons})")]
+    Labels {
+        /// The archive.
+        path: String,
+        /// The validator's reasons.
+        reasons: String,
+    },
+}
+
+/// An episode's grid, windows and features.
+#[derive(Debug, Clone)]
+pub struct EpisodeWindows {
+    /// Unix ns of the first label (window 0 starts there).
+    pub start_wall_ns: i64,
+    /// All 46 channels on the 2 Hz grid.
+    pub grid: Grid,
+    /// The kept windows.
+    pub windows: Vec<Window>,
+    /// Features of each kept window.
+    pub features: Vec<WindowFeatures>,
+    /// Windows dropped for straddling a transition.
+    pub dropped: usize,
+    /// Which sources were present.
+    pub sources_present: [bool; 4],
+}
+
+/// The label segments `(start wall ns, label)` and the `end` time.
+pub fn label_segments(archive: &EpisodeArchive) -> Option<(Vec<(i64, Label)>, i64)> {
+    let rows = &archive.labels.as_ref()?.rows;
+    let (end, body) = rows.split_last()?;
+    if end.label != "end" {
+        return None;
+    }
+    let segments: Option<Vec<(i64, Label)>> =
+        body.iter().map(|r| r.label.parse().ok().map(|l| (r.t_wall_ns, l))).collect();
+    Some((segments?, end.t_wall_ns))
+}
+
+/// Computes features from an archive already read and judged (its tables
+/// ordered on `t_wall_ns`).
+pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
+    let (segments, end) = label_segments(archive)?;
+    let start = segments.first()?.0;
+    let rows: Vec<SourceRows<'_>> = Source::ALL
+        .iter()
+        .filter_map(|s| archive.source(*s))
+        .map(|t| SourceRows { source: t.source, t_wall_ns: &t.t_wall_ns, columns: &t.columns })
+        .collect();
+    let grid = align(&rows, start, end);
+    let w = windows(&segments, end);
+    let features = w.windows.iter().map(|win| window_features(&grid, win.start_step)).collect();
+    Some(EpisodeWindows {
+        start_wall_ns: start,
+        grid,
+        windows: w.windows,
+        features,
+        dropped: w.dropped,
+        sources_present: Source::ALL.map(|s| archive.source(s).is_some()),
+    })
+}
+
+/// Reads `path` (`<host_id>/<episode_id>.tar.zst`) and computes its windows.
+pub fn extract_episode(
+    path: &Path,
+    host_id: &str,
+    episode_id: &str,
+    limits: &ReadLimits,
+) -> Result<EpisodeWindows, EpisodeError> {
+    let shown = path.display().to_string();
+    let (_, archive) = read_archive(path, limits);
+    let mut archive = archive.map_err(|source| EpisodeError::Archive { path: shown.clone(), source })?;
+    let judged = rules::judge(&mut archive, host_id, episode_id);
+    features_of(&archive)
+        .ok_or_else(|| EpisodeError::Labels { path: shown, reasons: judged.findings.reasons().join(", ") })
+}
