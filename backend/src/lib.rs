@@ -5,6 +5,7 @@
 //! - [`synth`]: the synthetic corpus generator;
 //! - [`validate`]: the validator and the acceptance index;
 //! - [`extract`]: windows and features, per episode and as Parquet shards;
+//! - [`split`]: held-out host / sample / time splits and normalization;
 //! - [`serve`]: the HTTP server for the dashboard;
 //! - [`bench`]: throughput benchmarks with their reference limits;
 //! - [`atomic_file`], [`progress`]: atomic writes and progress bars.
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod extract;
 pub mod progress;
 pub mod serve;
+pub mod split;
 pub mod store;
 pub mod synth;
 pub mod validate;

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
-use cis490_backend::{bench, extract, serve};
+use cis490_backend::{bench, extract, serve, split};
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +84,28 @@ struct ExtractArgs {
 }
 
 #[derive(clap::Args)]
+struct SplitArgs {
+    /// The feature folder written by `cis490 extract`.
+    #[arg(long)]
+    features: PathBuf,
+    /// host, sample or time.
+    #[arg(long, value_enum)]
+    recipe: split::recipes::Recipe,
+    /// Hosts to hold out (host recipe; default: one chosen by --seed).
+    #[arg(long, value_delimiter = ',')]
+    test_hosts: Vec<String>,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 490)]
+    seed: u64,
+    /// Share of training episodes carved into validation.
+    #[arg(long, default_value_t = 0.15)]
+    val_share: f64,
+    /// The split file to write (normalization goes beside it as <name>.norm.json).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = serve::DEFAULT_BIND)]
@@ -107,9 +129,11 @@ enum Command {
     Validate(ValidateArgs),
     /// Extract windows and features into Parquet shards.
     Extract(ExtractArgs),
+    /// Make a held-out host / sample / time split of extracted features.
+    Split(SplitArgs),
     /// Serve the dashboard.
     Serve(ServeArgs),
-    /// Run the whole path on built-in defaults: generate, validate, extract, serve.
+    /// Run the whole path on built-in defaults: generate, validate, extract, split, serve.
     Demo {
         /// Working folder for the generated store and results.
         #[arg(long, default_value = "demo-out")]
@@ -146,7 +170,18 @@ enum BenchCommand {
     },
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            // Errors name the file or field at fault; a backtrace would bury that.
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -159,6 +194,7 @@ fn main() -> Result<()> {
         Command::Synth(args) => run_synth(&args).map(|_| ()),
         Command::Validate(args) => run_validate(&args).map(|_| ()),
         Command::Extract(args) => run_extract(&args),
+        Command::Split(args) => run_split(&args),
         Command::Serve(args) => run_serve(args),
         Command::Demo { workdir, episodes, seed, no_serve, serve } => {
             let store = workdir.join("store");
@@ -180,6 +216,14 @@ fn main() -> Result<()> {
                 jobs: default_jobs(),
             };
             run_extract(&extract_args)?;
+            run_split(&SplitArgs {
+                features: workdir.join("features"),
+                recipe: split::recipes::Recipe::Host,
+                test_hosts: Vec::new(),
+                seed,
+                val_share: 0.15,
+                out: workdir.join("split-host.json"),
+            })?;
             if no_serve {
                 return Ok(());
             }
@@ -260,6 +304,29 @@ fn run_extract(args: &ExtractArgs) -> Result<()> {
         summary.skipped.len(),
         args.out.display(),
         started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run_split(args: &SplitArgs) -> Result<()> {
+    let opts = split::SplitOptions {
+        features: args.features.clone(),
+        recipe: args.recipe,
+        test_hosts: args.test_hosts.clone(),
+        seed: args.seed,
+        val_share: args.val_share,
+        out: args.out.clone(),
+    };
+    let made = split::run(&opts)?;
+    println!(
+        "{:?} split (held out: {}): {} train, {} val, {} test episodes; untested profiles: {}; written to {}",
+        made.recipe,
+        made.held_out.join(", "),
+        made.train.len(),
+        made.val.len(),
+        made.test.len(),
+        if made.untested_profiles.is_empty() { "none".to_string() } else { made.untested_profiles.join(", ") },
+        args.out.display()
     );
     Ok(())
 }

@@ -1,0 +1,91 @@
+//! The episodes of a feature folder, read from the key columns of the
+//! summary shards (only those columns are decoded).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::SplitError;
+use crate::extract::shards::KEY_COLUMNS;
+
+/// One episode as the splitter sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeInfo {
+    /// Host id.
+    pub host_id: String,
+    /// Sample id (null for benign episodes).
+    pub sample_id: Option<String>,
+    /// The episode's profile (`benign` for all-benign episodes).
+    pub profile: String,
+    /// Unix ns of the first label.
+    pub started_wall_ns: i64,
+    /// Windows per label.
+    pub windows: BTreeMap<String, u64>,
+}
+
+/// The summary shards of a feature folder, sorted.
+pub fn summary_shards(features: &Path) -> Result<Vec<PathBuf>, SplitError> {
+    let dir = features.join("summary");
+    let err = |message: String| SplitError::Features { path: dir.display().to_string(), message };
+    let mut shards: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| err(format!("{e} (run `cis490 extract` first)")))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect();
+    shards.sort();
+    if shards.is_empty() {
+        return Err(err("no .parquet shards".into()));
+    }
+    Ok(shards)
+}
+
+fn strings<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a StringArray, SplitError> {
+    batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>()).ok_or_else(|| {
+        SplitError::Features {
+            path: path.display().to_string(),
+            message: format!("column {name:?} is missing or not a string"),
+        }
+    })
+}
+
+/// Reads every episode of the feature folder (by episode id).
+pub fn read_episodes(features: &Path) -> Result<BTreeMap<String, EpisodeInfo>, SplitError> {
+    let mut out: BTreeMap<String, EpisodeInfo> = BTreeMap::new();
+    for path in summary_shards(features)? {
+        let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
+        let file = File::open(&path).map_err(|e| err(e.to_string()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(e.to_string()))?;
+        let mask = ProjectionMask::roots(builder.parquet_schema(), 0..KEY_COLUMNS.len());
+        let reader = builder.with_projection(mask).build().map_err(|e| err(e.to_string()))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| err(e.to_string()))?;
+            let (ids, hosts, samples, profiles, labels) = (
+                strings(&batch, "episode_id", &path)?,
+                strings(&batch, "host_id", &path)?,
+                strings(&batch, "sample_id", &path)?,
+                strings(&batch, "profile", &path)?,
+                strings(&batch, "label", &path)?,
+            );
+            let started = batch
+                .column_by_name("started_wall_ns")
+                .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+                .ok_or_else(|| err("column \"started_wall_ns\" is missing or not int64".into()))?;
+            for i in 0..batch.num_rows() {
+                let info = out.entry(ids.value(i).to_string()).or_insert_with(|| EpisodeInfo {
+                    host_id: hosts.value(i).to_string(),
+                    sample_id: (!samples.is_null(i)).then(|| samples.value(i).to_string()),
+                    profile: profiles.value(i).to_string(),
+                    started_wall_ns: started.value(i),
+                    windows: BTreeMap::new(),
+                });
+                *info.windows.entry(labels.value(i).to_string()).or_default() += 1;
+            }
+        }
+    }
+    Ok(out)
+}

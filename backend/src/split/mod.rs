@@ -1,0 +1,174 @@
+//! Held-out splits of a feature folder: by host, by sample or by time.
+//!
+//! - [`episodes`]: the episodes and their windows per label, from the shards;
+//! - [`recipes`]: the three recipes and the validation carve-out;
+//! - [`norm`]: normalization statistics fitted on the training side only.
+//!
+//! All windows of an episode stay on one side; every profile in test must
+//! be in training (else the recipe is impossible, with an error saying
+//! why); profiles absent from test are listed so results are never
+//! silently averaged over them.
+
+pub mod episodes;
+pub mod norm;
+pub mod recipes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use cis490_shared::label::Profile;
+use cis490_shared::registry::schema_hash;
+
+use crate::atomic_file;
+use episodes::{EpisodeInfo, read_episodes};
+use recipes::Recipe;
+
+/// What a split needs.
+#[derive(Debug, Clone)]
+pub struct SplitOptions {
+    /// The feature folder written by `cis490 extract`.
+    pub features: PathBuf,
+    /// The recipe.
+    pub recipe: Recipe,
+    /// Hosts to hold out (host recipe; empty: chosen by seed).
+    pub test_hosts: Vec<String>,
+    /// Seed of every random choice.
+    pub seed: u64,
+    /// Share of training episodes carved into validation.
+    pub val_share: f64,
+    /// Where to write `split.json` (normalization goes beside it).
+    pub out: PathBuf,
+}
+
+/// The split could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    /// The feature folder is missing or unreadable.
+    #[error("{path}: {message}")]
+    Features {
+        /// The file or folder.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The recipe cannot be satisfied by this data.
+    #[error("impossible split: {0}")]
+    Impossible(String),
+    /// Writing failed.
+    #[error("cannot write {path}: {message}")]
+    Write {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Episode and window counts of one profile on one side.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SideCount {
+    /// Episodes whose profile this is.
+    pub episodes: u64,
+    /// Windows labelled with this class.
+    pub windows: u64,
+}
+
+/// The split file (`split.json`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SplitFile {
+    /// The recipe.
+    pub recipe: Recipe,
+    /// Seed used.
+    pub seed: u64,
+    /// What was held out: hosts, samples, or the time cut-off.
+    pub held_out: Vec<String>,
+    /// Training episode ids.
+    pub train: Vec<String>,
+    /// Validation episode ids (carved from training).
+    pub val: Vec<String>,
+    /// Test episode ids.
+    pub test: Vec<String>,
+    /// Profiles with no test episode.
+    pub untested_profiles: Vec<String>,
+    /// Per side (`train`, `val`, `test`), per profile/label: counts.
+    pub counts: BTreeMap<String, BTreeMap<String, SideCount>>,
+    /// Feature schema hash of the shards.
+    pub schema_hash: String,
+    /// File name of the normalization statistics, beside this file.
+    pub normalization: String,
+}
+
+fn counts(ids: &[String], episodes: &BTreeMap<String, EpisodeInfo>) -> BTreeMap<String, SideCount> {
+    let mut out: BTreeMap<String, SideCount> = BTreeMap::new();
+    for e in ids.iter().filter_map(|id| episodes.get(id)) {
+        out.entry(e.profile.clone()).or_default().episodes += 1;
+        for (label, n) in &e.windows {
+            out.entry(label.clone()).or_default().windows += n;
+        }
+    }
+    out
+}
+
+/// The path of the normalization file beside `split` (`split.norm.json`).
+pub fn normalization_path(split: &Path) -> PathBuf {
+    let stem = split.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "split".into());
+    split.with_file_name(format!("{stem}.norm.json"))
+}
+
+/// Makes the split and writes `split.json` and its normalization file.
+pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
+    if !(0.0..0.9).contains(&opts.val_share) {
+        return Err(SplitError::Impossible(format!("--val-share must be in [0, 0.9), got {}", opts.val_share)));
+    }
+    let episodes = read_episodes(&opts.features)?;
+    let held = match opts.recipe {
+        Recipe::Host => recipes::by_host(&episodes, &opts.test_hosts, opts.seed)?,
+        Recipe::Sample => recipes::by_sample(&episodes, opts.seed)?,
+        Recipe::Time => recipes::by_time(&episodes)?,
+    };
+    if held.test.is_empty() || held.train.is_empty() {
+        return Err(SplitError::Impossible(format!(
+            "{:?} recipe left {} training and {} test episodes",
+            opts.recipe,
+            held.train.len(),
+            held.test.len()
+        )));
+    }
+    let profile_of = |id: &String| episodes.get(id).map(|e| e.profile.clone());
+    let train_profiles: BTreeSet<String> = held.train.iter().filter_map(profile_of).collect();
+    let test_profiles: BTreeSet<String> = held.test.iter().filter_map(profile_of).collect();
+    if let Some(missing) = test_profiles.difference(&train_profiles).next() {
+        return Err(SplitError::Impossible(format!(
+            "profile {missing} has test episodes but none in training (held out: {})",
+            held.held_out.join(", ")
+        )));
+    }
+    let (train, val) = recipes::carve_validation(&held.train, &episodes, opts.val_share, opts.seed);
+    let untested_profiles =
+        Profile::ALL.iter().map(|p| p.as_str().to_string()).filter(|p| !test_profiles.contains(p)).collect();
+    let normalization = norm::fit(&opts.features, &train.iter().cloned().collect())?;
+    let norm_path = normalization_path(&opts.out);
+    let split = SplitFile {
+        recipe: opts.recipe,
+        seed: opts.seed,
+        held_out: held.held_out,
+        counts: BTreeMap::from([
+            ("train".to_string(), counts(&train, &episodes)),
+            ("val".to_string(), counts(&val, &episodes)),
+            ("test".to_string(), counts(&held.test, &episodes)),
+        ]),
+        train,
+        val,
+        test: held.test,
+        untested_profiles,
+        schema_hash: schema_hash(),
+        normalization: norm_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let write = |path: &Path, bytes: Vec<u8>| {
+        atomic_file::write_bytes_atomically(path, &bytes)
+            .map_err(|e| SplitError::Write { path: path.display().to_string(), message: e.to_string() })
+    };
+    write(&norm_path, serde_json::to_vec_pretty(&normalization).unwrap_or_default())?;
+    write(&opts.out, serde_json::to_vec_pretty(&split).unwrap_or_default())?;
+    Ok(split)
+}
