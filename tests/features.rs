@@ -163,3 +163,30 @@ fn extraction_is_deterministic() -> TestResult {
     }
     Ok(())
 }
+
+/// An independent numpy implementation (`bench/features_numpy.py`, written
+/// from the docs) computes the same summary features as the Rust extractor.
+/// Runs when `CIS490_PYTHON` names a Python with numpy, pyarrow, pandas and
+/// zstandard (the test command sets it).
+#[test]
+fn a_numpy_implementation_agrees_with_the_extractor() -> TestResult {
+    let Some(python) = std::env::var_os("CIS490_PYTHON") else {
+        eprintln!("skipped: set CIS490_PYTHON to a python with numpy, pyarrow, pandas and zstandard");
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let feats = extract_store(dir.path(), 14)?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let result = std::process::Command::new(python)
+        .arg(root.join("bench/features_numpy.py"))
+        .arg(dir.path().join("store"))
+        .arg(dir.path().join("validation/validation_v1.parquet"))
+        .arg(dir.path().join("numpy.parquet"))
+        .arg("--compare")
+        .arg(&feats)
+        .output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&result.stdout), String::from_utf8_lossy(&result.stderr));
+    assert!(result.status.success(), "features_numpy.py failed:\n{text}");
+    assert!(text.contains("agreement:"), "{text}");
+    Ok(())
+}

@@ -173,6 +173,101 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
     Ok(lines)
 }
 
+/// Options of the extraction benchmark.
+#[derive(Debug, Clone)]
+pub struct ExtractBench {
+    /// Working folder (store and index are made once and reused).
+    pub workdir: PathBuf,
+    /// Episodes in the generated store.
+    pub episodes: u64,
+    /// Worker threads.
+    pub jobs: usize,
+}
+
+fn decompress_only(files: &[PathBuf], jobs: usize) -> Result<(f64, u64), BenchError> {
+    use rayon::prelude::*;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(jobs.max(1))
+        .build()
+        .map_err(|e| BenchError::Tool { tool: "rayon".into(), message: e.to_string() })?;
+    let started = Instant::now();
+    let bytes: u64 = pool.install(|| {
+        files
+            .par_iter()
+            .map(|f| {
+                // Corrupt archives (the store has a few) count what they yield.
+                let Ok(file) = std::fs::File::open(f) else { return 0 };
+                let Ok(mut decoder) = zstd::stream::read::Decoder::new(file) else { return 0 };
+                std::io::copy(&mut decoder, &mut std::io::sink()).unwrap_or(0)
+            })
+            .sum()
+    });
+    Ok((started.elapsed().as_secs_f64(), bytes))
+}
+
+/// Runs the extraction benchmark: windows/s and MB/s of `extract` next to
+/// only reading and decompressing the same archives.
+pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchError> {
+    let store = store_for(&ValidateBench { workdir: opts.workdir.clone(), episodes: opts.episodes, jobs: vec![] })?;
+    let validation = opts.workdir.join(format!("validation-extract-{}", opts.episodes));
+    let index = validation.join(crate::validate::index::INDEX_FILE);
+    if !index.exists() {
+        validate::run(
+            &ValidateOptions {
+                store: store.clone(),
+                out: validation,
+                jobs: opts.jobs,
+                limits: ReadLimits::default(),
+                progress: false,
+            },
+            &|_, _| {},
+        )?;
+    }
+    let entries = crate::extract::index_reader::read_index(&index)
+        .map_err(|e| BenchError::Tool { tool: "index".into(), message: e.to_string() })?;
+    let files: Vec<PathBuf> = entries
+        .iter()
+        .filter(|e| e.status == "accepted" || e.status == "degraded")
+        .map(|e| store.join(&e.path))
+        .collect();
+    let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    run_tool_over(&files, "cat", &[], 2, false)?;
+    let (read_s, raw) = decompress_only(&files, opts.jobs)?;
+    let out = opts.workdir.join(format!("features-{}", opts.episodes));
+    let started = Instant::now();
+    let summary = crate::extract::run(&crate::extract::ExtractOptions {
+        store: store.clone(),
+        index,
+        out,
+        jobs: opts.jobs,
+        progress: false,
+    })
+    .map_err(|e| BenchError::Tool { tool: "extract".into(), message: e.to_string() })?;
+    let extract_s = started.elapsed().as_secs_f64();
+    let n = files.len();
+    let lines = vec![
+        line(format!("read + zstd-decompress only, {} jobs", opts.jobs), read_s, n, bytes),
+        line(format!("cis490 extract --jobs {}", opts.jobs), extract_s, n, bytes),
+    ];
+    println!(
+        "extraction on {n} usable episodes, {:.1} MB of archives, {:.1} MB decompressed ({})",
+        bytes as f64 / 1e6,
+        raw as f64 / 1e6,
+        store.display()
+    );
+    println!("{:<48} {:>8} {:>12} {:>10}", "what", "seconds", "episodes/s", "MB/s");
+    for l in &lines {
+        println!("{:<48} {:>8.2} {:>12.1} {:>10.1}", l.what, l.seconds, l.episodes_per_s, l.mb_per_s);
+    }
+    println!(
+        "{} windows, {:.0} windows/s; extraction costs {:.2}x reading and decompressing",
+        summary.windows,
+        summary.windows as f64 / extract_s,
+        extract_s / read_s
+    );
+    Ok(lines)
+}
+
 /// The default working folder of benchmarks.
 pub fn default_workdir() -> PathBuf {
     Path::new("target").join("bench")

@@ -168,6 +168,18 @@ enum BenchCommand {
         #[arg(long, default_value_os_t = bench::default_workdir())]
         workdir: PathBuf,
     },
+    /// Extraction windows/s and MB/s against only reading and decompressing.
+    Extract {
+        /// Episodes in the generated store.
+        #[arg(long, default_value_t = 5000)]
+        episodes: u64,
+        /// Working folder (the store is generated once and reused).
+        #[arg(long, default_value_os_t = bench::default_workdir())]
+        workdir: PathBuf,
+        /// Worker threads.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -231,6 +243,10 @@ fn run() -> Result<()> {
         }
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::Extract { episodes, workdir, jobs } } => {
+            bench::extract_throughput(&bench::ExtractBench { workdir, episodes, jobs })?;
             Ok(())
         }
     }

@@ -72,7 +72,7 @@ fn is_root() -> bool {
 }
 
 /// The Python packages the peer-tool tests read our Parquet files with.
-const PYTHON_PACKAGES: [&str; 2] = ["pyarrow>=15", "pandas>=2.2"];
+const PYTHON_PACKAGES: [&str; 3] = ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22"];
 
 /// A virtual environment with pyarrow and pandas, outside the clone
 /// (`$HOME/.cache/cis490-pyenv`), created once; returns its python.
@@ -80,8 +80,12 @@ pub fn python_env() -> Result<std::path::PathBuf> {
     let home = std::env::var_os("HOME").context("HOME is not set")?;
     let venv = Path::new(&home).join(".cache").join("cis490-pyenv");
     let python = venv.join("bin").join("python");
-    let ready =
-        || Command::new(&python).args(["-c", "import pyarrow, pandas"]).output().is_ok_and(|out| out.status.success());
+    let ready = || {
+        Command::new(&python)
+            .args(["-c", "import pyarrow, pandas, zstandard"])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
     if ready() {
         eprintln!("setup: python env with pyarrow and pandas already at {}", venv.display());
         return Ok(python);
