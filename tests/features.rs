@@ -6,9 +6,7 @@ use std::fs;
 
 use arrow_array::{Array, FixedSizeListArray, Float32Array, Float64Array, StringArray};
 use cis490_backend::extract::episode::{extract_episode, features_of};
-use cis490_backend::extract::{self, ExtractOptions};
 use cis490_backend::store::archive::{ReadLimits, read_archive_from};
-use cis490_backend::validate::{self, ValidateOptions};
 use cis490_shared::features::stats::{SUMMARY_LEN, summary_names};
 use cis490_shared::registry::CHANNELS;
 use cis490_tests::EpisodeFixture;
@@ -68,22 +66,7 @@ fn windows_carry_the_labels_of_the_timeline() -> TestResult {
 }
 
 fn extract_store(dir: &std::path::Path, episodes: u64) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let store = dir.join("store");
-    cis490_tests::small_store(&store, episodes, 21, 0.2);
-    let val = dir.join("validation");
-    let vopts = ValidateOptions {
-        store: store.clone(),
-        out: val.clone(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-    };
-    validate::run(&vopts, &|_, _| {})?;
-    let out = dir.join("features");
-    let opts =
-        ExtractOptions { store, index: val.join("validation_v1.parquet"), out: out.clone(), jobs: 2, progress: false };
-    extract::run(&opts)?;
-    Ok(out)
+    cis490_tests::extracted_store(dir, episodes, 21, 0.2)
 }
 
 #[test]

@@ -14,13 +14,45 @@ pub fn small_store(dir: &Path, episodes: u64, seed: u64, fault_rate: f64) -> syn
     }
 }
 
+use cis490_backend::extract::{self, ExtractOptions};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::store::layout::EpisodeRef;
 use cis490_backend::store::tar_writer::{MemberType, TarWriter};
 use cis490_backend::validate::index::IndexRow;
+use cis490_backend::validate::{self, ValidateOptions};
 use cis490_shared::ids::{EpisodeId, HostId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+
+/// Generates, validates and extracts a store under `dir` (`store/`,
+/// `validation/`, `features/`); returns the feature folder.
+pub fn extracted_store(
+    dir: &Path,
+    episodes: u64,
+    seed: u64,
+    fault_rate: f64,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let store = dir.join("store");
+    small_store(&store, episodes, seed, fault_rate);
+    let val = dir.join("validation");
+    let vopts = ValidateOptions {
+        store: store.clone(),
+        out: val.clone(),
+        jobs: 2,
+        limits: ReadLimits::default(),
+        progress: false,
+    };
+    validate::run(&vopts, &|_, _| {})?;
+    let out = dir.join("features");
+    extract::run(&ExtractOptions {
+        store,
+        index: val.join("validation_v1.parquet"),
+        out: out.clone(),
+        jobs: 2,
+        progress: false,
+    })?;
+    Ok(out)
+}
 
 /// Host of fixture episodes.
 pub const HOST: &str = "lab-pc-07";

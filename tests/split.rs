@@ -3,11 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use cis490_backend::extract::{self, ExtractOptions};
 use cis490_backend::split::recipes::Recipe;
 use cis490_backend::split::{self, SplitError, SplitFile, SplitOptions};
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::validate::{self, ValidateOptions};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -25,26 +22,7 @@ fn shared_features() -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
 }
 
 fn features(dir: &std::path::Path) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    let store = dir.join("store");
-    cis490_tests::small_store(&store, 90, 31, 0.1);
-    let val = dir.join("validation");
-    let vopts = ValidateOptions {
-        store: store.clone(),
-        out: val.clone(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-    };
-    validate::run(&vopts, &|_, _| {})?;
-    let out = dir.join("features");
-    extract::run(&ExtractOptions {
-        store,
-        index: val.join("validation_v1.parquet"),
-        out: out.clone(),
-        jobs: 2,
-        progress: false,
-    })?;
-    Ok(out)
+    cis490_tests::extracted_store(dir, 90, 31, 0.1)
 }
 
 fn split(features: &std::path::Path, recipe: Recipe, hosts: &[&str], seed: u64) -> Result<SplitFile, SplitError> {

@@ -11,7 +11,7 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::fetch;
-use crate::summary::{LoadState, ValidationSummary};
+use crate::summary::{LoadState, ValidationSummary, label, segments, sorted_reasons};
 
 /// The summary endpoint, relative so the dashboard also works behind a prefix.
 const SUMMARY_URL: &str = "api/validation/summary";
@@ -88,14 +88,14 @@ fn ValidationPanel() -> impl IntoView {
 
 /// Counts, stacked bar and reasons table for one summary.
 fn summary_view(summary: &ValidationSummary) -> impl IntoView + use<> {
-    let segments = summary.segments();
+    let segments = segments(summary);
     let counts = segments
         .iter()
         .map(|segment| {
-            let key = segment.outcome.key();
+            let key = segment.outcome.as_str();
             view! {
                 <div class=format!("count-card {key}")>
-                    <dt>{segment.outcome.label()}</dt>
+                    <dt>{label(segment.outcome)}</dt>
                     <dd data-testid=format!("count-{key}")>{segment.count}</dd>
                 </div>
             }
@@ -105,8 +105,8 @@ fn summary_view(summary: &ValidationSummary) -> impl IntoView + use<> {
         .iter()
         .filter(|segment| segment.count > 0)
         .map(|segment| {
-            let key = segment.outcome.key();
-            let title = format!("{}: {} ({:.1} %)", segment.outcome.label(), segment.count, segment.percent);
+            let key = segment.outcome.as_str();
+            let title = format!("{}: {} ({:.1} %)", label(segment.outcome), segment.count, segment.percent);
             view! {
                 <div
                     class=format!("bar-segment {key}")
@@ -117,7 +117,7 @@ fn summary_view(summary: &ValidationSummary) -> impl IntoView + use<> {
             }
         })
         .collect_view();
-    let reasons = summary.sorted_reasons();
+    let reasons = sorted_reasons(summary);
     let reasons_view = if reasons.is_empty() {
         view! { <p class="muted" data-testid="reasons-empty">"No rejection or degradation reasons."</p> }.into_any()
     } else {

@@ -6,63 +6,15 @@
 //! validation has run yet, which [`LoadState::from_response`] maps to
 //! [`LoadState::Empty`].
 
-use std::collections::BTreeMap;
+pub use cis490_shared::validation::{Status as Outcome, ValidationSummary};
 
-use serde::Deserialize;
-
-/// Counts of episodes per validation outcome, as served by the backend.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct ValidationSummary {
-    /// Episodes that passed every check.
-    pub accepted: u64,
-    /// Episodes usable with caveats (e.g. gaps, clock drift).
-    pub degraded: u64,
-    /// Episodes that failed a check and are excluded.
-    pub rejected: u64,
-    /// Episodes the validator could not read at all.
-    pub errored: u64,
-    /// All episodes seen; may exceed the sum of the four outcomes.
-    pub total: u64,
-    /// How many episodes were degraded or rejected for each reason.
-    pub reasons: BTreeMap<String, u64>,
-}
-
-/// One validation outcome, in display order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Passed every check.
-    Accepted,
-    /// Usable with caveats.
-    Degraded,
-    /// Excluded by a failed check.
-    Rejected,
-    /// Could not be read.
-    Errored,
-}
-
-impl Outcome {
-    /// All outcomes, in the order the panel shows them.
-    pub const ALL: [Outcome; 4] = [Outcome::Accepted, Outcome::Degraded, Outcome::Rejected, Outcome::Errored];
-
-    /// The lower-case key used in JSON, CSS classes and `data-testid`s.
-    pub fn key(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "accepted",
-            Outcome::Degraded => "degraded",
-            Outcome::Rejected => "rejected",
-            Outcome::Errored => "errored",
-        }
-    }
-
-    /// The human label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Outcome::Accepted => "Accepted",
-            Outcome::Degraded => "Degraded",
-            Outcome::Rejected => "Rejected",
-            Outcome::Errored => "Errored",
-        }
+/// The human label of an outcome.
+pub fn label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Accepted => "Accepted",
+        Outcome::Degraded => "Degraded",
+        Outcome::Rejected => "Rejected",
+        Outcome::Errored => "Errored",
     }
 }
 
@@ -77,46 +29,34 @@ pub struct Segment {
     pub percent: f64,
 }
 
-impl ValidationSummary {
-    /// Parses the endpoint's JSON body.
-    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
-    }
+/// Parses the endpoint's JSON body (missing counts read as zero).
+pub fn from_json(text: &str) -> Result<ValidationSummary, serde_json::Error> {
+    serde_json::from_str(text)
+}
 
-    /// The count for one outcome.
-    pub fn count(&self, outcome: Outcome) -> u64 {
-        match outcome {
-            Outcome::Accepted => self.accepted,
-            Outcome::Degraded => self.degraded,
-            Outcome::Rejected => self.rejected,
-            Outcome::Errored => self.errored,
-        }
-    }
+/// The denominator of the bar: `total`, or the sum of the four outcomes
+/// if that is larger (so segments never overflow 100 %).
+pub fn denominator(summary: &ValidationSummary) -> u64 {
+    let sum = Outcome::ALL.iter().fold(0u64, |acc, &o| acc.saturating_add(summary.count(o)));
+    sum.max(summary.total)
+}
 
-    /// The denominator of the bar: `total`, or the sum of the four outcomes
-    /// if that is larger (so segments never overflow 100 %).
-    pub fn denominator(&self) -> u64 {
-        let sum = Outcome::ALL.iter().fold(0u64, |acc, &o| acc.saturating_add(self.count(o)));
-        sum.max(self.total)
-    }
+/// The four bar segments with their share of [`denominator`]; all
+/// zero-width when nothing was validated.
+pub fn segments(summary: &ValidationSummary) -> [Segment; 4] {
+    let denominator = denominator(summary);
+    Outcome::ALL.map(|outcome| {
+        let count = summary.count(outcome);
+        let percent = if denominator == 0 { 0.0 } else { count as f64 * 100.0 / denominator as f64 };
+        Segment { outcome, count, percent }
+    })
+}
 
-    /// The four bar segments with their share of [`Self::denominator`];
-    /// all zero-width when nothing was validated.
-    pub fn segments(&self) -> [Segment; 4] {
-        let denominator = self.denominator();
-        Outcome::ALL.map(|outcome| {
-            let count = self.count(outcome);
-            let percent = if denominator == 0 { 0.0 } else { count as f64 * 100.0 / denominator as f64 };
-            Segment { outcome, count, percent }
-        })
-    }
-
-    /// Reasons sorted by count, largest first; ties by name.
-    pub fn sorted_reasons(&self) -> Vec<(&str, u64)> {
-        let mut reasons: Vec<(&str, u64)> = self.reasons.iter().map(|(name, &count)| (name.as_str(), count)).collect();
-        reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        reasons
-    }
+/// Reasons sorted by count, largest first; ties by name.
+pub fn sorted_reasons(summary: &ValidationSummary) -> Vec<(&str, u64)> {
+    let mut reasons: Vec<(&str, u64)> = summary.reasons.iter().map(|(name, &count)| (name.as_str(), count)).collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    reasons
 }
 
 /// What the Validation panel currently shows.
@@ -137,7 +77,7 @@ impl LoadState {
     pub fn from_response(status: u16, body: &str) -> LoadState {
         match status {
             404 => LoadState::Empty,
-            200..=299 => match ValidationSummary::from_json(body) {
+            200..=299 => match from_json(body) {
                 Ok(summary) => LoadState::Loaded(summary),
                 Err(err) => LoadState::Failed(format!("unreadable summary: {err}")),
             },
@@ -165,11 +105,11 @@ mod tests {
 
     #[test]
     fn parses_and_sorts_reasons() -> Result<(), serde_json::Error> {
-        let summary = ValidationSummary::from_json(SAMPLE)?;
+        let summary = from_json(SAMPLE)?;
         assert_eq!(summary.accepted, 510);
         assert_eq!(summary.total, 600);
         assert_eq!(
-            summary.sorted_reasons(),
+            sorted_reasons(&summary),
             vec![("clock_drift", 40), ("bad_header", 21), ("truncated", 21), ("checksum_mismatch", 3)]
         );
         Ok(())
@@ -177,8 +117,8 @@ mod tests {
 
     #[test]
     fn segments_are_proportional() -> Result<(), serde_json::Error> {
-        let summary = ValidationSummary::from_json(SAMPLE)?;
-        let segments = summary.segments();
+        let summary = from_json(SAMPLE)?;
+        let segments = segments(&summary);
         assert!((segments[0].percent - 85.0).abs() < 1e-9);
         assert!((segments[3].percent - 1.0).abs() < 1e-9);
         let sum: f64 = segments.iter().map(|s| s.percent).sum();
@@ -189,15 +129,15 @@ mod tests {
     #[test]
     fn empty_and_inconsistent_totals_stay_in_range() {
         let empty = ValidationSummary::default();
-        assert!(empty.segments().iter().all(|s| s.percent == 0.0));
+        assert!(segments(&empty).iter().all(|s| s.percent == 0.0));
         let short_total = ValidationSummary { accepted: 3, rejected: 1, total: 2, ..ValidationSummary::default() };
-        let sum: f64 = short_total.segments().iter().map(|s| s.percent).sum();
+        let sum: f64 = segments(&short_total).iter().map(|s| s.percent).sum();
         assert!((sum - 100.0).abs() < 1e-9);
     }
 
     #[test]
     fn missing_fields_default_to_zero() -> Result<(), serde_json::Error> {
-        let summary = ValidationSummary::from_json(r#"{"accepted":1}"#)?;
+        let summary = from_json(r#"{"accepted":1}"#)?;
         assert_eq!(summary.accepted, 1);
         assert!(summary.reasons.is_empty());
         Ok(())

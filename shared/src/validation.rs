@@ -41,6 +41,7 @@ impl fmt::Display for Status {
 /// Counts of one validation sweep, written beside the acceptance index as
 /// `validation_summary.json` and served to the dashboard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ValidationSummary {
     /// Episodes accepted.
     pub accepted: u64,

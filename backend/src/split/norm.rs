@@ -91,6 +91,13 @@ fn column_err(path: &Path, name: &str) -> SplitError {
     }
 }
 
+fn episode_ids<'a>(batch: &'a arrow_array::RecordBatch, path: &Path) -> Result<&'a StringArray, SplitError> {
+    batch
+        .column_by_name("episode_id")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| column_err(path, "episode_id"))
+}
+
 /// Fits the statistics on the windows of the `train` episodes.
 pub fn fit(features: &Path, train: &BTreeSet<String>) -> Result<Normalization, SplitError> {
     let names = summary_names();
@@ -100,10 +107,7 @@ pub fn fit(features: &Path, train: &BTreeSet<String>) -> Result<Normalization, S
         for batch in open(&path)? {
             let batch =
                 batch.map_err(|e| SplitError::Features { path: path.display().to_string(), message: e.to_string() })?;
-            let ids = batch
-                .column_by_name("episode_id")
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .ok_or_else(|| column_err(&path, "episode_id"))?;
+            let ids = episode_ids(&batch, &path)?;
             let rows: Vec<usize> = (0..batch.num_rows()).filter(|i| train.contains(ids.value(*i))).collect();
             windows += rows.len() as u64;
             for (j, name) in names.iter().enumerate() {
@@ -132,10 +136,7 @@ pub fn fit(features: &Path, train: &BTreeSet<String>) -> Result<Normalization, S
         for batch in open(&path)? {
             let batch =
                 batch.map_err(|e| SplitError::Features { path: path.display().to_string(), message: e.to_string() })?;
-            let ids = batch
-                .column_by_name("episode_id")
-                .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-                .ok_or_else(|| column_err(&path, "episode_id"))?;
+            let ids = episode_ids(&batch, &path)?;
             let list = |name: &str| {
                 batch
                     .column_by_name(name)
