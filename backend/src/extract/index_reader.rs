@@ -1,33 +1,13 @@
-//! Reading the acceptance index (`validation_v1.parquet`) back.
+//! Reading the acceptance index (`validation_v1.parquet`) back into the
+//! validator's own [`IndexRow`]s.
 
 use std::fs::File;
 use std::path::Path;
 
-use arrow_array::{Array, Int64Array, ListArray, RecordBatch, StringArray};
+use arrow_array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-/// One episode's row of the acceptance index, as extraction needs it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct IndexEntry {
-    /// Episode id.
-    pub episode_id: String,
-    /// Host id.
-    pub host_id: String,
-    /// Manifest profile.
-    pub profile: Option<String>,
-    /// Manifest sample id.
-    pub sample_id: Option<String>,
-    /// Manifest agent version.
-    pub agent_version: Option<String>,
-    /// Validation status.
-    pub status: String,
-    /// Reason codes.
-    pub reasons: Vec<String>,
-    /// Manifest start.
-    pub started_wall_ns: Option<i64>,
-    /// Path relative to the store.
-    pub path: String,
-}
+use crate::validate::index::IndexRow;
 
 /// The index could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -70,7 +50,7 @@ fn text(a: &StringArray, i: usize) -> Option<String> {
 }
 
 /// Reads every row of the index at `path`.
-pub fn read_index(path: &Path) -> Result<Vec<IndexEntry>, IndexReadError> {
+pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
     let shown = path.display().to_string();
     let err = |message: String| IndexReadError::Read { path: shown.clone(), message };
     let file = File::open(path).map_err(|e| err(e.to_string()))?;
@@ -80,17 +60,23 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexEntry>, IndexReadError> {
     for batch in reader {
         let batch = batch.map_err(|e| err(e.to_string()))?;
         let s = |name| column::<StringArray>(&batch, &shown, name, "string");
-        let (episode, host, profile, sample, agent, status, rel) = (
+        let n = |name| column::<Int64Array>(&batch, &shown, name, "int64");
+        let (episode, host, profile, sample, agent, status, details, sha, rel) = (
             s("episode_id")?,
             s("host_id")?,
             s("profile")?,
             s("sample_id")?,
             s("agent_version")?,
             s("status")?,
+            s("details")?,
+            s("archive_sha256")?,
             s("path")?,
         );
-        let started = column::<Int64Array>(&batch, &shown, "started_wall_ns", "int64")?;
+        let (started, bytes) = (n("started_wall_ns")?, n("archive_bytes")?);
+        let rows = [n("rows_proc")?, n("rows_guest")?, n("rows_qmp")?, n("rows_netflow")?];
+        let duration = column::<Float64Array>(&batch, &shown, "duration_s", "float64")?;
         let reasons = column::<ListArray>(&batch, &shown, "reasons", "list<string>")?;
+        let int = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
         for i in 0..batch.num_rows() {
             let list = reasons.value(i);
             let list = list.as_any().downcast_ref::<StringArray>().ok_or_else(|| IndexReadError::Column {
@@ -98,7 +84,7 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexEntry>, IndexReadError> {
                 column: "reasons",
                 expected: "list<string>",
             })?;
-            out.push(IndexEntry {
+            out.push(IndexRow {
                 episode_id: episode.value(i).to_string(),
                 host_id: host.value(i).to_string(),
                 profile: text(profile, i),
@@ -106,10 +92,53 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexEntry>, IndexReadError> {
                 agent_version: text(agent, i),
                 status: status.value(i).to_string(),
                 reasons: (0..list.len()).map(|j| list.value(j).to_string()).collect(),
-                started_wall_ns: (!started.is_null(i)).then(|| started.value(i)),
+                details: details.value(i).to_string(),
+                started_wall_ns: int(started, i),
+                duration_s: (!duration.is_null(i)).then(|| duration.value(i)),
+                rows: rows.map(|r| int(r, i).and_then(|v| u64::try_from(v).ok())),
+                archive_sha256: text(sha, i),
+                archive_bytes: int(bytes, i).and_then(|v| u64::try_from(v).ok()),
                 path: rel.value(i).to_string(),
             });
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_read_back_as_written() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("validation_v1.parquet");
+        let rows = vec![
+            IndexRow {
+                episode_id: "ep-1".into(),
+                host_id: "lab-pc-01".into(),
+                profile: Some("io-walk".into()),
+                sample_id: Some("find-walk".into()),
+                agent_version: Some("1.4.0".into()),
+                status: "degraded".into(),
+                reasons: vec!["row_gate:guest".into(), "gap_over_5s:guest".into()],
+                details: "guest.jsonl: 10 rows".into(),
+                started_wall_ns: Some(1_767_225_600_000_000_001),
+                duration_s: Some(120.5),
+                rows: [Some(240), Some(10), None, Some(120)],
+                archive_sha256: Some("ab".repeat(32)),
+                archive_bytes: Some(1234),
+                path: "lab-pc-01/ep-1.tar.zst".into(),
+            },
+            IndexRow {
+                episode_id: "ep-2".into(),
+                host_id: "h".into(),
+                status: "errored".into(),
+                ..IndexRow::default()
+            },
+        ];
+        crate::validate::index::write_index(&path, &rows)?;
+        assert_eq!(read_index(&path)?, rows);
+        Ok(())
+    }
 }

@@ -21,8 +21,9 @@ use rayon::prelude::*;
 
 use crate::atomic_file;
 use crate::store::archive::ReadLimits;
+use crate::validate::index::IndexRow;
 use episode::{EpisodeWindows, extract_episode};
-use index_reader::{IndexEntry, read_index};
+use index_reader::read_index;
 use shards::{WindowKey, WindowRow};
 
 /// Episodes per shard (and per parallel chunk).
@@ -91,7 +92,7 @@ pub fn usability(reasons: &[String]) -> (bool, bool) {
     (realistic, realistic && !broken(Source::Guest))
 }
 
-fn rows_of(entry: &IndexEntry, ep: EpisodeWindows) -> Vec<WindowRow> {
+fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
     let (usable_realistic, usable_oracle) = usability(&entry.reasons);
     ep.windows
         .iter()
@@ -125,7 +126,7 @@ fn create_dir(path: &Path) -> Result<(), ExtractError> {
 pub fn run(opts: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
     let index = read_index(&opts.index)?;
     let mut summary = ExtractSummary { schema_hash: schema_hash(), indexed: index.len() as u64, ..Default::default() };
-    let usable: Vec<&IndexEntry> = index
+    let usable: Vec<&IndexRow> = index
         .iter()
         .filter(|e| {
             let keep = e.status == "accepted" || e.status == "degraded";
