@@ -119,8 +119,7 @@ fn shards_read_back_to_what_the_episode_api_computes() -> TestResult {
             .find(|h| h.path().join(format!("{episode_id}.tar.zst")).exists())
             .ok_or("episode file")?;
         let path = host.path().join(format!("{episode_id}.tar.zst"));
-        let host_id = host.file_name().to_string_lossy().into_owned();
-        let ep = extract_episode(&path, &host_id, episode_id, &ReadLimits::default())?;
+        let ep = extract_episode(&path, &ReadLimits::default())?;
         assert_eq!(ep.windows.len(), rows.len(), "{episode_id}");
         for ((w, f), (start, summary, tensor)) in ep.windows.iter().zip(&ep.features).zip(rows) {
             assert_eq!(w.start_s, *start);

@@ -10,7 +10,6 @@ use cis490_shared::label::Label;
 use cis490_shared::registry::Source;
 
 use crate::store::archive::{ArchiveError, EpisodeArchive, ReadLimits, read_archive};
-use crate::validate::rules;
 
 /// Why an episode's features could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -24,12 +23,10 @@ pub enum EpisodeError {
         source: ArchiveError,
     },
     /// The label timeline is unusable.
-    #[error("{path}: labels.jsonl has no usable timeline ({reasons})")]
+    #[error("{path}: labels.jsonl has no usable timeline (validate the store to see why)")]
     Labels {
         /// The archive.
         path: String,
-        /// The validator's reasons.
-        reasons: String,
     },
 }
 
@@ -62,8 +59,8 @@ pub fn label_segments(archive: &EpisodeArchive) -> Option<(Vec<(i64, Label)>, i6
     Some((segments?, end.t_wall_ns))
 }
 
-/// Computes features from an archive already read and judged (its tables
-/// ordered on `t_wall_ns`).
+/// Computes features from an archive whose tables are ordered on
+/// `t_wall_ns` ([`EpisodeArchive::order_by_wall_clock`]).
 pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
     let (segments, end) = label_segments(archive)?;
     let start = segments.first()?.0;
@@ -85,17 +82,13 @@ pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
     })
 }
 
-/// Reads `path` (`<host_id>/<episode_id>.tar.zst`) and computes its windows.
-pub fn extract_episode(
-    path: &Path,
-    host_id: &str,
-    episode_id: &str,
-    limits: &ReadLimits,
-) -> Result<EpisodeWindows, EpisodeError> {
+/// Reads an archive and computes its windows. Checksums are not verified
+/// (validation did that); the other caps of `limits` apply.
+pub fn extract_episode(path: &Path, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
     let shown = path.display().to_string();
-    let (_, archive) = read_archive(path, limits);
+    let limits = ReadLimits { checksums: false, ..*limits };
+    let (_, archive) = read_archive(path, &limits);
     let mut archive = archive.map_err(|source| EpisodeError::Archive { path: shown.clone(), source })?;
-    let judged = rules::judge(&mut archive, host_id, episode_id);
-    features_of(&archive)
-        .ok_or_else(|| EpisodeError::Labels { path: shown, reasons: judged.findings.reasons().join(", ") })
+    archive.order_by_wall_clock();
+    features_of(&archive).ok_or(EpisodeError::Labels { path: shown })
 }

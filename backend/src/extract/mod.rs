@@ -145,45 +145,63 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
         .map_err(|e| ExtractError::Pool(e.to_string()))?;
     let bar = crate::progress::bar(usable.len() as u64, "extracting", opts.progress);
     let limits = ReadLimits::default();
-    for (shard, chunk) in usable.chunks(EPISODES_PER_SHARD).enumerate() {
-        let results: Vec<Result<(Vec<WindowRow>, usize), String>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|entry| {
-                    let path = opts.store.join(&entry.path);
-                    let result = extract_episode(&path, &entry.host_id, &entry.episode_id, &limits)
-                        .map(|ep| {
-                            let dropped = ep.dropped;
-                            (rows_of(entry, ep), dropped)
-                        })
-                        .map_err(|e| format!("{}: {e}", entry.episode_id));
-                    bar.inc(1);
-                    result
-                })
-                .collect()
+    // A writer thread encodes shard N while the pool computes chunk N + 1.
+    let (to_writer, from_chunks) = std::sync::mpsc::sync_channel::<(usize, Vec<WindowRow>)>(1);
+    let written = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> Result<u64, ExtractError> {
+            let mut shards_written = 0;
+            for (shard, rows) in from_chunks {
+                let name = format!("part-{shard:05}.parquet");
+                let batch_err =
+                    |e: arrow_schema::ArrowError| ExtractError::Write { path: name.clone(), message: e.to_string() };
+                let summary_batch = shards::summary_batch(&rows).map_err(batch_err)?;
+                shards::write_batch(&opts.out.join("summary").join(&name), &summary_batch)?;
+                let tensor_batch = shards::tensor_batch(&rows).map_err(batch_err)?;
+                shards::write_batch(&opts.out.join("tensors").join(&name), &tensor_batch)?;
+                shards_written += 1;
+            }
+            Ok(shards_written)
         });
-        let mut rows = Vec::new();
-        for result in results {
-            match result {
-                Ok((r, dropped)) => {
-                    summary.episodes += 1;
-                    summary.dropped_windows += dropped as u64;
-                    rows.extend(r);
-                }
-                Err(why) => {
-                    tracing::warn!("skipped {why}");
-                    summary.skipped.push(why);
+        for (shard, chunk) in usable.chunks(EPISODES_PER_SHARD).enumerate() {
+            let results: Vec<Result<(Vec<WindowRow>, usize), String>> = pool.install(|| {
+                chunk
+                    .par_iter()
+                    .map(|entry| {
+                        let path = opts.store.join(&entry.path);
+                        let result = extract_episode(&path, &limits)
+                            .map(|ep| {
+                                let dropped = ep.dropped;
+                                (rows_of(entry, ep), dropped)
+                            })
+                            .map_err(|e| format!("{}: {e}", entry.episode_id));
+                        bar.inc(1);
+                        result
+                    })
+                    .collect()
+            });
+            let mut rows = Vec::new();
+            for result in results {
+                match result {
+                    Ok((r, dropped)) => {
+                        summary.episodes += 1;
+                        summary.dropped_windows += dropped as u64;
+                        rows.extend(r);
+                    }
+                    Err(why) => {
+                        tracing::warn!("skipped {why}");
+                        summary.skipped.push(why);
+                    }
                 }
             }
+            summary.windows += rows.len() as u64;
+            if to_writer.send((shard, rows)).is_err() {
+                break; // the writer failed; its error is reported below
+            }
         }
-        summary.windows += rows.len() as u64;
-        let name = format!("part-{shard:05}.parquet");
-        let batch_err =
-            |e: arrow_schema::ArrowError| ExtractError::Write { path: name.clone(), message: e.to_string() };
-        shards::write_batch(&opts.out.join("summary").join(&name), &shards::summary_batch(&rows).map_err(batch_err)?)?;
-        shards::write_batch(&opts.out.join("tensors").join(&name), &shards::tensor_batch(&rows).map_err(batch_err)?)?;
-        summary.shards += 1;
-    }
+        drop(to_writer);
+        writer.join().unwrap_or_else(|_| Err(ExtractError::Pool("the shard writer panicked".into())))
+    })?;
+    summary.shards = written;
     bar.finish_and_clear();
     let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     let path = opts.out.join(EXTRACT_SUMMARY_FILE);

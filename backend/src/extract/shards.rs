@@ -12,6 +12,7 @@ use arrow_schema::{ArrowError, DataType, Field, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use cis490_shared::features::stats::{SUMMARY_LEN, TENSOR_LEN, summary_names};
 
@@ -154,10 +155,16 @@ pub fn tensor_batch(rows: &[WindowRow]) -> Result<RecordBatch, ArrowError> {
 /// Writes one batch as a zstd Parquet file, atomically.
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<(), ExtractError> {
     let fail = |message: String| ExtractError::Write { path: path.display().to_string(), message };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| fail(e.to_string()))?))
+    // Dictionaries pay off only for the repeated key strings; for floats and
+    // tensors they cost time (measured) and save nothing.
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| fail(e.to_string()))?))
         .set_max_row_group_row_count(Some(4096))
-        .build();
+        .set_dictionary_enabled(false);
+    for key in ["episode_id", "host_id", "sample_id", "profile", "agent_version", "label"] {
+        props = props.set_column_dictionary_enabled(ColumnPath::from(key), true);
+    }
+    let props = props.build();
     atomic_file::write_atomically(path, |out| {
         let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(std::io::Error::other)?;
         writer.write(batch).map_err(std::io::Error::other)?;

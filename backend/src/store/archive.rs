@@ -25,11 +25,19 @@ pub struct ReadLimits {
     pub max_line_bytes: usize,
     /// Largest accepted `manifest.json`.
     pub max_manifest_bytes: usize,
+    /// Compute sha256 of the archive and of every member (validation needs
+    /// them; extraction of already validated episodes can skip them).
+    pub checksums: bool,
 }
 
 impl Default for ReadLimits {
     fn default() -> Self {
-        Self { max_decompressed_bytes: 512 << 20, max_line_bytes: 64 << 10, max_manifest_bytes: 1 << 20 }
+        Self {
+            max_decompressed_bytes: 512 << 20,
+            max_line_bytes: 64 << 10,
+            max_manifest_bytes: 1 << 20,
+            checksums: true,
+        }
     }
 }
 
@@ -138,6 +146,14 @@ pub struct EpisodeArchive {
 }
 
 impl EpisodeArchive {
+    /// Orders every telemetry table strictly on `t_wall_ns`, dropping rows
+    /// that do not advance (see [`SourceTable::drop_unordered_rows`]).
+    pub fn order_by_wall_clock(&mut self) {
+        for table in self.sources.iter_mut().flatten() {
+            table.drop_unordered_rows();
+        }
+    }
+
     /// The table of one source, if its member was present.
     pub fn source(&self, source: Source) -> Option<&SourceTable> {
         self.sources[source as usize].as_ref()
@@ -158,12 +174,15 @@ struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
+    enabled: bool,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
+        if self.enabled {
+            self.hasher.update(&buf[..n]);
+        }
         self.bytes += n as u64;
         Ok(n)
     }
@@ -218,7 +237,7 @@ pub fn read_archive_from(
     reader: impl Read,
     limits: &ReadLimits,
 ) -> (Option<ArchiveFileDigest>, Result<EpisodeArchive, ArchiveError>) {
-    let hashing = HashingReader { inner: reader, hasher: Sha256::new(), bytes: 0 };
+    let hashing = HashingReader { inner: reader, hasher: Sha256::new(), bytes: 0, enabled: limits.checksums };
     let decoder = match zstd::stream::read::Decoder::new(hashing) {
         Ok(d) => d,
         Err(e) => return (None, Err(ArchiveError::Zstd(e.to_string()))),
@@ -306,7 +325,10 @@ fn read_member(
         let mut total = bytes.len() as u64;
         let content = if bytes.len() > limits.max_manifest_bytes {
             // Hash (and discard) the rest so the digest stays right.
-            total += io::copy(&mut HashingReader { inner: entry, hasher: Sha256::new(), bytes: 0 }, &mut io::sink())?;
+            total += io::copy(
+                &mut HashingReader { inner: entry, hasher: Sha256::new(), bytes: 0, enabled: false },
+                &mut io::sink(),
+            )?;
             ManifestContent::NotJson(format!("larger than {} bytes", limits.max_manifest_bytes))
         } else {
             match serde_json::from_slice(&bytes) {
@@ -321,8 +343,7 @@ fn read_member(
     if name == "labels.jsonl" {
         let mut labels = LabelsTable::default();
         let mut long_lines = LineProblems::default();
-        let digest =
-            stream_lines(entry, limits.max_line_bytes, &mut long_lines, |line, no, _| labels.push_line(line, no))?;
+        let digest = stream_lines(entry, limits, &mut long_lines, |line, no, _| labels.push_line(line, no))?;
         labels.problems.absorb_long_lines(long_lines);
         out.labels = Some(labels);
         return Ok(digest);
@@ -330,26 +351,28 @@ fn read_member(
     if let Some(source) = Source::ALL.into_iter().find(|s| s.member_name() == name) {
         let mut table = SourceTable::new(source);
         let mut long_lines = LineProblems::default();
-        let digest =
-            stream_lines(entry, limits.max_line_bytes, &mut long_lines, |line, no, _| table.push_line(line, no))?;
+        let digest = stream_lines(entry, limits, &mut long_lines, |line, no, _| table.push_line(line, no))?;
         table.problems.absorb_long_lines(long_lines);
         out.sources[source as usize] = Some(table);
         return Ok(digest);
     }
     let mut ignored = LineProblems::default();
-    stream_lines(entry, usize::MAX, &mut ignored, |_, _, _| {})
+    let unlimited = ReadLimits { max_line_bytes: usize::MAX, ..*limits };
+    stream_lines(entry, &unlimited, &mut ignored, |_, _, _| {})
 }
 
 /// Streams `reader` line by line (split on `\n`, `\r` trimmed, blank lines
-/// skipped), hashing every byte. Lines over `max_line` are reported to
-/// `problems` and skipped without being buffered whole.
+/// skipped), hashing every byte unless `limits.checksums` is off (the
+/// digest is then empty). Lines over `limits.max_line_bytes` are reported
+/// to `problems` and skipped without being buffered whole.
 pub fn stream_lines(
     mut reader: impl Read,
-    max_line: usize,
+    limits: &ReadLimits,
     problems: &mut LineProblems,
     mut on_line: impl FnMut(&[u8], u64, &mut LineProblems),
 ) -> io::Result<MemberDigest> {
-    let mut hasher = Sha256::new();
+    let max_line = limits.max_line_bytes;
+    let mut hasher = limits.checksums.then(Sha256::new);
     let mut buf = vec![0u8; 64 << 10];
     let mut pending: Vec<u8> = Vec::new();
     let mut skipping = false;
@@ -368,7 +391,9 @@ pub fn stream_lines(
             Err(e) => return Err(e),
         };
         let chunk = &buf[..n];
-        hasher.update(chunk);
+        if let Some(h) = &mut hasher {
+            h.update(chunk);
+        }
         bytes += n as u64;
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', chunk) {
@@ -412,7 +437,8 @@ pub fn stream_lines(
     } else if skipping {
         line_no += 1;
     }
-    Ok(MemberDigest { sha256: hex::encode(hasher.finalize()), bytes, lines: line_no })
+    let sha256 = hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default();
+    Ok(MemberDigest { sha256, bytes, lines: line_no })
 }
 
 #[cfg(test)]
@@ -426,7 +452,8 @@ mod tests {
         text.extend_from_slice(b"\n{\"b\":2}");
         let mut seen = Vec::new();
         let mut problems = LineProblems::default();
-        let d = stream_lines(text.as_slice(), 1000, &mut problems, |l, n, _| seen.push((n, l.to_vec())))?;
+        let limits = ReadLimits { max_line_bytes: 1000, ..ReadLimits::default() };
+        let d = stream_lines(text.as_slice(), &limits, &mut problems, |l, n, _| seen.push((n, l.to_vec())))?;
         assert_eq!(seen, vec![(1, b"{\"a\":1}".to_vec()), (3, b"{\"b\":2}".to_vec())]);
         assert_eq!(problems.too_long, 1);
         assert_eq!(d.lines, 3);

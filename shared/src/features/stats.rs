@@ -23,7 +23,20 @@ pub fn summary_names() -> Vec<String> {
 /// max, last − first, and the 95th percentile (nearest rank). All `NaN`
 /// when nothing is present.
 pub fn summarize(values: &[f32], present: &[bool]) -> [f32; 6] {
-    let mut kept: Vec<f64> = values.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| f64::from(*v)).collect();
+    // Windows are short: keep the present values on the stack.
+    let mut buffer = [0f64; 64];
+    let mut heap = Vec::new();
+    let kept: &mut [f64] = if values.len() <= buffer.len() {
+        let mut n = 0;
+        for (v, _) in values.iter().zip(present).filter(|(_, p)| **p) {
+            buffer[n] = f64::from(*v);
+            n += 1;
+        }
+        &mut buffer[..n]
+    } else {
+        heap.extend(values.iter().zip(present).filter(|(_, p)| **p).map(|(v, _)| f64::from(*v)));
+        &mut heap
+    };
     if kept.is_empty() {
         return [f32::NAN; 6];
     }
@@ -31,9 +44,10 @@ pub fn summarize(values: &[f32], present: &[bool]) -> [f32; 6] {
     let mean = kept.iter().sum::<f64>() / n;
     let var = kept.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
     let delta = kept[kept.len() - 1] - kept[0];
-    kept.sort_by(f64::total_cmp);
+    let (min, max) = kept.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
     let rank = ((0.95 * n).ceil() as usize).clamp(1, kept.len());
-    [mean as f32, var.sqrt() as f32, kept[0] as f32, kept[kept.len() - 1] as f32, delta as f32, kept[rank - 1] as f32]
+    let (_, p95, _) = kept.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    [mean as f32, var.sqrt() as f32, min as f32, max as f32, delta as f32, *p95 as f32]
 }
 
 /// The features of the window starting at grid step `start_step`.
@@ -97,5 +111,14 @@ mod tests {
         let f = window_features(&grid, 10);
         assert_eq!((f.summary.len(), f.tensor.len(), f.mask.len()), (SUMMARY_LEN, TENSOR_LEN, TENSOR_LEN));
         assert_eq!(f.mask.iter().filter(|m| **m == 0).count(), 46 * 5, "cells past the grid end are masked");
+    }
+
+    #[test]
+    fn long_inputs_use_the_heap_and_agree() {
+        let values: Vec<f32> = (0..100).map(|v| (v % 17) as f32).collect();
+        let present: Vec<bool> = (0..100).map(|i| i < 60 && i % 3 != 0).collect();
+        let on_heap = summarize(&values, &present);
+        let on_stack = summarize(&values[..60], &present[..60]);
+        assert_eq!(on_heap, on_stack);
     }
 }
