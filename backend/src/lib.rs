@@ -6,13 +6,15 @@
 //! - [`validate`]: the validator and the acceptance index;
 //! - [`extract`]: windows and features, per episode and as Parquet shards;
 //! - [`split`]: held-out host / sample / time splits and normalization;
-//! - [`serve`]: the HTTP server for the dashboard;
+//! - [`hub`]: the event hub (publish, WebSocket fan-out, state for late joiners);
+//! - [`serve`]: the HTTP server for the dashboard and the hub;
 //! - [`bench`]: throughput benchmarks with their reference limits;
 //! - [`atomic_file`], [`progress`]: atomic writes and progress bars.
 
 pub mod atomic_file;
 pub mod bench;
 pub mod extract;
+pub mod hub;
 pub mod progress;
 pub mod serve;
 pub mod split;

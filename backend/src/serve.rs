@@ -1,8 +1,9 @@
-//! The HTTP server behind the dashboard: static files of the built bundle,
+//! The HTTP server behind the dashboard: the event hub (`/publish`, `/ws`,
+//! `/api/snapshot`, see [`crate::hub`]), static files of the built bundle,
 //! a health check and the latest validation summary.
 //!
 //! Binding to a non-loopback address without a token is refused, since the
-//! hub will accept published events (see `events.md`).
+//! hub accepts published events. Shutdown closes every WebSocket cleanly.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -14,7 +15,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cis490_shared::events::EventKind;
+use tokio::sync::watch;
 use tower_http::services::{ServeDir, ServeFile};
+
+use crate::hub::{self, Hub, routes::HubState};
 
 use crate::validate::SUMMARY_FILE;
 
@@ -62,6 +67,8 @@ pub struct BoundServer {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     router: Router,
+    hub: Arc<Hub>,
+    stop_sockets: watch::Sender<bool>,
 }
 
 struct AppState {
@@ -81,6 +88,9 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
         .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.bind, source })?;
     let state = Arc::new(AppState { validation_dir: config.validation_dir });
+    let hub = Arc::new(Hub::new());
+    let (stop_sockets, shutdown) = watch::channel(false);
+    let hub_state = Arc::new(HubState { hub: hub.clone(), token: config.token, shutdown });
     let static_files = ServeDir::new(&config.public_dir)
         .append_index_html_on_directories(true)
         .not_found_service(ServeFile::new(config.public_dir.join("index.html")));
@@ -88,8 +98,9 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/validation/summary", get(validation_summary))
         .with_state(state)
+        .merge(hub::routes::router(hub_state))
         .fallback_service(static_files);
-    Ok(BoundServer { listener, addr, router })
+    Ok(BoundServer { listener, addr, router, hub, stop_sockets })
 }
 
 impl BoundServer {
@@ -98,9 +109,44 @@ impl BoundServer {
         self.addr
     }
 
-    /// Serves until `shutdown` completes, then closes connections gracefully.
+    /// The hub, for in-process producers.
+    pub fn hub(&self) -> Arc<Hub> {
+        self.hub.clone()
+    }
+
+    /// Serves until `shutdown` completes, then closes WebSockets and
+    /// connections gracefully. Drops for slow clients are published as
+    /// `perf` events (source `hub`) once a second when they change.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Run)
+        let stop_sockets = self.stop_sockets;
+        let reporter = tokio::spawn(report_drops(self.hub.clone()));
+        let signal = async move {
+            shutdown.await;
+            // Receivers may all be gone already; nothing to close then.
+            let _ = stop_sockets.send(true);
+        };
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(signal).await;
+        reporter.abort();
+        served.map_err(ServeError::Run)
+    }
+}
+
+async fn report_drops(hub: Arc<Hub>) {
+    let mut last = (0usize, 0u64);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = hub.stats();
+        if now != last {
+            for (name, value, unit) in
+                [("dropped_events", now.1 as f64, "events"), ("clients", now.0 as f64, "clients")]
+            {
+                let event =
+                    serde_json::json!({"type": "perf", "source": "hub", "name": name, "value": value, "unit": unit});
+                hub.publish(EventKind::Perf, event);
+            }
+            last = hub.stats();
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //!
 //! - [`registry`]: the 46-channel telemetry registry ([`registry::CHANNELS`]),
 //!   its sources and their nominal sampling periods.
+//! - [`events`]: the six dashboard event types and their schema checks.
 //! - [`label`]: the seven window classes ([`label::Label`]) and the six
 //!   attack-like behaviour profiles.
 //! - [`ids`]: validated host and episode identifiers.
@@ -12,6 +13,7 @@
 //!
 //! Everything here is pure and compiles for `wasm32-unknown-unknown`.
 
+pub mod events;
 pub mod features;
 pub mod ids;
 pub mod label;

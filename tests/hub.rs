@@ -1,0 +1,257 @@
+//! The hub with real WebSocket clients (tokio-tungstenite) and raw HTTP
+//! publishers: state on connect, `seq` order, fan-out, a stalled client not
+//! delaying others, reconnects, every bad input's status code, the earlier
+//! Python producers' JSON passing through unchanged, clean shutdown.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use cis490_backend::serve::{self, ServeConfig};
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::Message;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Starts a hub on a free loopback port; returns its address and a stopper.
+async fn start(
+    token: Option<&str>,
+) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir();
+    let config = ServeConfig {
+        bind: "127.0.0.1:0".parse()?,
+        public_dir: dir,
+        validation_dir: None,
+        token: token.map(str::to_string),
+    };
+    let server = serve::bind(config).await?;
+    let addr = server.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run(async move {
+        let _ = stopped.await;
+    }));
+    Ok((addr, stop))
+}
+
+/// A minimal HTTP/1.1 POST; returns the status code and body.
+async fn post(
+    addr: SocketAddr,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> Result<(u16, String), Box<dyn std::error::Error>> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut request = format!(
+        "POST /publish HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    // A server may answer 413 before reading the whole body; ignore a reset here.
+    let _ = stream.write_all(body).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    Ok((status, body))
+}
+
+async fn publish(addr: SocketAddr, event: &Value) -> Result<(), Box<dyn std::error::Error>> {
+    let (status, body) = post(addr, event.to_string().as_bytes(), &[]).await?;
+    assert_eq!(status, 200, "{body}");
+    Ok(())
+}
+
+async fn connect(addr: SocketAddr) -> Result<Client, Box<dyn std::error::Error>> {
+    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await?;
+    Ok(ws)
+}
+
+/// The next JSON event, skipping the hub's own `perf` reports.
+async fn next_event(ws: &mut Client) -> Result<Value, Box<dyn std::error::Error>> {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await?.ok_or("socket closed")??;
+        if let Message::Text(text) = msg {
+            let v: Value = serde_json::from_str(&text)?;
+            if v["type"] == "perf" && v["source"] == "hub" {
+                continue;
+            }
+            return Ok(v);
+        }
+    }
+}
+
+fn python_profile() -> Value {
+    // Exactly what the earlier Python producer (profiles.py) posts.
+    let curve: Vec<f64> = (0..80).map(|i| (f64::from(i) / 79.0 * 1000.0).round() / 1000.0).collect();
+    json!({"type": "attack_profile", "name": "cpu-saturate", "shape": "sustained 1-vCPU peg (XMRig)", "curve": curve})
+}
+
+fn replay(i: usize, pad: usize) -> Value {
+    json!({"type": "replay", "episode_id": "ep-1", "host_id": "lab-pc-01", "t_s": i, "label": "benign",
+           "values": {"proc.cpu_user": i, "pad": "x".repeat(pad)}})
+}
+
+#[tokio::test]
+async fn state_first_then_live_with_fields_intact_and_seq_increasing() -> TestResult {
+    let (addr, _stop) = start(None).await?;
+    let profile = python_profile();
+    publish(addr, &profile).await?;
+    let mut ws = connect(addr).await?;
+    let first = next_event(&mut ws).await?;
+    let mut expected = profile.clone();
+    expected["seq"] = first["seq"].clone();
+    expected["ts"] = first["ts"].clone();
+    assert_eq!(first, expected, "the producer's fields reach the client unchanged");
+    assert!(first["ts"].is_u64() && first["seq"].is_u64());
+    let mut last_seq = first["seq"].as_u64().unwrap_or(0);
+    for i in 0..20 {
+        publish(addr, &replay(i, 0)).await?;
+    }
+    for i in 0..20 {
+        let e = next_event(&mut ws).await?;
+        assert_eq!(e["t_s"], i);
+        let seq = e["seq"].as_u64().ok_or("seq")?;
+        assert!(seq > last_seq, "seq {seq} after {last_seq}");
+        last_seq = seq;
+    }
+    // A reconnecting dashboard gets the state again without a re-publish.
+    drop(ws);
+    let mut again = connect(addr).await?;
+    assert_eq!(next_event(&mut again).await?["name"], "cpu-saturate");
+    Ok(())
+}
+
+#[tokio::test]
+async fn every_client_gets_every_event() -> TestResult {
+    let (addr, _stop) = start(None).await?;
+    let mut clients = Vec::new();
+    for _ in 0..25 {
+        clients.push(connect(addr).await?);
+    }
+    let batch: Vec<Value> = (0..50).map(|i| replay(i, 0)).collect();
+    let (status, body) = post(addr, Value::Array(batch).to_string().as_bytes(), &[]).await?;
+    assert_eq!(status, 200, "{body}");
+    for ws in &mut clients {
+        for i in 0..50 {
+            assert_eq!(next_event(ws).await?["t_s"], i);
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_stalled_client_does_not_delay_the_others() -> TestResult {
+    let (addr, _stop) = start(None).await?;
+    let _stalled = connect(addr).await?; // never read
+    let mut live = connect(addr).await?;
+    let total = 3000;
+    // The live dashboard reads while the producer publishes.
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::with_capacity(total);
+        while seen.len() < total {
+            match next_event(&mut live).await {
+                Ok(e) => seen.push(e["t_s"].as_u64().unwrap_or(u64::MAX)),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(seen)
+    });
+    let started = Instant::now();
+    for chunk in 0..(total / 100) {
+        let batch: Vec<Value> = (0..100).map(|i| replay(chunk * 100 + i, 4000)).collect();
+        let (status, _) = post(addr, Value::Array(batch).to_string().as_bytes(), &[]).await?;
+        assert_eq!(status, 200);
+    }
+    let publishing = started.elapsed();
+    let seen = tokio::time::timeout(Duration::from_secs(30), reader).await???;
+    let expected: Vec<u64> = (0..total as u64).collect();
+    assert!(seen == expected, "the live client missed or reordered events");
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(20), "the live client took {elapsed:?} (publishing {publishing:?})");
+    // The stalled client's drops become visible as a hub perf event.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, body) = {
+            let mut s = tokio::net::TcpStream::connect(addr).await?;
+            s.write_all(format!("GET /api/snapshot HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+                .await?;
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).await?;
+            let text = String::from_utf8_lossy(&out).into_owned();
+            (text.contains(" 200 "), text)
+        };
+        assert!(status);
+        if body.contains("\"dropped_events\"") && !body.contains("\"name\":\"dropped_events\",\"seq\":0") {
+            let json_start = body.find("\r\n\r\n").map_or(0, |i| i + 4);
+            let events: Value = serde_json::from_str(&body[json_start..])?;
+            let dropped = events
+                .as_array()
+                .and_then(|a| a.iter().find(|e| e["name"] == "dropped_events"))
+                .and_then(|e| e["value"].as_f64())
+                .unwrap_or(0.0);
+            if dropped > 0.0 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no dropped_events perf report");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn bad_input_gets_its_status_code_and_names_the_problem() -> TestResult {
+    let (addr, _stop) = start(None).await?;
+    let cases: Vec<(Vec<u8>, u16, &str)> = vec![
+        (b"{not json".to_vec(), 400, "malformed JSON"),
+        (br#"{"type": "telemetry"}"#.to_vec(), 400, "unknown event type"),
+        (br#"{"name": "x"}"#.to_vec(), 400, "type"),
+        (br#"{"type": "perf", "source": "x", "name": "y", "unit": "s"}"#.to_vec(), 400, "value"),
+        (br#"{"type": "attack_profile", "name": "x", "shape": "y", "curve": ["a"]}"#.to_vec(), 400, "curve"),
+        (br#"[]"#.to_vec(), 400, "empty"),
+        (format!("[{}, {{\"type\": \"replay\"}}]", replay(0, 0)).into_bytes(), 400, "event 1"),
+        (format!("{{\"type\": \"replay\", \"pad\": \"{}\"}}", "x".repeat(1 << 20)).into_bytes(), 413, ""),
+    ];
+    for (body, status, says) in cases {
+        let (got, text) = post(addr, &body, &[]).await?;
+        assert_eq!(got, status, "{}: {text}", String::from_utf8_lossy(&body[..body.len().min(60)]));
+        assert!(text.contains(says), "expected {says:?} in {text}");
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_configured_token_is_required() -> TestResult {
+    let (addr, _stop) = start(Some("s3cret")).await?;
+    let body = python_profile().to_string();
+    assert_eq!(post(addr, body.as_bytes(), &[]).await?.0, 401);
+    assert_eq!(post(addr, body.as_bytes(), &[("Authorization", "Bearer wrong")]).await?.0, 401);
+    assert_eq!(post(addr, body.as_bytes(), &[("Authorization", "Bearer s3cret")]).await?.0, 200);
+    assert_eq!(post(addr, body.as_bytes(), &[("X-Cis490-Token", "s3cret")]).await?.0, 200);
+    Ok(())
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_cleanly() -> TestResult {
+    let (addr, stop) = start(None).await?;
+    let mut ws = connect(addr).await?;
+    let _ = stop.send(());
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(msg) = ws.next().await {
+            match msg {
+                Ok(Message::Close(_)) | Err(_) => return true,
+                Ok(_) => {}
+            }
+        }
+        true
+    })
+    .await?;
+    assert!(closed);
+    Ok(())
+}
