@@ -42,15 +42,11 @@ pub fn extracted_store(
         limits: ReadLimits::default(),
         progress: false,
     };
-    validate::run(&vopts, &|_, _| {})?;
+    validate::run(&vopts, &|_, _, _| {})?;
     let out = dir.join("features");
-    extract::run(&ExtractOptions {
-        store,
-        index: val.join("validation_v1.parquet"),
-        out: out.clone(),
-        jobs: 2,
-        progress: false,
-    })?;
+    let opts =
+        ExtractOptions { store, index: val.join("validation_v1.parquet"), out: out.clone(), jobs: 2, progress: false };
+    extract::run(&opts, &|_, _| {})?;
     Ok(out)
 }
 

@@ -150,7 +150,7 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
         let started = Instant::now();
         let sweep = validate::run(
             &ValidateOptions { store: store.clone(), out, jobs, limits: ReadLimits::default(), progress: false },
-            &|_, _| {},
+            &|_, _, _| {},
         )?;
         let secs = started.elapsed().as_secs_f64();
         eprintln!("{}", sweep.summary.line());
@@ -220,7 +220,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
                 limits: ReadLimits::default(),
                 progress: false,
             },
-            &|_, _| {},
+            &|_, _, _| {},
         )?;
     }
     let entries = crate::extract::index_reader::read_index(&index)
@@ -235,13 +235,10 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
     let (read_s, raw) = decompress_only(&files, opts.jobs)?;
     let out = opts.workdir.join(format!("features-{}", opts.episodes));
     let started = Instant::now();
-    let summary = crate::extract::run(&crate::extract::ExtractOptions {
-        store: store.clone(),
-        index,
-        out,
-        jobs: opts.jobs,
-        progress: false,
-    })
+    let summary = crate::extract::run(
+        &crate::extract::ExtractOptions { store: store.clone(), index, out, jobs: opts.jobs, progress: false },
+        &|_, _| {},
+    )
     .map_err(|e| BenchError::Tool { tool: "extract".into(), message: e.to_string() })?;
     let extract_s = started.elapsed().as_secs_f64();
     let n = files.len();

@@ -8,6 +8,7 @@
 //! - [`split`]: held-out host / sample / time splits and normalization;
 //! - [`hub`]: the event hub (publish, WebSocket fan-out, state for late joiners);
 //! - [`serve`]: the HTTP server for the dashboard and the hub;
+//! - [`producers`]: attack-profile curves and episode replay for the hub;
 //! - [`bench`]: throughput benchmarks with their reference limits;
 //! - [`atomic_file`], [`progress`]: atomic writes and progress bars.
 
@@ -15,6 +16,7 @@ pub mod atomic_file;
 pub mod bench;
 pub mod extract;
 pub mod hub;
+pub mod producers;
 pub mod progress;
 pub mod serve;
 pub mod split;

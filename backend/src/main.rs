@@ -1,18 +1,24 @@
 //! The `cis490` command line: one subcommand per stage of the data path
-//! (`synth`, `validate`, `serve`, `bench`) and `demo`, which runs them all
-//! on built-in defaults.
+//! (`synth`, `validate`, `extract`, `split`, `serve`), the producers
+//! (`profiles`, `replay`), `bench`, and `demo`, which serves the dashboard
+//! and runs them all on built-in defaults.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use cis490_backend::hub::client::{HttpPublisher, Publish};
+use cis490_backend::hub::progress_events::ProgressEvents;
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
-use cis490_backend::{bench, extract, serve, split};
+use cis490_backend::{bench, extract, producers, serve, split};
+use cis490_shared::validation::Status;
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +57,25 @@ struct SynthArgs {
     jobs: usize,
 }
 
+#[derive(clap::Args, Clone, Default)]
+struct HubArgs {
+    /// Publish progress to the hub at this URL (e.g. http://127.0.0.1:8447).
+    #[arg(long)]
+    hub: Option<String>,
+    /// Token for the hub's /publish.
+    #[arg(long, env = "CIS490_TOKEN")]
+    hub_token: Option<String>,
+}
+
+impl HubArgs {
+    fn publisher(&self) -> Result<Option<Arc<dyn Publish>>> {
+        match &self.hub {
+            None => Ok(None),
+            Some(url) => Ok(Some(Arc::new(HttpPublisher::new(url, self.hub_token.clone())?))),
+        }
+    }
+}
+
 #[derive(clap::Args)]
 struct ValidateArgs {
     /// The receiver store.
@@ -65,6 +90,8 @@ struct ValidateArgs {
     /// Cap on decompressed bytes per archive.
     #[arg(long, default_value_t = 512 << 20)]
     max_decompressed_bytes: u64,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 #[derive(clap::Args)]
@@ -81,6 +108,8 @@ struct ExtractArgs {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 #[derive(clap::Args)]
@@ -129,6 +158,34 @@ enum Command {
     Validate(ValidateArgs),
     /// Extract windows and features into Parquet shards.
     Extract(ExtractArgs),
+    /// Publish one attack-profile curve per profile to a hub.
+    Profiles {
+        /// The receiver store.
+        #[arg(long)]
+        store: PathBuf,
+        /// The acceptance index written by `cis490 validate`.
+        #[arg(long)]
+        index: PathBuf,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Stream an episode's frames to a hub at real time × speed.
+    Replay {
+        /// The receiver store.
+        #[arg(long)]
+        store: PathBuf,
+        /// The episode, as `<host_id>/<episode_id>`.
+        #[arg(long)]
+        episode: String,
+        /// Playback speed (2 = twice real time).
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Start again at the end, until interrupted.
+        #[arg(long = "loop")]
+        repeat: bool,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// Make a held-out host / sample / time split of extracted features.
     Split(SplitArgs),
     /// Serve the dashboard.
@@ -204,42 +261,36 @@ fn run() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Synth(args) => run_synth(&args).map(|_| ()),
-        Command::Validate(args) => run_validate(&args).map(|_| ()),
-        Command::Extract(args) => run_extract(&args),
+        Command::Validate(args) => {
+            let publisher = args.hub.publisher()?;
+            run_validate(&args, publisher)
+        }
+        Command::Extract(args) => {
+            let publisher = args.hub.publisher()?;
+            run_extract(&args, publisher)
+        }
+        Command::Profiles { store, index, hub } => {
+            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            run_profiles(&store, &index, publisher.as_ref())
+        }
+        Command::Replay { store, episode, speed, repeat, hub } => {
+            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            let (host, id) = episode.split_once('/').context("--episode must be <host_id>/<episode_id>")?;
+            let path = store.join(host).join(format!("{id}.tar.zst"));
+            let stop = AtomicBool::new(false);
+            loop {
+                run_replay(&path, id, host, speed, publisher.as_ref(), &stop)?;
+                if !repeat {
+                    return Ok(());
+                }
+            }
+        }
         Command::Split(args) => run_split(&args),
         Command::Serve(args) => run_serve(args),
-        Command::Demo { workdir, episodes, seed, no_serve, serve } => {
-            let store = workdir.join("store");
-            let validation = workdir.join("validation");
-            let synth_args =
-                SynthArgs { out: store.clone(), hosts: 5, episodes, seed, fault_rate: 0.16, jobs: default_jobs() };
-            run_synth(&synth_args)?;
-            let validate_args = ValidateArgs {
-                store,
-                out: validation.clone(),
-                jobs: default_jobs(),
-                max_decompressed_bytes: 512 << 20,
-            };
-            run_validate(&validate_args)?;
-            let extract_args = ExtractArgs {
-                store: workdir.join("store"),
-                index: validation.join(validate::index::INDEX_FILE),
-                out: workdir.join("features"),
-                jobs: default_jobs(),
-            };
-            run_extract(&extract_args)?;
-            run_split(&SplitArgs {
-                features: workdir.join("features"),
-                recipe: split::recipes::Recipe::Host,
-                test_hosts: Vec::new(),
-                seed,
-                val_share: 0.15,
-                out: workdir.join("split-host.json"),
-            })?;
-            if no_serve {
-                return Ok(());
-            }
-            run_serve(ServeArgs { validation: Some(serve.validation.unwrap_or(validation)), ..serve })
+        Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
+            serve.validation = Some(serve.validation.unwrap_or_else(|| workdir.join("validation")));
+            let pipeline = move |publisher: Option<Arc<dyn Publish>>| run_pipeline(&workdir, episodes, seed, publisher);
+            if no_serve { pipeline(None).map(drop) } else { run_demo(serve, pipeline) }
         }
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
@@ -274,7 +325,153 @@ fn run_synth(args: &SynthArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_validate(args: &ValidateArgs) -> Result<()> {
+/// What the demo pipeline produced, for the producers that follow it.
+struct PipelineOutputs {
+    store: PathBuf,
+    index: PathBuf,
+    split: PathBuf,
+}
+
+/// synth → validate → extract → host split, publishing progress.
+fn run_pipeline(
+    workdir: &std::path::Path,
+    episodes: u64,
+    seed: u64,
+    publisher: Option<Arc<dyn Publish>>,
+) -> Result<PipelineOutputs> {
+    let store = workdir.join("store");
+    let validation = workdir.join("validation");
+    let synth_args = SynthArgs { out: store.clone(), hosts: 5, episodes, seed, fault_rate: 0.16, jobs: default_jobs() };
+    run_synth(&synth_args)?;
+    let validate_args = ValidateArgs {
+        store: store.clone(),
+        out: validation.clone(),
+        jobs: default_jobs(),
+        max_decompressed_bytes: 512 << 20,
+        hub: HubArgs::default(),
+    };
+    run_validate(&validate_args, publisher.clone())?;
+    let index = validation.join(validate::index::INDEX_FILE);
+    let extract_args = ExtractArgs {
+        store: store.clone(),
+        index: index.clone(),
+        out: workdir.join("features"),
+        jobs: default_jobs(),
+        hub: HubArgs::default(),
+    };
+    run_extract(&extract_args, publisher)?;
+    let split = workdir.join("split-host.json");
+    run_split(&SplitArgs {
+        features: workdir.join("features"),
+        recipe: split::recipes::Recipe::Host,
+        test_hosts: Vec::new(),
+        seed,
+        val_share: 0.15,
+        out: split.clone(),
+    })?;
+    Ok(PipelineOutputs { store, index, split })
+}
+
+/// Serves the dashboard first, runs the pipeline with live progress, then
+/// publishes the profiles and replays the split's test episodes in a loop
+/// (a kiosk always has something live) until Ctrl-C.
+fn run_demo(
+    args: ServeArgs,
+    pipeline: impl FnOnce(Option<Arc<dyn Publish>>) -> Result<PipelineOutputs> + Send + 'static,
+) -> Result<()> {
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let config = serve::ServeConfig {
+            bind: args.bind,
+            public_dir: args.public,
+            validation_dir: args.validation,
+            token: args.token,
+        };
+        let server = serve::bind(config).await?;
+        eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
+        let hub: Arc<dyn Publish> = server.hub();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            serve::shutdown_signal().await;
+            stopper.store(true, Ordering::Relaxed);
+        });
+        let served = tokio::spawn(server.run(serve::shutdown_signal()));
+        let producers = tokio::task::spawn_blocking(move || -> Result<()> {
+            let outputs = pipeline(Some(hub.clone()))?;
+            run_profiles(&outputs.store, &outputs.index, hub.as_ref())?;
+            replay_test_episodes(&outputs, hub.as_ref(), &stop)
+        });
+        let produced = producers.await.context("the demo producers stopped")?;
+        if let Err(e) = produced {
+            // The pipeline failed: say so, but keep serving what exists.
+            eprintln!("error: {e:#}");
+        }
+        served.await.context("the server task stopped")??;
+        Ok(())
+    })
+}
+
+/// Replays the split's test episodes in turn, at real time, until `stop`.
+fn replay_test_episodes(outputs: &PipelineOutputs, hub: &dyn Publish, stop: &AtomicBool) -> Result<()> {
+    let made: split::SplitFile = serde_json::from_slice(&std::fs::read(&outputs.split)?)?;
+    let index = extract::index_reader::read_index(&outputs.index)?;
+    let episodes: Vec<_> = index.iter().filter(|r| made.test.contains(&r.episode_id)).collect();
+    if episodes.is_empty() {
+        return Ok(());
+    }
+    while !stop.load(Ordering::Relaxed) {
+        for row in &episodes {
+            run_replay(&outputs.store.join(&row.path), &row.episode_id, &row.host_id, 1.0, hub, stop)?;
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_profiles(store: &std::path::Path, index: &std::path::Path, publisher: &dyn Publish) -> Result<()> {
+    let rows = extract::index_reader::read_index(index)?;
+    let mut events = Vec::new();
+    for result in producers::profiles::profile_events(store, &rows) {
+        match result {
+            Ok(event) => events.push(event),
+            Err(e) => eprintln!("profile skipped: {e}"),
+        }
+    }
+    publisher.publish(&events)?;
+    eprintln!("published {} attack profiles", events.len());
+    Ok(())
+}
+
+fn run_replay(
+    path: &std::path::Path,
+    episode_id: &str,
+    host_id: &str,
+    speed: f64,
+    publisher: &dyn Publish,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let frames = producers::replay::frames(path, episode_id, host_id)?;
+    let interval = producers::replay::frame_interval(speed);
+    let started = Instant::now();
+    for (k, frame) in frames.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        // Pace against the start so publishing time does not add up.
+        let due = interval * k as u32;
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        publisher.publish(std::slice::from_ref(frame))?;
+    }
+    Ok(())
+}
+
+fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
@@ -286,7 +483,17 @@ fn run_validate(args: &ValidateArgs) -> Result<()> {
         limits: ReadLimits { max_decompressed_bytes: args.max_decompressed_bytes, ..ReadLimits::default() },
         progress: true,
     };
-    let sweep = validate::run(&opts, &|_, _| {})?;
+    let progress = ProgressEvents::new(publisher, "validate", &args.store.display().to_string(), "episodes");
+    let counts: [AtomicU64; 4] = Default::default();
+    let sweep = validate::run(&opts, &|row, done, total| {
+        let slot = Status::ALL.iter().position(|s| s.as_str() == row.status).unwrap_or(3);
+        counts[slot].fetch_add(1, Ordering::Relaxed);
+        let mut extra = serde_json::Map::new();
+        for (status, count) in Status::ALL.iter().zip(&counts) {
+            extra.insert(status.as_str().into(), count.load(Ordering::Relaxed).into());
+        }
+        progress.report(done, total, "validating", extra);
+    })?;
     for skipped in &sweep.summary.skipped_paths {
         eprintln!("skipped {skipped}");
     }
@@ -299,7 +506,7 @@ fn run_validate(args: &ValidateArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_extract(args: &ExtractArgs) -> Result<()> {
+fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
     if args.jobs == 0 {
         bail!("--jobs must be at least 1");
     }
@@ -311,7 +518,9 @@ fn run_extract(args: &ExtractArgs) -> Result<()> {
         jobs: args.jobs,
         progress: true,
     };
-    let summary = extract::run(&opts)?;
+    let progress = ProgressEvents::new(publisher, "extract", &args.out.display().to_string(), "episodes");
+    let summary =
+        extract::run(&opts, &|done, total| progress.report(done, total, "extracting", serde_json::Map::new()))?;
     println!(
         "extracted {} windows from {} episodes ({} windows dropped at transitions, {} episodes skipped) into {} in {:.1} s",
         summary.windows,

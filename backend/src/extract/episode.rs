@@ -45,6 +45,20 @@ pub struct EpisodeWindows {
     pub dropped: usize,
     /// Which sources were present.
     pub sources_present: [bool; 4],
+    /// The label timeline: (start wall ns, label), and the `end` time.
+    pub segments: Vec<(i64, Label)>,
+    /// Wall-clock time of `end`.
+    pub end_wall_ns: i64,
+}
+
+impl EpisodeWindows {
+    /// The ground-truth label at wall-clock time `t_wall_ns`.
+    pub fn label_at(&self, t_wall_ns: i64) -> Option<Label> {
+        if t_wall_ns >= self.end_wall_ns {
+            return None;
+        }
+        self.segments.iter().rev().find(|(start, _)| *start <= t_wall_ns).map(|(_, l)| *l)
+    }
 }
 
 /// The label segments `(start wall ns, label)` and the `end` time.
@@ -71,6 +85,7 @@ pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
         .collect();
     let grid = align(&rows, start, end);
     let w = windows(&segments, end);
+    let segments = segments.clone();
     let features = w.windows.iter().map(|win| window_features(&grid, win.start_step)).collect();
     Some(EpisodeWindows {
         start_wall_ns: start,
@@ -79,6 +94,8 @@ pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
         features,
         dropped: w.dropped,
         sources_present: Source::ALL.map(|s| archive.source(s).is_some()),
+        segments,
+        end_wall_ns: end,
     })
 }
 

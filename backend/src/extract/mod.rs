@@ -122,8 +122,9 @@ fn create_dir(path: &Path) -> Result<(), ExtractError> {
         .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })
 }
 
-/// Runs extraction.
-pub fn run(opts: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
+/// Runs extraction; `on_done` is called with (episodes done, total) after
+/// each chunk (for progress events).
+pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result<ExtractSummary, ExtractError> {
     let index = read_index(&opts.index)?;
     let mut summary = ExtractSummary { schema_hash: schema_hash(), indexed: index.len() as u64, ..Default::default() };
     let usable: Vec<&IndexRow> = index
@@ -144,6 +145,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
         .build()
         .map_err(|e| ExtractError::Pool(e.to_string()))?;
     let bar = crate::progress::bar(usable.len() as u64, "extracting", opts.progress);
+    let skipped_before = summary.skipped.len() as u64;
     let limits = ReadLimits::default();
     // A writer thread encodes shard N while the pool computes chunk N + 1.
     let (to_writer, from_chunks) = std::sync::mpsc::sync_channel::<(usize, Vec<WindowRow>)>(1);
@@ -194,6 +196,7 @@ pub fn run(opts: &ExtractOptions) -> Result<ExtractSummary, ExtractError> {
                 }
             }
             summary.windows += rows.len() as u64;
+            on_done(summary.episodes + summary.skipped.len() as u64 - skipped_before, usable.len() as u64);
             if to_writer.send((shard, rows)).is_err() {
                 break; // the writer failed; its error is reported below
             }

@@ -4,12 +4,16 @@
 //!
 //! - [`queue`]: each client's bounded queue (a stalled client never slows
 //!   publishers or other clients);
-//! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`.
+//! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`;
+//! - [`client`]: publishing over HTTP or in-process;
+//! - [`progress_events`]: throttled `progress` events for long jobs.
 //!
 //! Publishing takes one short lock: it numbers the event, serializes it
 //! once, updates the state and pushes the text to every client queue
 //! without waiting.
 
+pub mod client;
+pub mod progress_events;
 pub mod queue;
 pub mod routes;
 

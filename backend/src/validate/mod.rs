@@ -137,8 +137,8 @@ fn check_output(out: &Path) -> Result<(), ValidateError> {
 
 /// Runs a sweep over the store and writes `validation_v1.parquet` and
 /// `validation_summary.json` into the output folder. `on_done` is called
-/// after each episode with (done, total) (for hub progress events).
-pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result<Sweep, ValidateError> {
+/// after each episode with its row, done and total (for progress events).
+pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync)) -> Result<Sweep, ValidateError> {
     let listing = list_store(&opts.store)?;
     check_output(&opts.out)?;
     for skipped in &listing.skipped {
@@ -159,7 +159,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Resul
                 let row = validate_episode(ep, &opts.limits);
                 bar.inc(1);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                on_done(n, total);
+                on_done(&row, n, total);
                 row
             })
             .collect()

@@ -1,0 +1,96 @@
+//! `attack_profile` events: for each profile, one representative accepted
+//! episode, one characteristic channel, its attack segment resampled to an
+//! 80-point curve normalized to [0, 1].
+
+use std::path::Path;
+
+use cis490_shared::label::{Label, Profile};
+use cis490_shared::registry::CHANNELS;
+use serde_json::{Value, json};
+
+use crate::extract::episode::{EpisodeError, extract_episode};
+use crate::store::archive::ReadLimits;
+use crate::validate::index::IndexRow;
+
+/// Points per curve.
+pub const CURVE_POINTS: usize = 80;
+
+/// The channel that shows each profile best, and how its shape reads.
+pub fn characteristic(profile: Profile) -> (&'static str, &'static str) {
+    match profile {
+        Profile::CpuSaturate => ("proc.cpu_user", "sustained vCPU peg (miner)"),
+        Profile::ScanAndDial => ("netflow.syn_count", "SYN bursts to many ports"),
+        Profile::IoWalk => ("qmp.block_rd_bytes", "sustained disk reads (file-system walk)"),
+        Profile::BurstyC2 => ("netflow.bytes_out", "idle with periodic beacons"),
+        Profile::LowAndSlow => ("netflow.bytes_out", "a trickle under the noise"),
+        Profile::ShellResident => ("guest.procs_total", "extra processes of an interactive shell"),
+    }
+}
+
+/// Averages `values` into `points` bins and scales them to [0, 1]
+/// (all zeros when the series is flat or empty).
+pub fn curve(values: &[f32], points: usize) -> Vec<f64> {
+    if values.is_empty() || points == 0 {
+        return vec![0.0; points];
+    }
+    let binned: Vec<f64> = (0..points)
+        .map(|b| {
+            let lo = b * values.len() / points;
+            let hi = ((b + 1) * values.len() / points).max(lo + 1).min(values.len());
+            values[lo..hi].iter().map(|v| f64::from(*v)).sum::<f64>() / (hi - lo) as f64
+        })
+        .collect();
+    let (min, max) = binned.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(*v), b.max(*v)));
+    if max > min { binned.iter().map(|v| (v - min) / (max - min)).collect() } else { vec![0.0; points] }
+}
+
+/// The `attack_profile` event of one profile from one episode archive.
+pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<Value, EpisodeError> {
+    let ep = extract_episode(path, &ReadLimits::default())?;
+    let (channel, shape) = characteristic(profile);
+    let index = CHANNELS.iter().position(|c| c.name() == channel).unwrap_or(0);
+    let steps: Vec<usize> = ep
+        .windows
+        .iter()
+        .filter(|w| w.label == Label::Attack(profile))
+        .flat_map(|w| w.start_step..w.start_step + cis490_shared::features::STRIDE_STEPS)
+        .collect();
+    let series: Vec<f32> = steps.iter().filter_map(|k| ep.grid.channel(index).get(*k).copied()).collect();
+    Ok(json!({
+        "type": "attack_profile",
+        "name": profile.as_str(),
+        "shape": shape,
+        "curve": curve(&series, CURVE_POINTS),
+        "channel": channel,
+        "episode_id": episode_id,
+    }))
+}
+
+/// One event per profile that has an accepted episode in `index`
+/// (the first one in store order); errors are returned per profile.
+pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Value, String>> {
+    Profile::ALL
+        .iter()
+        .filter_map(|p| {
+            let row = index.iter().find(|r| r.status == "accepted" && r.profile.as_deref() == Some(p.as_str()))?;
+            Some(profile_event(*p, &store.join(&row.path), &row.episode_id).map_err(|e| e.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curves_have_80_points_in_the_unit_interval() {
+        let values: Vec<f32> = (0..300).map(|i| (i % 50) as f32).collect();
+        let c = curve(&values, CURVE_POINTS);
+        assert_eq!(c.len(), 80);
+        assert!(c.iter().all(|v| (0.0..=1.0).contains(v)));
+        assert!(c.contains(&0.0) && c.contains(&1.0));
+        assert_eq!(curve(&[3.0; 10], 80), vec![0.0; 80]);
+        assert_eq!(curve(&[], 80).len(), 80);
+        assert_eq!(curve(&[1.0, 2.0], 80).len(), 80, "fewer values than points");
+    }
+}
