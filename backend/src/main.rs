@@ -225,6 +225,12 @@ enum BenchCommand {
         #[arg(long, default_value_os_t = bench::default_workdir())]
         workdir: PathBuf,
     },
+    /// Hub publish→receive latency and delivered events/s with 1, 10, 100 clients.
+    Hub {
+        /// Seconds of the fixed-rate runs.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// Extraction windows/s and MB/s against only reading and decompressing.
     Extract {
         /// Episodes in the generated store.
@@ -294,6 +300,10 @@ fn run() -> Result<()> {
         }
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::Hub { seconds } } => {
+            bench::hub::hub_load(seconds)?;
             Ok(())
         }
         Command::Bench { which: BenchCommand::Extract { episodes, workdir, jobs } } => {
