@@ -255,3 +255,27 @@ async fn shutdown_closes_sockets_cleanly() -> TestResult {
     assert!(closed);
     Ok(())
 }
+
+#[test]
+fn the_producers_emit_events_that_pass_the_schema_check() -> TestResult {
+    use cis490_backend::producers::{profiles, replay};
+    use cis490_shared::events::{EventKind, check_event};
+    use cis490_shared::label::Profile;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("ep.tar.zst");
+    std::fs::write(&path, cis490_tests::EpisodeFixture::clean().build())?;
+    let frames = replay::frames(&path, "ep-fixture-1", "lab-pc-07")?;
+    assert_eq!(frames.len(), 120, "a frame every 500 ms over 60 s");
+    for f in &frames {
+        assert_eq!(check_event(f), Ok(EventKind::Replay), "{f}");
+    }
+    assert_eq!(frames[0]["label"], "benign");
+    assert_eq!(frames[50]["label"], "cpu-saturate");
+    assert_eq!(frames[10]["values"].as_object().map(|v| v.len()), Some(46));
+    let profile = profiles::profile_event(Profile::CpuSaturate, &path, "ep-fixture-1")?;
+    assert_eq!(check_event(&profile), Ok(EventKind::AttackProfile));
+    let curve = profile["curve"].as_array().ok_or("curve")?;
+    assert_eq!(curve.len(), 80);
+    assert!(curve.iter().filter_map(Value::as_f64).all(|v| (0.0..=1.0).contains(&v)));
+    Ok(())
+}
