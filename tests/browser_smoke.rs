@@ -47,6 +47,7 @@ async fn dashboard_renders_validation_summary() -> TestResult {
         public_dir: public_dir.clone(),
         validation_dir: Some(validation_dir.path().to_path_buf()),
         token: None,
+        run_dir: None,
     })
     .await?;
     let url = format!("http://{}/", bound.local_addr());

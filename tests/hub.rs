@@ -19,12 +19,21 @@ type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 async fn start(
     token: Option<&str>,
 ) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
+    start_with_run(token, None).await
+}
+
+/// [`start`], serving the ONNX models of `run_dir`.
+async fn start_with_run(
+    token: Option<&str>,
+    run_dir: Option<std::path::PathBuf>,
+) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir();
     let config = ServeConfig {
         bind: "127.0.0.1:0".parse()?,
         public_dir: dir,
         validation_dir: None,
         token: token.map(str::to_string),
+        run_dir,
     };
     let server = serve::bind(config).await?;
     let addr = server.local_addr();
@@ -277,5 +286,37 @@ fn the_producers_emit_events_that_pass_the_schema_check() -> TestResult {
     let curve = profile["curve"].as_array().ok_or("curve")?;
     assert_eq!(curve.len(), 80);
     assert!(curve.iter().filter_map(Value::as_f64).all(|v| (0.0..=1.0).contains(&v)));
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 GET; returns the status code and body bytes.
+async fn get(addr: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error>> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await?;
+    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")? + 4;
+    let head = String::from_utf8_lossy(&out[..head_end]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status")?;
+    Ok((status, out[head_end..].to_vec()))
+}
+
+#[tokio::test]
+async fn the_runs_onnx_models_are_listed_and_served_and_nothing_else() -> TestResult {
+    let run = tempfile::tempdir()?;
+    std::fs::create_dir_all(run.path().join("gbt-realistic"))?;
+    std::fs::write(run.path().join("gbt-realistic/model.onnx"), b"\x08\x07onnx-bytes")?;
+    std::fs::write(run.path().join("gbt-realistic/checkpoint.bin"), b"secret")?;
+    std::fs::create_dir_all(run.path().join("empty"))?;
+    let (addr, _stop) = start_with_run(None, Some(run.path().to_path_buf())).await?;
+    let (status, body) = get(addr, "/api/models").await?;
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_slice(&body)?;
+    assert_eq!(listed["models"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed["models"][0]["name"], "gbt-realistic");
+    let (status, body) = get(addr, "/models/gbt-realistic/model.onnx").await?;
+    assert_eq!((status, body.as_slice()), (200, b"\x08\x07onnx-bytes".as_slice()));
+    assert_eq!(get(addr, "/models/empty/model.onnx").await?.0, 404);
+    assert_eq!(get(addr, "/models/..%2F..%2Fetc/model.onnx").await?.0, 404);
     Ok(())
 }

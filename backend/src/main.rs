@@ -148,6 +148,9 @@ struct ServeArgs {
     /// Token publishers must present (required off loopback).
     #[arg(long, env = "CIS490_TOKEN")]
     token: Option<String>,
+    /// A training run whose ONNX models the dashboard may load.
+    #[arg(long)]
+    run: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -183,6 +186,28 @@ enum Command {
         /// Start again at the end, until interrupted.
         #[arg(long = "loop")]
         repeat: bool,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Publish an evaluation report's entries as `metrics` events.
+    Metrics {
+        /// The report written by `cis490 eval` (RUN/eval/report.json).
+        #[arg(long)]
+        report: PathBuf,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
+    /// Publish a process's memory and CPU use as `perf` events, until interrupted.
+    Perf {
+        /// The process to watch (default: this one).
+        #[arg(long, default_value = "self")]
+        pid: String,
+        /// Name of the source in the events.
+        #[arg(long, default_value = "cis490")]
+        source: String,
+        /// Seconds between events.
+        #[arg(long, default_value_t = 5.0)]
+        interval: f64,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -278,6 +303,24 @@ fn run() -> Result<()> {
         Command::Profiles { store, index, hub } => {
             let publisher = hub.publisher()?.context("--hub URL is required")?;
             run_profiles(&store, &index, publisher.as_ref())
+        }
+        Command::Metrics { report, hub } => {
+            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            let events = producers::metrics::events(&report)?;
+            publisher.publish(&events)?;
+            eprintln!("published {} metrics events", events.len());
+            Ok(())
+        }
+        Command::Perf { pid, source, interval, hub } => {
+            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            let every = std::time::Duration::from_secs_f64(interval.max(0.1));
+            let mut before = producers::perf::sample(&pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
+            loop {
+                std::thread::sleep(every);
+                let now = producers::perf::sample(&pid).with_context(|| format!("process {pid} is gone"))?;
+                publisher.publish(&producers::perf::events(&source, &before, &now))?;
+                before = now;
+            }
         }
         Command::Replay { store, episode, speed, repeat, hub } => {
             let publisher = hub.publisher()?.context("--hub URL is required")?;
@@ -397,6 +440,7 @@ fn run_demo(
             public_dir: args.public,
             validation_dir: args.validation,
             token: args.token,
+            run_dir: args.run,
         };
         let server = serve::bind(config).await?;
         eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
@@ -575,6 +619,7 @@ fn run_serve(args: ServeArgs) -> Result<()> {
             public_dir: args.public,
             validation_dir: args.validation,
             token: args.token,
+            run_dir: args.run,
         };
         let server = serve::bind(config).await?;
         eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());

@@ -37,6 +37,9 @@ pub struct ServeConfig {
     pub validation_dir: Option<PathBuf>,
     /// Token publishers must present; required off loopback.
     pub token: Option<String>,
+    /// A training run folder whose `<model>-<variant>/model.onnx` files are
+    /// listed at `/api/models` and served at `/models/<name>/model.onnx`.
+    pub run_dir: Option<PathBuf>,
 }
 
 /// The server could not start or failed.
@@ -73,6 +76,7 @@ pub struct BoundServer {
 
 struct AppState {
     validation_dir: Option<PathBuf>,
+    run_dir: Option<PathBuf>,
 }
 
 /// Binds the server described by `config`.
@@ -87,7 +91,7 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
         .await
         .map_err(|source| ServeError::Bind { addr: config.bind, source })?;
     let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: config.bind, source })?;
-    let state = Arc::new(AppState { validation_dir: config.validation_dir });
+    let state = Arc::new(AppState { validation_dir: config.validation_dir, run_dir: config.run_dir });
     let hub = Arc::new(Hub::new());
     let (stop_sockets, shutdown) = watch::channel(false);
     let hub_state = Arc::new(HubState { hub: hub.clone(), token: config.token, shutdown });
@@ -97,6 +101,8 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/validation/summary", get(validation_summary))
+        .route("/api/models", get(list_models))
+        .route("/models/{name}/model.onnx", get(model_file))
         .with_state(state)
         .merge(hub::routes::router(hub_state))
         .fallback_service(static_files);
@@ -131,11 +137,25 @@ impl BoundServer {
     }
 }
 
+/// Seconds between the server's own memory/CPU `perf` events.
+const PROCESS_PERF_EVERY: u64 = 5;
+
 async fn report_drops(hub: Arc<Hub>) {
     let mut last = (0usize, 0u64);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut process = crate::producers::perf::sample("self");
+    let mut ticks = 0u64;
     loop {
         tick.tick().await;
+        ticks += 1;
+        if ticks.is_multiple_of(PROCESS_PERF_EVERY)
+            && let (Some(before), Some(now)) = (process, crate::producers::perf::sample("self"))
+        {
+            for event in crate::producers::perf::events("cis490-serve", &before, &now) {
+                hub.publish(EventKind::Perf, event);
+            }
+            process = Some(now);
+        }
         let now = hub.stats();
         if now != last {
             for (name, value, unit) in
@@ -147,6 +167,52 @@ async fn report_drops(hub: Arc<Hub>) {
             }
             last = hub.stats();
         }
+    }
+}
+
+/// `<model>-<variant>` folders of the run that hold a `model.onnx`.
+fn onnx_models(run: &std::path::Path) -> Vec<(String, u64)> {
+    let mut models: Vec<(String, u64)> = std::fs::read_dir(run)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let meta = std::fs::metadata(e.path().join("model.onnx")).ok()?;
+                    meta.is_file().then_some((name, meta.len()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    models.sort();
+    models
+}
+
+async fn list_models(State(state): State<Arc<AppState>>) -> Response {
+    let Some(run) = &state.run_dir else {
+        return axum::Json(serde_json::json!({ "models": [] })).into_response();
+    };
+    let models: Vec<serde_json::Value> = onnx_models(run)
+        .into_iter()
+        .map(|(name, bytes)| serde_json::json!({"name": name, "url": format!("/models/{name}/model.onnx"), "bytes": bytes}))
+        .collect();
+    axum::Json(serde_json::json!({ "models": models })).into_response()
+}
+
+async fn model_file(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    let Some(run) = &state.run_dir else {
+        return json_error(StatusCode::NOT_FOUND, "no run is served (start with --run RUN)");
+    };
+    // Only names listed by /api/models: no path tricks reach the disk.
+    if !onnx_models(run).iter().any(|(listed, _)| *listed == name) {
+        return json_error(StatusCode::NOT_FOUND, &format!("no model {name:?} in this run"));
+    }
+    match tokio::fs::read(run.join(&name).join("model.onnx")).await {
+        Ok(bytes) => ([(axum::http::header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{name}: {e}")),
     }
 }
 

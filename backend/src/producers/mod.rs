@@ -1,9 +1,13 @@
 //! Producers: programs that publish dashboard events to a hub.
 //!
 //! - [`profiles`]: one `attack_profile` curve per profile;
-//! - [`replay`]: an episode's frames at real time × speed.
+//! - [`replay`]: an episode's frames at real time × speed;
+//! - [`metrics`]: an evaluation report's entries;
+//! - [`perf`]: a process's memory and CPU use.
 //!
 //! Each runs as a subcommand against a hub URL, or in-process in `demo`.
 
+pub mod metrics;
+pub mod perf;
 pub mod profiles;
 pub mod replay;

@@ -1,0 +1,59 @@
+//! `perf` events about a process: resident memory and CPU use, read from
+//! Linux's `/proc/<pid>/stat` (on other systems nothing is reported).
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+/// One reading of a process's counters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProcessSample {
+    /// Resident set size in bytes.
+    pub rss_bytes: u64,
+    /// User + system CPU time in seconds.
+    pub cpu_s: f64,
+    /// When it was read.
+    pub at: Instant,
+}
+
+/// Reads `/proc/<pid>/stat` (`pid` = `self` for this process).
+pub fn sample(pid: &str) -> Option<ProcessSample> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat (11, 12 here); rss (pages) is 24 (21 here).
+    let ticks = 100.0; // USER_HZ on every Linux the lab runs
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let rss_pages: u64 = fields.get(21)?.parse().ok()?;
+    Some(ProcessSample { rss_bytes: rss_pages * 4096, cpu_s: (utime + stime) / ticks, at: Instant::now() })
+}
+
+/// `perf` events for `source` from two samples: RSS and CPU percent.
+pub fn events(source: &str, before: &ProcessSample, now: &ProcessSample) -> Vec<Value> {
+    let wall = now.at.duration_since(before.at).as_secs_f64();
+    let cpu = if wall > 0.0 { 100.0 * (now.cpu_s - before.cpu_s) / wall } else { 0.0 };
+    vec![
+        json!({"type": "perf", "source": source, "name": "rss_bytes", "value": now.rss_bytes, "unit": "bytes"}),
+        json!({"type": "perf", "source": source, "name": "cpu_percent", "value": cpu, "unit": "%"}),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cis490_shared::events::{EventKind, check_event};
+
+    #[test]
+    fn this_process_can_be_measured() {
+        let Some(a) = sample("self") else { return }; // not Linux
+        let spin: u64 = (0..2_000_000u64).map(|i| i % 7).sum();
+        assert!(spin > 0);
+        let b = sample("self").unwrap_or(a);
+        assert!(b.rss_bytes > 1 << 20);
+        for e in events("test", &a, &b) {
+            assert_eq!(check_event(&e), Ok(EventKind::Perf));
+        }
+    }
+}
