@@ -432,18 +432,8 @@ fn run_demo(
     args: ServeArgs,
     pipeline: impl FnOnce(Option<Arc<dyn Publish>>) -> Result<PipelineOutputs> + Send + 'static,
 ) -> Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let config = serve::ServeConfig {
-            bind: args.bind,
-            public_dir: args.public,
-            validation_dir: args.validation,
-            token: args.token,
-            run_dir: args.run,
-        };
-        let server = serve::bind(config).await?;
-        eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
+    runtime()?.block_on(async move {
+        let server = bind_server(args).await?;
         let hub: Arc<dyn Publish> = server.hub();
         let stop = Arc::new(AtomicBool::new(false));
         let stopper = stop.clone();
@@ -611,19 +601,26 @@ fn run_split(args: &SplitArgs) -> Result<()> {
 }
 
 fn run_serve(args: ServeArgs) -> Result<()> {
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    runtime.block_on(async move {
-        let config = serve::ServeConfig {
-            bind: args.bind,
-            public_dir: args.public,
-            validation_dir: args.validation,
-            token: args.token,
-            run_dir: args.run,
-        };
-        let server = serve::bind(config).await?;
-        eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
-        server.run(serve::shutdown_signal()).await?;
+    runtime()?.block_on(async move {
+        bind_server(args).await?.run(serve::shutdown_signal()).await?;
         Ok(())
     })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Binds the dashboard server and says where it is.
+async fn bind_server(args: ServeArgs) -> Result<serve::BoundServer> {
+    let config = serve::ServeConfig {
+        bind: args.bind,
+        public_dir: args.public,
+        validation_dir: args.validation,
+        token: args.token,
+        run_dir: args.run,
+    };
+    let server = serve::bind(config).await?;
+    eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
+    Ok(server)
 }
