@@ -6,6 +6,7 @@
 //! - [`validate`]: the validator and the acceptance index;
 //! - [`extract`]: windows and features, per episode and as Parquet shards;
 //! - [`split`]: held-out host / sample / time splits and normalization;
+//! - [`train`]: models × variants into schema-hashed checkpoints;
 //! - [`hub`]: the event hub (publish, WebSocket fan-out, state for late joiners);
 //! - [`serve`]: the HTTP server for the dashboard and the hub;
 //! - [`producers`]: attack-profile curves and episode replay for the hub;
@@ -22,4 +23,5 @@ pub mod serve;
 pub mod split;
 pub mod store;
 pub mod synth;
+pub mod train;
 pub mod validate;

@@ -17,7 +17,9 @@ use cis490_backend::hub::progress_events::ProgressEvents;
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
-use cis490_backend::{bench, extract, producers, serve, split};
+use cis490_backend::{bench, extract, producers, serve, split, train};
+use cis490_models::gbt::GbtConfig;
+use cis490_models::variant::Variant;
 use cis490_shared::validation::Status;
 
 #[derive(Parser)]
@@ -135,6 +137,25 @@ struct SplitArgs {
 }
 
 #[derive(clap::Args)]
+struct TrainArgs {
+    /// The feature folder written by `cis490 extract`.
+    #[arg(long)]
+    features: PathBuf,
+    /// The split file written by `cis490 split`.
+    #[arg(long)]
+    split: PathBuf,
+    /// Architectures, comma-separated (built so far: gbt).
+    #[arg(long, value_delimiter = ',', default_value = "gbt")]
+    models: Vec<String>,
+    /// Threat models, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "realistic,oracle")]
+    variants: Vec<String>,
+    /// The run folder to write (`<model>-<variant>/checkpoint.bin`).
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(clap::Args)]
 struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = serve::DEFAULT_BIND)]
@@ -213,6 +234,8 @@ enum Command {
     },
     /// Make a held-out host / sample / time split of extracted features.
     Split(SplitArgs),
+    /// Train models × variants on a split (gbt so far).
+    Train(TrainArgs),
     /// Serve the dashboard.
     Serve(ServeArgs),
     /// Run the whole path on built-in defaults: generate, validate, extract, split, serve.
@@ -335,6 +358,7 @@ fn run() -> Result<()> {
             }
         }
         Command::Split(args) => run_split(&args),
+        Command::Train(args) => run_train(&args),
         Command::Serve(args) => run_serve(args),
         Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
             serve.validation = Some(serve.validation.unwrap_or_else(|| workdir.join("validation")));
@@ -385,7 +409,7 @@ struct PipelineOutputs {
     split: PathBuf,
 }
 
-/// synth → validate → extract → host split, publishing progress.
+/// synth → validate → extract → host split → train, publishing progress.
 fn run_pipeline(
     workdir: &std::path::Path,
     episodes: u64,
@@ -421,6 +445,13 @@ fn run_pipeline(
         seed,
         val_share: 0.15,
         out: split.clone(),
+    })?;
+    run_train(&TrainArgs {
+        features: workdir.join("features"),
+        split: split.clone(),
+        models: vec!["gbt".into()],
+        variants: vec!["realistic".into(), "oracle".into()],
+        out: workdir.join("run"),
     })?;
     Ok(PipelineOutputs { store, index, split })
 }
@@ -597,6 +628,32 @@ fn run_split(args: &SplitArgs) -> Result<()> {
         if made.untested_profiles.is_empty() { "none".to_string() } else { made.untested_profiles.join(", ") },
         args.out.display()
     );
+    Ok(())
+}
+
+fn run_train(args: &TrainArgs) -> Result<()> {
+    let variants =
+        args.variants.iter().map(|v| v.parse::<Variant>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
+    let opts = train::TrainOptions {
+        features: args.features.clone(),
+        split: args.split.clone(),
+        models: args.models.clone(),
+        variants,
+        out: args.out.clone(),
+        gbt: GbtConfig::default(),
+    };
+    for t in train::run(&opts)? {
+        println!(
+            "{}-{}: validation macro F1 {:.3} ({} training, {} validation windows, {:.1} s) -> {}",
+            t.model,
+            t.variant.as_str(),
+            t.val_macro_f1,
+            t.train_windows,
+            t.val_windows,
+            t.seconds,
+            t.checkpoint.display()
+        );
+    }
     Ok(())
 }
 

@@ -1,8 +1,18 @@
 //! The classifiers of cis490.
 //!
-//! This crate will hold the six architectures, the trainer, checkpoints and
-//! ONNX export. For now it defines the interface every classifier
-//! implements, so the backend can be written against it.
+//! - [`variant`]: the realistic and oracle threat models (which features);
+//! - [`checkpoint`]: schema-hashed checkpoints;
+//! - [`gbt`]: gradient-boosted trees (hessboost), native only;
+//! - [`score`]: validation macro F1.
+//!
+//! The neural architectures, ONNX export and tract inference are still to
+//! come (see the open issue); [`Classifier`] is the interface they share.
+
+pub mod checkpoint;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod gbt;
+pub mod score;
+pub mod variant;
 
 use cis490_shared::label::Label;
 

@@ -1,0 +1,159 @@
+//! Gradient-boosted trees on summary features (hessboost, multiclass
+//! softprob), with early stopping on the validation log-loss.
+
+use std::num::NonZeroUsize;
+
+use hessboost::objective::Multiclass;
+use hessboost::prelude::*;
+
+use crate::NUM_CLASSES;
+
+/// Rows of features and their class indices.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Table {
+    /// Row-major features (`rows × cols`), `NaN` for missing.
+    pub x: Vec<f32>,
+    /// Number of rows.
+    pub rows: usize,
+    /// Features per row.
+    pub cols: usize,
+    /// Class index per row.
+    pub y: Vec<u32>,
+}
+
+/// Hyper-parameters of the tree ensemble.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct GbtConfig {
+    /// Most boosting rounds.
+    pub rounds: usize,
+    /// Tree depth.
+    pub max_depth: usize,
+    /// Learning rate.
+    pub eta: f64,
+    /// Stop after this many rounds without a better validation log-loss.
+    pub early_stopping_rounds: usize,
+}
+
+impl Default for GbtConfig {
+    fn default() -> Self {
+        Self { rounds: 300, max_depth: 6, eta: 0.1, early_stopping_rounds: 20 }
+    }
+}
+
+/// Training or prediction failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GbtError {
+    /// The data has the wrong shape.
+    #[error("{0}")]
+    Shape(String),
+    /// hessboost refused or failed.
+    #[error("gradient boosting: {0}")]
+    Boost(String),
+}
+
+fn boost(e: impl std::fmt::Display) -> GbtError {
+    GbtError::Boost(e.to_string())
+}
+
+fn matrix(t: &Table, labels: bool) -> Result<DMatrix, GbtError> {
+    if t.x.len() != t.rows * t.cols || (labels && t.y.len() != t.rows) {
+        return Err(GbtError::Shape(format!(
+            "{} values, {} labels for {} rows × {} columns",
+            t.x.len(),
+            t.y.len(),
+            t.rows,
+            t.cols
+        )));
+    }
+    let m = DMatrix::from_dense(&t.x, t.rows, t.cols).map_err(boost)?;
+    if labels {
+        let y: Vec<f32> = t.y.iter().map(|c| *c as f32).collect();
+        m.with_labels(&y).map_err(boost)
+    } else {
+        Ok(m)
+    }
+}
+
+/// A trained tree ensemble.
+#[derive(Debug, Clone)]
+pub struct Gbt {
+    model: BoostedModel,
+    cols: usize,
+}
+
+impl Gbt {
+    /// Trains on `train`, stopping early on `val`'s multiclass log-loss.
+    pub fn fit(train: &Table, val: &Table, config: &GbtConfig) -> Result<Self, GbtError> {
+        let params = TrainingParams::builder()
+            .objective(Objective::Softprob(Multiclass::new(NUM_CLASSES).map_err(boost)?))
+            .tree_method(TreeMethod::Hist)
+            .max_depth(config.max_depth)
+            .eta(config.eta)
+            .build()
+            .map_err(boost)?;
+        let dtrain = matrix(train, true)?;
+        let dval = matrix(val, true)?;
+        let patience = NonZeroUsize::new(config.early_stopping_rounds.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let result = Trainer::new(&params, &dtrain, config.rounds.max(1))
+            .eval(&dval, "valid")
+            .early_stopping_rounds(patience)
+            .train()
+            .map_err(boost)?;
+        Ok(Self { model: result.model, cols: train.cols })
+    }
+
+    /// Class probabilities per row (`rows × 7`, row-major).
+    pub fn predict_proba(&self, x: &Table) -> Result<Vec<f32>, GbtError> {
+        if x.cols != self.cols {
+            return Err(GbtError::Shape(format!("{} features per row, the model expects {}", x.cols, self.cols)));
+        }
+        let probs = self.model.predict(&matrix(x, false)?, Iterations::Best).map_err(boost)?;
+        Ok(probs.as_slice().to_vec())
+    }
+
+    /// The model's bytes (hessboost's native format).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, GbtError> {
+        self.model.encode(ModelFormat::Binary).map_err(boost)
+    }
+
+    /// A model from [`Gbt::to_bytes`] for inputs of `cols` features.
+    pub fn from_bytes(bytes: &[u8], cols: usize) -> Result<Self, GbtError> {
+        Ok(Self { model: BoostedModel::decode(bytes, ModelFormat::Binary).map_err(boost)?, cols })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Table {
+        // Seven well-separated classes on two features.
+        let mut t = Table { cols: 2, ..Table::default() };
+        for i in 0..140u32 {
+            let class = i % 7;
+            t.x.extend([class as f32 + (i % 3) as f32 * 0.01, (i % 5) as f32]);
+            t.y.push(class);
+            t.rows += 1;
+        }
+        t
+    }
+
+    #[test]
+    fn it_learns_a_tiny_set_perfectly_and_deterministically() -> Result<(), GbtError> {
+        let t = tiny();
+        let config = GbtConfig { rounds: 50, max_depth: 3, eta: 0.3, early_stopping_rounds: 10 };
+        let model = Gbt::fit(&t, &t, &config)?;
+        let probs = model.predict_proba(&t)?;
+        for (row, class) in probs.chunks(NUM_CLASSES).zip(&t.y) {
+            let best = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u32);
+            assert_eq!(best, Some(*class));
+            assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+        let again = Gbt::fit(&t, &t, &config)?;
+        assert_eq!(model.to_bytes()?, again.to_bytes()?, "same data, same model");
+        let reloaded = Gbt::from_bytes(&model.to_bytes()?, 2)?;
+        assert_eq!(reloaded.predict_proba(&t)?, probs);
+        assert!(Gbt::from_bytes(b"not a model", 2).is_err());
+        Ok(())
+    }
+}
