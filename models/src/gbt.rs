@@ -122,6 +122,32 @@ impl Gbt {
     }
 }
 
+impl crate::Classifier for Gbt {
+    fn describe(&self) -> String {
+        format!("gbt: hessboost softprob trees over {} summary features", self.cols)
+    }
+
+    fn input_len(&self) -> usize {
+        self.cols
+    }
+
+    fn predict_proba(&self, windows: &[&[f32]]) -> Result<Vec<crate::ClassProbabilities>, crate::ModelError> {
+        if let Some(bad) = windows.iter().find(|w| w.len() != self.cols) {
+            return Err(crate::ModelError::InputShape { expected: self.cols, got: bad.len() });
+        }
+        let table = Table { x: windows.concat(), rows: windows.len(), cols: self.cols, y: Vec::new() };
+        let flat = Gbt::predict_proba(self, &table).map_err(|e| crate::ModelError::Backend(e.to_string()))?;
+        Ok(flat
+            .chunks(NUM_CLASSES)
+            .map(|row| {
+                let mut p = [0.0; NUM_CLASSES];
+                p.copy_from_slice(row);
+                p
+            })
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +180,12 @@ mod tests {
         let reloaded = Gbt::from_bytes(&model.to_bytes()?, 2)?;
         assert_eq!(reloaded.predict_proba(&t)?, probs);
         assert!(Gbt::from_bytes(b"not a model", 2).is_err());
+        // The common interface gives the same probabilities.
+        use crate::Classifier;
+        let rows: Vec<&[f32]> = t.x.chunks(2).collect();
+        let via_trait = Classifier::predict_proba(&model, &rows).map_err(|e| GbtError::Boost(e.to_string()))?;
+        assert_eq!(via_trait.concat(), probs);
+        assert!(Classifier::predict_proba(&model, &[&[1.0][..]]).is_err());
         Ok(())
     }
 }

@@ -33,6 +33,9 @@ pub enum ModelError {
         /// What it was given.
         got: usize,
     },
+    /// The model's own library failed.
+    #[error("{0}")]
+    Backend(String),
 }
 
 /// What every trained classifier can do.
