@@ -279,6 +279,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// Tree training time and validation macro F1 (compare with bench/gbt_xgboost.py).
+    Gbt {
+        /// The feature folder.
+        #[arg(long)]
+        features: PathBuf,
+        /// The split file.
+        #[arg(long)]
+        split: PathBuf,
+        /// Where to write the tables for the reference.
+        #[arg(long)]
+        out: PathBuf,
+        /// Boosting rounds (no early stopping).
+        #[arg(long, default_value_t = 200)]
+        rounds: usize,
+    },
     /// Extraction windows/s and MB/s against only reading and decompressing.
     Extract {
         /// Episodes in the generated store.
@@ -367,6 +382,10 @@ fn run() -> Result<()> {
         }
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::Gbt { features, split, out, rounds } } => {
+            bench::gbt::gbt_training(&features, &split, &out, rounds)?;
             Ok(())
         }
         Command::Bench { which: BenchCommand::Hub { seconds } } => {

@@ -1,12 +1,15 @@
 //! Benchmarks that print a figure and a comparison (`cis490 bench ...`).
 //!
-//! [`hub`]: publish→receive latency and fan-out throughput of the hub.
+//! [`hub`]: publish→receive latency and fan-out throughput of the hub;
+//! [`gbt`]: tree training time and validation macro F1 (XGBoost reference
+//! in `bench/gbt_xgboost.py`).
 //!
 //! `validate`: validation throughput (episodes/s and MB/s) with 1 and 2
 //! jobs on a generated store, next to this machine's limit on the same
 //! files: `zstd -dc` plus `sha256sum` of every archive, the least work any
 //! validator must do. Results go in `docs/performance.md`.
 
+pub mod gbt;
 pub mod hub;
 
 use std::path::{Path, PathBuf};
