@@ -97,3 +97,33 @@ fn unknown_and_unbuilt_models_are_named() -> TestResult {
     assert!(err.to_string().contains("not built yet"));
     Ok(())
 }
+
+/// Every exported `model.onnx` runs in tract with the native model's
+/// probabilities (within 1e-4) on the split's validation windows, and
+/// carries the checkpoint's facts in its metadata.
+#[test]
+fn exported_onnx_agrees_with_the_native_trees_in_tract() -> TestResult {
+    use prost::Message;
+    let dir = tempfile::tempdir()?;
+    let opts = options(dir.path(), &["gbt"])?;
+    let trained = train::run(&opts)?;
+    let split: cis490_backend::split::SplitFile = serde_json::from_slice(&std::fs::read(&opts.split)?)?;
+    let val_ids = split.val.iter().cloned().collect();
+    for t in &trained {
+        let (header, model) = train::load_gbt(&t.checkpoint)?;
+        let onnx_path = t.checkpoint.with_file_name("model.onnx");
+        let bytes = std::fs::read(&onnx_path)?;
+        let table = cis490_backend::train::dataset::summary_table(&opts.features, &val_ids, t.variant)?;
+        assert!(table.rows > 10);
+        let native = model.predict_proba(&table)?;
+        let via_tract = cis490_models::onnx::run_tract(&bytes, &table.x, table.rows, table.cols)?;
+        let worst = native.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4, "{}: largest difference {worst}", onnx_path.display());
+        let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice())?;
+        let meta: std::collections::BTreeMap<_, _> =
+            proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+        assert_eq!(meta.get("schema_hash"), Some(&header.schema_hash));
+        assert_eq!(meta.get("variant").map(String::as_str), Some(t.variant.as_str()));
+    }
+    Ok(())
+}

@@ -116,6 +116,17 @@ impl Gbt {
         self.model.encode(ModelFormat::Binary).map_err(boost)
     }
 
+    /// The model in XGBoost's JSON model format (for ONNX export).
+    pub fn xgboost_json(&self) -> Result<serde_json::Value, GbtError> {
+        let bytes = self.model.encode(ModelFormat::XgboostJson).map_err(boost)?;
+        serde_json::from_slice(&bytes).map_err(boost)
+    }
+
+    /// Features per input row.
+    pub fn input_len(&self) -> usize {
+        self.cols
+    }
+
     /// A model from [`Gbt::to_bytes`] for inputs of `cols` features.
     pub fn from_bytes(bytes: &[u8], cols: usize) -> Result<Self, GbtError> {
         Ok(Self { model: BoostedModel::decode(bytes, ModelFormat::Binary).map_err(boost)?, cols })

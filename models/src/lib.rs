@@ -3,6 +3,7 @@
 //! - [`variant`]: the realistic and oracle threat models (which features);
 //! - [`checkpoint`]: schema-hashed checkpoints;
 //! - [`gbt`]: gradient-boosted trees (hessboost), native only;
+//! - [`onnx`]: ONNX export of the trees and tract inference;
 //! - [`score`]: validation macro F1.
 //!
 //! The neural architectures, ONNX export and tract inference are still to
@@ -11,6 +12,8 @@
 pub mod checkpoint;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod gbt;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod onnx;
 pub mod score;
 pub mod variant;
 

@@ -15,6 +15,7 @@ use std::time::Instant;
 use cis490_models::NUM_CLASSES;
 use cis490_models::checkpoint::{self, CheckpointError, CheckpointHeader, FORMAT_VERSION};
 use cis490_models::gbt::{Gbt, GbtConfig, GbtError};
+use cis490_models::onnx;
 use cis490_models::score::{argmax_rows, macro_f1};
 use cis490_models::variant::Variant;
 use cis490_shared::features::stats::summary_names;
@@ -174,6 +175,10 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
             std::fs::create_dir_all(&dir).map_err(|e| write_err(e.to_string()))?;
             atomic_file::write_bytes_atomically(&path, &checkpoint::encode(&header, &gbt.to_bytes()?))
                 .map_err(|e| write_err(e.to_string()))?;
+            let onnx_path = dir.join("model.onnx");
+            let onnx = tree_onnx(&gbt, &header)?;
+            atomic_file::write_bytes_atomically(&onnx_path, &onnx)
+                .map_err(|e| TrainError::Write { path: onnx_path.display().to_string(), message: e.to_string() })?;
             trained.push(Trained {
                 model: model.clone(),
                 variant: *variant,
@@ -186,6 +191,30 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
         }
     }
     Ok(trained)
+}
+
+/// The ONNX file of a tree model, with the checkpoint header's facts in
+/// `metadata_props` (values are JSON).
+pub fn tree_onnx(gbt: &Gbt, header: &CheckpointHeader) -> Result<Vec<u8>, TrainError> {
+    let metadata = vec![
+        ("schema_hash".to_string(), header.schema_hash.clone()),
+        ("architecture".to_string(), header.architecture.clone()),
+        ("variant".to_string(), header.variant.as_str().to_string()),
+        ("channels".to_string(), json_text(&header.channels)),
+        ("feature_names".to_string(), json_text(&header.feature_names)),
+        ("labels".to_string(), json_text(&header.labels)),
+        ("norm_mean".to_string(), json_text(&header.norm_mean)),
+        ("norm_std".to_string(), json_text(&header.norm_std)),
+        ("training".to_string(), header.training.to_string()),
+    ];
+    let tree_json = gbt.xgboost_json()?;
+    onnx::tree_model_bytes(&tree_json, header.feature_names.len(), &metadata)
+        .map_err(|e| TrainError::Options(format!("ONNX export: {e}")))
+}
+
+/// A value as JSON text (for ONNX metadata).
+fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// Loads a tree checkpoint, refusing one made for another feature schema.
