@@ -83,8 +83,20 @@ fn no_extra_args(command: &str, rest: &[String]) -> Result<()> {
 }
 
 /// The workspace root: the parent of this crate's manifest directory.
+/// The workspace that `cargo xtask` was run in, found at run time from the
+/// current directory. (A path baked in at compile time would be wrong when
+/// two clones share one target directory, as CI's clone and a developer's
+/// checkout do: cargo may then run the other clone's xtask binary.)
 fn workspace_root() -> Result<PathBuf> {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().context("xtask's manifest directory has no parent")?;
-    Ok(root.to_path_buf())
+    let start = std::env::current_dir().context("cannot read the current directory")?;
+    let mut dir: &Path = &start;
+    loop {
+        let manifest = dir.join("Cargo.toml");
+        if std::fs::read_to_string(&manifest).is_ok_and(|text| text.contains("[workspace]"))
+            && dir.join("xtask").is_dir()
+        {
+            return Ok(dir.to_path_buf());
+        }
+        dir = dir.parent().with_context(|| format!("{} is not inside the cis490 workspace", start.display()))?;
+    }
 }
