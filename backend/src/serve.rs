@@ -125,7 +125,7 @@ impl BoundServer {
     /// `perf` events (source `hub`) once a second when they change.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
         let stop_sockets = self.stop_sockets;
-        let reporter = tokio::spawn(report_drops(self.hub.clone()));
+        let reporter = tokio::spawn(report_hub_perf(self.hub.clone()));
         let signal = async move {
             shutdown.await;
             // Receivers may all be gone already; nothing to close then.
@@ -140,7 +140,7 @@ impl BoundServer {
 /// Seconds between the server's own memory/CPU `perf` events.
 const PROCESS_PERF_EVERY: u64 = 5;
 
-async fn report_drops(hub: Arc<Hub>) {
+async fn report_hub_perf(hub: Arc<Hub>) {
     let mut last = (0usize, 0u64);
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
     let mut process = crate::producers::perf::sample("self");

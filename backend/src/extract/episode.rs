@@ -85,7 +85,6 @@ pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
         .collect();
     let grid = align(&rows, start, end);
     let w = windows(&segments, end);
-    let segments = segments.clone();
     let features = w.windows.iter().map(|win| window_features(&grid, win.start_step)).collect();
     Some(EpisodeWindows {
         start_wall_ns: start,
