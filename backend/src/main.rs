@@ -18,7 +18,9 @@ use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
 use cis490_backend::{bench, extract, producers, serve, split, train};
+use cis490_models::architecture::FitSettings;
 use cis490_models::gbt::GbtConfig;
+use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
 use cis490_shared::validation::Status;
 
@@ -32,6 +34,9 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// Most epochs per network in `cis490 demo` (a few minutes for all twelve models on 2 cores).
+const DEMO_EPOCHS: usize = 8;
 
 fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
@@ -144,15 +149,29 @@ struct TrainArgs {
     /// The split file written by `cis490 split`.
     #[arg(long)]
     split: PathBuf,
-    /// Architectures, comma-separated (built so far: gbt).
-    #[arg(long, value_delimiter = ',', default_value = "gbt")]
+    /// Architectures, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "gbt,mlp,cnn,gru,lstm,transformer")]
     models: Vec<String>,
     /// Threat models, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "realistic,oracle")]
     variants: Vec<String>,
-    /// The run folder to write (`<model>-<variant>/checkpoint.bin`).
+    /// The run folder to write (`<model>-<variant>/checkpoint.bin` and `model.onnx`).
     #[arg(long)]
     out: PathBuf,
+    /// Most epochs of each network (early stopping usually ends sooner).
+    #[arg(long, default_value_t = 12)]
+    epochs: usize,
+    /// Epochs without a better validation macro F1 before a network stops.
+    #[arg(long, default_value_t = 3)]
+    patience: usize,
+    /// Seed of the networks' weights and batch order.
+    #[arg(long, default_value_t = 490)]
+    seed: u64,
+    /// Models trained at once (each network uses one core).
+    #[arg(long, default_value_t = default_jobs())]
+    jobs: usize,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 #[derive(clap::Args)]
@@ -373,7 +392,10 @@ fn run() -> Result<()> {
             }
         }
         Command::Split(args) => run_split(&args),
-        Command::Train(args) => run_train(&args),
+        Command::Train(args) => {
+            let publisher = args.hub.publisher()?;
+            run_train(&args, publisher)
+        }
         Command::Serve(args) => run_serve(args),
         Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
             serve.validation = Some(serve.validation.unwrap_or_else(|| workdir.join("validation")));
@@ -455,7 +477,7 @@ fn run_pipeline(
         jobs: default_jobs(),
         hub: HubArgs::default(),
     };
-    run_extract(&extract_args, publisher)?;
+    run_extract(&extract_args, publisher.clone())?;
     let split = workdir.join("split-host.json");
     run_split(&SplitArgs {
         features: workdir.join("features"),
@@ -465,13 +487,21 @@ fn run_pipeline(
         val_share: 0.15,
         out: split.clone(),
     })?;
-    run_train(&TrainArgs {
-        features: workdir.join("features"),
-        split: split.clone(),
-        models: vec!["gbt".into()],
-        variants: vec!["realistic".into(), "oracle".into()],
-        out: workdir.join("run"),
-    })?;
+    run_train(
+        &TrainArgs {
+            features: workdir.join("features"),
+            split: split.clone(),
+            models: train::MODELS.iter().map(|m| m.to_string()).collect(),
+            variants: vec!["realistic".into(), "oracle".into()],
+            out: workdir.join("run"),
+            epochs: DEMO_EPOCHS,
+            patience: 3,
+            seed,
+            jobs: default_jobs(),
+            hub: HubArgs::default(),
+        },
+        publisher,
+    )?;
     Ok(PipelineOutputs { store, index, split })
 }
 
@@ -650,29 +680,46 @@ fn run_split(args: &SplitArgs) -> Result<()> {
     Ok(())
 }
 
-fn run_train(args: &TrainArgs) -> Result<()> {
+fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
     let variants =
         args.variants.iter().map(|v| v.parse::<Variant>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
+    if args.epochs == 0 || args.jobs == 0 {
+        bail!("--epochs and --jobs must be at least 1");
+    }
+    let started = Instant::now();
+    let settings = FitSettings {
+        gbt: GbtConfig::default(),
+        neural: TrainConfig { max_epochs: args.epochs, patience: args.patience, seed: args.seed, ..TrainConfig::default() },
+    };
     let opts = train::TrainOptions {
         features: args.features.clone(),
         split: args.split.clone(),
         models: args.models.clone(),
         variants,
         out: args.out.clone(),
-        gbt: GbtConfig::default(),
+        settings,
+        jobs: args.jobs,
+        publisher,
+        progress: true,
     };
+    println!("{:<24} {:>9} {:>8} {:>8} {:>7} {:>8}", "model", "val F1", "train", "val", "epochs", "seconds");
     for t in train::run(&opts)? {
         println!(
-            "{}-{}: validation macro F1 {:.3} ({} training, {} validation windows, {:.1} s) -> {}",
-            t.model,
-            t.variant.as_str(),
+            "{:<24} {:>9.3} {:>8} {:>8} {:>7} {:>8.1}",
+            format!("{}-{}", t.model, t.variant.as_str()),
             t.val_macro_f1,
             t.train_windows,
             t.val_windows,
+            t.epochs,
             t.seconds,
-            t.checkpoint.display()
         );
     }
+    println!(
+        "trained {} models in {:.1} s -> {} (checkpoint.bin and model.onnx per model)",
+        args.models.len() * args.variants.len(),
+        started.elapsed().as_secs_f64(),
+        args.out.display()
+    );
     Ok(())
 }
 

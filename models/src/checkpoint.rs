@@ -41,6 +41,30 @@ pub struct CheckpointHeader {
     pub config: serde_json::Value,
     /// Training metadata (split, rounds, validation scores, times).
     pub training: serde_json::Value,
+    /// Input dimensions after the batch: `[features]` or `[channels, steps]`.
+    #[serde(default)]
+    pub input_shape: Vec<usize>,
+}
+
+impl CheckpointHeader {
+    /// The header's facts as ONNX `metadata_props` (values are JSON text
+    /// except the plain strings `schema_hash`, `architecture`, `variant`).
+    pub fn onnx_metadata(&self) -> Vec<(String, String)> {
+        let json = |v: serde_json::Value| v.to_string();
+        vec![
+            ("schema_hash".into(), self.schema_hash.clone()),
+            ("architecture".into(), self.architecture.clone()),
+            ("variant".into(), self.variant.as_str().to_string()),
+            ("input_shape".into(), json(serde_json::json!(self.input_shape))),
+            ("channels".into(), json(serde_json::json!(self.channels))),
+            ("feature_names".into(), json(serde_json::json!(self.feature_names))),
+            ("labels".into(), json(serde_json::json!(self.labels))),
+            ("norm_mean".into(), json(serde_json::json!(self.norm_mean))),
+            ("norm_std".into(), json(serde_json::json!(self.norm_std))),
+            ("config".into(), self.config.to_string()),
+            ("training".into(), self.training.to_string()),
+        ]
+    }
 }
 
 /// A checkpoint could not be read.
@@ -112,6 +136,7 @@ mod tests {
             labels: vec!["benign".into()],
             config: serde_json::json!({"max_depth": 6}),
             training: serde_json::json!({}),
+            input_shape: vec![1],
         }
     }
 

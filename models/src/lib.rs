@@ -1,18 +1,21 @@
 //! The classifiers of cis490.
 //!
+//! - [`architecture`]: the six architectures behind one interface
+//!   (fit, predict, save/load, describe, ONNX), native only;
 //! - [`variant`]: the realistic and oracle threat models (which features);
 //! - [`checkpoint`]: schema-hashed checkpoints;
 //! - [`gbt`]: gradient-boosted trees (hessboost), native only;
-//! - [`onnx`]: ONNX export of the trees and tract inference;
+//! - [`neural`]: the five burn networks and their trainer, native only;
+//! - [`onnx`]: ONNX graph building and tract inference (also in wasm32);
 //! - [`score`]: validation macro F1.
-//!
-//! The neural architectures, ONNX export and tract inference are still to
-//! come (see the open issue); [`Classifier`] is the interface they share.
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod architecture;
 pub mod checkpoint;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod gbt;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod neural;
 pub mod onnx;
 pub mod score;
 pub mod variant;

@@ -10,6 +10,8 @@
 //!   statistics and tensors (the same code in the extractor and the browser).
 //! - [`validation`]: episode statuses and the validation summary the
 //!   dashboard shows.
+//! - [`rng`]: the seeded random numbers the generator, splits and
+//!   trainers use (stable across dependency upgrades).
 //!
 //! Everything here is pure and compiles for `wasm32-unknown-unknown`.
 
@@ -18,4 +20,5 @@ pub mod features;
 pub mod ids;
 pub mod label;
 pub mod registry;
+pub mod rng;
 pub mod validation;

@@ -71,8 +71,8 @@ fn is_root() -> bool {
     cmd::output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
 }
 
-/// The Python packages the peer-tool tests read our Parquet files with.
-const PYTHON_PACKAGES: [&str; 3] = ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22"];
+/// The Python packages the peer-tool tests read our Parquet and ONNX files with.
+const PYTHON_PACKAGES: [&str; 4] = ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22", "onnxruntime>=1.17"];
 
 /// A virtual environment with pyarrow and pandas, outside the clone
 /// (`$HOME/.cache/cis490-pyenv`), created once; returns its python.
@@ -82,12 +82,12 @@ pub fn python_env() -> Result<std::path::PathBuf> {
     let python = venv.join("bin").join("python");
     let ready = || {
         Command::new(&python)
-            .args(["-c", "import pyarrow, pandas, zstandard"])
+            .args(["-c", "import pyarrow, pandas, zstandard, onnxruntime"])
             .output()
             .is_ok_and(|out| out.status.success())
     };
     if ready() {
-        eprintln!("setup: python env with pyarrow and pandas already at {}", venv.display());
+        eprintln!("setup: python env with pyarrow, pandas and onnxruntime already at {}", venv.display());
         return Ok(python);
     }
     if !cmd::exists("python3") {
@@ -108,7 +108,7 @@ pub fn python_env() -> Result<std::path::PathBuf> {
         made.context("cannot create a python venv (install python3-venv)")?;
     }
     cmd::run_step(
-        "pip install pyarrow pandas",
+        "pip install pyarrow pandas zstandard onnxruntime",
         Command::new(&python)
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
             .args(PYTHON_PACKAGES),

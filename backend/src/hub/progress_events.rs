@@ -17,6 +17,7 @@ pub struct ProgressEvents {
     id: String,
     unit: String,
     last: Mutex<Option<Instant>>,
+    min_interval: Duration,
     warned: std::sync::atomic::AtomicBool,
 }
 
@@ -39,8 +40,16 @@ impl ProgressEvents {
             id: id.into(),
             unit: unit.into(),
             last: Mutex::new(None),
+            min_interval: MIN_INTERVAL,
             warned: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Sends every report (for jobs whose steps are each worth a point on
+    /// a curve, e.g. training epochs).
+    pub fn unthrottled(mut self) -> Self {
+        self.min_interval = Duration::ZERO;
+        self
     }
 
     /// Reports `done` of `total`, with extra fields (e.g. status counts);
@@ -50,7 +59,7 @@ impl ProgressEvents {
         let Some(publisher) = &self.publisher else { return };
         {
             let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if done < total && last.is_some_and(|t| t.elapsed() < MIN_INTERVAL) {
+            if done < total && last.is_some_and(|t| t.elapsed() < self.min_interval) {
                 return;
             }
             *last = Some(Instant::now());

@@ -29,7 +29,16 @@ pub struct EpisodeInfo {
 
 /// The summary shards of a feature folder, sorted.
 pub fn summary_shards(features: &Path) -> Result<Vec<PathBuf>, SplitError> {
-    let dir = features.join("summary");
+    shards_in(features, "summary")
+}
+
+/// The tensor shards of a feature folder, sorted (same rows as the summary shards).
+pub fn tensor_shards(features: &Path) -> Result<Vec<PathBuf>, SplitError> {
+    shards_in(features, "tensors")
+}
+
+fn shards_in(features: &Path, kind: &str) -> Result<Vec<PathBuf>, SplitError> {
+    let dir = features.join(kind);
     let err = |message: String| SplitError::Features { path: dir.display().to_string(), message };
     let mut shards: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| err(format!("{e} (run `cis490 extract` first)")))?

@@ -15,7 +15,7 @@ pub mod episode;
 pub mod faults;
 pub mod hosts;
 pub mod render;
-pub mod rng;
+pub use cis490_shared::rng;
 
 use std::fs;
 use std::path::PathBuf;

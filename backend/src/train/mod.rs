@@ -1,38 +1,45 @@
 //! Training: models × variants on a split's training side, early stopping
-//! on its validation side, schema-hashed checkpoints in `RUN/<model>-<variant>/`.
+//! on its validation side, schema-hashed checkpoints and ONNX files in
+//! `RUN/<model>-<variant>/`.
 //!
-//! - [`dataset`]: training tables from the feature shards.
+//! - [`dataset`]: summary and tensor tables from the feature shards.
 //!
-//! Gradient-boosted trees (`gbt`) are built; the neural models, ONNX
-//! export and tract inference are still to come.
+//! Jobs run on `jobs` worker threads (each network trains on one core; the
+//! longest jobs start first). Each neural epoch is a `progress` event
+//! (`job` = `train`, `id` = `<model>-<variant>`) with its loss, validation
+//! macro F1 and learning rate; the terminal shows one bar over all epochs.
 
 pub mod dataset;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cis490_models::NUM_CLASSES;
+use cis490_models::architecture::{Architecture, FitError, FitSettings, TrainedModel, fit};
 use cis490_models::checkpoint::{self, CheckpointError, CheckpointHeader, FORMAT_VERSION};
-use cis490_models::gbt::{Gbt, GbtConfig, GbtError};
-use cis490_models::onnx;
-use cis490_models::score::{argmax_rows, macro_f1};
+use cis490_models::gbt::Table;
+use cis490_models::neural::Arch;
+use cis490_models::neural::trainer::EpochReport;
 use cis490_models::variant::Variant;
 use cis490_shared::features::stats::summary_names;
 use cis490_shared::label::Label;
 use cis490_shared::registry::schema_hash;
+use serde_json::{Map, Value, json};
 
+use self::dataset::FeatureKind;
 use crate::atomic_file;
+use crate::hub::client::Publish;
+use crate::hub::progress_events::ProgressEvents;
 use crate::split::norm::Normalization;
 use crate::split::{SplitFile, normalization_path};
 
-/// Architectures the trainer knows.
+/// Architectures the trainer knows, in run order.
 pub const MODELS: [&str; 6] = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"];
-/// Architectures built so far.
-pub const BUILT: [&str; 1] = ["gbt"];
 
 /// What to train.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TrainOptions {
     /// The feature folder.
     pub features: PathBuf,
@@ -44,8 +51,27 @@ pub struct TrainOptions {
     pub variants: Vec<Variant>,
     /// The run folder to write.
     pub out: PathBuf,
-    /// Tree hyper-parameters.
-    pub gbt: GbtConfig,
+    /// Hyper-parameters.
+    pub settings: FitSettings,
+    /// Worker threads (jobs trained at once).
+    pub jobs: usize,
+    /// Where `progress` events go, if anywhere.
+    pub publisher: Option<Arc<dyn Publish>>,
+    /// Show a terminal progress bar.
+    pub progress: bool,
+}
+
+impl std::fmt::Debug for TrainOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrainOptions")
+            .field("features", &self.features)
+            .field("split", &self.split)
+            .field("models", &self.models)
+            .field("variants", &self.variants)
+            .field("out", &self.out)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
 }
 
 /// Training could not run.
@@ -70,9 +96,14 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
-    /// Boosting failed.
-    #[error(transparent)]
-    Gbt(#[from] GbtError),
+    /// A model failed to fit.
+    #[error("{job}: {source}")]
+    Fit {
+        /// `<model>-<variant>`.
+        job: String,
+        /// What failed.
+        source: FitError,
+    },
     /// A checkpoint is unreadable.
     #[error("{path}: {source}")]
     Checkpoint {
@@ -80,6 +111,14 @@ pub enum TrainError {
         path: String,
         /// What is wrong.
         source: CheckpointError,
+    },
+    /// A checkpoint decodes but does not make a model.
+    #[error("{path}: {source}")]
+    Model {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        source: FitError,
     },
     /// Writing failed.
     #[error("cannot write {path}: {message}")]
@@ -104,10 +143,14 @@ pub struct Trained {
     pub val_windows: usize,
     /// Validation macro F1.
     pub val_macro_f1: f64,
+    /// Epochs run (1 for trees).
+    pub epochs: usize,
     /// Wall seconds.
     pub seconds: f64,
     /// The checkpoint written.
     pub checkpoint: PathBuf,
+    /// The ONNX file written.
+    pub onnx: PathBuf,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
@@ -115,15 +158,44 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainErro
     serde_json::from_slice(&std::fs::read(path).map_err(|e| err(e.to_string()))?).map_err(|e| err(e.to_string()))
 }
 
+/// Parses model names, refusing unknown ones and repeats.
+pub fn parse_models(names: &[String]) -> Result<Vec<Architecture>, TrainError> {
+    let mut out: Vec<Architecture> = Vec::new();
+    for name in names {
+        let arch: Architecture = name.trim().parse().map_err(TrainError::Options)?;
+        if !out.contains(&arch) {
+            out.push(arch);
+        }
+    }
+    if out.is_empty() {
+        return Err(TrainError::Options("no models named (known: gbt, mlp, cnn, gru, lstm, transformer)".into()));
+    }
+    Ok(out)
+}
+
+/// Relative cost, to start the longest jobs first.
+fn cost(arch: Architecture) -> u32 {
+    match arch {
+        Architecture::Neural(Arch::Transformer) => 6,
+        Architecture::Neural(Arch::Lstm) => 5,
+        Architecture::Neural(Arch::Gru) => 4,
+        Architecture::Neural(Arch::Cnn) => 3,
+        Architecture::Gbt => 2,
+        Architecture::Neural(Arch::Mlp) => 1,
+    }
+}
+
+/// Training and validation tables of one variant and feature kind.
+struct Sides {
+    train: Table,
+    val: Table,
+}
+
 /// Trains every requested model × variant.
 pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
-    for m in &opts.models {
-        if !MODELS.contains(&m.as_str()) {
-            return Err(TrainError::Options(format!("unknown model {m:?} (known: {})", MODELS.join(", "))));
-        }
-        if !BUILT.contains(&m.as_str()) {
-            return Err(TrainError::Options(format!("model {m:?} is not built yet (built: {})", BUILT.join(", "))));
-        }
+    let models = parse_models(&opts.models)?;
+    if opts.variants.is_empty() {
+        return Err(TrainError::Options("no variants named (realistic, oracle)".into()));
     }
     let split: SplitFile = read_json(&opts.split)?;
     if split.schema_hash != schema_hash() {
@@ -135,95 +207,183 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
     let norm: Normalization = read_json(&normalization_path(&opts.split))?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
-    let mut trained = Vec::new();
+
+    let mut tables: BTreeMap<(Variant, bool), Sides> = BTreeMap::new();
     for variant in &opts.variants {
-        let train = dataset::summary_table(&opts.features, &train_ids, *variant)?;
-        let val = dataset::summary_table(&opts.features, &val_ids, *variant)?;
-        if train.rows == 0 || val.rows == 0 {
-            return Err(TrainError::Options(format!(
-                "{} variant: no usable training or validation windows",
-                variant.as_str()
-            )));
-        }
-        for model in &opts.models {
-            let started = Instant::now();
-            let gbt = Gbt::fit(&train, &val, &opts.gbt)?;
-            let predicted = argmax_rows(&gbt.predict_proba(&val)?, NUM_CLASSES);
-            let score = macro_f1(&val.y, &predicted, NUM_CLASSES);
-            let seconds = started.elapsed().as_secs_f64();
-            let indices = variant.summary_indices();
-            let names = summary_names();
-            let header = CheckpointHeader {
-                format_version: FORMAT_VERSION,
-                schema_hash: schema_hash(),
-                architecture: model.clone(),
-                variant: *variant,
-                channels: variant.channel_names(),
-                feature_names: indices.iter().map(|i| names[*i].clone()).collect(),
-                norm_mean: indices.iter().map(|i| norm.summary.mean[*i]).collect(),
-                norm_std: indices.iter().map(|i| norm.summary.std[*i]).collect(),
-                labels: Label::ALL.iter().map(|l| l.to_string()).collect(),
-                config: serde_json::to_value(&opts.gbt).unwrap_or_default(),
-                training: serde_json::json!({
-                    "split": opts.split.display().to_string(), "recipe": split.recipe,
-                    "train_windows": train.rows, "val_windows": val.rows, "val_macro_f1": score, "seconds": seconds,
-                }),
-            };
-            let dir = opts.out.join(format!("{model}-{}", variant.as_str()));
-            let path = dir.join("checkpoint.bin");
-            let write_err = |message: String| TrainError::Write { path: path.display().to_string(), message };
-            std::fs::create_dir_all(&dir).map_err(|e| write_err(e.to_string()))?;
-            atomic_file::write_bytes_atomically(&path, &checkpoint::encode(&header, &gbt.to_bytes()?))
-                .map_err(|e| write_err(e.to_string()))?;
-            let onnx_path = dir.join("model.onnx");
-            let onnx = tree_onnx(&gbt, &header)?;
-            atomic_file::write_bytes_atomically(&onnx_path, &onnx)
-                .map_err(|e| TrainError::Write { path: onnx_path.display().to_string(), message: e.to_string() })?;
-            trained.push(Trained {
-                model: model.clone(),
-                variant: *variant,
-                train_windows: train.rows,
-                val_windows: val.rows,
-                val_macro_f1: score,
-                seconds,
-                checkpoint: path,
-            });
+        for tensors in [false, true] {
+            if !models.iter().any(|m| m.reads_tensors() == tensors) {
+                continue;
+            }
+            let kind = if tensors { FeatureKind::Tensor } else { FeatureKind::Summary };
+            let train = dataset::windows(&opts.features, &train_ids, *variant, kind)?.table;
+            let val = dataset::windows(&opts.features, &val_ids, *variant, kind)?.table;
+            if train.rows == 0 || val.rows == 0 {
+                return Err(TrainError::Options(format!(
+                    "{} variant: no usable training or validation windows",
+                    variant.as_str()
+                )));
+            }
+            tables.insert((*variant, tensors), Sides { train, val });
         }
     }
-    Ok(trained)
+
+    let mut jobs: Vec<(Architecture, Variant)> =
+        opts.variants.iter().flat_map(|v| models.iter().map(move |m| (*m, *v))).collect();
+    let order: Vec<(Architecture, Variant)> = {
+        let mut sorted = jobs.clone();
+        sorted.sort_by_key(|(m, _)| std::cmp::Reverse(cost(*m)));
+        sorted
+    };
+    let total_epochs: u64 = jobs
+        .iter()
+        .map(|(m, _)| if *m == Architecture::Gbt { 1 } else { opts.settings.neural.max_epochs as u64 })
+        .sum();
+    let bar = crate::progress::bar(total_epochs, "train", opts.progress);
+    let next = AtomicUsize::new(0);
+    let results: Mutex<BTreeMap<(String, Variant), Result<Trained, TrainError>>> = Mutex::new(BTreeMap::new());
+    std::thread::scope(|scope| {
+        for _ in 0..opts.jobs.clamp(1, order.len().max(1)) {
+            scope.spawn(|| {
+                while let Some((arch, variant)) = order.get(next.fetch_add(1, Ordering::SeqCst)).copied() {
+                    let sides = &tables[&(variant, arch.reads_tensors())];
+                    let result = train_one(opts, &split.recipe, &norm, arch, variant, sides, &bar);
+                    results
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert((arch.as_str().to_string(), variant), result);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    jobs.drain(..)
+        .map(|(m, v)| {
+            results
+                .remove(&(m.as_str().to_string(), v))
+                .unwrap_or_else(|| Err(TrainError::Options(format!("{}-{} did not run", m.as_str(), v.as_str()))))
+        })
+        .collect()
 }
 
-/// The ONNX file of a tree model, with the checkpoint header's facts in
-/// `metadata_props` (values are JSON).
-pub fn tree_onnx(gbt: &Gbt, header: &CheckpointHeader) -> Result<Vec<u8>, TrainError> {
-    let metadata = vec![
-        ("schema_hash".to_string(), header.schema_hash.clone()),
-        ("architecture".to_string(), header.architecture.clone()),
-        ("variant".to_string(), header.variant.as_str().to_string()),
-        ("channels".to_string(), json_text(&header.channels)),
-        ("feature_names".to_string(), json_text(&header.feature_names)),
-        ("labels".to_string(), json_text(&header.labels)),
-        ("norm_mean".to_string(), json_text(&header.norm_mean)),
-        ("norm_std".to_string(), json_text(&header.norm_std)),
-        ("training".to_string(), header.training.to_string()),
-    ];
-    let tree_json = gbt.xgboost_json()?;
-    onnx::tree_model_bytes(&tree_json, header.feature_names.len(), &metadata)
-        .map_err(|e| TrainError::Options(format!("ONNX export: {e}")))
+fn train_one(
+    opts: &TrainOptions,
+    recipe: &impl serde::Serialize,
+    norm: &Normalization,
+    arch: Architecture,
+    variant: Variant,
+    sides: &Sides,
+    bar: &indicatif::ProgressBar,
+) -> Result<Trained, TrainError> {
+    let job = format!("{}-{}", arch.as_str(), variant.as_str());
+    let started = Instant::now();
+    let channels = variant.channel_indices();
+    let summary_indices = variant.summary_indices();
+    let names = summary_names();
+    let (feature_names, mean, std): (Vec<String>, Vec<f64>, Vec<f64>) = if arch.reads_tensors() {
+        (
+            variant.channel_names(),
+            channels.iter().map(|c| norm.tensor.mean[*c]).collect(),
+            channels.iter().map(|c| norm.tensor.std[*c]).collect(),
+        )
+    } else {
+        (
+            summary_indices.iter().map(|i| names[*i].clone()).collect(),
+            summary_indices.iter().map(|i| norm.summary.mean[*i]).collect(),
+            summary_indices.iter().map(|i| norm.summary.std[*i]).collect(),
+        )
+    };
+    let input = arch.input_shape(channels.len(), summary_indices.len());
+    let events = ProgressEvents::new(opts.publisher.clone(), "train", &job, "epochs").unthrottled();
+    let extra = |report: Option<&EpochReport>| -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("model".into(), json!(arch.as_str()));
+        m.insert("variant".into(), json!(variant.as_str()));
+        if let Some(r) = report {
+            m.insert("epoch".into(), json!(r.epoch));
+            m.insert("train_loss".into(), json!(r.train_loss));
+            m.insert("val_macro_f1".into(), json!(r.val_macro_f1));
+            m.insert("lr".into(), json!(r.lr));
+        }
+        m
+    };
+    let max_epochs = if arch == Architecture::Gbt { 1 } else { opts.settings.neural.max_epochs };
+    events.report(0, max_epochs as u64, "started", extra(None));
+    let mut epochs = 0;
+    let mut on_epoch = |r: &EpochReport| {
+        epochs = r.epoch;
+        bar.inc(1);
+        bar.set_message(format!("{job} {}", r.epoch));
+        tracing::info!(
+            "{job} epoch {}/{}: loss {:.4}, val macro F1 {:.3}, lr {:.2e}{}",
+            r.epoch,
+            r.max_epochs,
+            r.train_loss,
+            r.val_macro_f1,
+            r.lr,
+            if r.best { " (best)" } else { "" }
+        );
+        events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), extra(Some(r)));
+    };
+    let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
+    let fitted = fit(arch, input, &sides.train, &sides.val, (&mean, &std), &opts.settings, &mut on_epoch)
+        .map_err(fit_err)?;
+    let skipped_epochs = max_epochs.saturating_sub(epochs.max(1));
+    bar.inc(skipped_epochs as u64 + u64::from(arch == Architecture::Gbt));
+    let seconds = started.elapsed().as_secs_f64();
+    let mut done = extra(None);
+    done.insert("val_macro_f1".into(), json!(fitted.val_macro_f1));
+    events.report(max_epochs as u64, max_epochs as u64, "done", done);
+
+    let header = CheckpointHeader {
+        format_version: FORMAT_VERSION,
+        schema_hash: schema_hash(),
+        architecture: arch.as_str().to_string(),
+        variant,
+        channels: variant.channel_names(),
+        feature_names,
+        norm_mean: mean,
+        norm_std: std,
+        labels: Label::ALL.iter().map(|l| l.to_string()).collect(),
+        config: fitted.config.clone(),
+        training: json!({
+            "split": opts.split.display().to_string(), "recipe": recipe,
+            "train_windows": sides.train.rows, "val_windows": sides.val.rows,
+            "val_macro_f1": fitted.val_macro_f1, "seconds": seconds, "details": fitted.details,
+        }),
+        input_shape: input.dims(),
+    };
+    let dir = opts.out.join(&job);
+    let path = dir.join("checkpoint.bin");
+    let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
+    std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e.to_string()))?;
+    let weights = fitted.model.weights_bytes().map_err(fit_err)?;
+    atomic_file::write_bytes_atomically(&path, &checkpoint::encode(&header, &weights))
+        .map_err(|e| write_err(&path, e.to_string()))?;
+    let onnx_path = dir.join("model.onnx");
+    let onnx = fitted.model.onnx_bytes(&header).map_err(fit_err)?;
+    atomic_file::write_bytes_atomically(&onnx_path, &onnx).map_err(|e| write_err(&onnx_path, e.to_string()))?;
+    Ok(Trained {
+        model: arch.as_str().to_string(),
+        variant,
+        train_windows: sides.train.rows,
+        val_windows: sides.val.rows,
+        val_macro_f1: fitted.val_macro_f1,
+        epochs: epochs.max(1),
+        seconds,
+        checkpoint: path,
+        onnx: onnx_path,
+    })
 }
 
-/// A value as JSON text (for ONNX metadata).
-fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-/// Loads a tree checkpoint, refusing one made for another feature schema.
-pub fn load_gbt(path: &Path) -> Result<(CheckpointHeader, Gbt), TrainError> {
+/// Loads a checkpoint of any architecture, refusing one made for another
+/// feature schema.
+pub fn load_model(path: &Path) -> Result<(CheckpointHeader, TrainedModel), TrainError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| TrainError::Checkpoint { path: shown.clone(), source: CheckpointError::Corrupt(e.to_string()) })?;
     let (header, weights) =
-        checkpoint::decode(&bytes).map_err(|source| TrainError::Checkpoint { path: shown, source })?;
-    let gbt = Gbt::from_bytes(weights, header.feature_names.len())?;
-    Ok((header, gbt))
+        checkpoint::decode(&bytes).map_err(|source| TrainError::Checkpoint { path: shown.clone(), source })?;
+    let model = TrainedModel::load(&header, weights).map_err(|source| TrainError::Model { path: shown, source })?;
+    Ok((header, model))
 }

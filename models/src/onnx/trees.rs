@@ -1,4 +1,4 @@
-//! ONNX export and tract inference.
+//! ONNX export of gradient-boosted trees.
 //!
 //! Trees become one `ai.onnx.ml` `TreeEnsembleClassifier` node built from
 //! the model's XGBoost JSON (split `x < threshold` goes to the true branch,
@@ -7,73 +7,12 @@
 //! in `metadata_props`. tract runs the file; tests compare it with the
 //! native prediction.
 
-use prost::Message;
 use serde_json::Value;
-use tract_onnx::pb::{
-    self, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, StringStringEntryProto, TypeProto,
-    ValueInfoProto, attribute_proto::AttributeType, tensor_shape_proto, type_proto,
-};
-use tract_onnx::prelude::*;
+use tract_onnx::pb::NodeProto;
 
+use super::OnnxError;
+use super::proto::{GraphBuilder, floats, ints, string, strings};
 use crate::NUM_CLASSES;
-
-/// Export or inference failed.
-#[derive(Debug, thiserror::Error)]
-pub enum OnnxError {
-    /// The XGBoost JSON lacks something the export needs.
-    #[error("tree model JSON: {0}")]
-    TreeJson(String),
-    /// tract could not load or run the model.
-    #[error("tract: {0}")]
-    Tract(String),
-}
-
-fn attr(name: &str, kind: AttributeType) -> AttributeProto {
-    AttributeProto { name: name.into(), r#type: kind as i32, ..Default::default() }
-}
-
-fn ints(name: &str, v: Vec<i64>) -> AttributeProto {
-    AttributeProto { ints: v, ..attr(name, AttributeType::Ints) }
-}
-
-fn floats(name: &str, v: Vec<f32>) -> AttributeProto {
-    AttributeProto { floats: v, ..attr(name, AttributeType::Floats) }
-}
-
-fn strings(name: &str, v: Vec<&str>) -> AttributeProto {
-    AttributeProto {
-        strings: v.into_iter().map(|s| s.as_bytes().to_vec()).collect(),
-        ..attr(name, AttributeType::Strings)
-    }
-}
-
-fn string(name: &str, v: &str) -> AttributeProto {
-    AttributeProto { s: v.as_bytes().to_vec(), ..attr(name, AttributeType::String) }
-}
-
-fn tensor_info(name: &str, elem: i32, dims: Vec<Option<i64>>) -> ValueInfoProto {
-    let dim = dims
-        .into_iter()
-        .map(|d| tensor_shape_proto::Dimension {
-            value: Some(match d {
-                Some(n) => tensor_shape_proto::dimension::Value::DimValue(n),
-                None => tensor_shape_proto::dimension::Value::DimParam("batch".into()),
-            }),
-            ..Default::default()
-        })
-        .collect();
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            value: Some(type_proto::Value::TensorType(type_proto::Tensor {
-                elem_type: elem,
-                shape: Some(pb::TensorShapeProto { dim }),
-            })),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
 
 fn numbers(v: &Value, what: &str) -> Result<Vec<f64>, OnnxError> {
     v.as_array()
@@ -179,62 +118,16 @@ pub fn tree_model_bytes(
     features: usize,
     metadata: &[(String, String)],
 ) -> Result<Vec<u8>, OnnxError> {
-    let node = tree_ensemble_node(xgboost_json)?;
-    let float = pb::tensor_proto::DataType::Float as i32;
-    let int64 = pb::tensor_proto::DataType::Int64 as i32;
-    let graph = GraphProto {
-        name: "cis490".into(),
-        node: vec![node],
-        input: vec![tensor_info("input", float, vec![None, Some(features as i64)])],
-        output: vec![
-            tensor_info("label", int64, vec![None]),
-            tensor_info("probabilities", float, vec![None, Some(NUM_CLASSES as i64)]),
-        ],
-        ..Default::default()
-    };
-    let model = ModelProto {
-        ir_version: 8,
-        producer_name: "cis490".into(),
-        opset_import: vec![
-            OperatorSetIdProto { domain: String::new(), version: 17 },
-            OperatorSetIdProto { domain: "ai.onnx.ml".into(), version: 3 },
-        ],
-        graph: Some(graph),
-        metadata_props: metadata
-            .iter()
-            .map(|(k, v)| StringStringEntryProto { key: k.clone(), value: v.clone() })
-            .collect(),
-        ..Default::default()
-    };
-    Ok(model.encode_to_vec())
-}
-
-/// Runs an exported model with tract on `rows` rows of `cols` features;
-/// returns the probabilities (`rows × 7`).
-pub fn run_tract(bytes: &[u8], x: &[f32], rows: usize, cols: usize) -> Result<Vec<f32>, OnnxError> {
-    let err = |e: TractError| OnnxError::Tract(format!("{e:?}"));
-    let model = tract_onnx::onnx()
-        .with_ignore_value_info(true)
-        .model_for_read(&mut &bytes[..])
-        .map_err(err)?
-        .with_input_fact(0, f32::fact([rows, cols]).into())
-        .map_err(err)?
-        .into_optimized()
-        .map_err(err)?
-        .into_runnable()
-        .map_err(err)?;
-    let input =
-        tract_ndarray::Array2::from_shape_vec((rows, cols), x.to_vec()).map_err(|e| OnnxError::Tract(e.to_string()))?;
-    let outputs = model.run(tvec!(input.into_tvalue())).map_err(err)?;
-    let probs = outputs.get(1).ok_or_else(|| OnnxError::Tract("no probabilities output".into()))?;
-    let view = probs.to_plain_array_view::<f32>().map_err(err)?;
-    Ok(view.iter().copied().collect())
+    let mut graph = GraphBuilder::new();
+    graph.push_node(tree_ensemble_node(xgboost_json)?);
+    Ok(graph.into_model_bytes(&[features], metadata, true))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::gbt::{Gbt, GbtConfig, Table};
+    use crate::onnx::run_tract;
 
     #[test]
     fn tract_runs_the_exported_trees_like_the_native_model() -> Result<(), Box<dyn std::error::Error>> {
@@ -249,7 +142,7 @@ mod tests {
         let model = Gbt::fit(&t, &t, &GbtConfig { rounds: 30, max_depth: 4, eta: 0.3, early_stopping_rounds: 30 })?;
         let native = model.predict_proba(&t)?;
         let bytes = tree_model_bytes(&model.xgboost_json()?, 3, &[("schema_hash".into(), "x".into())])?;
-        let via_tract = run_tract(&bytes, &t.x, t.rows, t.cols)?;
+        let via_tract = run_tract(&bytes, &t.x, &[t.rows, t.cols])?;
         assert_eq!(native.len(), via_tract.len());
         let worst = native.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst <= 1e-4, "largest difference {worst}");

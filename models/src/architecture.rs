@@ -1,0 +1,225 @@
+//! The six architectures behind one interface: fit on a training table with
+//! a validation table for early stopping, predict probabilities, save and
+//! load through a checkpoint, describe, export to ONNX.
+
+use cis490_shared::features::WINDOW_STEPS;
+
+use crate::checkpoint::CheckpointHeader;
+use crate::gbt::{Gbt, GbtConfig, GbtError, Table};
+use crate::neural::trainer::{EpochReport, TrainConfig, Windows, expand_normalization, train};
+use crate::neural::{Arch, InputShape, NeuralError, NeuralModel};
+use crate::onnx::trees::tree_model_bytes;
+use crate::score::{argmax_rows, macro_f1};
+use crate::{ClassProbabilities, Classifier, ModelError, NUM_CLASSES};
+
+/// An architecture name: `gbt` or one of the five networks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Architecture {
+    /// Gradient-boosted trees on summary features.
+    Gbt,
+    /// A neural network.
+    Neural(Arch),
+}
+
+impl Architecture {
+    /// All six, in the order runs list them.
+    pub const ALL: [Architecture; 6] = [
+        Architecture::Gbt,
+        Architecture::Neural(Arch::Mlp),
+        Architecture::Neural(Arch::Cnn),
+        Architecture::Neural(Arch::Gru),
+        Architecture::Neural(Arch::Lstm),
+        Architecture::Neural(Arch::Transformer),
+    ];
+
+    /// The name used on the command line, in run folders and checkpoints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Architecture::Gbt => "gbt",
+            Architecture::Neural(a) => a.as_str(),
+        }
+    }
+
+    /// Whether it reads the channel × time tensor (else summary features).
+    pub fn reads_tensors(self) -> bool {
+        matches!(self, Architecture::Neural(a) if a.reads_tensors())
+    }
+
+    /// The input shape for a variant with `channels` channels and
+    /// `features` summary features.
+    pub fn input_shape(self, channels: usize, features: usize) -> InputShape {
+        if self.reads_tensors() {
+            InputShape::Sequence { channels, steps: WINDOW_STEPS }
+        } else {
+            InputShape::Features(features)
+        }
+    }
+}
+
+impl std::str::FromStr for Architecture {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Architecture::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            let known: Vec<&str> = Architecture::ALL.iter().map(|a| a.as_str()).collect();
+            format!("unknown model {s:?} (known: {})", known.join(", "))
+        })
+    }
+}
+
+/// Hyper-parameters of every architecture.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FitSettings {
+    /// The trees'.
+    pub gbt: GbtConfig,
+    /// The networks' trainer.
+    pub neural: TrainConfig,
+}
+
+/// Fitting or loading failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    /// The trees failed.
+    #[error(transparent)]
+    Gbt(#[from] GbtError),
+    /// A network failed.
+    #[error(transparent)]
+    Neural(#[from] NeuralError),
+    /// The checkpoint does not describe a loadable model.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+}
+
+/// A trained model of any architecture.
+#[derive(Debug)]
+pub enum TrainedModel {
+    /// Trees.
+    Gbt(Gbt),
+    /// A network.
+    Neural(NeuralModel),
+}
+
+/// What fitting produced.
+#[derive(Debug)]
+pub struct Fitted {
+    /// The model (for networks: the best epoch's weights).
+    pub model: TrainedModel,
+    /// Validation macro F1 of the returned model.
+    pub val_macro_f1: f64,
+    /// Architecture configuration, stored in the checkpoint.
+    pub config: serde_json::Value,
+    /// Training details (epochs, history), stored in the checkpoint.
+    pub details: serde_json::Value,
+}
+
+/// Fits `arch` on `train`, early-stopping on `val`. `norm` is the training
+/// split's mean and std per input feature (summary) or per channel
+/// (tensors); `on_epoch` sees each neural epoch.
+pub fn fit(
+    arch: Architecture,
+    input: InputShape,
+    train_table: &Table,
+    val_table: &Table,
+    norm: (&[f64], &[f64]),
+    settings: &FitSettings,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<Fitted, FitError> {
+    match arch {
+        Architecture::Gbt => {
+            let gbt = Gbt::fit(train_table, val_table, &settings.gbt)?;
+            let predicted = argmax_rows(&gbt.predict_proba(val_table)?, NUM_CLASSES);
+            Ok(Fitted {
+                val_macro_f1: macro_f1(&val_table.y, &predicted, NUM_CLASSES),
+                config: serde_json::to_value(&settings.gbt).unwrap_or_default(),
+                details: serde_json::json!({}),
+                model: TrainedModel::Gbt(gbt),
+            })
+        }
+        Architecture::Neural(a) => {
+            let windows = |t: &'_ Table| Windows { x: &t.x, y: &t.y };
+            let norm = expand_normalization(input, norm.0, norm.1);
+            let (model, report) =
+                train(a, input, &settings.neural, norm, windows(train_table), windows(val_table), on_epoch)?;
+            Ok(Fitted {
+                val_macro_f1: report.best_val_macro_f1,
+                config: serde_json::json!({"width": model.width, "trainer": settings.neural}),
+                details: serde_json::to_value(&report).unwrap_or_default(),
+                model: TrainedModel::Neural(model),
+            })
+        }
+    }
+}
+
+impl TrainedModel {
+    /// The weights as checkpoint bytes.
+    pub fn weights_bytes(&self) -> Result<Vec<u8>, FitError> {
+        match self {
+            TrainedModel::Gbt(g) => Ok(g.to_bytes()?),
+            TrainedModel::Neural(n) => Ok(n.weights_bytes()),
+        }
+    }
+
+    /// Rebuilds a model from a decoded checkpoint.
+    pub fn load(header: &CheckpointHeader, weights: &[u8]) -> Result<Self, FitError> {
+        let arch: Architecture = header.architecture.parse().map_err(FitError::Checkpoint)?;
+        let input = arch.input_shape(header.channels.len(), header.feature_names.len());
+        if !header.input_shape.is_empty() && header.input_shape != input.dims() {
+            return Err(FitError::Checkpoint(format!(
+                "input shape {:?} does not fit a {} model on {} channels",
+                header.input_shape,
+                arch.as_str(),
+                header.channels.len()
+            )));
+        }
+        match arch {
+            Architecture::Gbt => Ok(TrainedModel::Gbt(Gbt::from_bytes(weights, header.feature_names.len())?)),
+            Architecture::Neural(a) => {
+                let width = header
+                    .config
+                    .get("width")
+                    .and_then(serde_json::Value::as_u64)
+                    .ok_or_else(|| FitError::Checkpoint("config.width is missing".into()))?;
+                let (mean, std) = expand_normalization(input, &header.norm_mean, &header.norm_std);
+                Ok(TrainedModel::Neural(NeuralModel::from_bytes(a, input, width as usize, mean, std, weights)?))
+            }
+        }
+    }
+
+    /// The model as an ONNX file with `header`'s facts in `metadata_props`.
+    pub fn onnx_bytes(&self, header: &CheckpointHeader) -> Result<Vec<u8>, FitError> {
+        let metadata = header.onnx_metadata();
+        match self {
+            TrainedModel::Gbt(g) => tree_model_bytes(&g.xgboost_json()?, g.input_len(), &metadata)
+                .map_err(|e| FitError::Checkpoint(e.to_string())),
+            TrainedModel::Neural(n) => Ok(n.onnx_bytes(&metadata)),
+        }
+    }
+
+    /// Input dimensions after the batch.
+    pub fn input_dims(&self) -> Vec<usize> {
+        match self {
+            TrainedModel::Gbt(g) => vec![g.input_len()],
+            TrainedModel::Neural(n) => n.input.dims(),
+        }
+    }
+
+    fn classifier(&self) -> &dyn Classifier {
+        match self {
+            TrainedModel::Gbt(g) => g,
+            TrainedModel::Neural(n) => n,
+        }
+    }
+}
+
+impl Classifier for TrainedModel {
+    fn describe(&self) -> String {
+        self.classifier().describe()
+    }
+
+    fn input_len(&self) -> usize {
+        self.classifier().input_len()
+    }
+
+    fn predict_proba(&self, windows: &[&[f32]]) -> Result<Vec<ClassProbabilities>, ModelError> {
+        self.classifier().predict_proba(windows)
+    }
+}

@@ -1,0 +1,106 @@
+//! ONNX export of every model and inference with tract.
+//!
+//! - [`proto`]: graph-building helpers over `tract_onnx::pb`;
+//! - [`trees`]: the tree ensemble as one `ai.onnx.ml` node.
+//!
+//! The neural graphs are written by each architecture (`neural::*`) from its
+//! trained weights. [`OnnxRunner`] loads a file once for a fixed batch size
+//! (tract needs a concrete batch for the recurrent ops) and runs it many
+//! times; it compiles for wasm32 too, so the browser runs the same code.
+
+pub mod proto;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod trees;
+
+use std::sync::Arc;
+
+use tract_onnx::prelude::*;
+
+use crate::NUM_CLASSES;
+
+/// Export or inference failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OnnxError {
+    /// The XGBoost JSON lacks something the export needs.
+    #[error("tree model JSON: {0}")]
+    TreeJson(String),
+    /// tract could not load or run the model.
+    #[error("tract: {0}")]
+    Tract(String),
+    /// The input does not have the shape the runner was built for.
+    #[error("input has {got} values, the model expects {expected} ({shape:?})")]
+    Input {
+        /// Values given.
+        got: usize,
+        /// Values expected.
+        expected: usize,
+        /// The full input shape.
+        shape: Vec<usize>,
+    },
+}
+
+fn tract_err(e: TractError) -> OnnxError {
+    OnnxError::Tract(format!("{e:?}"))
+}
+
+/// An ONNX model loaded by tract for one input shape (batch first).
+#[derive(Debug, Clone)]
+pub struct OnnxRunner {
+    plan: Arc<TypedRunnableModel>,
+    shape: Vec<usize>,
+}
+
+impl OnnxRunner {
+    /// Loads `bytes` (an ONNX file) for inputs of exactly `shape`.
+    pub fn new(bytes: &[u8], shape: &[usize]) -> Result<Self, OnnxError> {
+        let plan = tract_onnx::onnx()
+            .with_ignore_value_info(true)
+            .model_for_read(&mut &bytes[..])
+            .map_err(tract_err)?
+            .with_input_fact(0, f32::fact(shape).into())
+            .map_err(tract_err)?
+            .into_optimized()
+            .map_err(tract_err)?
+            .into_runnable()
+            .map_err(tract_err)?;
+        Ok(Self { plan, shape: shape.to_vec() })
+    }
+
+    /// The input shape the runner was built for.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// Class probabilities (`batch × 7`, row-major) for `x` laid out as
+    /// `shape` (row-major).
+    pub fn probabilities(&self, x: &[f32]) -> Result<Vec<f32>, OnnxError> {
+        let expected: usize = self.shape.iter().product();
+        if x.len() != expected {
+            return Err(OnnxError::Input { got: x.len(), expected, shape: self.shape.clone() });
+        }
+        let input = tract_onnx::prelude::Tensor::from_shape(&self.shape, x).map_err(tract_err)?;
+        let outputs = self.plan.run(tvec!(input.into_tvalue())).map_err(tract_err)?;
+        let probs = outputs.get(1).ok_or_else(|| OnnxError::Tract("no probabilities output".into()))?;
+        let view = probs.to_plain_array_view::<f32>().map_err(tract_err)?;
+        let out: Vec<f32> = view.iter().copied().collect();
+        if out.len() != self.shape[0] * NUM_CLASSES {
+            return Err(OnnxError::Tract(format!("probabilities have {} values, not batch × 7", out.len())));
+        }
+        Ok(out)
+    }
+}
+
+/// Loads and runs a model once on `x` of shape `shape` (batch first);
+/// returns the probabilities (`batch × 7`).
+pub fn run_tract(bytes: &[u8], x: &[f32], shape: &[usize]) -> Result<Vec<f32>, OnnxError> {
+    OnnxRunner::new(bytes, shape)?.probabilities(x)
+}
+
+/// The `metadata_props` of an ONNX file, e.g. to check a model's schema
+/// hash before running it.
+pub fn metadata(bytes: &[u8]) -> Result<Vec<(String, String)>, OnnxError> {
+    use prost::Message;
+    let model =
+        tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| OnnxError::Tract(format!("not an ONNX file: {e}")))?;
+    Ok(model.metadata_props.into_iter().map(|p| (p.key, p.value)).collect())
+}
