@@ -226,6 +226,10 @@ enum Command {
         /// Start again at the end, until interrupted.
         #[arg(long = "loop")]
         repeat: bool,
+        /// A training run: its models predict every window (tract) and
+        /// publish `prediction` events as the replay reaches each window's end.
+        #[arg(long)]
+        models: Option<PathBuf>,
         #[command(flatten)]
         hub: HubArgs,
     },
@@ -313,6 +317,21 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+    /// Neural training ms per step at batch 64 (compare with bench/neural_torch.py).
+    Neural {
+        /// Timed steps per model.
+        #[arg(long, default_value_t = 40)]
+        steps: usize,
+    },
+    /// tract inference latency per window for every model of a training run.
+    Inference {
+        /// The run folder written by `cis490 train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// Single-window runs per model.
+        #[arg(long, default_value_t = 2000)]
+        windows: usize,
+    },
     /// Extraction windows/s and MB/s against only reading and decompressing.
     Extract {
         /// Episodes in the generated store.
@@ -379,13 +398,17 @@ fn run() -> Result<()> {
                 before = now;
             }
         }
-        Command::Replay { store, episode, speed, repeat, hub } => {
+        Command::Replay { store, episode, speed, repeat, models, hub } => {
             let publisher = hub.publisher()?.context("--hub URL is required")?;
             let (host, id) = episode.split_once('/').context("--episode must be <host_id>/<episode_id>")?;
             let path = store.join(host).join(format!("{id}.tar.zst"));
+            let models = match models {
+                Some(run) => producers::predictions::load_run(&run)?,
+                None => Vec::new(),
+            };
             let stop = AtomicBool::new(false);
             loop {
-                run_replay(&path, id, host, speed, publisher.as_ref(), &stop)?;
+                run_replay(&path, id, host, speed, &models, publisher.as_ref(), &stop)?;
                 if !repeat {
                     return Ok(());
                 }
@@ -399,6 +422,7 @@ fn run() -> Result<()> {
         Command::Serve(args) => run_serve(args),
         Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
             serve.validation = Some(serve.validation.unwrap_or_else(|| workdir.join("validation")));
+            serve.run = Some(serve.run.unwrap_or_else(|| workdir.join("run")));
             let pipeline = move |publisher: Option<Arc<dyn Publish>>| run_pipeline(&workdir, episodes, seed, publisher);
             if no_serve { pipeline(None).map(drop) } else { run_demo(serve, pipeline) }
         }
@@ -408,6 +432,14 @@ fn run() -> Result<()> {
         }
         Command::Bench { which: BenchCommand::Gbt { features, split, out, rounds } } => {
             bench::gbt::gbt_training(&features, &split, &out, rounds)?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::Neural { steps } } => {
+            bench::neural::training_steps(steps.max(1))?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::Inference { run, windows } } => {
+            bench::neural::inference_latency(&run, windows.max(1))?;
             Ok(())
         }
         Command::Bench { which: BenchCommand::Hub { seconds } } => {
@@ -448,6 +480,7 @@ struct PipelineOutputs {
     store: PathBuf,
     index: PathBuf,
     split: PathBuf,
+    run: PathBuf,
 }
 
 /// synth → validate → extract → host split → train, publishing progress.
@@ -502,7 +535,7 @@ fn run_pipeline(
         },
         publisher,
     )?;
-    Ok(PipelineOutputs { store, index, split })
+    Ok(PipelineOutputs { store, index, split, run: workdir.join("run") })
 }
 
 /// Serves the dashboard first, runs the pipeline with live progress, then
@@ -540,6 +573,8 @@ fn run_demo(
 /// Replays the split's test episodes in turn, at real time, until `stop`.
 fn replay_test_episodes(outputs: &PipelineOutputs, hub: &dyn Publish, stop: &AtomicBool) -> Result<()> {
     let made: split::SplitFile = serde_json::from_slice(&std::fs::read(&outputs.split)?)?;
+    let loaded = producers::predictions::load_run(&outputs.run)?;
+    let models = loaded.as_slice();
     let index = extract::index_reader::read_index(&outputs.index)?;
     let episodes: Vec<_> = index.iter().filter(|r| made.test.contains(&r.episode_id)).collect();
     if episodes.is_empty() {
@@ -547,7 +582,7 @@ fn replay_test_episodes(outputs: &PipelineOutputs, hub: &dyn Publish, stop: &Ato
     }
     while !stop.load(Ordering::Relaxed) {
         for row in &episodes {
-            run_replay(&outputs.store.join(&row.path), &row.episode_id, &row.host_id, 1.0, hub, stop)?;
+            run_replay(&outputs.store.join(&row.path), &row.episode_id, &row.host_id, 1.0, models, hub, stop)?;
             if stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -570,18 +605,25 @@ fn run_profiles(store: &std::path::Path, index: &std::path::Path, publisher: &dy
     Ok(())
 }
 
+/// Publishes an episode's frames at real time × `speed`, each window's
+/// predictions (one per model in `models`) with the frame at its end.
 fn run_replay(
     path: &std::path::Path,
     episode_id: &str,
     host_id: &str,
     speed: f64,
+    models: &[producers::predictions::LiveModel],
     publisher: &dyn Publish,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let frames = producers::replay::frames(path, episode_id, host_id)?;
+    let episode = extract::episode::extract_episode(path, &ReadLimits::default())
+        .with_context(|| format!("{}: cannot replay", path.display()))?;
+    let frames = producers::replay::frames_of(&episode, episode_id, host_id);
+    let mut predictions =
+        producers::predictions::prediction_events(models, &episode, episode_id).into_iter().peekable();
     let interval = producers::replay::frame_interval(speed);
     let started = Instant::now();
-    for (k, frame) in frames.iter().enumerate() {
+    for (k, frame) in frames.into_iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -590,7 +632,11 @@ fn run_replay(
         if let Some(wait) = due.checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
         }
-        publisher.publish(std::slice::from_ref(frame))?;
+        let mut batch = vec![frame];
+        while let Some((_, event)) = predictions.next_if(|(step, _)| *step <= k + 1) {
+            batch.push(event);
+        }
+        publisher.publish(&batch)?;
     }
     Ok(())
 }
@@ -689,7 +735,12 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
     let started = Instant::now();
     let settings = FitSettings {
         gbt: GbtConfig::default(),
-        neural: TrainConfig { max_epochs: args.epochs, patience: args.patience, seed: args.seed, ..TrainConfig::default() },
+        neural: TrainConfig {
+            max_epochs: args.epochs,
+            patience: args.patience,
+            seed: args.seed,
+            ..TrainConfig::default()
+        },
     };
     let opts = train::TrainOptions {
         features: args.features.clone(),

@@ -135,10 +135,10 @@ pub fn fit(
             })
         }
         Architecture::Neural(a) => {
-            let windows = |t: &'_ Table| Windows { x: &t.x, y: &t.y };
             let norm = expand_normalization(input, norm.0, norm.1);
-            let (model, report) =
-                train(a, input, &settings.neural, norm, windows(train_table), windows(val_table), on_epoch)?;
+            let train_windows = Windows { x: &train_table.x, y: &train_table.y };
+            let val_windows = Windows { x: &val_table.x, y: &val_table.y };
+            let (model, report) = train(a, input, &settings.neural, norm, train_windows, val_windows, on_epoch)?;
             Ok(Fitted {
                 val_macro_f1: report.best_val_macro_f1,
                 config: serde_json::json!({"width": model.width, "trainer": settings.neural}),

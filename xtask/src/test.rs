@@ -36,6 +36,8 @@ pub fn run(root: &Path) -> Result<()> {
                 "clippy",
                 "-p",
                 "cis490-frontend",
+                "-p",
+                "cis490-models",
                 "--target",
                 "wasm32-unknown-unknown",
                 "--locked",

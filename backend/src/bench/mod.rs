@@ -2,7 +2,9 @@
 //!
 //! [`hub`]: publish→receive latency and fan-out throughput of the hub;
 //! [`gbt`]: tree training time and validation macro F1 (XGBoost reference
-//! in `bench/gbt_xgboost.py`).
+//! in `bench/gbt_xgboost.py`); [`neural`]: training step time of the five
+//! networks (PyTorch reference in `bench/neural_torch.py`) and tract
+//! inference latency per window of every trained model.
 //!
 //! `validate`: validation throughput (episodes/s and MB/s) with 1 and 2
 //! jobs on a generated store, next to this machine's limit on the same
@@ -11,6 +13,7 @@
 
 pub mod gbt;
 pub mod hub;
+pub mod neural;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

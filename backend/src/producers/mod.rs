@@ -2,6 +2,7 @@
 //!
 //! - [`profiles`]: one `attack_profile` curve per profile;
 //! - [`replay`]: an episode's frames at real time × speed;
+//! - [`predictions`]: a run's models on the replayed windows (tract);
 //! - [`metrics`]: an evaluation report's entries;
 //! - [`perf`]: a process's memory and CPU use.
 //!
@@ -9,5 +10,6 @@
 
 pub mod metrics;
 pub mod perf;
+pub mod predictions;
 pub mod profiles;
 pub mod replay;

@@ -128,13 +128,15 @@ pub fn windows(
                 table.y.push(label.index() as u32);
                 match tensor {
                     Some((list, values)) => {
-                        let base = list.value_offset(row) as usize;
+                        let base = list.value_offset_at(row);
                         for c in &channels {
                             let start = base + c * WINDOW_STEPS;
                             table.x.extend((start..start + WINDOW_STEPS).map(|i| values.value(i)));
                         }
                     }
-                    None => table.x.extend(summary.iter().map(|c| if c.is_null(row) { f32::NAN } else { c.value(row) })),
+                    None => {
+                        table.x.extend(summary.iter().map(|c| if c.is_null(row) { f32::NAN } else { c.value(row) }))
+                    }
                 }
                 table.rows += 1;
                 out.keys.push(WindowKey {

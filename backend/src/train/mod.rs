@@ -326,8 +326,8 @@ fn train_one(
         events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), extra(Some(r)));
     };
     let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
-    let fitted = fit(arch, input, &sides.train, &sides.val, (&mean, &std), &opts.settings, &mut on_epoch)
-        .map_err(fit_err)?;
+    let fitted =
+        fit(arch, input, &sides.train, &sides.val, (&mean, &std), &opts.settings, &mut on_epoch).map_err(fit_err)?;
     let skipped_epochs = max_epochs.saturating_sub(epochs.max(1));
     bar.inc(skipped_epochs as u64 + u64::from(arch == Architecture::Gbt));
     let seconds = started.elapsed().as_secs_f64();

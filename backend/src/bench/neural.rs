@@ -1,0 +1,120 @@
+//! Neural training step time at batch 64 (compare with
+//! `bench/neural_torch.py`, the same architectures in PyTorch) and tract
+//! inference latency per window for every model of a training run.
+
+use std::path::Path;
+use std::time::Instant;
+
+use cis490_models::neural::trainer::{TrainConfig, Windows, train};
+use cis490_models::neural::{Arch, InputShape};
+use cis490_models::onnx::OnnxRunner;
+use cis490_shared::rng::Rng;
+
+use super::BenchError;
+use crate::train::load_model;
+
+fn tool(message: impl ToString) -> BenchError {
+    BenchError::Tool { tool: "neural".into(), message: message.to_string() }
+}
+
+/// Median milliseconds per training step at batch 64 for each network on
+/// random oracle-shaped inputs (276 summary features; 46 × 20 tensors),
+/// `steps` steps each. Prints a table and returns `(arch, ms)`.
+pub fn training_steps(steps: usize) -> Result<Vec<(Arch, f64)>, BenchError> {
+    const BATCH: usize = 64;
+    let mut out = Vec::new();
+    println!("burn flex backend (single-threaded), batch {BATCH}: ms per training step (mean of {steps} steps)");
+    println!("{:<12} {:>10}", "model", "ms/step");
+    for arch in Arch::ALL {
+        let input = if arch.reads_tensors() {
+            InputShape::Sequence { channels: 46, steps: 20 }
+        } else {
+            InputShape::Features(276)
+        };
+        let rows = BATCH * steps;
+        let mut rng = Rng::new(7);
+        let x: Vec<f32> = (0..rows * input.len()).map(|_| rng.normal() as f32).collect();
+        let y: Vec<u32> = (0..rows).map(|i| (i % 7) as u32).collect();
+        let (vx, vy) = (&x[..BATCH * input.len()], &y[..BATCH]);
+        let cfg = TrainConfig { max_epochs: 1, patience: 1, ..TrainConfig::default() };
+        let norm = (vec![0.0; input.len()], vec![1.0; input.len()]);
+        let (_, report) =
+            train(arch, input, &cfg, norm, Windows { x: &x, y: &y }, Windows { x: vx, y: vy }, &mut |_| {})
+                .map_err(tool)?;
+        let ms = report.seconds_per_step * 1000.0;
+        println!("{:<12} {:>10.2}", arch.as_str(), ms);
+        out.push((arch, ms));
+    }
+    Ok(out)
+}
+
+/// One model's inference latency.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InferenceLatency {
+    /// `<model>-<variant>`.
+    pub model: String,
+    /// Median microseconds for one window (batch 1).
+    pub p50_us: f64,
+    /// 99th percentile, one window.
+    pub p99_us: f64,
+    /// Microseconds per window in batches of 64.
+    pub batched_us: f64,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+/// tract latency per window for every `model.onnx` under `run`: `windows`
+/// single-window runs (p50, p99) and batches of 64.
+pub fn inference_latency(run: &Path, windows: usize) -> Result<Vec<InferenceLatency>, BenchError> {
+    let mut dirs: Vec<_> = std::fs::read_dir(run)
+        .map_err(|e| tool(format!("{}: {e}", run.display())))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("model.onnx").exists() && p.join("checkpoint.bin").exists())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(tool(format!("no <model>-<variant>/model.onnx under {}", run.display())));
+    }
+    println!("tract, one core: µs per window ({windows} single windows; batches of 64)");
+    println!("{:<24} {:>10} {:>10} {:>12}", "model", "p50", "p99", "batch 64");
+    let mut out = Vec::new();
+    for dir in dirs {
+        let (_, model) = load_model(&dir.join("checkpoint.bin")).map_err(tool)?;
+        let bytes = std::fs::read(dir.join("model.onnx")).map_err(tool)?;
+        let dims = model.input_dims();
+        let len: usize = dims.iter().product();
+        let mut rng = Rng::new(3);
+        let x: Vec<f32> = (0..64 * len).map(|_| rng.range(0.0, 100.0) as f32).collect();
+        let single = OnnxRunner::new(&bytes, &[&[1][..], &dims].concat()).map_err(tool)?;
+        let mut times = Vec::with_capacity(windows);
+        for i in 0..windows + 10 {
+            let row = &x[(i % 64) * len..(i % 64 + 1) * len];
+            let started = Instant::now();
+            single.probabilities(row).map_err(tool)?;
+            if i >= 10 {
+                times.push(started.elapsed().as_secs_f64() * 1e6);
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let batch = OnnxRunner::new(&bytes, &[&[64][..], &dims].concat()).map_err(tool)?;
+        let rounds = (windows / 64).max(5);
+        let started = Instant::now();
+        for _ in 0..rounds {
+            batch.probabilities(&x).map_err(tool)?;
+        }
+        let batched_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * 64) as f64;
+        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let line = InferenceLatency {
+            model: name,
+            p50_us: percentile(&times, 0.5),
+            p99_us: percentile(&times, 0.99),
+            batched_us,
+        };
+        println!("{:<24} {:>10.1} {:>10.1} {:>12.1}", line.model, line.p50_us, line.p99_us, line.batched_us);
+        out.push(line);
+    }
+    Ok(out)
+}

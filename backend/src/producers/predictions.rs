@@ -1,0 +1,126 @@
+//! `prediction` events: every trained model of a run (its `model.onnx`,
+//! run by tract on one window at a time, as a live deployment would) on the
+//! windows of a replayed episode, with the class probabilities, the
+//! prediction, the ground truth and the inference latency.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use cis490_models::architecture::Architecture;
+use cis490_models::checkpoint::{self, CheckpointHeader};
+use cis490_models::onnx::OnnxRunner;
+use cis490_models::variant::Variant;
+use cis490_shared::features::{STEP_NS, WINDOW_STEPS};
+use cis490_shared::label::Label;
+use serde_json::{Map, Value, json};
+
+use crate::extract::episode::EpisodeWindows;
+
+/// A model of a run, loaded for single-window inference.
+#[derive(Debug)]
+pub struct LiveModel {
+    /// Architecture name.
+    pub model: String,
+    /// Threat model.
+    pub variant: Variant,
+    /// Whether it reads tensors (else summary features).
+    reads_tensors: bool,
+    runner: OnnxRunner,
+}
+
+/// A run's models could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct LoadError {
+    /// The file.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Loads every `<model>-<variant>/model.onnx` of `run` (its checkpoint
+/// header says what it reads; a foreign schema is refused).
+pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
+    let err = |path: &Path, message: String| LoadError { path: path.display().to_string(), message };
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)
+        .map_err(|e| err(run, e.to_string()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("model.onnx").is_file() && p.join("checkpoint.bin").is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(err(run, "no <model>-<variant>/model.onnx here (run `cis490 train` first)".into()));
+    }
+    dirs.iter()
+        .map(|dir| {
+            let ckpt = dir.join("checkpoint.bin");
+            let bytes = std::fs::read(&ckpt).map_err(|e| err(&ckpt, e.to_string()))?;
+            let (header, _): (CheckpointHeader, _) =
+                checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.to_string()))?;
+            let arch: Architecture = header.architecture.parse().map_err(|e: String| err(&ckpt, e))?;
+            let input = arch.input_shape(header.channels.len(), header.feature_names.len());
+            let onnx = dir.join("model.onnx");
+            let model_bytes = std::fs::read(&onnx).map_err(|e| err(&onnx, e.to_string()))?;
+            let runner = OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat())
+                .map_err(|e| err(&onnx, e.to_string()))?;
+            Ok(LiveModel {
+                model: header.architecture.clone(),
+                variant: header.variant,
+                reads_tensors: arch.reads_tensors(),
+                runner,
+            })
+        })
+        .collect()
+}
+
+impl LiveModel {
+    /// The model's input for one window's features.
+    fn input(&self, summary: &[f32], tensor: &[f32]) -> Vec<f32> {
+        if self.reads_tensors {
+            self.variant
+                .channel_indices()
+                .iter()
+                .flat_map(|c| tensor[c * WINDOW_STEPS..(c + 1) * WINDOW_STEPS].iter().copied())
+                .collect()
+        } else {
+            self.variant.summary_indices().iter().map(|i| summary[*i]).collect()
+        }
+    }
+}
+
+/// One prediction event per model and kept window of `ep`, each paired
+/// with the grid step at the window's end (when a live system would know).
+pub fn prediction_events(models: &[LiveModel], ep: &EpisodeWindows, episode_id: &str) -> Vec<(usize, Value)> {
+    let mut out = Vec::new();
+    for (window, features) in ep.windows.iter().zip(&ep.features) {
+        let end_step = window.start_step + WINDOW_STEPS;
+        for model in models {
+            let x = model.input(&features.summary, &features.tensor);
+            let started = Instant::now();
+            let Ok(probs) = model.runner.probabilities(&x) else {
+                tracing::warn!("{}-{}: inference failed on {episode_id}", model.model, model.variant.as_str());
+                continue;
+            };
+            let latency_us = started.elapsed().as_secs_f64() * 1e6;
+            let mut by_label = Map::new();
+            let mut best = 0;
+            for (i, p) in probs.iter().enumerate() {
+                by_label.insert(Label::ALL[i].to_string(), json!(p));
+                if *p > probs[best] {
+                    best = i;
+                }
+            }
+            out.push((
+                end_step,
+                json!({
+                    "type": "prediction", "model": model.model, "variant": model.variant.as_str(),
+                    "episode_id": episode_id, "t_s": (end_step as i64 * STEP_NS) as f64 / 1e9,
+                    "probs": by_label, "predicted": Label::ALL[best].to_string(), "truth": window.label.to_string(),
+                    "latency_us": latency_us, "runtime": "server",
+                }),
+            ));
+        }
+    }
+    out
+}
