@@ -68,13 +68,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// tract latency per window for every `model.onnx` under `run`: `windows`
 /// single-window runs (p50, p99) and batches of 64.
 pub fn inference_latency(run: &Path, windows: usize) -> Result<Vec<InferenceLatency>, BenchError> {
-    let mut dirs: Vec<_> = std::fs::read_dir(run)
-        .map_err(|e| tool(format!("{}: {e}", run.display())))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("model.onnx").exists() && p.join("checkpoint.bin").exists())
-        .collect();
-    dirs.sort();
+    let dirs = crate::train::model_dirs(run).map_err(|e| tool(format!("{}: {e}", run.display())))?;
     if dirs.is_empty() {
         return Err(tool(format!("no <model>-<variant>/model.onnx under {}", run.display())));
     }

@@ -3,7 +3,7 @@
 //! windows of a replayed episode, with the class probabilities, the
 //! prediction, the ground truth and the inference latency.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use cis490_models::architecture::Architecture;
@@ -42,13 +42,7 @@ pub struct LoadError {
 /// header says what it reads; a foreign schema is refused).
 pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
     let err = |path: &Path, message: String| LoadError { path: path.display().to_string(), message };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)
-        .map_err(|e| err(run, e.to_string()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("model.onnx").is_file() && p.join("checkpoint.bin").is_file())
-        .collect();
-    dirs.sort();
+    let dirs = crate::train::model_dirs(run).map_err(|e| err(run, e.to_string()))?;
     if dirs.is_empty() {
         return Err(err(run, "no <model>-<variant>/model.onnx here (run `cis490 train` first)".into()));
     }

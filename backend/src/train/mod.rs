@@ -376,6 +376,18 @@ fn train_one(
     })
 }
 
+/// The `<model>-<variant>` folders of a training run that hold both a
+/// checkpoint and an ONNX file, sorted.
+pub fn model_dirs(run: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("model.onnx").is_file() && p.join("checkpoint.bin").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
 /// Loads a checkpoint of any architecture, refusing one made for another
 /// feature schema.
 pub fn load_model(path: &Path) -> Result<(CheckpointHeader, TrainedModel), TrainError> {
