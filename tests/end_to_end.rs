@@ -141,8 +141,7 @@ fn the_index_has_the_spec_columns_and_reads_back() -> TestResult {
 /// Runs when `CIS490_PYTHON` names a Python with both (the test command sets it).
 #[test]
 fn pandas_and_pyarrow_read_the_index() -> TestResult {
-    let Some(python) = std::env::var_os("CIS490_PYTHON") else {
-        eprintln!("skipped: set CIS490_PYTHON to a python with pyarrow and pandas (cargo xtask test does)");
+    let Some(python) = cis490_tests::peer_python("pandas check", "pyarrow and pandas") else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;

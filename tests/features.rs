@@ -152,8 +152,7 @@ fn extraction_is_deterministic() -> TestResult {
 /// zstandard (the test command sets it).
 #[test]
 fn a_numpy_implementation_agrees_with_the_extractor() -> TestResult {
-    let Some(python) = std::env::var_os("CIS490_PYTHON") else {
-        eprintln!("skipped: set CIS490_PYTHON to a python with numpy, pyarrow, pandas and zstandard");
+    let Some(python) = cis490_tests::peer_python("numpy check", "numpy, pyarrow, pandas and zstandard") else {
         return Ok(());
     };
     let dir = tempfile::tempdir()?;

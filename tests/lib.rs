@@ -231,3 +231,14 @@ pub fn validate_bytes(dir: &Path, archive: &[u8], limits: &ReadLimits) -> IndexR
     let episode = EpisodeRef { host_id, episode_id, path, rel_path: format!("{HOST}/{EPISODE}.tar.zst") };
     cis490_backend::validate::validate_episode(&episode, limits)
 }
+
+/// The Python of the peer-tool checks (`CIS490_PYTHON`, set by `cargo
+/// xtask test`), or `None` after saying which check is skipped and what
+/// that Python needs.
+pub fn peer_python(check: &str, needs: &str) -> Option<std::ffi::OsString> {
+    let python = std::env::var_os("CIS490_PYTHON");
+    if python.is_none() {
+        eprintln!("{check} skipped: set CIS490_PYTHON to a python with {needs} (cargo xtask test does)");
+    }
+    python
+}

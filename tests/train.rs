@@ -58,7 +58,6 @@ fn val_ids(opts: &TrainOptions) -> Result<std::collections::BTreeSet<String>, Bo
 /// (`tests/python/check_onnx.py`, when `CIS490_PYTHON` is set).
 #[test]
 fn all_six_architectures_train_export_and_agree_in_tract_and_onnxruntime() -> TestResult {
-    use prost::Message;
     let dir = tempfile::tempdir()?;
     let opts = options(dir.path(), &["gbt", "mlp", "cnn", "gru", "lstm", "transformer"])?;
     let trained = train::run(&opts)?;
@@ -84,9 +83,7 @@ fn all_six_architectures_train_export_and_agree_in_tract_and_onnxruntime() -> Te
         assert_eq!(native.len(), via_tract.len());
         let worst = native.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst <= 1e-4, "{name}: tract differs from the native model by {worst}");
-        let proto = tract_onnx::pb::ModelProto::decode(bytes.as_slice())?;
-        let meta: std::collections::BTreeMap<_, _> =
-            proto.metadata_props.iter().map(|p| (p.key.clone(), p.value.clone())).collect();
+        let meta: std::collections::BTreeMap<_, _> = cis490_models::onnx::metadata(&bytes)?.into_iter().collect();
         assert_eq!(meta.get("schema_hash"), Some(&header.schema_hash));
         assert_eq!(meta.get("architecture"), Some(&t.model));
         assert_eq!(meta.get("variant").map(String::as_str), Some(t.variant.as_str()));
@@ -99,8 +96,7 @@ fn all_six_architectures_train_export_and_agree_in_tract_and_onnxruntime() -> Te
             via_tract.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>(),
         )?;
     }
-    let Some(python) = std::env::var_os("CIS490_PYTHON") else {
-        eprintln!("onnxruntime check skipped: set CIS490_PYTHON to a python with onnxruntime (cargo xtask test does)");
+    let Some(python) = cis490_tests::peer_python("onnxruntime check", "onnxruntime") else {
         return Ok(());
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_onnx.py");

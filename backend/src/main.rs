@@ -18,7 +18,7 @@ use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
 use cis490_backend::{bench, extract, producers, serve, split, train};
-use cis490_models::architecture::FitSettings;
+use cis490_models::architecture::{Architecture, FitSettings};
 use cis490_models::gbt::GbtConfig;
 use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
@@ -524,7 +524,7 @@ fn run_pipeline(
         &TrainArgs {
             features: workdir.join("features"),
             split: split.clone(),
-            models: train::MODELS.iter().map(|m| m.to_string()).collect(),
+            models: Architecture::ALL.iter().map(|a| a.as_str().to_string()).collect(),
             variants: vec!["realistic".into(), "oracle".into()],
             out: workdir.join("run"),
             epochs: DEMO_EPOCHS,

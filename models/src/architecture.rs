@@ -149,6 +149,22 @@ pub fn fit(
     }
 }
 
+/// The architecture and input shape a checkpoint header describes,
+/// refusing a header whose `input_shape` contradicts its channels.
+pub fn header_input(header: &CheckpointHeader) -> Result<(Architecture, InputShape), FitError> {
+    let arch: Architecture = header.architecture.parse().map_err(FitError::Checkpoint)?;
+    let input = arch.input_shape(header.channels.len(), header.feature_names.len());
+    if !header.input_shape.is_empty() && header.input_shape != input.dims() {
+        return Err(FitError::Checkpoint(format!(
+            "input shape {:?} does not fit a {} model on {} channels",
+            header.input_shape,
+            arch.as_str(),
+            header.channels.len()
+        )));
+    }
+    Ok((arch, input))
+}
+
 impl TrainedModel {
     /// The weights as checkpoint bytes.
     pub fn weights_bytes(&self) -> Result<Vec<u8>, FitError> {
@@ -160,16 +176,7 @@ impl TrainedModel {
 
     /// Rebuilds a model from a decoded checkpoint.
     pub fn load(header: &CheckpointHeader, weights: &[u8]) -> Result<Self, FitError> {
-        let arch: Architecture = header.architecture.parse().map_err(FitError::Checkpoint)?;
-        let input = arch.input_shape(header.channels.len(), header.feature_names.len());
-        if !header.input_shape.is_empty() && header.input_shape != input.dims() {
-            return Err(FitError::Checkpoint(format!(
-                "input shape {:?} does not fit a {} model on {} channels",
-                header.input_shape,
-                arch.as_str(),
-                header.channels.len()
-            )));
-        }
+        let (arch, input) = header_input(header)?;
         match arch {
             Architecture::Gbt => Ok(TrainedModel::Gbt(Gbt::from_bytes(weights, header.feature_names.len())?)),
             Architecture::Neural(a) => {

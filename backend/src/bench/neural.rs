@@ -11,7 +11,8 @@ use cis490_models::onnx::OnnxRunner;
 use cis490_shared::rng::Rng;
 
 use super::BenchError;
-use crate::train::load_model;
+use cis490_models::architecture::header_input;
+use cis490_models::checkpoint;
 
 fn tool(message: impl ToString) -> BenchError {
     BenchError::Tool { tool: "neural".into(), message: message.to_string() }
@@ -76,9 +77,10 @@ pub fn inference_latency(run: &Path, windows: usize) -> Result<Vec<InferenceLate
     println!("{:<24} {:>10} {:>10} {:>12}", "model", "p50", "p99", "batch 64");
     let mut out = Vec::new();
     for dir in dirs {
-        let (_, model) = load_model(&dir.join("checkpoint.bin")).map_err(tool)?;
+        let checkpoint_bytes = std::fs::read(dir.join("checkpoint.bin")).map_err(tool)?;
+        let (header, _) = checkpoint::decode(&checkpoint_bytes).map_err(tool)?;
+        let dims = header_input(&header).map_err(tool)?.1.dims();
         let bytes = std::fs::read(dir.join("model.onnx")).map_err(tool)?;
-        let dims = model.input_dims();
         let len: usize = dims.iter().product();
         let mut rng = Rng::new(3);
         let x: Vec<f32> = (0..64 * len).map(|_| rng.range(0.0, 100.0) as f32).collect();

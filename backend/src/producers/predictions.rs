@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cis490_models::architecture::Architecture;
+use cis490_models::architecture::header_input;
 use cis490_models::checkpoint::{self, CheckpointHeader};
 use cis490_models::onnx::OnnxRunner;
 use cis490_models::variant::Variant;
@@ -23,9 +23,16 @@ pub struct LiveModel {
     pub model: String,
     /// Threat model.
     pub variant: Variant,
-    /// Whether it reads tensors (else summary features).
-    reads_tensors: bool,
+    /// Where the model's inputs sit in a window's summary vector, or which
+    /// tensor channels it reads (in input order).
+    picks: Picks,
     runner: OnnxRunner,
+}
+
+#[derive(Debug)]
+enum Picks {
+    Summary(Vec<usize>),
+    TensorChannels(Vec<usize>),
 }
 
 /// A run's models could not be loaded.
@@ -52,8 +59,7 @@ pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
             let bytes = std::fs::read(&ckpt).map_err(|e| err(&ckpt, e.to_string()))?;
             let (header, _): (CheckpointHeader, _) =
                 checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.to_string()))?;
-            let arch: Architecture = header.architecture.parse().map_err(|e: String| err(&ckpt, e))?;
-            let input = arch.input_shape(header.channels.len(), header.feature_names.len());
+            let (arch, input) = header_input(&header).map_err(|e| err(&ckpt, e.to_string()))?;
             let onnx = dir.join("model.onnx");
             let model_bytes = std::fs::read(&onnx).map_err(|e| err(&onnx, e.to_string()))?;
             let runner = OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat())
@@ -61,7 +67,11 @@ pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
             Ok(LiveModel {
                 model: header.architecture.clone(),
                 variant: header.variant,
-                reads_tensors: arch.reads_tensors(),
+                picks: if arch.reads_tensors() {
+                    Picks::TensorChannels(header.variant.channel_indices())
+                } else {
+                    Picks::Summary(header.variant.summary_indices())
+                },
                 runner,
             })
         })
@@ -71,14 +81,11 @@ pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
 impl LiveModel {
     /// The model's input for one window's features.
     fn input(&self, summary: &[f32], tensor: &[f32]) -> Vec<f32> {
-        if self.reads_tensors {
-            self.variant
-                .channel_indices()
-                .iter()
-                .flat_map(|c| tensor[c * WINDOW_STEPS..(c + 1) * WINDOW_STEPS].iter().copied())
-                .collect()
-        } else {
-            self.variant.summary_indices().iter().map(|i| summary[*i]).collect()
+        match &self.picks {
+            Picks::TensorChannels(channels) => {
+                channels.iter().flat_map(|c| tensor[c * WINDOW_STEPS..(c + 1) * WINDOW_STEPS].iter().copied()).collect()
+            }
+            Picks::Summary(indices) => indices.iter().map(|i| summary[*i]).collect(),
         }
     }
 }

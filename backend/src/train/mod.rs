@@ -35,9 +35,6 @@ use crate::hub::progress_events::ProgressEvents;
 use crate::split::norm::Normalization;
 use crate::split::{SplitFile, normalization_path};
 
-/// Architectures the trainer knows, in run order.
-pub const MODELS: [&str; 6] = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"];
-
 /// What to train.
 #[derive(Clone)]
 pub struct TrainOptions {
@@ -168,7 +165,8 @@ pub fn parse_models(names: &[String]) -> Result<Vec<Architecture>, TrainError> {
         }
     }
     if out.is_empty() {
-        return Err(TrainError::Options("no models named (known: gbt, mlp, cnn, gru, lstm, transformer)".into()));
+        let known: Vec<&str> = Architecture::ALL.iter().map(|a| a.as_str()).collect();
+        return Err(TrainError::Options(format!("no models named (known: {})", known.join(", "))));
     }
     Ok(out)
 }

@@ -11,7 +11,7 @@ use burn::tensor::ops::ConvOptions;
 use cis490_shared::rng::Rng;
 
 use super::weights::{Weights, WeightsError};
-use crate::onnx::proto::{GraphBuilder, float, int};
+use crate::onnx::proto::{GraphBuilder, float, int, ints};
 
 /// `n` values uniform in `[-bound, bound)`.
 pub fn uniform(rng: &mut Rng, n: usize, bound: f64) -> Vec<f32> {
@@ -161,11 +161,7 @@ impl Conv1d {
         g.node(
             "Conv",
             &[x, &weight, &bias],
-            vec![
-                crate::onnx::proto::ints("kernel_shape", vec![k as i64]),
-                crate::onnx::proto::ints("pads", vec![pad, pad]),
-                crate::onnx::proto::ints("strides", vec![1]),
-            ],
+            vec![ints("kernel_shape", vec![k as i64]), ints("pads", vec![pad, pad]), ints("strides", vec![1])],
         )
     }
 }

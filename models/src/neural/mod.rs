@@ -317,7 +317,7 @@ impl NeuralModel {
 
     /// Number of trainable scalars.
     pub fn parameter_count(&self) -> usize {
-        self.net.save().scalar_count()
+        self.net.num_params()
     }
 
     /// The network itself.

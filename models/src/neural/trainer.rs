@@ -247,13 +247,14 @@ pub fn train(
             step += 1;
             step_seconds += step_started.elapsed().as_secs_f64();
         }
-        let predicted = predict_classes(&net.valid(), input, &val_x, &plain)?;
+        let snapshot = net.valid();
+        let predicted = predict_classes(&snapshot, input, &val_x, &plain)?;
         let f1 = macro_f1(val.y, &predicted, NUM_CLASSES);
         let improved = f1 > best_f1;
         if improved {
             best_f1 = f1;
             best_epoch = epoch;
-            best_weights = net.valid().save();
+            best_weights = snapshot.save();
         }
         let report = EpochReport {
             epoch,
