@@ -2,15 +2,20 @@
 learning rate and threads, with the `hist` tree method.
 
 Usage: python bench/gbt_xgboost.py TABLES_DIR [--rounds 200] [--threads 2]
-(TABLES_DIR is what `cis490 bench gbt` wrote.)
+(TABLES_DIR is what `cis490 bench gbt` wrote.) Installs xgboost-cpu and
+numpy into ~/.cache/cis490-bench-xgboost on first use (bench_env.py).
 """
 
 import argparse
 import json
 import time
 
-import numpy as np
-import xgboost as xgb
+from bench_env import ensure
+
+ensure("xgboost", ["xgboost-cpu", "numpy"], modules=["xgboost", "numpy"])
+
+import numpy as np  # noqa: E402
+import xgboost as xgb  # noqa: E402
 
 
 def load(d, stem):

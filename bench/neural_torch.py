@@ -6,15 +6,20 @@ others), AdamW, class-weighted cross-entropy and per-parameter gradient
 clipping, on random inputs. Prints milliseconds per step (median of the
 timed steps) for 1 and 2 threads.
 
-    python -m venv /tmp/torch-env && /tmp/torch-env/bin/pip install torch
-    /tmp/torch-env/bin/python bench/neural_torch.py [--steps 40]
+    python3 bench/neural_torch.py [--steps 40]
+
+Installs torch into ~/.cache/cis490-bench-torch on first use (bench_env.py).
 """
 import argparse
 import statistics
 import time
 
-import torch
-from torch import nn
+from bench_env import ensure
+
+ensure("torch", ["torch"])
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 CHANNELS, STEPS, FEATURES, CLASSES, BATCH = 46, 20, 276, 7, 64
 
