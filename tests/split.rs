@@ -33,15 +33,19 @@ fn split(features: &std::path::Path, recipe: Recipe, hosts: &[&str], seed: u64) 
         test_hosts: hosts.iter().map(|h| h.to_string()).collect(),
         seed,
         val_share: 0.15,
+        in_distribution_share: 0.1,
         out,
     })
 }
 
 fn check_sides(s: &SplitFile) {
-    let (train, val, test): (BTreeSet<&String>, BTreeSet<&String>, BTreeSet<&String>) =
-        (s.train.iter().collect(), s.val.iter().collect(), s.test.iter().collect());
-    assert!(train.is_disjoint(&val) && train.is_disjoint(&test) && val.is_disjoint(&test), "an episode on two sides");
-    assert!(!s.test.is_empty() && !s.train.is_empty() && !s.val.is_empty());
+    let sides: [BTreeSet<&String>; 4] = [&s.train, &s.val, &s.test, &s.in_distribution].map(|ids| ids.iter().collect());
+    for (i, a) in sides.iter().enumerate() {
+        for b in &sides[i + 1..] {
+            assert!(a.is_disjoint(b), "an episode on two sides");
+        }
+        assert!(!a.is_empty(), "side {i} is empty");
+    }
     let profiles = |side: &str| -> BTreeSet<String> {
         s.counts
             .get(side)
@@ -50,6 +54,8 @@ fn check_sides(s: &SplitFile) {
     };
     let (in_train, in_test) = (profiles("train"), profiles("test"));
     assert!(in_test.is_subset(&in_train), "test profiles {in_test:?} not all in train {in_train:?}");
+    // The in-distribution side is drawn from what training sees.
+    assert!(profiles("in_distribution").is_subset(&in_train));
     for p in &s.untested_profiles {
         assert!(!in_test.contains(p), "{p} is listed untested but has test episodes");
     }
@@ -61,6 +67,13 @@ fn the_three_recipes_keep_episodes_whole_and_profiles_covered() -> TestResult {
     let host = split(&feats, Recipe::Host, &[], 490)?;
     check_sides(&host);
     assert_eq!(host.held_out.len(), 1);
+    // In-distribution test episodes come from the training hosts, never the held-out one.
+    let episodes = split::episodes::read_episodes(&feats)?;
+    for id in &host.in_distribution {
+        let info = episodes.get(id).ok_or("unknown episode")?;
+        assert!(!host.held_out.contains(&info.host_id), "{id} of held-out host {}", info.host_id);
+    }
+    assert_eq!(host.features, feats.display().to_string());
     let sample = split(&feats, Recipe::Sample, &[], 490)?;
     check_sides(&sample);
     let time = split(&feats, Recipe::Time, &[], 490)?;
@@ -74,6 +87,8 @@ fn the_three_recipes_keep_episodes_whole_and_profiles_covered() -> TestResult {
     let on_disk: SplitFile =
         serde_json::from_slice(&std::fs::read(feats.parent().ok_or("dir")?.join("split-Sample-490.json"))?)?;
     assert_eq!(on_disk, sample);
+    assert_eq!(on_disk.digest(), sample.digest());
+    assert_ne!(host.digest(), sample.digest());
     Ok(())
 }
 

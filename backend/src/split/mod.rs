@@ -1,7 +1,8 @@
 //! Held-out splits of a feature folder: by host, by sample or by time.
 //!
 //! - [`episodes`]: the episodes and their windows per label, from the shards;
-//! - [`recipes`]: the three recipes and the validation carve-out;
+//! - [`recipes`]: the three recipes and the carve-outs of the training side
+//!   (in-distribution test, validation);
 //! - [`norm`]: normalization statistics fitted on the training side only.
 //!
 //! All windows of an episode stay on one side; every profile in test must
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use cis490_shared::label::Profile;
 use cis490_shared::registry::schema_hash;
+use sha2::{Digest, Sha256};
 
 use crate::atomic_file;
 use episodes::{EpisodeInfo, read_episodes};
@@ -36,6 +38,9 @@ pub struct SplitOptions {
     pub seed: u64,
     /// Share of training episodes carved into validation.
     pub val_share: f64,
+    /// Share of training episodes carved into the in-distribution test side
+    /// (before validation is carved; 0: none).
+    pub in_distribution_share: f64,
     /// Where to write `split.json` (normalization goes beside it).
     pub out: PathBuf,
 }
@@ -88,14 +93,46 @@ pub struct SplitFile {
     pub val: Vec<String>,
     /// Test episode ids.
     pub test: Vec<String>,
+    /// In-distribution test episode ids: carved at random (per profile)
+    /// from the training side, so they share its hosts, samples and times,
+    /// but never trained on nor used for early stopping. Evaluation scores
+    /// them beside the held-out test to show the generalization gap.
+    #[serde(default)]
+    pub in_distribution: Vec<String>,
+    /// The feature folder the split was made from.
+    #[serde(default)]
+    pub features: String,
     /// Profiles with no test episode.
     pub untested_profiles: Vec<String>,
-    /// Per side (`train`, `val`, `test`), per profile/label: counts.
+    /// Per side (`train`, `val`, `test`, `in_distribution`), per profile/label: counts.
     pub counts: BTreeMap<String, BTreeMap<String, SideCount>>,
     /// Feature schema hash of the shards.
     pub schema_hash: String,
     /// File name of the normalization statistics, beside this file.
     pub normalization: String,
+}
+
+impl SplitFile {
+    /// A fingerprint of which episode is on which side (SHA-256, hex):
+    /// checkpoints record it so evaluation can refuse to score a model on
+    /// a test side it may have trained on.
+    pub fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for (side, ids) in [
+            ("train", &self.train),
+            ("val", &self.val),
+            ("test", &self.test),
+            ("in_distribution", &self.in_distribution),
+        ] {
+            hasher.update(side.as_bytes());
+            for id in ids {
+                hasher.update([0]);
+                hasher.update(id.as_bytes());
+            }
+            hasher.update([1]);
+        }
+        hex::encode(hasher.finalize())
+    }
 }
 
 fn counts(ids: &[String], episodes: &BTreeMap<String, EpisodeInfo>) -> BTreeMap<String, SideCount> {
@@ -120,6 +157,12 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
     if !(0.0..0.9).contains(&opts.val_share) {
         return Err(SplitError::Impossible(format!("--val-share must be in [0, 0.9), got {}", opts.val_share)));
     }
+    if !(0.0..0.5).contains(&opts.in_distribution_share) {
+        return Err(SplitError::Impossible(format!(
+            "--in-distribution-share must be in [0, 0.5), got {}",
+            opts.in_distribution_share
+        )));
+    }
     let episodes = read_episodes(&opts.features)?;
     let held = match opts.recipe {
         Recipe::Host => recipes::by_host(&episodes, &opts.test_hosts, opts.seed)?,
@@ -143,7 +186,15 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
             held.held_out.join(", ")
         )));
     }
-    let (train, val) = recipes::carve_validation(&held.train, &episodes, opts.val_share, opts.seed);
+    let (fitting, in_distribution) = recipes::carve_by_profile(
+        &held.train,
+        &episodes,
+        opts.in_distribution_share,
+        opts.seed,
+        recipes::IN_DISTRIBUTION_SALT,
+    );
+    let (train, val) =
+        recipes::carve_by_profile(&fitting, &episodes, opts.val_share, opts.seed, recipes::VALIDATION_SALT);
     let untested_profiles =
         Profile::ALL.iter().map(|p| p.as_str().to_string()).filter(|p| !test_profiles.contains(p)).collect();
     let normalization = norm::fit(&opts.features, &train.iter().cloned().collect())?;
@@ -156,10 +207,13 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
             ("train".to_string(), counts(&train, &episodes)),
             ("val".to_string(), counts(&val, &episodes)),
             ("test".to_string(), counts(&held.test, &episodes)),
+            ("in_distribution".to_string(), counts(&in_distribution, &episodes)),
         ]),
         train,
         val,
         test: held.test,
+        in_distribution,
+        features: opts.features.display().to_string(),
         untested_profiles,
         schema_hash: schema_hash(),
         normalization: norm_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),

@@ -118,13 +118,21 @@ pub fn by_time(episodes: &BTreeMap<String, EpisodeInfo>) -> Result<Held, SplitEr
     Ok(held)
 }
 
-/// Carves `share` of the training episodes (per profile, at least one when
-/// a profile has two or more) into validation.
-pub fn carve_validation(
+/// Salt of the validation carve-out's random choices.
+pub const VALIDATION_SALT: u64 = 0x7a1;
+/// Salt of the in-distribution test carve-out's random choices.
+pub const IN_DISTRIBUTION_SALT: u64 = 0x1d7e;
+
+/// Carves `share` of the training episodes at random, per profile (at least
+/// one when a profile has two or more, never a profile's last), into a side
+/// of their own; returns (rest, carved). `salt` keeps different carve-outs
+/// of one seed independent.
+pub fn carve_by_profile(
     train: &[String],
     episodes: &BTreeMap<String, EpisodeInfo>,
     share: f64,
     seed: u64,
+    salt: u64,
 ) -> (Vec<String>, Vec<String>) {
     let mut by_profile: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
     for id in train {
@@ -132,13 +140,17 @@ pub fn carve_validation(
             by_profile.entry(e.profile.as_str()).or_default().push(id);
         }
     }
-    let mut rng = Rng::new(seed ^ 0x7a1);
+    let mut rng = Rng::new(seed ^ salt);
     let mut val = BTreeSet::new();
     for ids in by_profile.values_mut() {
         rng.shuffle(ids);
-        let n = ((ids.len() as f64 * share).round() as usize)
-            .max(usize::from(ids.len() >= 2))
-            .min(ids.len().saturating_sub(1));
+        let n = if share <= 0.0 {
+            0
+        } else {
+            ((ids.len() as f64 * share).round() as usize)
+                .max(usize::from(ids.len() >= 2))
+                .min(ids.len().saturating_sub(1))
+        };
         val.extend(ids.iter().take(n).map(|s| (*s).clone()));
     }
     let rest = train.iter().filter(|id| !val.contains(*id)).cloned().collect();

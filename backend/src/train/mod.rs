@@ -244,7 +244,7 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
             scope.spawn(|| {
                 while let Some((arch, variant)) = order.get(next.fetch_add(1, Ordering::SeqCst)).copied() {
                     let sides = &tables[&(variant, arch.reads_tensors())];
-                    let result = train_one(opts, &split.recipe, &norm, arch, variant, sides, &bar);
+                    let result = train_one(opts, &split, &norm, arch, variant, sides, &bar);
                     results
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -266,7 +266,7 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
 
 fn train_one(
     opts: &TrainOptions,
-    recipe: &impl serde::Serialize,
+    split: &SplitFile,
     norm: &Normalization,
     arch: Architecture,
     variant: Variant,
@@ -345,7 +345,7 @@ fn train_one(
         labels: Label::ALL.iter().map(|l| l.to_string()).collect(),
         config: fitted.config.clone(),
         training: json!({
-            "split": opts.split.display().to_string(), "recipe": recipe,
+            "split": opts.split.display().to_string(), "recipe": split.recipe, "split_digest": split.digest(),
             "train_windows": sides.train.rows, "val_windows": sides.val.rows,
             "val_macro_f1": fitted.val_macro_f1, "seconds": seconds, "details": fitted.details,
         }),
