@@ -242,3 +242,31 @@ pub fn peer_python(check: &str, needs: &str) -> Option<std::ffi::OsString> {
     }
     python
 }
+
+/// Quick training settings for tests (40 tree rounds, 4 epochs) of
+/// `models` under both threat models, from `features` and `split` into `out`.
+pub fn quick_train_options(
+    features: std::path::PathBuf,
+    split: std::path::PathBuf,
+    out: std::path::PathBuf,
+    models: &[&str],
+) -> cis490_backend::train::TrainOptions {
+    use cis490_models::architecture::FitSettings;
+    use cis490_models::gbt::GbtConfig;
+    use cis490_models::neural::trainer::TrainConfig;
+    use cis490_models::variant::Variant;
+    cis490_backend::train::TrainOptions {
+        features,
+        split,
+        models: models.iter().map(|m| m.to_string()).collect(),
+        variants: vec![Variant::Realistic, Variant::Oracle],
+        out,
+        settings: FitSettings {
+            gbt: GbtConfig { rounds: 40, ..GbtConfig::default() },
+            neural: TrainConfig { max_epochs: 4, patience: 4, ..TrainConfig::default() },
+        },
+        jobs: 2,
+        publisher: None,
+        progress: false,
+    }
+}

@@ -11,10 +11,7 @@ use cis490_backend::split::{self, SplitOptions};
 use cis490_backend::train::dataset::{self, FeatureKind};
 use cis490_backend::train::{self, TrainOptions};
 use cis490_models::Classifier;
-use cis490_models::architecture::FitSettings;
 use cis490_models::checkpoint::{self, CheckpointError};
-use cis490_models::gbt::GbtConfig;
-use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -28,22 +25,10 @@ fn options(dir: &Path, models: &[&str]) -> Result<TrainOptions, Box<dyn std::err
         test_hosts: Vec::new(),
         seed: 3,
         val_share: 0.2,
+        in_distribution_share: 0.1,
         out: split_path.clone(),
     })?;
-    Ok(TrainOptions {
-        features,
-        split: split_path,
-        models: models.iter().map(|m| m.to_string()).collect(),
-        variants: vec![Variant::Realistic, Variant::Oracle],
-        out: dir.join("run"),
-        settings: FitSettings {
-            gbt: GbtConfig { rounds: 40, ..GbtConfig::default() },
-            neural: TrainConfig { max_epochs: 4, patience: 4, ..TrainConfig::default() },
-        },
-        jobs: 2,
-        publisher: None,
-        progress: false,
-    })
+    Ok(cis490_tests::quick_train_options(features, split_path, dir.join("run"), models))
 }
 
 fn val_ids(opts: &TrainOptions) -> Result<std::collections::BTreeSet<String>, Box<dyn std::error::Error>> {

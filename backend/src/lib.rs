@@ -7,6 +7,7 @@
 //! - [`extract`]: windows and features, per episode and as Parquet shards;
 //! - [`split`]: held-out host / sample / time splits and normalization;
 //! - [`train`]: models × variants into schema-hashed checkpoints;
+//! - [`eval`]: cluster-bootstrap evaluation of a run on its split;
 //! - [`hub`]: the event hub (publish, WebSocket fan-out, state for late joiners);
 //! - [`serve`]: the HTTP server for the dashboard and the hub;
 //! - [`producers`]: attack-profile curves and episode replay for the hub;
@@ -15,6 +16,7 @@
 
 pub mod atomic_file;
 pub mod bench;
+pub mod eval;
 pub mod extract;
 pub mod hub;
 pub mod producers;

@@ -1,5 +1,5 @@
 //! The `cis490` command line: one subcommand per stage of the data path
-//! (`synth`, `validate`, `extract`, `split`, `serve`), the producers
+//! (`synth`, `validate`, `extract`, `split`, `train`, `eval`, `serve`), the producers
 //! (`profiles`, `replay`), `bench`, and `demo`, which serves the dashboard
 //! and runs them all on built-in defaults.
 
@@ -17,7 +17,7 @@ use cis490_backend::hub::progress_events::ProgressEvents;
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
-use cis490_backend::{bench, extract, producers, serve, split, train};
+use cis490_backend::{bench, eval, extract, producers, serve, split, train};
 use cis490_models::architecture::{Architecture, FitSettings};
 use cis490_models::gbt::GbtConfig;
 use cis490_models::neural::trainer::TrainConfig;
@@ -136,9 +136,37 @@ struct SplitArgs {
     /// Share of training episodes carved into validation.
     #[arg(long, default_value_t = 0.15)]
     val_share: f64,
+    /// Share of training episodes carved into an in-distribution test side
+    /// (scored by `cis490 eval` beside the held-out test; 0: none).
+    #[arg(long, default_value_t = 0.1)]
+    in_distribution_share: f64,
     /// The split file to write (normalization goes beside it as <name>.norm.json).
     #[arg(long)]
     out: PathBuf,
+}
+
+#[derive(clap::Args)]
+struct EvalArgs {
+    /// The run folder written by `cis490 train`.
+    #[arg(long)]
+    run: PathBuf,
+    /// The split file the run was trained on.
+    #[arg(long)]
+    split: PathBuf,
+    /// Where report.json and predictions.parquet go (default: RUN/eval).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The feature folder (default: the one the split file names).
+    #[arg(long)]
+    features: Option<PathBuf>,
+    /// Bootstrap resamples of the test episodes.
+    #[arg(long, default_value_t = eval::DEFAULT_RESAMPLES)]
+    resamples: usize,
+    /// Seed of the resamples.
+    #[arg(long, default_value_t = 490)]
+    seed: u64,
+    #[command(flatten)]
+    hub: HubArgs,
 }
 
 #[derive(clap::Args)]
@@ -257,11 +285,13 @@ enum Command {
     },
     /// Make a held-out host / sample / time split of extracted features.
     Split(SplitArgs),
-    /// Train models × variants on a split (gbt so far).
+    /// Train models × variants on a split.
     Train(TrainArgs),
+    /// Evaluate a run on its split: bootstrap CIs, breakdowns, paired comparisons.
+    Eval(EvalArgs),
     /// Serve the dashboard.
     Serve(ServeArgs),
-    /// Run the whole path on built-in defaults: generate, validate, extract, split, serve.
+    /// Run the whole path on built-in defaults: generate, validate, extract, split, train, evaluate, serve.
     Demo {
         /// Working folder for the generated store and results.
         #[arg(long, default_value = "demo-out")]
@@ -331,6 +361,18 @@ enum BenchCommand {
         /// Single-window runs per model.
         #[arg(long, default_value_t = 2000)]
         windows: usize,
+    },
+    /// Evaluation time of a run (compare with bench/eval_numpy.py).
+    Eval {
+        /// The run folder written by `cis490 train`.
+        #[arg(long)]
+        run: PathBuf,
+        /// The split file it was trained on.
+        #[arg(long)]
+        split: PathBuf,
+        /// Bootstrap resamples.
+        #[arg(long, default_value_t = eval::DEFAULT_RESAMPLES)]
+        resamples: usize,
     },
     /// Extraction windows/s and MB/s against only reading and decompressing.
     Extract {
@@ -419,6 +461,10 @@ fn run() -> Result<()> {
             let publisher = args.hub.publisher()?;
             run_train(&args, publisher)
         }
+        Command::Eval(args) => {
+            let publisher = args.hub.publisher()?;
+            run_eval(&args, publisher)
+        }
         Command::Serve(args) => run_serve(args),
         Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
             serve.validation = Some(serve.validation.unwrap_or_else(|| workdir.join("validation")));
@@ -440,6 +486,10 @@ fn run() -> Result<()> {
         }
         Command::Bench { which: BenchCommand::Inference { run, windows } } => {
             bench::neural::inference_latency(&run, windows.max(1))?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::Eval { run, split, resamples } } => {
+            bench::eval::evaluation(&run, &split, resamples)?;
             Ok(())
         }
         Command::Bench { which: BenchCommand::Hub { seconds } } => {
@@ -483,7 +533,8 @@ struct PipelineOutputs {
     run: PathBuf,
 }
 
-/// synth → validate → extract → host split → train, publishing progress.
+/// synth → validate → extract → host split → train → eval, publishing
+/// progress (and the evaluation's `metrics` events).
 fn run_pipeline(
     workdir: &std::path::Path,
     episodes: u64,
@@ -518,6 +569,7 @@ fn run_pipeline(
         test_hosts: Vec::new(),
         seed,
         val_share: 0.15,
+        in_distribution_share: 0.1,
         out: split.clone(),
     })?;
     run_train(
@@ -533,9 +585,22 @@ fn run_pipeline(
             jobs: default_jobs(),
             hub: HubArgs::default(),
         },
+        publisher.clone(),
+    )?;
+    let run = workdir.join("run");
+    run_eval(
+        &EvalArgs {
+            run: run.clone(),
+            split: split.clone(),
+            out: None,
+            features: Some(workdir.join("features")),
+            resamples: eval::DEFAULT_RESAMPLES,
+            seed,
+            hub: HubArgs::default(),
+        },
         publisher,
     )?;
-    Ok(PipelineOutputs { store, index, split, run: workdir.join("run") })
+    Ok(PipelineOutputs { store, index, split, run })
 }
 
 /// Serves the dashboard first, runs the pipeline with live progress, then
@@ -710,16 +775,18 @@ fn run_split(args: &SplitArgs) -> Result<()> {
         test_hosts: args.test_hosts.clone(),
         seed: args.seed,
         val_share: args.val_share,
+        in_distribution_share: args.in_distribution_share,
         out: args.out.clone(),
     };
     let made = split::run(&opts)?;
     println!(
-        "{:?} split (held out: {}): {} train, {} val, {} test episodes; untested profiles: {}; written to {}",
+        "{:?} split (held out: {}): {} train, {} val, {} test, {} in-distribution test episodes; untested profiles: {}; written to {}",
         made.recipe,
         made.held_out.join(", "),
         made.train.len(),
         made.val.len(),
         made.test.len(),
+        made.in_distribution.len(),
         if made.untested_profiles.is_empty() { "none".to_string() } else { made.untested_profiles.join(", ") },
         args.out.display()
     );
@@ -770,6 +837,31 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
         args.models.len() * args.variants.len(),
         started.elapsed().as_secs_f64(),
         args.out.display()
+    );
+    Ok(())
+}
+
+fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
+    let opts = eval::EvalOptions {
+        run: args.run.clone(),
+        split: args.split.clone(),
+        features: args.features.clone(),
+        out: args.out.clone().unwrap_or_else(|| args.run.join("eval")),
+        resamples: args.resamples,
+        seed: args.seed,
+        confidence: 0.95,
+        publisher,
+    };
+    let started = Instant::now();
+    let done = eval::run(&opts)?;
+    print!("{}", eval::report::summary_table(&done.report));
+    eprintln!(
+        "evaluated {} models in {:.1} s -> {} and {} ({} rows)",
+        done.report.models.len(),
+        started.elapsed().as_secs_f64(),
+        done.report_path.display(),
+        done.predictions_path.display(),
+        done.prediction_rows
     );
     Ok(())
 }

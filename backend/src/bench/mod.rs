@@ -4,13 +4,16 @@
 //! [`gbt`]: tree training time and validation macro F1 (XGBoost reference
 //! in `bench/gbt_xgboost.py`); [`neural`]: training step time of the five
 //! networks (PyTorch reference in `bench/neural_torch.py`) and tract
-//! inference latency per window of every trained model.
+//! inference latency per window of every trained model; [`eval`]: a run's
+//! evaluation with 2,000 resamples on 1 and all cores (NumPy reference in
+//! `bench/eval_numpy.py`).
 //!
 //! `validate`: validation throughput (episodes/s and MB/s) with 1 and 2
 //! jobs on a generated store, next to this machine's limit on the same
 //! files: `zstd -dc` plus `sha256sum` of every archive, the least work any
 //! validator must do. Results go in `docs/performance.md`.
 
+pub mod eval;
 pub mod gbt;
 pub mod hub;
 pub mod neural;

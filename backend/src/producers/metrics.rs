@@ -1,6 +1,7 @@
-//! `metrics` events from an evaluation report (`RUN/eval/report.json`):
-//! one event per model × variant × split entry of `models`, each carrying
-//! the report's paired comparisons that involve it.
+//! `metrics` events from an evaluation report (`RUN/eval/report.json`,
+//! see `docs/evaluation.md`): one event per model × variant × split entry
+//! of `models`, each carrying the report's paired comparisons in which that
+//! model × variant is `a` or `b`.
 
 use std::path::Path;
 
@@ -49,15 +50,12 @@ pub fn events(path: &Path) -> Result<Vec<Value>, MetricsError> {
             obj.insert("type".into(), "metrics".into());
             let model = obj.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
             let variant = obj.get("variant").and_then(Value::as_str).unwrap_or_default().to_string();
-            let mine: Vec<Value> = comparisons
-                .iter()
-                .filter(|c| {
-                    let side = |k: &str| c.get(k).and_then(Value::as_str) == Some(model.as_str());
-                    let same_variant = c.get("variant").and_then(Value::as_str).is_none_or(|v| v == variant);
-                    (side("a") || side("b")) && same_variant
-                })
-                .cloned()
-                .collect();
+            let is_this = |side: Option<&Value>| {
+                let field = |k: &str| side.and_then(|s| s.get(k)).and_then(Value::as_str);
+                field("model") == Some(model.as_str()) && field("variant") == Some(variant.as_str())
+            };
+            let mine: Vec<Value> =
+                comparisons.iter().filter(|c| is_this(c.get("a")) || is_this(c.get("b"))).cloned().collect();
             obj.entry("comparisons").or_insert(Value::Array(mine));
             check_event(&event).map_err(|source| MetricsError::Entry { path: shown.clone(), index, source })?;
             Ok(event)
@@ -79,7 +77,10 @@ mod tests {
                 {"model": "gbt", "variant": "realistic", "split": "host", "macro_f1": f1(0.8), "untested_profiles": ["scan-and-dial"]},
                 {"model": "mlp", "variant": "realistic", "split": "host", "macro_f1": f1(0.7), "untested_profiles": []},
             ],
-            "comparisons": [{"a": "gbt", "b": "mlp", "variant": "realistic", "delta": 0.1, "p_holm": 0.01}],
+            "comparisons": [
+                {"a": {"model": "gbt", "variant": "realistic"}, "b": {"model": "mlp", "variant": "realistic"}, "p_holm": 0.01},
+                {"a": {"model": "gbt", "variant": "oracle"}, "b": {"model": "mlp", "variant": "oracle"}, "p_holm": 0.2},
+            ],
         });
         std::fs::write(&path, report.to_string())?;
         let events = events(&path)?;

@@ -1,0 +1,105 @@
+//! `RUN/eval/predictions.parquet`: one row per model × variant × scored
+//! window — `model`, `variant`, `split` (the recipe for held-out test rows,
+//! `in_distribution` for the others), `episode_id`, `host_id`,
+//! `window_start_s`, `truth`, `predicted`, and `prob_<label>` per label.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{Float32Builder, Float64Builder, StringBuilder};
+use arrow_array::{ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use cis490_models::ClassProbabilities;
+use cis490_shared::label::Label;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::atomic_file;
+use crate::train::dataset::WindowKey;
+
+/// The `split` value of in-distribution rows.
+pub const IN_DISTRIBUTION: &str = "in_distribution";
+
+/// Rows collected before writing.
+pub struct PredictionRows {
+    text: [StringBuilder; 7],
+    window_start_s: Float64Builder,
+    probs: Vec<Float32Builder>,
+}
+
+const TEXT_COLUMNS: [&str; 7] = ["model", "variant", "split", "episode_id", "host_id", "truth", "predicted"];
+
+/// The name of the probability column of `label`.
+pub fn probability_column(label: Label) -> String {
+    format!("prob_{label}")
+}
+
+/// Which model and side a group of rows comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct RowSource<'a> {
+    /// Architecture.
+    pub model: &'a str,
+    /// Threat model.
+    pub variant: &'a str,
+    /// Recipe or [`IN_DISTRIBUTION`].
+    pub split: &'a str,
+}
+
+impl Default for PredictionRows {
+    fn default() -> Self {
+        Self {
+            text: std::array::from_fn(|_| StringBuilder::new()),
+            window_start_s: Float64Builder::new(),
+            probs: Label::ALL.iter().map(|_| Float32Builder::new()).collect(),
+        }
+    }
+}
+
+impl PredictionRows {
+    /// Appends one window.
+    pub fn push(&mut self, source: RowSource<'_>, key: &WindowKey, truth: Label, probs: &ClassProbabilities) {
+        let predicted = cis490_models::argmax(probs);
+        let values = [
+            source.model,
+            source.variant,
+            source.split,
+            &key.episode_id,
+            &key.host_id,
+            truth.as_str(),
+            predicted.as_str(),
+        ];
+        for (builder, value) in self.text.iter_mut().zip(values) {
+            builder.append_value(value);
+        }
+        self.window_start_s.append_value(key.window_start_s);
+        for (builder, p) in self.probs.iter_mut().zip(probs) {
+            builder.append_value(*p);
+        }
+    }
+
+    /// Writes the rows as zstd Parquet, atomically.
+    pub fn write(mut self, path: &Path) -> Result<usize, String> {
+        let mut fields: Vec<Field> = TEXT_COLUMNS[..5].iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect();
+        fields.push(Field::new("window_start_s", DataType::Float64, false));
+        fields.extend(TEXT_COLUMNS[5..].iter().map(|n| Field::new(*n, DataType::Utf8, false)));
+        fields.extend(Label::ALL.iter().map(|l| Field::new(probability_column(*l), DataType::Float32, false)));
+        let mut text: Vec<ArrayRef> = self.text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
+        let mut columns: Vec<ArrayRef> = text.drain(..5).collect();
+        columns.push(Arc::new(self.window_start_s.finish()));
+        columns.extend(text);
+        columns.extend(self.probs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| e.to_string())?))
+            .build();
+        atomic_file::write_atomically(path, |out| {
+            let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(std::io::Error::other)?;
+            writer.write(&batch).map_err(std::io::Error::other)?;
+            writer.close().map_err(std::io::Error::other)?;
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+        Ok(batch.num_rows())
+    }
+}
