@@ -1,6 +1,9 @@
-//! Real-browser smoke test: starts the dashboard server in-process on an
-//! ephemeral port, loads it in headless Chromium (`--dump-dom`) and checks
-//! that the WebAssembly ran and rendered the validation summary it fetched.
+//! Real-browser tests: start the dashboard server in-process on an
+//! ephemeral port, load it in headless Chromium (`--dump-dom`, 10 s of
+//! virtual time) and check that the WebAssembly ran and rendered the
+//! validation summary it fetched, that each scene renders the hub state it
+//! receives over the WebSocket, that the kiosk rotates scenes and that the
+//! lecture mode is marked.
 //!
 //! Needs `/usr/bin/chromium` (or `CIS490_CHROMIUM`) and a built bundle in
 //! `CIS490_PUBLIC_DIR` (default: the workspace's `public/`, built by
@@ -292,6 +295,200 @@ fn save_artifacts(chromium: &Path, url: &str, dump: &Dump) -> String {
         Err(e) => format!(" (screenshot failed: {e})"),
     };
     format!("{}{shot_note}", dir.display())
+}
+
+/// Events a hub holds after a training run and an evaluation: two
+/// training curves (one still running) and two evaluation entries.
+fn scene_events() -> Vec<serde_json::Value> {
+    let history = |n: u32| -> Vec<serde_json::Value> {
+        (1..=n)
+            .map(|e| {
+                serde_json::json!({"epoch": e, "train_loss": 1.0 / f64::from(e), "val_macro_f1": 0.5 + 0.1 * f64::from(e)})
+            })
+            .collect()
+    };
+    let epoch = |id: &str, n: u32, total: u32| {
+        serde_json::json!({"type": "progress", "job": "train", "id": id, "done": n, "total": total, "unit": "epochs",
+            "message": format!("epoch {n}"), "epoch": n, "train_loss": 1.0 / f64::from(n),
+            "val_macro_f1": 0.5 + 0.1 * f64::from(n), "lr": 0.001, "history": history(n)})
+    };
+    let f1 = |p: f64| serde_json::json!({"point": p, "lo": p - 0.052, "hi": p + 0.04});
+    let metrics = |model: &str, p: f64| {
+        serde_json::json!({"type": "metrics", "model": model, "variant": "realistic", "split": "host",
+            "macro_f1": f1(p), "in_distribution": {"macro_f1": f1(0.958)}, "generalization_gap": f1(0.053),
+            "per_class": [{"label": "benign", "support": 900, "f1": f1(0.92)}, {"label": "bursty-c2", "support": 300, "f1": f1(0.79)}],
+            "confusion": {"labels": ["benign", "bursty-c2"], "matrix": [[850, 50], [70, 230]]},
+            "untested_profiles": ["scan-and-dial"]})
+    };
+    vec![epoch("gru-oracle", 3, 8), epoch("mlp-oracle", 8, 8), metrics("gbt", 0.905), metrics("mlp", 0.675)]
+}
+
+/// A running test server: its base URL, the sender that stops it and its task.
+type Running = (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), serve::ServeError>>);
+
+/// Serves `public/` with a hub already holding `events`.
+async fn serve_with_events(
+    public_dir: &Path,
+    events: &[serde_json::Value],
+) -> Result<Running, Box<dyn std::error::Error>> {
+    let bound = serve::bind(ServeConfig {
+        bind: "127.0.0.1:0".parse()?,
+        public_dir: public_dir.to_path_buf(),
+        validation_dir: None,
+        token: None,
+        run_dir: None,
+    })
+    .await?;
+    let hub = bound.hub();
+    for event in events {
+        hub.publish(cis490_shared::events::check_event(event)?, event.clone());
+    }
+    let url = format!("http://{}/", bound.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bound.run(async move {
+        let _ = stopped.await;
+    }));
+    Ok((url, stop, server))
+}
+
+/// Loads `url` and returns the DOM, or panics with saved artifacts listing `check`'s problems.
+async fn dom_after(
+    chromium: &Path,
+    url: &str,
+    check: fn(&str) -> Vec<String>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let dump = {
+        let (chromium, url) = (chromium.to_path_buf(), url.to_string());
+        tokio::task::spawn_blocking(move || dump_dom(&chromium, &url)).await??
+    };
+    let problems = check(&dump.dom);
+    if !problems.is_empty() {
+        let saved = {
+            let (chromium, url, dump) =
+                (chromium.to_path_buf(), url.to_string(), Dump { dom: dump.dom.clone(), stderr: dump.stderr.clone() });
+            tokio::task::spawn_blocking(move || save_artifacts(&chromium, &url, &dump)).await?
+        };
+        panic!("{url} did not render as expected:\n  - {}\nartifacts: {saved}", problems.join("\n  - "));
+    }
+    Ok(dump.dom)
+}
+
+fn expect_attribute(dom: &str, testid: &str, attribute: &str, expected: &str, problems: &mut Vec<String>) {
+    match attribute_of(dom, testid, attribute) {
+        Some(v) if v == expected => {}
+        other => problems.push(format!("{testid} {attribute} is {other:?}, expected {expected:?}")),
+    }
+}
+
+fn check_training(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "connection", "data-state", "open", &mut problems);
+    expect_attribute(dom, "scene", "data-scene", "training", &mut problems);
+    for id in ["gru-oracle", "mlp-oracle"] {
+        if opening_tag(dom, &format!("curve-{id}")).is_none() {
+            problems.push(format!("no curve for {id}"));
+        }
+    }
+    if !dom.contains("gru-oracle: epoch 3, validation macro F1 0.800") {
+        problems.push("the gru-oracle caption does not say epoch 3 and F1 0.800".into());
+    }
+    // The late-joining page drew the whole 8-epoch curve of the mlp from its history.
+    let lines: Vec<&str> =
+        dom.split(r#"class="line-f1" points=""#).skip(1).filter_map(|s| s.split('"').next()).collect();
+    if !lines.iter().any(|points| points.split(' ').count() == 8) {
+        problems.push(format!("no 8-point F1 curve among {lines:?}"));
+    }
+    problems
+}
+
+fn check_metrics(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "metrics", &mut problems);
+    if dom.matches(r#"data-testid="metrics-row""#).count() != 2 {
+        problems.push("expected two metrics rows".into());
+    }
+    match text_of(dom, "f1-gbt-realistic") {
+        Some(t) if t == "0.905 [0.853, 0.945]" => {}
+        other => problems.push(format!("gbt-realistic F1 shows {other:?}")),
+    }
+    if !text_of(dom, "untested").is_some_and(|t| t.contains("scan-and-dial")) {
+        problems.push("the untested profile is not named".into());
+    }
+    for testid in ["per-class", "confusion"] {
+        if opening_tag(dom, testid).is_none() {
+            problems.push(format!("no {testid} chart"));
+        }
+    }
+    problems
+}
+
+fn check_overview(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "overview", &mut problems);
+    // Only the unfinished job runs.
+    if dom.matches(r#"data-testid="job-row""#).count() != 1 || !dom.contains("train gru-oracle") {
+        problems.push("expected one running job, train gru-oracle".into());
+    }
+    problems
+}
+
+/// Each scene renders what the hub holds when the page connects (the
+/// hub's state on connect over the WebSocket), addressed by `?scene=`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
+    let public_dir = public_dir();
+    let Some(chromium) = prerequisites(&public_dir) else {
+        return Ok(());
+    };
+    let (url, stop, server) = serve_with_events(&public_dir, &scene_events()).await?;
+    dom_after(&chromium, &format!("{url}?scene=training"), check_training).await?;
+    dom_after(&chromium, &format!("{url}?scene=metrics"), check_metrics).await?;
+    dom_after(&chromium, &format!("{url}?scene=overview"), check_overview).await?;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server).await???;
+    Ok(())
+}
+
+fn check_kiosk(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "metrics", &mut problems);
+    if !dom.contains(r#"data-mode="kiosk""#) {
+        problems.push("body is not in kiosk mode".into());
+    }
+    if opening_tag(dom, "tab-overview").is_some() {
+        problems.push("the kiosk shows scene tabs".into());
+    }
+    problems
+}
+
+fn check_present(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "training", &mut problems);
+    if !dom.contains(r#"data-mode="present""#) {
+        problems.push("body is not in present mode".into());
+    }
+    match text_of(dom, "query-problems") {
+        Some(t) if t.contains("rotate") => {}
+        other => problems.push(format!("a bad rotate= is not reported: {other:?}")),
+    }
+    problems
+}
+
+/// The kiosk rotates scenes on its own (two 4 s turns in Chromium's 10 s
+/// of virtual time: overview → training → metrics) without controls; the
+/// lecture mode shows the light theme's marker and reports a bad query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiosk_rotates_and_present_mode_is_marked() -> TestResult {
+    let public_dir = public_dir();
+    let Some(chromium) = prerequisites(&public_dir) else {
+        return Ok(());
+    };
+    let (url, stop, server) = serve_with_events(&public_dir, &scene_events()).await?;
+    dom_after(&chromium, &format!("{url}?kiosk&rotate=4&scene=overview"), check_kiosk).await?;
+    dom_after(&chromium, &format!("{url}?present&scene=training&rotate=x"), check_present).await?;
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(10), server).await???;
+    Ok(())
 }
 
 #[test]

@@ -1,14 +1,24 @@
 //! The cis490 dashboard, a Leptos client-side app compiled to WebAssembly.
 //!
-//! [`summary`] holds the data model behind the panels and the pure maths that
-//! shapes it for display; it builds on every target so it can be unit-tested
+//! [`summary`] (the validation panel), [`state`] (what the hub's events
+//! say: jobs, training curves, evaluation results, bounded) and [`route`]
+//! (scene and mode from the query string) and [`chart`] (geometry,
+//! min/max downsampling) are the data model and pure maths
+//! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views, the `fetch` calls and the `#[wasm_bindgen(start)]`
 //! entry point only exist on `wasm32`; `cargo xtask bundle` builds them and
 //! runs wasm-bindgen to produce `public/pkg/`.
 
+pub mod chart;
+pub mod route;
+pub mod state;
 pub mod summary;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod scenes;
+#[cfg(target_arch = "wasm32")]
+mod ws;

@@ -82,9 +82,15 @@ impl EventKind {
     fn optional(self) -> &'static [(&'static str, JsonType)] {
         use JsonType::{Number as N, String as S};
         match self {
-            EventKind::Progress => {
-                &[("unit", S), ("message", S), ("epoch", N), ("train_loss", N), ("val_macro_f1", N), ("lr", N)]
-            }
+            EventKind::Progress => &[
+                ("unit", S),
+                ("message", S),
+                ("epoch", N),
+                ("train_loss", N),
+                ("val_macro_f1", N),
+                ("lr", N),
+                ("history", JsonType::Array),
+            ],
             EventKind::Perf => &[("p50", N), ("p95", N), ("p99", N)],
             EventKind::AttackProfile => &[("channel", S)],
             EventKind::Metrics => &[("untested_profiles", JsonType::Array)],

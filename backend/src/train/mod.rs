@@ -7,7 +7,8 @@
 //! Jobs run on `jobs` worker threads (each network trains on one core; the
 //! longest jobs start first). Each neural epoch is a `progress` event
 //! (`job` = `train`, `id` = `<model>-<variant>`) with its loss, validation
-//! macro F1 and learning rate; the terminal shows one bar over all epochs.
+//! macro F1, learning rate and `history` (every epoch so far: `epoch`,
+//! `train_loss`, `val_macro_f1`); the terminal shows one bar over all epochs.
 
 pub mod dataset;
 
@@ -308,8 +309,13 @@ fn train_one(
     let max_epochs = if arch == Architecture::Gbt { 1 } else { opts.settings.neural.max_epochs };
     events.report(0, max_epochs as u64, "started", extra(None));
     let mut epochs = 0;
+    // Every epoch's event carries the curve so far, so a dashboard that
+    // connects late (the hub keeps only the latest progress per job) can
+    // still draw the whole curve.
+    let mut history: Vec<Value> = Vec::new();
     let mut on_epoch = |r: &EpochReport| {
         epochs = r.epoch;
+        history.push(json!({"epoch": r.epoch, "train_loss": r.train_loss, "val_macro_f1": r.val_macro_f1}));
         bar.inc(1);
         bar.set_message(format!("{job} {}", r.epoch));
         tracing::info!(
@@ -321,7 +327,9 @@ fn train_one(
             r.lr,
             if r.best { " (best)" } else { "" }
         );
-        events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), extra(Some(r)));
+        let mut fields = extra(Some(r));
+        fields.insert("history".into(), Value::Array(history.clone()));
+        events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), fields);
     };
     let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
     let fitted =

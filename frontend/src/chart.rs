@@ -1,0 +1,87 @@
+//! Chart geometry, pure so it is unit-tested natively: data to SVG
+//! coordinates, and min/max downsampling to the pixel width (a strip chart
+//! of 10 minutes at 2 Hz has more points than a Pi's screen has columns;
+//! keeping each column's minimum and maximum draws the same envelope with
+//! at most two points per column, so spikes never disappear).
+
+/// Maps `(x, y)` data points into a `width` × `height` box (y up), with
+/// `x_range` and `y_range` the data bounds; non-finite points are dropped,
+/// y is clamped into the box.
+pub fn to_box(
+    points: &[(f64, f64)],
+    x_range: (f64, f64),
+    y_range: (f64, f64),
+    width: f64,
+    height: f64,
+) -> Vec<(f64, f64)> {
+    let span = |(lo, hi): (f64, f64)| if hi > lo { hi - lo } else { 1.0 };
+    points
+        .iter()
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .map(|(x, y)| {
+            let px = (x - x_range.0) / span(x_range) * width;
+            let py = (1.0 - ((y - y_range.0) / span(y_range)).clamp(0.0, 1.0)) * height;
+            (px, py)
+        })
+        .collect()
+}
+
+/// SVG `points` attribute text.
+pub fn svg_points(points: &[(f64, f64)]) -> String {
+    points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")
+}
+
+/// Keeps, per pixel column of a `columns`-wide chart, the minimum and
+/// maximum point (in x order); points must be sorted by x and already in
+/// pixel coordinates (0..columns). Fewer points than columns pass as they are.
+pub fn downsample_min_max(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f64)> {
+    if points.len() <= columns.saturating_mul(2) {
+        return points.to_vec();
+    }
+    let mut out = Vec::with_capacity(columns * 2);
+    let mut start = 0;
+    while start < points.len() {
+        let column = points[start].0.floor();
+        let mut end = start;
+        while end < points.len() && points[end].0.floor() == column {
+            end += 1;
+        }
+        let slice = &points[start..end];
+        let min = slice.iter().enumerate().min_by(|a, b| a.1.1.total_cmp(&b.1.1)).map_or(0, |(i, _)| i);
+        let max = slice.iter().enumerate().max_by(|a, b| a.1.1.total_cmp(&b.1.1)).map_or(0, |(i, _)| i);
+        let (first, second) = if min <= max { (min, max) } else { (max, min) };
+        out.push(slice[first]);
+        if second != first {
+            out.push(slice[second]);
+        }
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_maps_into_the_box_with_y_up() {
+        let pts = to_box(&[(1.0, 0.0), (3.0, 1.0), (2.0, f64::NAN), (2.0, 2.0)], (1.0, 3.0), (0.0, 1.0), 100.0, 50.0);
+        assert_eq!(pts, vec![(0.0, 50.0), (100.0, 0.0), (50.0, 0.0)]);
+        // A single x value does not divide by zero.
+        assert_eq!(to_box(&[(1.0, 0.5)], (1.0, 1.0), (0.0, 1.0), 10.0, 10.0), vec![(0.0, 5.0)]);
+        assert_eq!(svg_points(&[(0.0, 1.26), (2.0, 3.0)]), "0.0,1.3 2.0,3.0");
+    }
+
+    #[test]
+    fn downsampling_keeps_each_columns_extremes() {
+        // 1,200 points (10 min at 2 Hz) into 100 columns, with one spike.
+        let mut points: Vec<(f64, f64)> = (0..1200).map(|i| (i as f64 / 12.0, (i % 7) as f64)).collect();
+        points[601].1 = 100.0;
+        let kept = downsample_min_max(&points, 100);
+        assert!(kept.len() <= 200, "{}", kept.len());
+        assert!(kept.iter().any(|p| p.1 == 100.0), "the spike was lost");
+        assert!(kept.windows(2).all(|w| w[0].0 <= w[1].0), "x order kept");
+        let few = vec![(0.0, 1.0), (5.0, 2.0)];
+        assert_eq!(downsample_min_max(&few, 100), few);
+    }
+}

@@ -1,0 +1,158 @@
+//! Which scene the dashboard shows and in which mode, from the page's query
+//! string: `?scene=NAME` picks a scene, `?kiosk` (optionally `&rotate=N`
+//! seconds) rotates scenes without controls, `?present` is the lecture mode
+//! (←/→ between scenes, `f` full screen, high-contrast light theme).
+
+/// A scene of the dashboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scene {
+    /// Validation mix and running jobs.
+    Overview,
+    /// Loss and validation-F1 curves per model as they stream.
+    Training,
+    /// Evaluation results: macro F1 with intervals, per class, confusion.
+    Metrics,
+}
+
+impl Scene {
+    /// Every scene, in rotation and arrow-key order.
+    pub const ALL: [Scene; 3] = [Scene::Overview, Scene::Training, Scene::Metrics];
+
+    /// The name used in `?scene=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scene::Overview => "overview",
+            Scene::Training => "training",
+            Scene::Metrics => "metrics",
+        }
+    }
+
+    /// The heading shown for the scene.
+    pub fn title(self) -> &'static str {
+        match self {
+            Scene::Overview => "Overview",
+            Scene::Training => "Training",
+            Scene::Metrics => "Metrics",
+        }
+    }
+
+    /// The scene named `name`, if any.
+    pub fn from_name(name: &str) -> Option<Scene> {
+        Scene::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    /// The next scene, wrapping around.
+    pub fn next(self) -> Scene {
+        let i = Scene::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Scene::ALL[(i + 1) % Scene::ALL.len()]
+    }
+
+    /// The previous scene, wrapping around.
+    pub fn previous(self) -> Scene {
+        let i = Scene::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        Scene::ALL[(i + Scene::ALL.len() - 1) % Scene::ALL.len()]
+    }
+}
+
+/// How the dashboard is being looked at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    /// A desk: dark theme, controls shown.
+    Desk,
+    /// A kiosk: no controls, the scene changes every `rotate_s` seconds.
+    Kiosk {
+        /// Seconds per scene.
+        rotate_s: f64,
+    },
+    /// A lecture projector: light high-contrast theme, large type, keys.
+    Present,
+}
+
+/// Seconds per scene in kiosk mode unless `rotate=` says otherwise.
+pub const DEFAULT_ROTATE_S: f64 = 20.0;
+/// Shortest rotation accepted (a typo must not make the kiosk flicker).
+pub const MIN_ROTATE_S: f64 = 2.0;
+
+/// What the query string asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// The scene to show first.
+    pub scene: Scene,
+    /// The mode.
+    pub mode: Mode,
+    /// Query problems, shown to the user instead of being ignored silently.
+    pub problems: Vec<String>,
+}
+
+/// Parses `?scene=...&kiosk&rotate=...&present` (with or without the `?`).
+pub fn parse(query: &str) -> Route {
+    let mut route = Route { scene: Scene::Overview, mode: Mode::Desk, problems: Vec::new() };
+    let mut kiosk = false;
+    let mut present = false;
+    let mut rotate_s = DEFAULT_ROTATE_S;
+    for pair in query.trim_start_matches('?').split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "scene" => match Scene::from_name(value) {
+                Some(scene) => route.scene = scene,
+                None => {
+                    let known: Vec<&str> = Scene::ALL.iter().map(|s| s.as_str()).collect();
+                    route.problems.push(format!("unknown scene {value:?} (known: {})", known.join(", ")));
+                }
+            },
+            "kiosk" => kiosk = true,
+            "present" => present = true,
+            "rotate" => match value.parse::<f64>() {
+                Ok(s) if s.is_finite() && s >= MIN_ROTATE_S => rotate_s = s,
+                _ => route.problems.push(format!(
+                    "rotate={value:?} is not a number of seconds ≥ {MIN_ROTATE_S}; using {DEFAULT_ROTATE_S}"
+                )),
+            },
+            _ => {}
+        }
+    }
+    route.mode = match (kiosk, present) {
+        (true, _) => Mode::Kiosk { rotate_s },
+        (false, true) => Mode::Present,
+        (false, false) => Mode::Desk,
+    };
+    if kiosk && present {
+        route.problems.push("kiosk and present both given; kiosk wins".into());
+    }
+    route
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenes_and_modes_from_the_query() {
+        assert_eq!(parse(""), Route { scene: Scene::Overview, mode: Mode::Desk, problems: vec![] });
+        assert_eq!(parse("?scene=metrics").scene, Scene::Metrics);
+        assert_eq!(parse("?kiosk").mode, Mode::Kiosk { rotate_s: DEFAULT_ROTATE_S });
+        assert_eq!(parse("kiosk&rotate=5&scene=training").mode, Mode::Kiosk { rotate_s: 5.0 });
+        assert_eq!(parse("?present&scene=training").mode, Mode::Present);
+        assert_eq!(parse("?present").scene, Scene::Overview);
+    }
+
+    #[test]
+    fn bad_queries_are_reported_not_ignored() {
+        let r = parse("?scene=nope&kiosk&rotate=0.1");
+        assert_eq!(r.scene, Scene::Overview);
+        assert_eq!(r.mode, Mode::Kiosk { rotate_s: DEFAULT_ROTATE_S });
+        assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
+        assert!(r.problems[0].contains("nope") && r.problems[0].contains("metrics"));
+        assert_eq!(parse("?kiosk&present").problems.len(), 1);
+    }
+
+    #[test]
+    fn scenes_wrap_both_ways() {
+        for s in Scene::ALL {
+            assert_eq!(s.next().previous(), s);
+            assert_eq!(Scene::from_name(s.as_str()), Some(s));
+        }
+        assert_eq!(Scene::Metrics.next(), Scene::Overview);
+        assert_eq!(Scene::Overview.previous(), Scene::Metrics);
+    }
+}

@@ -1,0 +1,279 @@
+//! The scene views that read the hub's state: running jobs (overview),
+//! training curves, and evaluation results. Charts are inline SVG inside
+//! `<figure>`s with a `<figcaption>` saying what they show, so they scale
+//! with the window, read on a projector and can be checked in tests.
+
+use leptos::prelude::*;
+
+use crate::chart;
+use crate::state::{DashboardState, EpochPoint, MetricsEntry};
+
+/// Running jobs with progress bars.
+#[component]
+pub fn JobsPanel(state: RwSignal<DashboardState>) -> impl IntoView {
+    view! {
+        <section class="panel jobs" data-testid="jobs-panel">
+            <h2>"Running jobs"</h2>
+            {move || {
+                let jobs: Vec<_> = state.with(|s| s.running_jobs().into_iter().cloned().collect());
+                if jobs.is_empty() {
+                    return view! { <p class="muted" data-testid="jobs-empty">"Nothing running."</p> }.into_any();
+                }
+                jobs.into_iter()
+                    .map(|job| {
+                        let percent = job.fraction() * 100.0;
+                        let title = format!("{} {}", job.job, job.id);
+                        view! {
+                            <div class="job" data-testid="job-row">
+                                <div class="job-title">
+                                    <span>{title}</span>
+                                    <span class="muted">
+                                        {format!("{} / {} {}", job.done, job.total, job.unit)}
+                                    </span>
+                                </div>
+                                <div
+                                    class="progress"
+                                    role="progressbar"
+                                    aria-valuenow=format!("{percent:.0}")
+                                    aria-valuemin="0"
+                                    aria-valuemax="100"
+                                >
+                                    <div class="progress-fill" style=format!("width: {percent:.2}%")></div>
+                                </div>
+                                <p class="muted job-message">{job.message}</p>
+                            </div>
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+/// One model's curves: validation macro F1 and training loss (scaled to
+/// its own maximum), per epoch.
+fn curve_figure(id: &str, points: &[EpochPoint]) -> impl IntoView + use<> {
+    const W: f64 = 300.0;
+    const H: f64 = 120.0;
+    let max_loss = points.iter().map(|p| p.train_loss).filter(|l| l.is_finite()).fold(0.0f64, f64::max).max(1e-9);
+    let last_epoch = points.iter().map(|p| p.epoch).fold(1.0f64, f64::max);
+    let line = |value: &dyn Fn(&EpochPoint) -> f64| {
+        let data: Vec<(f64, f64)> = points.iter().map(|p| (p.epoch, value(p))).collect();
+        let pixels = chart::to_box(&data, (1.0, last_epoch), (0.0, 1.0), W, H);
+        chart::downsample_min_max(&pixels, W as usize)
+    };
+    let f1_pixels = line(&|p| p.val_macro_f1);
+    let f1 = chart::svg_points(&f1_pixels);
+    let loss = chart::svg_points(&line(&|p| p.train_loss / max_loss));
+    // The latest point, marked so a one-epoch curve is visible too.
+    let last_f1 = f1_pixels.last().map(|(x, y)| (format!("{x:.1}"), format!("{y:.1}")));
+    let caption = match points.last() {
+        Some(p) => format!(
+            "{id}: epoch {}, validation macro F1 {:.3}, training loss {:.4}",
+            p.epoch, p.val_macro_f1, p.train_loss
+        ),
+        None => format!("{id}: no epoch yet"),
+    };
+    view! {
+        <figure class="chart curve" data-testid=format!("curve-{id}")>
+            <svg viewBox=format!("-4 -4 {} {}", W + 8.0, H + 8.0) role="img" aria-label=caption.clone()>
+                <line class="axis" x1="0" y1=H x2=W y2=H></line>
+                <polyline class="line-loss" points=loss></polyline>
+                <polyline class="line-f1" points=f1></polyline>
+                {last_f1.map(|(x, y)| view! { <circle class="dot-f1" cx=x cy=y r="3"></circle> })}
+            </svg>
+            <figcaption>{caption}</figcaption>
+        </figure>
+    }
+}
+
+/// Loss and validation-F1 curves per model as epochs stream in.
+#[component]
+pub fn TrainingScene(state: RwSignal<DashboardState>) -> impl IntoView {
+    view! {
+        <section class="panel wide training" data-testid="scene-training">
+            <h2>"Training"</h2>
+            <p class="legend muted">
+                <span class="key-f1">"━ validation macro F1"</span>
+                " "
+                <span class="key-loss">"━ training loss (scaled)"</span>
+            </p>
+            {move || {
+                let curves: Vec<(String, Vec<EpochPoint>)> =
+                    state.with(|s| s.curves.iter().map(|(k, v)| (k.clone(), v.clone())).collect());
+                if curves.is_empty() {
+                    return view! {
+                        <p class="muted" data-testid="training-empty">"No training epochs received yet."</p>
+                    }
+                        .into_any();
+                }
+                view! {
+                    <div class="small-multiples">
+                        {curves.iter().map(|(id, points)| curve_figure(id, points)).collect_view()}
+                    </div>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
+
+/// Background of a heatmap cell for a share in 0..=1.
+fn heat(share: f64) -> String {
+    format!("background: rgba(79, 156, 255, {:.3})", share.clamp(0.0, 1.0) * 0.85)
+}
+
+fn confusion_table(entry: &MetricsEntry) -> impl IntoView + use<> {
+    let labels = entry.confusion_labels.clone();
+    let header = labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view();
+    let rows = entry
+        .confusion
+        .iter()
+        .zip(&labels)
+        .map(|(row, truth)| {
+            let total = row.iter().sum::<u64>().max(1) as f64;
+            let cells =
+                row.iter().map(|n| view! { <td class="num" style=heat(*n as f64 / total)>{*n}</td> }).collect_view();
+            view! {
+                <tr>
+                    <th scope="row">{truth.clone()}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart confusion" data-testid="confusion">
+            <table class="heatmap">
+                <thead>
+                    <tr>
+                        <th>"truth \\ predicted"</th>
+                        {header}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <figcaption>
+                {format!(
+                    "Confusion matrix of {} on the held-out {} split (rows: truth, shaded by row share)",
+                    entry.name(),
+                    entry.split,
+                )}
+            </figcaption>
+        </figure>
+    }
+}
+
+fn per_class_heatmap(entries: &[MetricsEntry]) -> impl IntoView + use<> {
+    let mut labels: Vec<String> = Vec::new();
+    for e in entries {
+        for (label, _) in &e.per_class {
+            if !labels.contains(label) {
+                labels.push(label.clone());
+            }
+        }
+    }
+    let header = labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view();
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let cells = labels
+                .iter()
+                .map(|label| match e.per_class.iter().find(|(l, _)| l == label) {
+                    Some((_, f1)) => {
+                        view! { <td class="num" style=heat(f1.point)>{format!("{:.2}", f1.point)}</td> }.into_any()
+                    }
+                    None => view! { <td class="num muted">"–"</td> }.into_any(),
+                })
+                .collect_view();
+            view! {
+                <tr>
+                    <th scope="row">{e.name()}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart per-class" data-testid="per-class">
+            <table class="heatmap">
+                <thead>
+                    <tr>
+                        <th>"model"</th>
+                        {header}
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <figcaption>"Per-class F1 on the held-out split (darker is better)"</figcaption>
+        </figure>
+    }
+}
+
+/// Evaluation results: macro F1 with its interval per model × variant,
+/// the in-distribution number and the gap, per-class F1, a confusion matrix.
+#[component]
+pub fn MetricsScene(state: RwSignal<DashboardState>) -> impl IntoView {
+    view! {
+        <section class="panel wide metrics" data-testid="scene-metrics">
+            <h2>"Metrics"</h2>
+            {move || {
+                let entries: Vec<MetricsEntry> =
+                    state.with(|s| s.metrics_in_order().into_iter().cloned().collect());
+                if entries.is_empty() {
+                    return view! {
+                        <p class="muted" data-testid="metrics-empty">"No evaluation received yet."</p>
+                    }
+                        .into_any();
+                }
+                let untested = entries[0].untested_profiles.join(", ");
+                let rows = entries
+                    .iter()
+                    .map(|e| {
+                        let optional = |i: Option<crate::state::Interval>| i.map_or("–".to_string(), |i| i.text());
+                        view! {
+                            <tr data-testid="metrics-row">
+                                <th scope="row">{e.name()}</th>
+                                <td>{e.split.clone()}</td>
+                                <td class="num" data-testid=format!("f1-{}", e.name())>{e.macro_f1.text()}</td>
+                                <td class="num">{optional(e.in_distribution)}</td>
+                                <td class="num">{e.gap.map_or("–".to_string(), |g| format!("{:+.3}", g.point))}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <figure class="chart" data-testid="metrics-table">
+                        <table class="metrics-table">
+                            <thead>
+                                <tr>
+                                    <th>"model"</th>
+                                    <th>"split"</th>
+                                    <th>"held-out macro F1 [95 % CI]"</th>
+                                    <th>"in-distribution"</th>
+                                    <th>"gap"</th>
+                                </tr>
+                            </thead>
+                            <tbody>{rows}</tbody>
+                        </table>
+                        <figcaption>
+                            "Macro F1 with 95 % cluster-bootstrap intervals over held-out episodes"
+                        </figcaption>
+                    </figure>
+                    {(!untested.is_empty())
+                        .then(|| {
+                            view! {
+                                <p class="warning" data-testid="untested">
+                                    {format!("Untested profiles (no held-out episode): {untested}")}
+                                </p>
+                            }
+                        })}
+                    {per_class_heatmap(&entries)}
+                    {confusion_table(&entries[0])}
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,380 @@
+//! What the dashboard knows, built from hub events (`docs/hub.md`): running
+//! jobs, training curves, evaluation results, and counts of what arrived.
+//! Every buffer is bounded so a dashboard left open for days on a kiosk
+//! keeps a flat memory footprint. Pure: unit-tested natively.
+//!
+//! State events (`progress`, `metrics`, `attack_profile`, `perf`) replace
+//! the entry with the same key, so the state the hub sends on every
+//! (re)connect can be applied again without duplicating anything.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+/// Most points kept per training curve.
+pub const MAX_CURVE_POINTS: usize = 1000;
+/// Most jobs kept (oldest-updated dropped first).
+pub const MAX_JOBS: usize = 64;
+
+/// A number and its interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// The estimate.
+    pub point: f64,
+    /// Lower bound (NaN when unknown).
+    pub lo: f64,
+    /// Upper bound (NaN when unknown).
+    pub hi: f64,
+}
+
+impl Interval {
+    fn from_json(v: &Value) -> Option<Interval> {
+        let num = |k: &str| v.get(k).and_then(Value::as_f64);
+        Some(Interval { point: num("point")?, lo: num("lo").unwrap_or(f64::NAN), hi: num("hi").unwrap_or(f64::NAN) })
+    }
+
+    /// `0.905 [0.853, 0.945]`, or just the point without bounds.
+    pub fn text(&self) -> String {
+        if self.lo.is_finite() && self.hi.is_finite() {
+            format!("{:.3} [{:.3}, {:.3}]", self.point, self.lo, self.hi)
+        } else {
+            format!("{:.3}", self.point)
+        }
+    }
+}
+
+/// A long job's latest progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// `validate`, `extract`, `train`, `eval`, ...
+    pub job: String,
+    /// Which run of the job (e.g. `gru-oracle`).
+    pub id: String,
+    /// Units done.
+    pub done: f64,
+    /// Units in all.
+    pub total: f64,
+    /// Unit name.
+    pub unit: String,
+    /// Latest message.
+    pub message: String,
+    /// Order of the last update (for eviction).
+    updated: u64,
+}
+
+impl Job {
+    /// Share done, 0–1.
+    pub fn fraction(&self) -> f64 {
+        if self.total > 0.0 { (self.done / self.total).clamp(0.0, 1.0) } else { 0.0 }
+    }
+}
+
+/// One epoch of a training curve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochPoint {
+    /// Epoch number (1-based).
+    pub epoch: f64,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Validation macro F1.
+    pub val_macro_f1: f64,
+}
+
+impl EpochPoint {
+    /// Reads `epoch`, `train_loss`, `val_macro_f1` from an event or a
+    /// `history` entry.
+    fn from_json(v: &Value) -> Option<EpochPoint> {
+        let num = |k: &str| v.get(k).and_then(Value::as_f64);
+        Some(EpochPoint { epoch: num("epoch")?, train_loss: num("train_loss")?, val_macro_f1: num("val_macro_f1")? })
+    }
+}
+
+/// One model × variant × split of an evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsEntry {
+    /// Architecture.
+    pub model: String,
+    /// Threat model.
+    pub variant: String,
+    /// Split recipe.
+    pub split: String,
+    /// Held-out macro F1.
+    pub macro_f1: Interval,
+    /// In-distribution macro F1, when the report has it.
+    pub in_distribution: Option<Interval>,
+    /// In-distribution minus held-out.
+    pub gap: Option<Interval>,
+    /// Per-class F1 (label, interval), in report order.
+    pub per_class: Vec<(String, Interval)>,
+    /// Confusion matrix labels.
+    pub confusion_labels: Vec<String>,
+    /// `matrix[truth][predicted]`.
+    pub confusion: Vec<Vec<u64>>,
+    /// Profiles without held-out test episodes.
+    pub untested_profiles: Vec<String>,
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
+}
+
+impl MetricsEntry {
+    /// Reads a `metrics` event; `None` without the required fields.
+    pub fn from_event(v: &Value) -> Option<MetricsEntry> {
+        let per_class = v
+            .get("per_class")
+            .and_then(Value::as_array)
+            .map(|classes| {
+                classes
+                    .iter()
+                    .filter_map(|c| Some((c.get("label")?.as_str()?.to_string(), Interval::from_json(c.get("f1")?)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let confusion = v.get("confusion");
+        Some(MetricsEntry {
+            model: v.get("model")?.as_str()?.to_string(),
+            variant: v.get("variant")?.as_str()?.to_string(),
+            split: v.get("split")?.as_str()?.to_string(),
+            macro_f1: Interval::from_json(v.get("macro_f1")?)?,
+            in_distribution: v.get("in_distribution").and_then(|d| d.get("macro_f1")).and_then(Interval::from_json),
+            gap: v.get("generalization_gap").and_then(Interval::from_json),
+            per_class,
+            confusion_labels: confusion.and_then(|c| c.get("labels")).map(strings).unwrap_or_default(),
+            confusion: confusion
+                .and_then(|c| c.get("matrix"))
+                .and_then(Value::as_array)
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| r.as_array().map(|r| r.iter().filter_map(Value::as_u64).collect()).unwrap_or_default())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            untested_profiles: v.get("untested_profiles").map(strings).unwrap_or_default(),
+        })
+    }
+
+    /// `model-variant`.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.model, self.variant)
+    }
+}
+
+/// Everything the dashboard shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DashboardState {
+    /// Jobs by (job, id).
+    pub jobs: BTreeMap<(String, String), Job>,
+    /// Training curves by job id (`<model>-<variant>`).
+    pub curves: BTreeMap<String, Vec<EpochPoint>>,
+    /// Evaluation results by (model, variant, split).
+    pub metrics: BTreeMap<(String, String, String), MetricsEntry>,
+    /// Events applied, per type.
+    pub received: BTreeMap<String, u64>,
+    /// Events that could not be read (not JSON, no type).
+    pub unreadable: u64,
+    updates: u64,
+}
+
+impl DashboardState {
+    /// Applies one WebSocket message (a JSON event).
+    pub fn apply_text(&mut self, text: &str) {
+        match serde_json::from_str::<Value>(text) {
+            Ok(Value::Array(events)) => events.iter().for_each(|e| self.apply(e)),
+            Ok(event) => self.apply(&event),
+            Err(_) => self.unreadable += 1,
+        }
+    }
+
+    /// Applies one event.
+    pub fn apply(&mut self, event: &Value) {
+        let Some(kind) = event.get("type").and_then(Value::as_str) else {
+            self.unreadable += 1;
+            return;
+        };
+        *self.received.entry(kind.to_string()).or_default() += 1;
+        self.updates += 1;
+        match kind {
+            "progress" => self.apply_progress(event),
+            "metrics" => {
+                if let Some(entry) = MetricsEntry::from_event(event) {
+                    let key = (entry.model.clone(), entry.variant.clone(), entry.split.clone());
+                    self.metrics.insert(key, entry);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_progress(&mut self, event: &Value) {
+        let num = |k: &str| event.get(k).and_then(Value::as_f64);
+        let job = Job {
+            job: text(event, "job"),
+            id: text(event, "id"),
+            done: num("done").unwrap_or(0.0),
+            total: num("total").unwrap_or(0.0),
+            unit: text(event, "unit"),
+            message: text(event, "message"),
+            updated: self.updates,
+        };
+        if job.job == "train"
+            && let Some(history) = event.get("history").and_then(Value::as_array)
+        {
+            // The producer sent the curve so far: it replaces what we had
+            // (a dashboard that connected late gets the whole curve).
+            let mut curve: Vec<EpochPoint> = history.iter().filter_map(EpochPoint::from_json).collect();
+            curve.sort_by(|a, b| a.epoch.total_cmp(&b.epoch));
+            curve.drain(..curve.len().saturating_sub(MAX_CURVE_POINTS));
+            self.curves.insert(job.id.clone(), curve);
+        }
+        if job.job == "train"
+            && let Some(point) = EpochPoint::from_json(event)
+        {
+            let epoch = point.epoch;
+            let curve = self.curves.entry(job.id.clone()).or_default();
+            match curve.iter_mut().find(|p| p.epoch == epoch) {
+                // The same epoch again (a reconnect's state): replace it.
+                Some(existing) => *existing = point,
+                None => {
+                    curve.push(point);
+                    curve.sort_by(|a, b| a.epoch.total_cmp(&b.epoch));
+                    if curve.len() > MAX_CURVE_POINTS {
+                        curve.remove(0);
+                    }
+                }
+            }
+        }
+        self.jobs.insert((job.job.clone(), job.id.clone()), job);
+        if self.jobs.len() > MAX_JOBS
+            && let Some(oldest) = self.jobs.iter().min_by_key(|(_, j)| j.updated).map(|(k, _)| k.clone())
+        {
+            self.jobs.remove(&oldest);
+        }
+    }
+
+    /// Jobs not finished yet, most recently updated first.
+    pub fn running_jobs(&self) -> Vec<&Job> {
+        let mut jobs: Vec<&Job> = self.jobs.values().filter(|j| j.done < j.total).collect();
+        jobs.sort_by_key(|j| std::cmp::Reverse(j.updated));
+        jobs
+    }
+
+    /// Evaluation entries in report order (model order of the six, realistic first).
+    pub fn metrics_in_order(&self) -> Vec<&MetricsEntry> {
+        const MODELS: [&str; 6] = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"];
+        let mut entries: Vec<&MetricsEntry> = self.metrics.values().collect();
+        let rank = |e: &MetricsEntry| {
+            (
+                MODELS.iter().position(|m| *m == e.model).unwrap_or(MODELS.len()),
+                e.variant != "realistic",
+                e.split.clone(),
+            )
+        };
+        entries.sort_by_key(|e| rank(e));
+        entries
+    }
+}
+
+/// Milliseconds to wait before reconnect attempt `attempt` (0-based):
+/// 0.5 s doubling to at most 10 s, so a restarted hub is found quickly and a
+/// dead one is not hammered.
+pub fn reconnect_delay_ms(attempt: u32) -> u32 {
+    500u32.saturating_mul(1u32 << attempt.min(5)).min(10_000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn epoch(id: &str, e: u32, f1: f64) -> Value {
+        json!({"type": "progress", "job": "train", "id": id, "done": e, "total": 8, "unit": "epochs",
+               "epoch": e, "train_loss": 1.0 / f64::from(e), "val_macro_f1": f1, "lr": 0.001})
+    }
+
+    #[test]
+    fn training_progress_becomes_curves_and_jobs() {
+        let mut s = DashboardState::default();
+        s.apply(&epoch("gru-oracle", 1, 0.5));
+        s.apply(&epoch("gru-oracle", 2, 0.7));
+        s.apply(&epoch("mlp-oracle", 1, 0.6));
+        // A reconnect sends the latest state again: nothing is duplicated.
+        s.apply_text(&epoch("gru-oracle", 2, 0.7).to_string());
+        assert_eq!(s.curves["gru-oracle"].len(), 2);
+        assert_eq!(s.curves["gru-oracle"][1].val_macro_f1, 0.7);
+        assert_eq!(s.jobs.len(), 2);
+        assert_eq!(s.running_jobs()[0].id, "gru-oracle");
+        assert!((s.jobs[&("train".into(), "gru-oracle".into())].fraction() - 0.25).abs() < 1e-12);
+        assert_eq!(s.received["progress"], 4);
+    }
+
+    #[test]
+    fn a_late_dashboard_gets_the_whole_curve_from_the_history_field() {
+        let mut s = DashboardState::default();
+        let mut latest = epoch("cnn-realistic", 3, 0.8);
+        latest["history"] = json!([
+            {"epoch": 1, "train_loss": 1.0, "val_macro_f1": 0.5},
+            {"epoch": 2, "train_loss": 0.5, "val_macro_f1": 0.7},
+            {"epoch": 3, "train_loss": 0.33, "val_macro_f1": 0.8},
+        ]);
+        s.apply(&latest);
+        let f1: Vec<f64> = s.curves["cnn-realistic"].iter().map(|p| p.val_macro_f1).collect();
+        assert_eq!(f1, vec![0.5, 0.7, 0.8]);
+    }
+
+    #[test]
+    fn buffers_stay_bounded() {
+        let mut s = DashboardState::default();
+        for e in 0..(MAX_CURVE_POINTS as u32 + 50) {
+            s.apply(&epoch("lstm-realistic", e + 1, 0.5));
+        }
+        assert_eq!(s.curves["lstm-realistic"].len(), MAX_CURVE_POINTS);
+        assert_eq!(s.curves["lstm-realistic"][0].epoch, 51.0);
+        for i in 0..(MAX_JOBS + 10) {
+            s.apply(&json!({"type": "progress", "job": "validate", "id": format!("store-{i}"), "done": 1, "total": 2}));
+        }
+        assert_eq!(s.jobs.len(), MAX_JOBS);
+        assert!(!s.jobs.contains_key(&("train".to_string(), "lstm-realistic".to_string())), "oldest kept");
+    }
+
+    #[test]
+    fn metrics_events_are_read_leniently_and_replaced_by_key() {
+        let f1 = |p: f64| json!({"point": p, "lo": p - 0.05, "hi": p + 0.05});
+        let event = |model: &str, variant: &str, p: f64| {
+            json!({"type": "metrics", "model": model, "variant": variant, "split": "host", "macro_f1": f1(p),
+                   "per_class": [{"label": "benign", "support": 10, "f1": f1(0.9)}],
+                   "confusion": {"labels": ["benign", "io-walk"], "matrix": [[9, 1], [0, 4]]},
+                   "in_distribution": {"macro_f1": f1(0.95)}, "generalization_gap": f1(0.1),
+                   "untested_profiles": ["scan-and-dial"]})
+        };
+        let mut s = DashboardState::default();
+        s.apply_text(&json!([event("mlp", "oracle", 0.7), event("gbt", "oracle", 0.8)]).to_string());
+        s.apply(&event("gbt", "realistic", 0.85));
+        s.apply(&event("gbt", "oracle", 0.9));
+        let order: Vec<String> = s.metrics_in_order().iter().map(|e| e.name()).collect();
+        assert_eq!(order, vec!["gbt-realistic", "gbt-oracle", "mlp-oracle"]);
+        let gbt = s.metrics_in_order()[1];
+        assert_eq!(gbt.macro_f1.point, 0.9);
+        assert_eq!(gbt.macro_f1.text(), "0.900 [0.850, 0.950]");
+        assert_eq!(gbt.confusion, vec![vec![9, 1], vec![0, 4]]);
+        assert_eq!(gbt.untested_profiles, vec!["scan-and-dial"]);
+        assert_eq!(gbt.in_distribution.map(|i| i.point), Some(0.95));
+        // A metrics event without macro_f1, a non-event and garbage are counted, not fatal.
+        s.apply(&json!({"type": "metrics", "model": "x"}));
+        s.apply(&json!({"no": "type"}));
+        s.apply_text("not json");
+        assert_eq!(s.metrics.len(), 3);
+        assert_eq!(s.unreadable, 2);
+    }
+
+    #[test]
+    fn reconnect_backs_off_to_ten_seconds() {
+        let delays: Vec<u32> = (0..8).map(reconnect_delay_ms).collect();
+        assert_eq!(delays, vec![500, 1000, 2000, 4000, 8000, 10_000, 10_000, 10_000]);
+        assert_eq!(reconnect_delay_ms(u32::MAX), 10_000);
+    }
+}
