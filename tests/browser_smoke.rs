@@ -12,8 +12,7 @@
 //! where it fails. On failure the dumped DOM, Chromium's stderr and a
 //! screenshot are saved under `$CARGO_TARGET_TMPDIR/browser_smoke/`.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -38,8 +37,8 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dashboard_renders_validation_summary() -> TestResult {
-    let public_dir = public_dir();
-    let Some(chromium) = prerequisites(&public_dir) else {
+    let public_dir = cis490_tests::browser::public_dir();
+    let Some(chromium) = cis490_tests::browser::prerequisites(&public_dir) else {
         return Ok(());
     };
 
@@ -82,51 +81,11 @@ async fn dashboard_renders_validation_summary() -> TestResult {
 
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(10), server).await???;
-    note(&format!("browser_smoke: {url} rendered in headless Chromium in {:.1} s", elapsed.as_secs_f64()));
+    cis490_tests::browser::note(&format!(
+        "browser_smoke: {url} rendered in headless Chromium in {:.1} s",
+        elapsed.as_secs_f64()
+    ));
     Ok(())
-}
-
-/// `CIS490_PUBLIC_DIR`, or the workspace's `public/`.
-fn public_dir() -> PathBuf {
-    std::env::var_os("CIS490_PUBLIC_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../public"))
-}
-
-/// Finds Chromium and checks the bundle exists. Returns `None` (after
-/// printing why) when the test should be skipped; panics instead when
-/// `CIS490_REQUIRE_BROWSER=1`.
-fn prerequisites(public_dir: &Path) -> Option<PathBuf> {
-    let chromium = find_chromium();
-    let wasm = public_dir.join("pkg/cis490_frontend_bg.wasm");
-    let missing = match &chromium {
-        None => Some("no Chromium found (set CIS490_CHROMIUM or run `cargo xtask setup`)".to_owned()),
-        Some(_) if !wasm.is_file() => {
-            Some(format!("no dashboard bundle at {} (run `cargo xtask bundle`)", wasm.display()))
-        }
-        Some(_) => None,
-    };
-    if let Some(reason) = missing {
-        if std::env::var("CIS490_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("CIS490_REQUIRE_BROWSER=1 but {reason}");
-        }
-        note(&format!("skipped: browser_smoke: {reason}"));
-        return None;
-    }
-    chromium
-}
-
-fn find_chromium() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("CIS490_CHROMIUM") {
-        return Some(PathBuf::from(path));
-    }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"].into_iter().map(PathBuf::from).find(|path| path.is_file())
-}
-
-/// Writes a line straight to stderr, past libtest's output capture, so a
-/// skip is visible in a normal `cargo test` run.
-fn note(line: &str) {
-    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// What one Chromium run produced.
@@ -436,8 +395,8 @@ fn check_overview(dom: &str) -> Vec<String> {
 /// hub's state on connect over the WebSocket), addressed by `?scene=`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
-    let public_dir = public_dir();
-    let Some(chromium) = prerequisites(&public_dir) else {
+    let public_dir = cis490_tests::browser::public_dir();
+    let Some(chromium) = cis490_tests::browser::prerequisites(&public_dir) else {
         return Ok(());
     };
     let (url, stop, server) = serve_with_events(&public_dir, &scene_events()).await?;
@@ -479,8 +438,8 @@ fn check_present(dom: &str) -> Vec<String> {
 /// lecture mode shows the light theme's marker and reports a bad query.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kiosk_rotates_and_present_mode_is_marked() -> TestResult {
-    let public_dir = public_dir();
-    let Some(chromium) = prerequisites(&public_dir) else {
+    let public_dir = cis490_tests::browser::public_dir();
+    let Some(chromium) = cis490_tests::browser::prerequisites(&public_dir) else {
         return Ok(());
     };
     let (url, stop, server) = serve_with_events(&public_dir, &scene_events()).await?;

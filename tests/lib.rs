@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+pub mod browser;
+pub mod webdriver;
+
 use cis490_backend::synth::{self, SynthOptions};
 
 /// Generates a store of `episodes` episodes under `dir` with `seed`.
