@@ -1,9 +1,9 @@
 //! Real-browser tests: start the dashboard server in-process on an
-//! ephemeral port, load it in headless Chromium (`--dump-dom`, 10 s of
-//! virtual time) and check that the WebAssembly ran and rendered the
-//! validation summary it fetched, that each scene renders the hub state it
-//! receives over the WebSocket, that the kiosk rotates scenes and that the
-//! lecture mode is marked.
+//! ephemeral port, load it in headless Chromium and check that the
+//! WebAssembly ran and rendered the validation summary it fetched
+//! (`--dump-dom`), that each scene renders the hub state it receives over
+//! the WebSocket (WebDriver, real time), that the kiosk rotates scenes and
+//! that the lecture mode is marked (`--dump-dom`, 10 s of virtual time).
 //!
 //! Needs `/usr/bin/chromium` (or `CIS490_CHROMIUM`) and a built bundle in
 //! `CIS490_PUBLIC_DIR` (default: the workspace's `public/`, built by
@@ -279,7 +279,91 @@ fn scene_events() -> Vec<serde_json::Value> {
             "confusion": {"labels": ["benign", "bursty-c2"], "matrix": [[850, 50], [70, 230]]},
             "untested_profiles": ["scan-and-dial"]})
     };
-    vec![epoch("gru-oracle", 3, 8), epoch("mlp-oracle", 8, 8), metrics("gbt", 0.905), metrics("mlp", 0.675)]
+    let mut events =
+        vec![epoch("gru-oracle", 3, 8), epoch("mlp-oracle", 8, 8), metrics("gbt", 0.905), metrics("mlp", 0.675)];
+    // 30 s of a replayed episode (8 channels at 2 Hz), benign then io-walk,
+    // with two models' predictions every 5 s.
+    for k in 0..60 {
+        let t = f64::from(k) * 0.5;
+        let values: serde_json::Map<String, serde_json::Value> =
+            (0..8).map(|c| (format!("chan_{c}"), serde_json::json!(f64::from(c) + (t * 0.3).sin()))).collect();
+        let label = if t < 15.0 { "benign" } else { "io-walk" };
+        events.push(serde_json::json!({"type": "replay", "episode_id": "ep-replay-1", "host_id": "lab-pc-02",
+            "t_s": t, "label": label, "values": values}));
+        if k % 10 == 9 {
+            for (model, right) in [("gbt-oracle", true), ("mlp-realistic", false)] {
+                let (name, variant) = model.split_once('-').unwrap_or((model, ""));
+                let predicted = if right { label } else { "bursty-c2" };
+                events.push(serde_json::json!({"type": "prediction", "model": name, "variant": variant,
+                    "episode_id": "ep-replay-1", "t_s": t, "probs": {label: 0.7, "bursty-c2": 0.3},
+                    "predicted": predicted, "truth": label, "latency_us": 100.0 + f64::from(k), "runtime": "server"}));
+            }
+        }
+    }
+    for (i, name) in
+        ["cpu-saturate", "scan-and-dial", "io-walk", "bursty-c2", "low-and-slow", "shell-resident"].iter().enumerate()
+    {
+        let curve: Vec<f64> = (0..80).map(|j| ((j + i * 10) % 80) as f64 / 80.0).collect();
+        events.push(serde_json::json!({"type": "attack_profile", "name": name, "shape": format!("shape {i}"),
+            "curve": curve, "channel": "host_cpu_pct"}));
+    }
+    for v in [120.0, 130.0, 125.0] {
+        events.push(serde_json::json!({"type": "perf", "source": "hub", "name": "delivered", "value": v,
+            "unit": "events/s", "p50": 1.5, "p95": 3.0, "p99": 4.5}));
+    }
+    events
+}
+
+fn check_replay(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "replay", &mut problems);
+    match text_of(dom, "replay-title") {
+        Some(t) if t.contains("ep-replay-1") && t.contains("lab-pc-02") && t.contains("io-walk") => {}
+        other => problems.push(format!("replay title is {other:?}")),
+    }
+    let strips = dom.matches(r#"data-testid="strip-chan_"#).count();
+    if strips != 6 {
+        problems.push(format!("{strips} strip charts, expected the first 6 channels"));
+    }
+    for band in ["band-truth", "band-gbt-oracle", "band-mlp-realistic"] {
+        if opening_tag(dom, band).is_none() {
+            problems.push(format!("no {band}"));
+        }
+    }
+    // The truth band has a benign run and an io-walk run.
+    if !dom.contains("lab lab-benign") || !dom.contains("lab lab-io-walk") {
+        problems.push("the truth band lacks its two label runs".into());
+    }
+    if dom.matches(r#"data-testid="probability-row""#).count() != 2 {
+        problems.push("expected two probability rows".into());
+    }
+    problems
+}
+
+fn check_perf(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "perf", &mut problems);
+    // The hub keeps the latest perf event per series (the server adds its own).
+    if !dom.contains(r#"<th scope="row">hub / delivered</th><td class="num">125.00 events/s</td>"#) {
+        problems.push("no hub / delivered row with the latest value 125.00 events/s".into());
+    }
+    if dom.matches(r#"data-testid="latency-row""#).count() != 2 {
+        problems.push("expected a latency row per model".into());
+    }
+    problems
+}
+
+fn check_profiles(dom: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    expect_attribute(dom, "scene", "data-scene", "profiles", &mut problems);
+    let figures = dom.matches(r#"data-testid="profile-"#).count();
+    if figures != 6 {
+        problems.push(format!("{figures} profile curves, expected 6"));
+    }
+    if !dom.contains("io-walk: shape 2 (host_cpu_pct)") {
+        problems.push("the io-walk caption is missing".into());
+    }
+    problems
 }
 
 /// A running test server: its base URL, the sender that stops it and its task.
@@ -391,26 +475,54 @@ fn check_overview(dom: &str) -> Vec<String> {
     problems
 }
 
+/// Everything wrong with a page's DOM.
+type DomCheck = fn(&str) -> Vec<String>;
+
 /// Each scene renders what the hub holds when the page connects (the
 /// hub's state on connect over the WebSocket), addressed by `?scene=`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
+/// Driven over WebDriver, in real time: WebSocket traffic does not hold
+/// back `--dump-dom`'s virtual clock, so a loaded machine could dump the
+/// page before the state arrived.
+#[test]
+fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
     let public_dir = cis490_tests::browser::public_dir();
-    let Some(chromium) = cis490_tests::browser::prerequisites(&public_dir) else {
+    let Some((chromium, driver)) = cis490_tests::browser::live_prerequisites(&public_dir) else {
         return Ok(());
     };
-    let (url, stop, server) = serve_with_events(&public_dir, &scene_events()).await?;
-    dom_after(&chromium, &format!("{url}?scene=training"), check_training).await?;
-    dom_after(&chromium, &format!("{url}?scene=metrics"), check_metrics).await?;
-    dom_after(&chromium, &format!("{url}?scene=overview"), check_overview).await?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let (url, stop, server) = rt.block_on(serve_with_events(&public_dir, &scene_events()))?;
+    let browser = cis490_tests::webdriver::Browser::start(&driver, &chromium)?;
+    let count = |testid: &str| format!("document.querySelectorAll('[data-testid{testid}]').length");
+    let scenes: [(&str, String, DomCheck); 6] = [
+        ("training", format!("{} === 2", count("^=curve-")), check_training),
+        ("metrics", format!("{} === 2", count("=metrics-row")), check_metrics),
+        ("overview", format!("{} === 1", count("=job-row")), check_overview),
+        ("replay", format!("{} === 2", count("=probability-row")), check_replay),
+        ("perf", format!("{} === 2", count("=latency-row")), check_perf),
+        ("profiles", format!("{} === 6", count("^=profile-")), check_profiles),
+    ];
+    for (scene, ready, check) in scenes {
+        let page = format!("{url}?scene={scene}");
+        browser.goto(&page)?;
+        let waited = browser.wait_for(&ready, Duration::from_secs(20)).err();
+        let dom = browser.run("return document.documentElement.outerHTML;", serde_json::json!([]))?;
+        let mut problems = check(dom.as_str().unwrap_or_default());
+        problems.extend(waited);
+        if !problems.is_empty() {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser_smoke");
+            let saved = browser.save_artifacts(&dir, scene);
+            panic!("{page} did not render as expected:\n  - {}\nartifacts: {saved}", problems.join("\n  - "));
+        }
+    }
+    drop(browser);
     let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), server).await???;
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), server).await })???;
     Ok(())
 }
 
 fn check_kiosk(dom: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    expect_attribute(dom, "scene", "data-scene", "metrics", &mut problems);
+    expect_attribute(dom, "scene", "data-scene", "training", &mut problems);
     if !dom.contains(r#"data-mode="kiosk""#) {
         problems.push("body is not in kiosk mode".into());
     }
@@ -434,7 +546,7 @@ fn check_present(dom: &str) -> Vec<String> {
 }
 
 /// The kiosk rotates scenes on its own (two 4 s turns in Chromium's 10 s
-/// of virtual time: overview → training → metrics) without controls; the
+/// of virtual time: overview → replay → training) without controls; the
 /// lecture mode shows the light theme's marker and reports a bad query.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kiosk_rotates_and_present_mode_is_marked() -> TestResult {

@@ -16,6 +16,8 @@ use leptos::task::spawn_local;
 use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::fetch;
+use crate::perf_view::{PerfScene, ProfilesScene};
+use crate::replay_view::ReplayScene;
 use crate::route::{self, Mode, Scene};
 use crate::scenes::{JobsPanel, MetricsScene, TrainingScene};
 use crate::state::DashboardState;
@@ -81,7 +83,7 @@ fn App(route: route::Route) -> impl IntoView {
     let state = RwSignal::new(DashboardState::default());
     let connection = RwSignal::new(Connection::Connecting(0));
     let scene = RwSignal::new(route.scene);
-    ws::connect(state, connection);
+    ws::connect(state, connection, route.timing);
     Effect::new(move |_| remember_scene(scene.get()));
     if let Mode::Kiosk { rotate_s } = route.mode {
         set_interval(move || scene.update(|s| *s = s.next()), Duration::from_secs_f64(rotate_s));
@@ -143,8 +145,11 @@ fn App(route: route::Route) -> impl IntoView {
                     }
                         .into_any()
                 }
+                Scene::Replay => view! { <ReplayScene state=state controls=controls strips=route.strips/> }.into_any(),
                 Scene::Training => view! { <TrainingScene state=state/> }.into_any(),
                 Scene::Metrics => view! { <MetricsScene state=state/> }.into_any(),
+                Scene::Perf => view! { <PerfScene state=state/> }.into_any(),
+                Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),
             }}
         </main>
     }

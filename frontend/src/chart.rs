@@ -31,6 +31,22 @@ pub fn svg_points(points: &[(f64, f64)]) -> String {
     points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")
 }
 
+/// SVG `points` text with each coordinate multiplied by `scale` and
+/// rounded to an integer (the SVG's viewBox scaled to match): integers
+/// format several times faster than floats, which matters for 46 strips of
+/// 600 points every frame.
+pub fn svg_points_scaled(points: &[(f64, f64)], scale: f64) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(points.len() * 9);
+    for (i, (x, y)) in points.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{},{}", (x * scale).round() as i64, (y * scale).round() as i64);
+    }
+    out
+}
+
 /// Keeps, per pixel column of a `columns`-wide chart, the minimum and
 /// maximum point (in x order); points must be sorted by x and already in
 /// pixel coordinates (0..columns). Fewer points than columns pass as they are.
@@ -59,9 +75,78 @@ pub fn downsample_min_max(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f6
     out
 }
 
+/// The `q` quantile (0..=1) of `values` (NaN left out), interpolated
+/// linearly; `None` without values.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+    if sorted.is_empty() {
+        return None;
+    }
+    sorted.sort_by(f64::total_cmp);
+    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let (below, above) = (position.floor() as usize, position.ceil() as usize);
+    Some(sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64))
+}
+
+/// A histogram of positive `values` in `bins` logarithmic bins between the
+/// smallest and largest value: `(lower edge, upper edge, count)` per bin.
+pub fn log_histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
+    let positive: Vec<f64> = values.iter().copied().filter(|v| v.is_finite() && *v > 0.0).collect();
+    let (Some(lo), Some(hi)) = (positive.iter().copied().reduce(f64::min), positive.iter().copied().reduce(f64::max))
+    else {
+        return Vec::new();
+    };
+    let bins = bins.max(1);
+    let (log_lo, log_hi) = (lo.ln(), hi.ln().max(lo.ln() + 1e-9));
+    let width = (log_hi - log_lo) / bins as f64;
+    let mut counts = vec![0usize; bins];
+    for v in &positive {
+        let i = (((v.ln() - log_lo) / width) as usize).min(bins - 1);
+        counts[i] += 1;
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| ((log_lo + width * i as f64).exp(), (log_lo + width * (i + 1) as f64).exp(), n))
+        .collect()
+}
+
+/// Runs of equal labels over time: `(start, end, label)` where a run ends
+/// where the next begins (the last at `t_end`).
+pub fn label_runs<'a>(times: &[f64], labels: &[&'a str], t_end: f64) -> Vec<(f64, f64, &'a str)> {
+    let mut runs: Vec<(f64, f64, &'a str)> = Vec::new();
+    for (t, label) in times.iter().zip(labels) {
+        match runs.last_mut() {
+            Some(run) if run.2 == *label => run.1 = *t,
+            Some(run) => {
+                run.1 = *t;
+                runs.push((*t, *t, label));
+            }
+            None => runs.push((*t, *t, label)),
+        }
+    }
+    if let Some(run) = runs.last_mut() {
+        run.1 = t_end.max(run.1);
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quantiles_histograms_and_label_runs() {
+        assert_eq!(quantile(&[4.0, 1.0, 3.0, 2.0], 0.5), Some(2.5));
+        assert_eq!(quantile(&[f64::NAN], 0.5), None);
+        assert_eq!(quantile(&[7.0], 0.99), Some(7.0));
+        let h = log_histogram(&[1.0, 10.0, 100.0, 100.0, 0.0], 2);
+        assert_eq!(h.iter().map(|b| b.2).collect::<Vec<_>>(), vec![1, 3]);
+        assert!((h[0].0 - 1.0).abs() < 1e-9 && (h[1].1 - 100.0).abs() < 1e-6);
+        assert!(log_histogram(&[], 5).is_empty());
+        let runs = label_runs(&[0.0, 0.5, 1.0, 1.5], &["benign", "benign", "io-walk", "io-walk"], 2.0);
+        assert_eq!(runs, vec![(0.0, 1.0, "benign"), (1.0, 2.0, "io-walk")]);
+    }
 
     #[test]
     fn data_maps_into_the_box_with_y_up() {
@@ -70,6 +155,7 @@ mod tests {
         // A single x value does not divide by zero.
         assert_eq!(to_box(&[(1.0, 0.5)], (1.0, 1.0), (0.0, 1.0), 10.0, 10.0), vec![(0.0, 5.0)]);
         assert_eq!(svg_points(&[(0.0, 1.26), (2.0, 3.0)]), "0.0,1.3 2.0,3.0");
+        assert_eq!(svg_points_scaled(&[(0.0, 1.26), (2.0, 3.0)], 10.0), "0,13 20,30");
     }
 
     #[test]

@@ -19,6 +19,10 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
 #[cfg(target_arch = "wasm32")]
+mod perf_view;
+#[cfg(target_arch = "wasm32")]
+mod replay_view;
+#[cfg(target_arch = "wasm32")]
 mod scenes;
 #[cfg(target_arch = "wasm32")]
 mod ws;

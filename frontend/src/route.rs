@@ -8,22 +8,32 @@
 pub enum Scene {
     /// Validation mix and running jobs.
     Overview,
+    /// Strip charts of the replayed episode, truth and prediction bands.
+    Replay,
     /// Loss and validation-F1 curves per model as they stream.
     Training,
     /// Evaluation results: macro F1 with intervals, per class, confusion.
     Metrics,
+    /// Perf series and prediction latency.
+    Perf,
+    /// The six attack-profile curves.
+    Profiles,
 }
 
 impl Scene {
     /// Every scene, in rotation and arrow-key order.
-    pub const ALL: [Scene; 3] = [Scene::Overview, Scene::Training, Scene::Metrics];
+    pub const ALL: [Scene; 6] =
+        [Scene::Overview, Scene::Replay, Scene::Training, Scene::Metrics, Scene::Perf, Scene::Profiles];
 
     /// The name used in `?scene=`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scene::Overview => "overview",
+            Scene::Replay => "replay",
             Scene::Training => "training",
             Scene::Metrics => "metrics",
+            Scene::Perf => "perf",
+            Scene::Profiles => "profiles",
         }
     }
 
@@ -31,8 +41,11 @@ impl Scene {
     pub fn title(self) -> &'static str {
         match self {
             Scene::Overview => "Overview",
+            Scene::Replay => "Replay",
             Scene::Training => "Training",
             Scene::Metrics => "Metrics",
+            Scene::Perf => "Perf",
+            Scene::Profiles => "Profiles",
         }
     }
 
@@ -80,13 +93,22 @@ pub struct Route {
     pub scene: Scene,
     /// The mode.
     pub mode: Mode,
+    /// Replay strips shown before the user picks channels (`strips=N`).
+    pub strips: usize,
+    /// Record each WebSocket message's apply-and-render time in
+    /// `window.__cis490_frame_ms` (`timing`), for the frame-budget test.
+    pub timing: bool,
     /// Query problems, shown to the user instead of being ignored silently.
     pub problems: Vec<String>,
 }
 
+/// Replay strips shown by default.
+pub const DEFAULT_STRIPS: usize = 6;
+
 /// Parses `?scene=...&kiosk&rotate=...&present` (with or without the `?`).
 pub fn parse(query: &str) -> Route {
-    let mut route = Route { scene: Scene::Overview, mode: Mode::Desk, problems: Vec::new() };
+    let mut route =
+        Route { scene: Scene::Overview, mode: Mode::Desk, strips: DEFAULT_STRIPS, timing: false, problems: Vec::new() };
     let mut kiosk = false;
     let mut present = false;
     let mut rotate_s = DEFAULT_ROTATE_S;
@@ -101,6 +123,11 @@ pub fn parse(query: &str) -> Route {
                 }
             },
             "kiosk" => kiosk = true,
+            "timing" => route.timing = true,
+            "strips" => match value.parse::<usize>() {
+                Ok(n) if n >= 1 => route.strips = n,
+                _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; using {DEFAULT_STRIPS}")),
+            },
             "present" => present = true,
             "rotate" => match value.parse::<f64>() {
                 Ok(s) if s.is_finite() && s >= MIN_ROTATE_S => rotate_s = s,
@@ -128,7 +155,13 @@ mod tests {
 
     #[test]
     fn scenes_and_modes_from_the_query() {
-        assert_eq!(parse(""), Route { scene: Scene::Overview, mode: Mode::Desk, problems: vec![] });
+        assert_eq!(
+            parse(""),
+            Route { scene: Scene::Overview, mode: Mode::Desk, strips: DEFAULT_STRIPS, timing: false, problems: vec![] }
+        );
+        assert_eq!(parse("?scene=replay&strips=46&timing").strips, 46);
+        assert!(parse("?timing").timing);
+        assert_eq!(parse("?strips=0").problems.len(), 1);
         assert_eq!(parse("?scene=metrics").scene, Scene::Metrics);
         assert_eq!(parse("?kiosk").mode, Mode::Kiosk { rotate_s: DEFAULT_ROTATE_S });
         assert_eq!(parse("kiosk&rotate=5&scene=training").mode, Mode::Kiosk { rotate_s: 5.0 });
@@ -152,7 +185,8 @@ mod tests {
             assert_eq!(s.next().previous(), s);
             assert_eq!(Scene::from_name(s.as_str()), Some(s));
         }
-        assert_eq!(Scene::Metrics.next(), Scene::Overview);
-        assert_eq!(Scene::Overview.previous(), Scene::Metrics);
+        assert_eq!(Scene::Profiles.next(), Scene::Overview);
+        assert_eq!(Scene::Overview.previous(), Scene::Profiles);
+        assert_eq!(Scene::Overview.next(), Scene::Replay);
     }
 }

@@ -1,5 +1,7 @@
 //! What the dashboard knows, built from hub events (`docs/hub.md`): running
-//! jobs, training curves, evaluation results, and counts of what arrived.
+//! jobs, training curves, evaluation results, the replayed episode and the
+//! models' predictions on it, attack-profile curves, perf series, and
+//! counts of what arrived.
 //! Every buffer is bounded so a dashboard left open for days on a kiosk
 //! keeps a flat memory footprint. Pure: unit-tested natively.
 //!
@@ -7,10 +9,16 @@
 //! the entry with the same key, so the state the hub sends on every
 //! (re)connect can be applied again without duplicating anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde_json::Value;
 
+/// Replay points kept per channel: 10 minutes at 2 Hz.
+pub const MAX_REPLAY_POINTS: usize = 1200;
+/// Prediction windows kept per model (10 minutes at a 5 s stride is 120).
+pub const MAX_PREDICTIONS: usize = 240;
+/// Points kept per perf series.
+pub const MAX_PERF_POINTS: usize = 600;
 /// Most points kept per training curve.
 pub const MAX_CURVE_POINTS: usize = 1000;
 /// Most jobs kept (oldest-updated dropped first).
@@ -164,6 +172,81 @@ impl MetricsEntry {
     }
 }
 
+/// The episode being replayed: channel histories and the truth band.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replay {
+    /// Episode.
+    pub episode_id: String,
+    /// Host.
+    pub host_id: String,
+    /// Channels in the order first seen.
+    pub channels: Vec<String>,
+    /// Frame times (seconds since the episode start), oldest first.
+    pub t_s: VecDeque<f64>,
+    /// One value per frame per channel (NaN where absent), aligned with `t_s`.
+    pub values: BTreeMap<String, VecDeque<f64>>,
+    /// Ground-truth label per frame, aligned with `t_s`.
+    pub labels: VecDeque<String>,
+}
+
+/// One model's predictions on the replayed episode.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ModelPredictions {
+    /// Window ends (s), predicted and true labels, oldest first.
+    pub windows: VecDeque<(f64, String, String)>,
+    /// The latest class probabilities, in label order.
+    pub probs: Vec<(String, f64)>,
+    /// Latency of each prediction (µs), oldest first.
+    pub latency_us: VecDeque<f64>,
+    /// `server` or `browser`.
+    pub runtime: String,
+}
+
+impl ModelPredictions {
+    /// Share of kept windows predicted right.
+    pub fn agreement(&self) -> Option<f64> {
+        let n = self.windows.len();
+        (n > 0).then(|| self.windows.iter().filter(|(_, p, t)| p == t).count() as f64 / n as f64)
+    }
+}
+
+/// An attack-profile curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileCurve {
+    /// Profile name.
+    pub name: String,
+    /// Its shape in words.
+    pub shape: String,
+    /// Normalized curve (0..=1).
+    pub curve: Vec<f64>,
+    /// The channel it was drawn from.
+    pub channel: String,
+}
+
+/// A perf series: the latest figure and its history.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerfSeries {
+    /// Unit.
+    pub unit: String,
+    /// Latest value.
+    pub value: f64,
+    /// Latest percentiles, when the producer sends them.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+    /// 99th percentile.
+    pub p99: Option<f64>,
+    /// Values received, oldest first.
+    pub history: VecDeque<f64>,
+}
+
+fn push_bounded<T>(buffer: &mut VecDeque<T>, item: T, max: usize) {
+    buffer.push_back(item);
+    while buffer.len() > max {
+        buffer.pop_front();
+    }
+}
+
 /// Everything the dashboard shows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DashboardState {
@@ -173,6 +256,14 @@ pub struct DashboardState {
     pub curves: BTreeMap<String, Vec<EpochPoint>>,
     /// Evaluation results by (model, variant, split).
     pub metrics: BTreeMap<(String, String, String), MetricsEntry>,
+    /// The episode being replayed.
+    pub replay: Replay,
+    /// Predictions per `model-variant` on the replayed episode.
+    pub predictions: BTreeMap<String, ModelPredictions>,
+    /// Attack-profile curves by name.
+    pub profiles: BTreeMap<String, ProfileCurve>,
+    /// Perf series by (source, name).
+    pub perf: BTreeMap<(String, String), PerfSeries>,
     /// Events applied, per type.
     pub received: BTreeMap<String, u64>,
     /// Events that could not be read (not JSON, no type).
@@ -200,6 +291,25 @@ impl DashboardState {
         self.updates += 1;
         match kind {
             "progress" => self.apply_progress(event),
+            "replay" => self.apply_replay(event),
+            "prediction" => self.apply_prediction(event),
+            "attack_profile" => {
+                if let Some(name) = event.get("name").and_then(Value::as_str) {
+                    let curve = event
+                        .get("curve")
+                        .and_then(Value::as_array)
+                        .map(|c| c.iter().filter_map(Value::as_f64).collect())
+                        .unwrap_or_default();
+                    let profile = ProfileCurve {
+                        name: name.to_string(),
+                        shape: text(event, "shape"),
+                        curve,
+                        channel: text(event, "channel"),
+                    };
+                    self.profiles.insert(name.to_string(), profile);
+                }
+            }
+            "perf" => self.apply_perf(event),
             "metrics" => {
                 if let Some(entry) = MetricsEntry::from_event(event) {
                     let key = (entry.model.clone(), entry.variant.clone(), entry.split.clone());
@@ -208,6 +318,66 @@ impl DashboardState {
             }
             _ => {}
         }
+    }
+
+    fn apply_replay(&mut self, event: &Value) {
+        let (Some(episode), Some(t), Some(values)) = (
+            event.get("episode_id").and_then(Value::as_str),
+            event.get("t_s").and_then(Value::as_f64),
+            event.get("values").and_then(Value::as_object),
+        ) else {
+            return;
+        };
+        let replay = &mut self.replay;
+        // A new episode, or the same one restarting (looping replay): start over.
+        if replay.episode_id != episode || replay.t_s.back().is_some_and(|last| t < *last) {
+            *replay = Replay { episode_id: episode.to_string(), host_id: text(event, "host_id"), ..Replay::default() };
+            self.predictions.values_mut().for_each(|p| {
+                p.windows.clear();
+                p.probs.clear();
+            });
+        }
+        for name in values.keys() {
+            if !replay.values.contains_key(name) {
+                replay.channels.push(name.clone());
+                // Earlier frames had no value for a channel seen only now.
+                replay.values.insert(name.clone(), replay.t_s.iter().map(|_| f64::NAN).collect());
+            }
+        }
+        for (name, series) in replay.values.iter_mut() {
+            let v = values.get(name).and_then(Value::as_f64).unwrap_or(f64::NAN);
+            push_bounded(series, v, MAX_REPLAY_POINTS);
+        }
+        push_bounded(&mut replay.t_s, t, MAX_REPLAY_POINTS);
+        push_bounded(&mut replay.labels, text(event, "label"), MAX_REPLAY_POINTS);
+    }
+
+    fn apply_prediction(&mut self, event: &Value) {
+        let (Some(model), Some(t)) =
+            (event.get("model").and_then(Value::as_str), event.get("t_s").and_then(Value::as_f64))
+        else {
+            return;
+        };
+        let key = format!("{model}-{}", text(event, "variant"));
+        let entry = self.predictions.entry(key).or_default();
+        push_bounded(&mut entry.windows, (t, text(event, "predicted"), text(event, "truth")), MAX_PREDICTIONS);
+        if let Some(probs) = event.get("probs").and_then(Value::as_object) {
+            entry.probs = probs.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect();
+        }
+        if let Some(us) = event.get("latency_us").and_then(Value::as_f64) {
+            push_bounded(&mut entry.latency_us, us, MAX_PREDICTIONS);
+        }
+        entry.runtime = text(event, "runtime");
+    }
+
+    fn apply_perf(&mut self, event: &Value) {
+        let Some(value) = event.get("value").and_then(Value::as_f64) else { return };
+        let num = |k: &str| event.get(k).and_then(Value::as_f64);
+        let series = self.perf.entry((text(event, "source"), text(event, "name"))).or_default();
+        series.unit = text(event, "unit");
+        series.value = value;
+        (series.p50, series.p95, series.p99) = (num("p50"), num("p95"), num("p99"));
+        push_bounded(&mut series.history, value, MAX_PERF_POINTS);
     }
 
     fn apply_progress(&mut self, event: &Value) {
@@ -369,6 +539,48 @@ mod tests {
         s.apply_text("not json");
         assert_eq!(s.metrics.len(), 3);
         assert_eq!(s.unreadable, 2);
+    }
+
+    #[test]
+    fn replay_frames_and_predictions_are_kept_per_episode_and_bounded() {
+        let mut s = DashboardState::default();
+        let frame = |ep: &str, t: f64, label: &str| {
+            json!({"type": "replay", "episode_id": ep, "host_id": "rpi-01", "t_s": t, "label": label,
+                   "values": {"host_cpu": t, "guest_rss": if t > 1.0 { json!(2.0) } else { Value::Null }}})
+        };
+        for k in 0..(MAX_REPLAY_POINTS + 30) {
+            s.apply(&frame("ep-1", k as f64 * 0.5, if k > 100 { "io-walk" } else { "benign" }));
+        }
+        assert_eq!(s.replay.t_s.len(), MAX_REPLAY_POINTS);
+        assert_eq!(s.replay.values["host_cpu"].len(), MAX_REPLAY_POINTS);
+        assert_eq!(s.replay.labels.back().map(String::as_str), Some("io-walk"));
+        assert_eq!(s.replay.channels, vec!["guest_rss", "host_cpu"]);
+        s.apply(&json!({"type": "prediction", "model": "gbt", "variant": "oracle", "episode_id": "ep-1", "t_s": 10.0,
+            "probs": {"benign": 0.2, "io-walk": 0.8}, "predicted": "io-walk", "truth": "io-walk",
+            "latency_us": 120.0, "runtime": "server"}));
+        assert_eq!(s.predictions["gbt-oracle"].agreement(), Some(1.0));
+        assert_eq!(s.predictions["gbt-oracle"].probs.len(), 2);
+        // The next episode starts over; a null value is NaN, not 0.
+        s.apply(&frame("ep-2", 0.0, "benign"));
+        assert_eq!(s.replay.episode_id, "ep-2");
+        assert_eq!(s.replay.t_s.len(), 1);
+        assert!(s.replay.values["guest_rss"][0].is_nan());
+        assert!(s.predictions["gbt-oracle"].windows.is_empty());
+    }
+
+    #[test]
+    fn profiles_and_perf_series() {
+        let mut s = DashboardState::default();
+        s.apply(&json!({"type": "attack_profile", "name": "io-walk", "shape": "disk sweep", "curve": [0.0, 0.5, 1.0], "channel": "host_io"}));
+        for v in 0..(MAX_PERF_POINTS + 5) {
+            s.apply(
+                &json!({"type": "perf", "source": "hub", "name": "fanout", "value": v, "unit": "events/s", "p99": 2.0}),
+            );
+        }
+        assert_eq!(s.profiles["io-walk"].curve, vec![0.0, 0.5, 1.0]);
+        let fanout = &s.perf[&("hub".to_string(), "fanout".to_string())];
+        assert_eq!(fanout.history.len(), MAX_PERF_POINTS);
+        assert_eq!((fanout.value, fanout.p99, fanout.p50), ((MAX_PERF_POINTS + 4) as f64, Some(2.0), None));
     }
 
     #[test]

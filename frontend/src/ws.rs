@@ -1,17 +1,18 @@
-//! The hub's WebSocket (`GET ws`, relative to the page): every message is
-//! applied to the dashboard state; when the socket closes (hub restarted,
+//! The hub's WebSocket (`GET ws`, relative to the page): messages are
+//! applied to the dashboard state once per animation frame (a burst costs
+//! one render); when the socket closes (hub restarted,
 //! network gone) it reconnects after [`reconnect_delay_ms`], and the state
 //! the hub sends on connect brings the page up to date. The connection
 //! state is a signal the header shows.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
-use web_sys::{MessageEvent, WebSocket};
+use web_sys::{MessageEvent, WebSocket, js_sys};
 
 use crate::state::{DashboardState, reconnect_delay_ms};
 
@@ -57,16 +58,53 @@ fn hub_url() -> Option<String> {
     Some(format!("{scheme}://{}{dir}ws", location.host().ok()?))
 }
 
-/// Connects and keeps reconnecting for the life of the page.
-pub fn connect(state: RwSignal<DashboardState>, connection: RwSignal<Connection>) {
-    open(state, connection, Rc::new(Cell::new(0)));
+/// Connects and keeps reconnecting for the life of the page; with
+/// `timing`, records each message's apply-and-render time (see [`timed`]).
+pub fn connect(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, timing: bool) {
+    open(state, connection, Rc::new(Cell::new(0)), timing);
 }
 
-fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attempts: Rc<Cell<u32>>) {
+/// Milliseconds since the page's time origin.
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// After the state change of a message (started at `started`) has run its
+/// effects and the layout is up to date, appends the elapsed milliseconds
+/// to `window.__cis490_frame_ms` (kept to the last 2,000).
+fn timed(started: f64) {
+    // A zero-delay timeout runs after the render effects (microtasks).
+    set_timeout(
+        move || {
+            let Some(window) = web_sys::window() else { return };
+            if let Some(body) = window.document().and_then(|d| d.body()) {
+                let _ = body.offset_height(); // forces style and layout
+            }
+            let elapsed = now_ms() - started;
+            let key = wasm_bindgen::JsValue::from_str("__cis490_frame_ms");
+            let existing = js_sys::Reflect::get(&window, &key).ok().and_then(|v| v.dyn_into::<js_sys::Array>().ok());
+            let list = match existing {
+                Some(list) => list,
+                None => {
+                    let list = js_sys::Array::new();
+                    let _ = js_sys::Reflect::set(&window, &key, &list);
+                    list
+                }
+            };
+            list.push(&wasm_bindgen::JsValue::from_f64(elapsed));
+            if list.length() > 2000 {
+                list.shift();
+            }
+        },
+        Duration::ZERO,
+    );
+}
+
+fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attempts: Rc<Cell<u32>>, timing: bool) {
     connection.set(Connection::Connecting(attempts.get()));
     let socket = hub_url().and_then(|url| WebSocket::new(&url).ok());
     let Some(socket) = socket else {
-        retry(state, connection, attempts);
+        retry(state, connection, attempts, timing);
         return;
     };
     // The closures live as long as the socket; a reconnect makes new ones
@@ -78,12 +116,13 @@ fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attem
             connection.set(Connection::Open);
         })
     };
+    let pending = Rc::new(RefCell::new(Pending::default()));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         if let Some(text) = event.data().as_string() {
-            state.update(|s| s.apply_text(&text));
+            queue(&pending, text, state, timing);
         }
     });
-    let on_close = Closure::<dyn FnMut()>::new(move || retry(state, connection, attempts.clone()));
+    let on_close = Closure::<dyn FnMut()>::new(move || retry(state, connection, attempts.clone(), timing));
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -92,10 +131,58 @@ fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attem
     on_close.forget();
 }
 
-fn retry(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attempts: Rc<Cell<u32>>) {
+/// Messages waiting for the next animation frame.
+#[derive(Default)]
+struct Pending {
+    texts: Vec<String>,
+    scheduled: bool,
+}
+
+/// Most messages held for one frame; beyond it they are applied at once
+/// (a hidden tab gets no animation frames, and nothing may pile up).
+const MAX_PENDING: usize = 2000;
+
+/// Queues a message; the state is updated (and the page rendered) once
+/// per animation frame with everything that arrived since, so a burst of
+/// frames costs one render, not one each.
+fn queue(pending: &Rc<RefCell<Pending>>, text: String, state: RwSignal<DashboardState>, timing: bool) {
+    let mut p = pending.borrow_mut();
+    p.texts.push(text);
+    if p.texts.len() >= MAX_PENDING {
+        let texts = std::mem::take(&mut p.texts);
+        drop(p);
+        apply(texts, state, timing);
+        return;
+    }
+    if !p.scheduled {
+        p.scheduled = true;
+        let pending = pending.clone();
+        request_animation_frame(move || {
+            let texts = {
+                let mut p = pending.borrow_mut();
+                p.scheduled = false;
+                std::mem::take(&mut p.texts)
+            };
+            apply(texts, state, timing);
+        });
+    }
+}
+
+fn apply(texts: Vec<String>, state: RwSignal<DashboardState>, timing: bool) {
+    if texts.is_empty() {
+        return;
+    }
+    let started = now_ms();
+    state.update(|s| texts.iter().for_each(|t| s.apply_text(t)));
+    if timing {
+        timed(started);
+    }
+}
+
+fn retry(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attempts: Rc<Cell<u32>>, timing: bool) {
     let attempt = attempts.get();
     attempts.set(attempt.saturating_add(1));
     let delay = reconnect_delay_ms(attempt);
     connection.set(Connection::Waiting(delay));
-    set_timeout(move || open(state, connection, attempts), Duration::from_millis(u64::from(delay)));
+    set_timeout(move || open(state, connection, attempts, timing), Duration::from_millis(u64::from(delay)));
 }

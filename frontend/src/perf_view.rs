@@ -1,0 +1,176 @@
+//! The perf scene (every `perf` series with its latest value, percentiles
+//! and a sparkline of its history; each model's prediction latency as
+//! percentiles and a log-scale histogram) and the profiles scene (the six
+//! attack-profile curves as small multiples).
+
+use leptos::prelude::*;
+
+use crate::chart;
+use crate::state::{DashboardState, PerfSeries, ProfileCurve};
+
+const SPARK_W: f64 = 160.0;
+const SPARK_H: f64 = 28.0;
+
+fn sparkline(history: &[f64]) -> String {
+    let data: Vec<(f64, f64)> = history.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
+    let lo = history.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
+    let hi = history.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let x_end = (history.len().max(2) - 1) as f64;
+    chart::svg_points(&chart::to_box(&data, (0.0, x_end), (lo, hi), SPARK_W, SPARK_H))
+}
+
+fn optional(v: Option<f64>) -> String {
+    v.map_or("–".into(), |v| format!("{v:.1}"))
+}
+
+fn histogram(latencies: &[f64]) -> impl IntoView + use<> {
+    const W: f64 = 200.0;
+    const H: f64 = 40.0;
+    let bins = chart::log_histogram(latencies, 16);
+    let most = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64;
+    let bar_w = W / bins.len().max(1) as f64;
+    let bars = bins
+        .iter()
+        .enumerate()
+        .map(|(i, (lo, hi, n))| {
+            let h = *n as f64 / most * H;
+            view! {
+                <rect x=format!("{:.1}", i as f64 * bar_w) y=format!("{:.1}", H - h) width=format!("{:.1}", bar_w - 1.0) height=format!("{h:.1}")>
+                    <title>{format!("{lo:.0}–{hi:.0} µs: {n}")}</title>
+                </rect>
+            }
+        })
+        .collect_view();
+    view! { <svg class="histogram" viewBox=format!("0 0 {W} {H}") role="img" aria-label="latency histogram, log scale">{bars}</svg> }
+}
+
+/// Perf series and prediction latency.
+#[component]
+pub fn PerfScene(state: RwSignal<DashboardState>) -> impl IntoView {
+    let series = Memo::new(move |_| {
+        state.with(|s| {
+            s.perf
+                .iter()
+                .map(|((src, name), p)| (format!("{src} / {name}"), p.clone()))
+                .collect::<Vec<(String, PerfSeries)>>()
+        })
+    });
+    let latency = Memo::new(move |_| {
+        state.with(|s| {
+            s.predictions
+                .iter()
+                .filter(|(_, p)| !p.latency_us.is_empty())
+                .map(|(k, p)| (k.clone(), p.runtime.clone(), p.latency_us.iter().copied().collect::<Vec<f64>>()))
+                .collect::<Vec<_>>()
+        })
+    });
+    view! {
+        <section class="panel wide perf" data-testid="scene-perf">
+            <h2>"Performance"</h2>
+            {move || {
+                let rows = series.get();
+                if rows.is_empty() {
+                    return view! { <p class="muted" data-testid="perf-empty">"No perf events received yet."</p> }.into_any();
+                }
+                let body = rows
+                    .into_iter()
+                    .map(|(name, p)| {
+                        let history: Vec<f64> = p.history.iter().copied().collect();
+                        view! {
+                            <tr data-testid="perf-row">
+                                <th scope="row">{name}</th>
+                                <td class="num">{format!("{:.2} {}", p.value, p.unit)}</td>
+                                <td class="num">{optional(p.p50)}</td>
+                                <td class="num">{optional(p.p95)}</td>
+                                <td class="num">{optional(p.p99)}</td>
+                                <td>
+                                    <svg class="spark" viewBox=format!("0 0 {SPARK_W} {SPARK_H}") role="img" aria-label="history">
+                                        <polyline points=sparkline(&history)></polyline>
+                                    </svg>
+                                </td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <figure class="chart">
+                        <table class="perf-table">
+                            <thead><tr><th>"series"</th><th>"latest"</th><th>"p50"</th><th>"p95"</th><th>"p99"</th><th>"over time"</th></tr></thead>
+                            <tbody>{body}</tbody>
+                        </table>
+                        <figcaption>"Latest value, percentiles where the producer sends them, and history of every perf series"</figcaption>
+                    </figure>
+                }
+                    .into_any()
+            }}
+            {move || {
+                let models = latency.get();
+                (!models.is_empty()).then(|| {
+                    let rows = models
+                        .into_iter()
+                        .map(|(name, runtime, us)| {
+                            let q = |p: f64| chart::quantile(&us, p).map_or("–".into(), |v| format!("{v:.0}"));
+                            view! {
+                                <tr data-testid="latency-row">
+                                    <th scope="row">{format!("{name} ({runtime})")}</th>
+                                    <td class="num">{q(0.5)}</td>
+                                    <td class="num">{q(0.95)}</td>
+                                    <td class="num">{q(0.99)}</td>
+                                    <td>{histogram(&us)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view();
+                    view! {
+                        <figure class="chart" data-testid="latency">
+                            <table class="perf-table">
+                                <thead><tr><th>"model"</th><th>"p50 µs"</th><th>"p95 µs"</th><th>"p99 µs"</th><th>"histogram"</th></tr></thead>
+                                <tbody>{rows}</tbody>
+                            </table>
+                            <figcaption>"Prediction latency per window on the replayed episode (log-scale histogram)"</figcaption>
+                        </figure>
+                    }
+                })
+            }}
+        </section>
+    }
+}
+
+/// The attack-profile curves as small multiples.
+#[component]
+pub fn ProfilesScene(state: RwSignal<DashboardState>) -> impl IntoView {
+    let profiles = Memo::new(move |_| state.with(|s| s.profiles.values().cloned().collect::<Vec<ProfileCurve>>()));
+    view! {
+        <section class="panel wide profiles" data-testid="scene-profiles">
+            <h2>"Attack profiles"</h2>
+            {move || {
+                let all = profiles.get();
+                if all.is_empty() {
+                    return view! { <p class="muted" data-testid="profiles-empty">"No attack profiles received yet."</p> }.into_any();
+                }
+                let figures = all
+                    .into_iter()
+                    .map(|p| {
+                        const W: f64 = 300.0;
+                        const H: f64 = 100.0;
+                        let data: Vec<(f64, f64)> = p.curve.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
+                        let x_end = (p.curve.len().max(2) - 1) as f64;
+                        let points = chart::svg_points(&chart::to_box(&data, (0.0, x_end), (0.0, 1.0), W, H));
+                        let caption = format!("{}: {} ({})", p.name, p.shape, p.channel);
+                        view! {
+                            <figure class="chart curve" data-testid=format!("profile-{}", p.name)>
+                                <svg viewBox=format!("-4 -4 {} {}", W + 8.0, H + 8.0) role="img" aria-label=caption.clone()>
+                                    <line class="axis" x1="0" y1=H x2=W y2=H></line>
+                                    <polyline class=format!("line-profile lab-stroke-{}", p.name) points=points></polyline>
+                                </svg>
+                                <figcaption>{caption}</figcaption>
+                            </figure>
+                        }
+                    })
+                    .collect_view();
+                view! { <div class="small-multiples">{figures}</div> }.into_any()
+            }}
+        </section>
+    }
+}
