@@ -4,6 +4,20 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Chromium flags for headless runs on this kind of machine (no GPU, no
+/// sandbox as root, nothing fetched in the background).
+pub const CHROMIUM_FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+];
+
 /// `CIS490_PUBLIC_DIR`, or the workspace's `public/`.
 pub fn public_dir() -> PathBuf {
     std::env::var_os("CIS490_PUBLIC_DIR")

@@ -99,18 +99,8 @@ struct Dump {
 fn run_chromium(chromium: &Path, url: &str, action: &[String]) -> Result<Dump, String> {
     let profile = tempfile::tempdir().map_err(|e| format!("cannot create a profile dir: {e}"))?;
     let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--virtual-time-budget=10000",
-        ])
+        .args(cis490_tests::browser::CHROMIUM_FLAGS)
+        .arg("--virtual-time-budget=10000")
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .args(action)
         .arg(url)

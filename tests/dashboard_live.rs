@@ -9,7 +9,7 @@
 //! screenshot and the DOM are saved under `$CARGO_TARGET_TMPDIR/dashboard_live/`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cis490_backend::serve::{self, ServeConfig, ServeError};
@@ -21,6 +21,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// A server on a runtime of its own, stopped on [`Server::stop`].
 struct Server {
     addr: SocketAddr,
+    hub: std::sync::Arc<cis490_backend::hub::Hub>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), ServeError>>,
 }
@@ -30,10 +31,17 @@ fn metrics_event(model: &str, point: f64) -> Value {
            "macro_f1": {"point": point, "lo": point - 0.05, "hi": point + 0.04}})
 }
 
-/// Serves `public` at `addr` (port 0: any) with a fresh hub holding `events`.
-fn start(rt: &tokio::runtime::Runtime, public: &Path, addr: SocketAddr, events: &[Value]) -> Result<Server, String> {
+/// Serves `public` (and the models of `run`) at `addr` (port 0: any) with
+/// a fresh hub holding `events`.
+fn start_serving(
+    rt: &tokio::runtime::Runtime,
+    public: &Path,
+    addr: SocketAddr,
+    events: &[Value],
+    run: Option<PathBuf>,
+) -> Result<Server, String> {
     let config =
-        ServeConfig { bind: addr, public_dir: public.to_path_buf(), validation_dir: None, token: None, run_dir: None };
+        ServeConfig { bind: addr, public_dir: public.to_path_buf(), validation_dir: None, token: None, run_dir: run };
     // The old listener may take a moment to release the port.
     let mut bound = None;
     for _ in 0..50 {
@@ -51,11 +59,17 @@ fn start(rt: &tokio::runtime::Runtime, public: &Path, addr: SocketAddr, events: 
         bound.hub().publish(kind, event.clone());
     }
     let addr = bound.local_addr();
+    let hub = bound.hub();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = rt.spawn(bound.run(async move {
         let _ = stopped.await;
     }));
-    Ok(Server { addr, stop, task })
+    Ok(Server { addr, hub, stop, task })
+}
+
+/// [`start_serving`] without a run.
+fn start(rt: &tokio::runtime::Runtime, public: &Path, addr: SocketAddr, events: &[Value]) -> Result<Server, String> {
+    start_serving(rt, public, addr, events, None)
 }
 
 impl Server {
@@ -163,13 +177,13 @@ fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
             (LEFT, "training"),
             (LEFT, "replay"),
             (LEFT, "overview"),
-            (LEFT, "profiles"),
+            (LEFT, "browser"),
         ] {
             timings.push((scene, switch_ms(&browser, key, scene)?));
         }
         // The address bar follows, so a reload stays on the scene.
         let search = browser.run("return location.search;", json!([]))?;
-        if !search.as_str().is_some_and(|s| s.contains("scene=profiles") && s.contains("present")) {
+        if !search.as_str().is_some_and(|s| s.contains("scene=browser") && s.contains("present")) {
             return Err(format!("location.search is {search}"));
         }
         Ok(())
@@ -201,19 +215,8 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
         return Ok(());
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let bound = rt.block_on(serve::bind(ServeConfig {
-        bind: "127.0.0.1:0".parse()?,
-        public_dir: public.clone(),
-        validation_dir: None,
-        token: None,
-        run_dir: None,
-    }))?;
-    let hub = bound.hub();
-    let addr = bound.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = rt.spawn(bound.run(async move {
-        let _ = stopped.await;
-    }));
+    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], None)?;
+    let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let publish = |k: u32| hub.publish(cis490_shared::events::EventKind::Replay, wide_frame(f64::from(k) * 0.5));
     let mut summary = String::new();
@@ -266,7 +269,91 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
     })?;
     cis490_tests::browser::note(&format!("dashboard_live: replay frame apply + render: {summary}"));
     drop(browser);
-    let _ = stop.send(());
-    let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), task).await });
+    server.stop(&rt);
+    Ok(())
+}
+
+/// The browser scene fetches a model's ONNX file, runs it with tract in a
+/// Web Worker on the replayed windows the server predicted, and its
+/// probabilities equal the server's within 1e-4 — for a tensor model and a
+/// summary model.
+#[test]
+fn in_browser_inference_matches_the_server() -> TestResult {
+    let public = cis490_tests::browser::public_dir();
+    let Some((chromium, driver)) = cis490_tests::browser::live_prerequisites(&public) else {
+        return Ok(());
+    };
+    if !public.join("runner/cis490_runner_bg.wasm").is_file() {
+        return Err("no runner bundle in public/runner (run `cargo xtask bundle`)".into());
+    }
+    let dir = tempfile::tempdir()?;
+    let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn"])?;
+    let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
+    let frames = cis490_backend::producers::replay::frames_of(&ep, &row.episode_id, &row.host_id);
+    let live = cis490_backend::producers::predictions::load_run(&run)?;
+    let predicted = cis490_backend::producers::predictions::prediction_events(&live, &ep, &row.episode_id);
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], Some(run.clone()))?;
+    let (addr, hub) = (server.addr, server.hub.clone());
+    let browser = Browser::start(&driver, &chromium)?;
+    let mut figures = Vec::new();
+    checked(&browser, "browser-inference", || {
+        browser.goto(&format!("http://{addr}/?scene=browser&model=cnn-oracle"))?;
+        browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
+        // The page watches the whole episode from its first frame.
+        let mut pending = predicted.iter().peekable();
+        for (k, frame) in frames.iter().enumerate() {
+            hub.publish(cis490_shared::events::EventKind::Replay, frame.clone());
+            while let Some((_, event)) = pending.next_if(|(step, _)| *step <= k + 1) {
+                hub.publish(cis490_shared::events::EventKind::Prediction, event.clone());
+            }
+            if k % 40 == 39 {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        for model in ["cnn-oracle", "mlp-realistic"] {
+            browser.run(
+                "const select = document.querySelector('.browser-controls select');
+                 select.value = arguments[0]; select.dispatchEvent(new Event('change'));
+                 document.querySelector('[data-testid=browser-run]').click();",
+                json!([model]),
+            )?;
+            browser.wait_for(
+                "document.querySelector('[data-testid=browser-status]')?.dataset.state === 'done'",
+                Duration::from_secs(60),
+            )?;
+            let windows = browser.run(
+                "return Number(document.querySelector('[data-testid=browser-windows]').textContent);",
+                json!([]),
+            )?;
+            let diff = browser.run(
+                "return Number(document.querySelector('[data-testid=browser-max-diff]').dataset.value);",
+                json!([]),
+            )?;
+            let p50 = browser
+                .run("return document.querySelector('[data-testid=browser-latency-p50]').textContent;", json!([]))?;
+            let served = predicted
+                .iter()
+                .filter(|(_, e)| {
+                    format!("{}-{}", e["model"].as_str().unwrap_or(""), e["variant"].as_str().unwrap_or("")) == model
+                })
+                .count();
+            if windows.as_f64() != Some(served as f64) {
+                return Err(format!("{model}: {windows} windows run in the browser, the server predicted {served}"));
+            }
+            match diff.as_f64() {
+                Some(d) if d < 1e-4 => {
+                    figures.push(format!("{model}: {served} windows, max |Δp| {d:.1e}, p50 {p50} µs"))
+                }
+                other => return Err(format!("{model}: browser and server differ by {other:?}")),
+            }
+        }
+        Ok(())
+    })?;
+    cis490_tests::browser::note(&format!("dashboard_live: in-browser inference: {}", figures.join("; ")));
+    drop(browser);
+    server.stop(&rt);
     Ok(())
 }

@@ -273,3 +273,51 @@ pub fn quick_train_options(
         progress: false,
     }
 }
+
+/// 60 extracted episodes under `dir` and a time split of them
+/// (`dir/split.json`): the feature folder, the split file and its contents.
+pub fn small_time_split(
+    dir: &Path,
+) -> Result<(std::path::PathBuf, std::path::PathBuf, cis490_backend::split::SplitFile), Box<dyn std::error::Error>> {
+    use cis490_backend::split::{self, SplitOptions, recipes::Recipe};
+    let features = extracted_store(dir, 60, 41, 0.1)?;
+    let split_path = dir.join("split.json");
+    let made = split::run(&SplitOptions {
+        features: features.clone(),
+        recipe: Recipe::Time,
+        test_hosts: Vec::new(),
+        seed: 3,
+        val_share: 0.2,
+        in_distribution_share: 0.1,
+        out: split_path.clone(),
+    })?;
+    Ok((features, split_path, made))
+}
+
+/// A small trained run for the inference tests: 60 episodes, a time split,
+/// `models` trained quickly under both threat models, in `dir/run`.
+/// Returns the split and the run folder.
+pub fn small_trained_run(
+    dir: &Path,
+    models: &[&str],
+) -> Result<(cis490_backend::split::SplitFile, std::path::PathBuf), Box<dyn std::error::Error>> {
+    let (features, split_path, made) = small_time_split(dir)?;
+    let run = dir.join("run");
+    cis490_backend::train::run(&quick_train_options(features, split_path, run.clone(), models))?;
+    Ok((made, run))
+}
+
+/// A test episode of `split` from the store under `dir` (accepted), extracted.
+pub fn test_episode(
+    dir: &Path,
+    split: &cis490_backend::split::SplitFile,
+) -> Result<(IndexRow, cis490_backend::extract::episode::EpisodeWindows), Box<dyn std::error::Error>> {
+    let index = cis490_backend::extract::index_reader::read_index(&dir.join("validation/validation_v1.parquet"))?;
+    let row = index
+        .into_iter()
+        .find(|r| split.test.contains(&r.episode_id) && r.status == "accepted")
+        .ok_or("no accepted test episode")?;
+    let ep =
+        cis490_backend::extract::episode::extract_episode(&dir.join("store").join(&row.path), &ReadLimits::default())?;
+    Ok((row, ep))
+}

@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use cis490_backend::split::recipes::Recipe;
-use cis490_backend::split::{self, SplitOptions};
 use cis490_backend::train::dataset::{self, FeatureKind};
 use cis490_backend::train::{self, TrainOptions};
 use cis490_models::Classifier;
@@ -17,17 +15,7 @@ use cis490_models::variant::Variant;
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn options(dir: &Path, models: &[&str]) -> Result<TrainOptions, Box<dyn std::error::Error>> {
-    let features = cis490_tests::extracted_store(dir, 60, 41, 0.1)?;
-    let split_path = dir.join("split.json");
-    split::run(&SplitOptions {
-        features: features.clone(),
-        recipe: Recipe::Time,
-        test_hosts: Vec::new(),
-        seed: 3,
-        val_share: 0.2,
-        in_distribution_share: 0.1,
-        out: split_path.clone(),
-    })?;
+    let (features, split_path, _) = cis490_tests::small_time_split(dir)?;
     Ok(cis490_tests::quick_train_options(features, split_path, dir.join("run"), models))
 }
 

@@ -140,22 +140,12 @@ impl Browser {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-            "--window-size=1280,900",
-        ]
-        .map(String::from)
-        .into_iter()
-        .chain([format!("--user-data-dir={}", browser._profile.path().display())])
-        .collect::<Vec<_>>();
+        let args = crate::browser::CHROMIUM_FLAGS
+            .map(String::from)
+            .into_iter()
+            .chain(["--window-size=1280,900".to_string()])
+            .chain([format!("--user-data-dir={}", browser._profile.path().display())])
+            .collect::<Vec<_>>();
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": chromium.display().to_string(), "args": args},

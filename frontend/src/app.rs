@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+use crate::browser_view::BrowserScene;
 use crate::fetch;
 use crate::perf_view::{PerfScene, ProfilesScene};
 use crate::replay_view::ReplayScene;
@@ -150,6 +151,9 @@ fn App(route: route::Route) -> impl IntoView {
                 Scene::Metrics => view! { <MetricsScene state=state/> }.into_any(),
                 Scene::Perf => view! { <PerfScene state=state/> }.into_any(),
                 Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),
+                Scene::Browser => {
+                    view! { <BrowserScene state=state controls=controls model=route.model.clone()/> }.into_any()
+                }
             }}
         </main>
     }

@@ -24,7 +24,8 @@ fn optional(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.1}"))
 }
 
-fn histogram(latencies: &[f64]) -> impl IntoView + use<> {
+/// A log-scale latency histogram (µs).
+pub fn histogram(latencies: &[f64]) -> impl IntoView + use<> {
     const W: f64 = 200.0;
     const H: f64 = 40.0;
     let bins = chart::log_histogram(latencies, 16);

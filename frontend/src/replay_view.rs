@@ -92,7 +92,7 @@ fn band(runs: Vec<(f64, f64, String)>, range: (f64, f64), testid: String, label:
 }
 
 fn prediction_runs(predictions: &ModelPredictions) -> Vec<(f64, f64, String)> {
-    predictions.windows.iter().map(|(end, predicted, _)| (end - WINDOW_S, *end, predicted.clone())).collect()
+    predictions.windows.iter().map(|w| (w.t_s - WINDOW_S, w.t_s, w.predicted.clone())).collect()
 }
 
 fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<> {

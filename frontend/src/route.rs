@@ -18,12 +18,14 @@ pub enum Scene {
     Perf,
     /// The six attack-profile curves.
     Profiles,
+    /// A model run in this browser (tract in a Web Worker).
+    Browser,
 }
 
 impl Scene {
     /// Every scene, in rotation and arrow-key order.
-    pub const ALL: [Scene; 6] =
-        [Scene::Overview, Scene::Replay, Scene::Training, Scene::Metrics, Scene::Perf, Scene::Profiles];
+    pub const ALL: [Scene; 7] =
+        [Scene::Overview, Scene::Replay, Scene::Training, Scene::Metrics, Scene::Perf, Scene::Profiles, Scene::Browser];
 
     /// The name used in `?scene=`.
     pub fn as_str(self) -> &'static str {
@@ -34,6 +36,7 @@ impl Scene {
             Scene::Metrics => "metrics",
             Scene::Perf => "perf",
             Scene::Profiles => "profiles",
+            Scene::Browser => "browser",
         }
     }
 
@@ -46,6 +49,7 @@ impl Scene {
             Scene::Metrics => "Metrics",
             Scene::Perf => "Perf",
             Scene::Profiles => "Profiles",
+            Scene::Browser => "In browser",
         }
     }
 
@@ -93,6 +97,8 @@ pub struct Route {
     pub scene: Scene,
     /// The mode.
     pub mode: Mode,
+    /// The model the browser scene runs (`model=<model>-<variant>`).
+    pub model: Option<String>,
     /// Replay strips shown before the user picks channels (`strips=N`).
     pub strips: usize,
     /// Record each WebSocket message's apply-and-render time in
@@ -107,8 +113,14 @@ pub const DEFAULT_STRIPS: usize = 6;
 
 /// Parses `?scene=...&kiosk&rotate=...&present` (with or without the `?`).
 pub fn parse(query: &str) -> Route {
-    let mut route =
-        Route { scene: Scene::Overview, mode: Mode::Desk, strips: DEFAULT_STRIPS, timing: false, problems: Vec::new() };
+    let mut route = Route {
+        scene: Scene::Overview,
+        mode: Mode::Desk,
+        model: None,
+        strips: DEFAULT_STRIPS,
+        timing: false,
+        problems: Vec::new(),
+    };
     let mut kiosk = false;
     let mut present = false;
     let mut rotate_s = DEFAULT_ROTATE_S;
@@ -124,6 +136,7 @@ pub fn parse(query: &str) -> Route {
             },
             "kiosk" => kiosk = true,
             "timing" => route.timing = true,
+            "model" if !value.is_empty() => route.model = Some(value.to_string()),
             "strips" => match value.parse::<usize>() {
                 Ok(n) if n >= 1 => route.strips = n,
                 _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; using {DEFAULT_STRIPS}")),
@@ -157,10 +170,18 @@ mod tests {
     fn scenes_and_modes_from_the_query() {
         assert_eq!(
             parse(""),
-            Route { scene: Scene::Overview, mode: Mode::Desk, strips: DEFAULT_STRIPS, timing: false, problems: vec![] }
+            Route {
+                scene: Scene::Overview,
+                mode: Mode::Desk,
+                model: None,
+                strips: DEFAULT_STRIPS,
+                timing: false,
+                problems: vec![]
+            }
         );
         assert_eq!(parse("?scene=replay&strips=46&timing").strips, 46);
         assert!(parse("?timing").timing);
+        assert_eq!(parse("?scene=browser&model=mlp-oracle").model.as_deref(), Some("mlp-oracle"));
         assert_eq!(parse("?strips=0").problems.len(), 1);
         assert_eq!(parse("?scene=metrics").scene, Scene::Metrics);
         assert_eq!(parse("?kiosk").mode, Mode::Kiosk { rotate_s: DEFAULT_ROTATE_S });
@@ -185,8 +206,8 @@ mod tests {
             assert_eq!(s.next().previous(), s);
             assert_eq!(Scene::from_name(s.as_str()), Some(s));
         }
-        assert_eq!(Scene::Profiles.next(), Scene::Overview);
-        assert_eq!(Scene::Overview.previous(), Scene::Profiles);
+        assert_eq!(Scene::Browser.next(), Scene::Overview);
+        assert_eq!(Scene::Overview.previous(), Scene::Browser);
         assert_eq!(Scene::Overview.next(), Scene::Replay);
     }
 }

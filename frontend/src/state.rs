@@ -11,6 +11,9 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use cis490_shared::features::WINDOW_STEPS;
+use cis490_shared::label::Label;
+use cis490_shared::registry::CHANNELS;
 use serde_json::Value;
 
 /// Replay points kept per channel: 10 minutes at 2 Hz.
@@ -189,11 +192,70 @@ pub struct Replay {
     pub labels: VecDeque<String>,
 }
 
+/// Seconds per replay frame (the 2 Hz grid).
+pub const STEP_S: f64 = 0.5;
+
+impl Replay {
+    /// Where the window ending at `end_t_s` starts in the kept frames, if
+    /// all its frames are kept.
+    fn window_start(&self, end_t_s: f64) -> Option<usize> {
+        let first_t = end_t_s - WINDOW_STEPS as f64 * STEP_S;
+        let start = self.t_s.iter().position(|t| (t - first_t).abs() < 1e-6)?;
+        (start + WINDOW_STEPS <= self.t_s.len()).then_some(start)
+    }
+
+    /// Whether [`Replay::window`] can rebuild the window ending at `end_t_s`.
+    pub fn has_window(&self, end_t_s: f64) -> bool {
+        self.window_start(end_t_s).is_some()
+    }
+
+    /// The window of 20 frames ending at `end_t_s` (a prediction's `t_s`)
+    /// as a model input source: 46 × 20 values, channel-major in registry
+    /// order, and which were observed. A missing value carries the last
+    /// observed one (0 before any), as on the server's grid — exact when
+    /// the history reaches back to the episode's first frame. `None` when
+    /// the window's frames are not all kept.
+    pub fn window(&self, end_t_s: f64) -> Option<(Vec<f32>, Vec<u8>)> {
+        let start = self.window_start(end_t_s)?;
+        let mut values = Vec::with_capacity(CHANNELS.len() * WINDOW_STEPS);
+        let mut observed = Vec::with_capacity(CHANNELS.len() * WINDOW_STEPS);
+        for channel in CHANNELS.iter() {
+            let series = self.values.get(&channel.name());
+            let mut last = 0.0f32;
+            for k in 0..start + WINDOW_STEPS {
+                let v = series.and_then(|s| s.get(k)).copied().unwrap_or(f64::NAN);
+                let present = v.is_finite();
+                if present {
+                    last = v as f32;
+                }
+                if k >= start {
+                    values.push(last);
+                    observed.push(u8::from(present));
+                }
+            }
+        }
+        Some((values, observed))
+    }
+}
+
+/// One predicted window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictedWindow {
+    /// Window end (s since the episode start).
+    pub t_s: f64,
+    /// Predicted label.
+    pub predicted: String,
+    /// True label.
+    pub truth: String,
+    /// Class probabilities in [`Label::ALL`] order (missing labels 0).
+    pub probs: Vec<f64>,
+}
+
 /// One model's predictions on the replayed episode.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ModelPredictions {
-    /// Window ends (s), predicted and true labels, oldest first.
-    pub windows: VecDeque<(f64, String, String)>,
+    /// Predicted windows, oldest first.
+    pub windows: VecDeque<PredictedWindow>,
     /// The latest class probabilities, in label order.
     pub probs: Vec<(String, f64)>,
     /// Latency of each prediction (µs), oldest first.
@@ -206,7 +268,7 @@ impl ModelPredictions {
     /// Share of kept windows predicted right.
     pub fn agreement(&self) -> Option<f64> {
         let n = self.windows.len();
-        (n > 0).then(|| self.windows.iter().filter(|(_, p, t)| p == t).count() as f64 / n as f64)
+        (n > 0).then(|| self.windows.iter().filter(|w| w.predicted == w.truth).count() as f64 / n as f64)
     }
 }
 
@@ -360,8 +422,19 @@ impl DashboardState {
         };
         let key = format!("{model}-{}", text(event, "variant"));
         let entry = self.predictions.entry(key).or_default();
-        push_bounded(&mut entry.windows, (t, text(event, "predicted"), text(event, "truth")), MAX_PREDICTIONS);
-        if let Some(probs) = event.get("probs").and_then(Value::as_object) {
+        let probs = event.get("probs").and_then(Value::as_object);
+        let in_label_order = Label::ALL
+            .iter()
+            .map(|l| probs.and_then(|p| p.get(l.as_str())).and_then(Value::as_f64).unwrap_or(0.0))
+            .collect();
+        let window = PredictedWindow {
+            t_s: t,
+            predicted: text(event, "predicted"),
+            truth: text(event, "truth"),
+            probs: in_label_order,
+        };
+        push_bounded(&mut entry.windows, window, MAX_PREDICTIONS);
+        if let Some(probs) = probs {
             entry.probs = probs.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect();
         }
         if let Some(us) = event.get("latency_us").and_then(Value::as_f64) {
@@ -566,6 +639,8 @@ mod tests {
         assert_eq!(s.replay.t_s.len(), 1);
         assert!(s.replay.values["guest_rss"][0].is_nan());
         assert!(s.predictions["gbt-oracle"].windows.is_empty());
+        assert!(s.replay.window(10.0).is_none(), "only one frame of ep-2 is kept");
+        assert!(!s.replay.has_window(10.0));
     }
 
     #[test]

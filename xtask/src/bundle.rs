@@ -1,7 +1,9 @@
-//! `cargo xtask bundle`: builds `cis490-frontend` for `wasm32-unknown-unknown`
-//! with the size-tuned `wasm-release` profile, runs wasm-bindgen (as a
-//! library, pinned to the crate's version) for `--target web`, and installs
-//! the result as `public/pkg/`.
+//! `cargo xtask bundle`: builds `cis490-frontend` (the dashboard) and
+//! `cis490-runner` (tract, for the browser scene's Web Worker) for
+//! `wasm32-unknown-unknown` with the size-tuned `wasm-release` profile, runs
+//! wasm-bindgen (as a library, pinned to the crate's version) for
+//! `--target web`, and installs the results as `public/pkg/` and
+//! `public/runner/`.
 //!
 //! The bindings are generated into `public/pkg.tmp/` and only then swapped in
 //! by renames, so an interrupted or failed build never replaces a good bundle.
@@ -17,37 +19,56 @@ use anyhow::{Context, Result, bail};
 
 use crate::cmd;
 
-const CRATE: &str = "cis490-frontend";
-const OUT_NAME: &str = "cis490_frontend";
 const PROFILE: &str = "wasm-release";
 const TARGET: &str = "wasm32-unknown-unknown";
 
-/// Builds the bundle into `<root>/public/pkg` and returns that directory.
-/// `locked` adds `--locked` to the cargo build.
+/// One wasm bundle: a crate, its output name and its folder under `public/`.
+struct Bundle {
+    krate: &'static str,
+    out_name: &'static str,
+    folder: &'static str,
+}
+
+/// The dashboard, loaded by `index.html`.
+const DASHBOARD: Bundle = Bundle { krate: "cis490-frontend", out_name: "cis490_frontend", folder: "pkg" };
+/// The tract model runner, loaded only by the browser scene's Web Worker
+/// (`runner-worker.js`), so the dashboard stays small.
+const RUNNER: Bundle = Bundle { krate: "cis490-runner", out_name: "cis490_runner", folder: "runner" };
+
+/// Builds both bundles into `<root>/public/pkg` and `<root>/public/runner`
+/// and returns the dashboard's folder. `locked` adds `--locked` to the
+/// cargo builds.
 pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
+    let pkg = build_one(root, locked, &DASHBOARD)?;
+    build_one(root, locked, &RUNNER)?;
+    Ok(pkg)
+}
+
+fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
+    let &Bundle { krate, out_name, folder } = bundle;
     let mut command = cmd::cargo();
-    command.args(["build", "-p", CRATE, "--target", TARGET, "--profile", PROFILE]).current_dir(root);
+    command.args(["build", "-p", krate, "--target", TARGET, "--profile", PROFILE]).current_dir(root);
     if locked {
         command.arg("--locked");
     }
-    cmd::run_step("wasm build", &mut command)?;
+    cmd::run_step(&format!("wasm build {krate}"), &mut command)?;
 
-    let wasm = target_dir(root)?.join(TARGET).join(PROFILE).join(format!("{OUT_NAME}.wasm"));
+    let wasm = target_dir(root)?.join(TARGET).join(PROFILE).join(format!("{out_name}.wasm"));
     if !wasm.is_file() {
         bail!("cargo finished but {} is missing", wasm.display());
     }
 
     let public = root.join("public");
-    let pkg = public.join("pkg");
-    let staging = public.join("pkg.tmp");
-    let retired = public.join("pkg.old.tmp");
+    let pkg = public.join(folder);
+    let staging = public.join(format!("{folder}.tmp"));
+    let retired = public.join(format!("{folder}.old.tmp"));
     let started = Instant::now();
     eprintln!("==> [wasm-bindgen] {} -> {}", wasm.display(), pkg.display());
     remove_if_present(&staging)?;
     remove_if_present(&retired)?;
     wasm_bindgen_cli_support::Bindgen::new()
         .input_path(&wasm)
-        .out_name(OUT_NAME)
+        .out_name(out_name)
         .web(true)?
         .typescript(false)
         // The CLI's default; the library omits it, and then `init()` without
@@ -55,10 +76,10 @@ pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
         .omit_default_module_path(false)
         .generate(&staging)
         .context("wasm-bindgen failed")?;
-    let staged_wasm = staging.join(format!("{OUT_NAME}_bg.wasm"));
-    let staged_js = staging.join(format!("{OUT_NAME}.js"));
+    let staged_wasm = staging.join(format!("{out_name}_bg.wasm"));
+    let staged_js = staging.join(format!("{out_name}.js"));
     if !staged_wasm.is_file() || !staged_js.is_file() {
-        bail!("wasm-bindgen did not write {OUT_NAME}.js and {OUT_NAME}_bg.wasm");
+        bail!("wasm-bindgen did not write {out_name}.js and {out_name}_bg.wasm");
     }
     if pkg.exists() {
         fs::rename(&pkg, &retired).with_context(|| format!("cannot move the old bundle aside ({})", pkg.display()))?;
@@ -66,7 +87,7 @@ pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
     fs::rename(&staging, &pkg).with_context(|| format!("cannot install the new bundle at {}", pkg.display()))?;
     remove_if_present(&retired)?;
     eprintln!("<== [wasm-bindgen] ok in {:.1} s", started.elapsed().as_secs_f64());
-    report_size(&pkg.join(format!("{OUT_NAME}_bg.wasm")), &pkg.join(format!("{OUT_NAME}.js")))?;
+    report_size(&pkg.join(format!("{out_name}_bg.wasm")), &pkg.join(format!("{out_name}.js")))?;
     Ok(pkg)
 }
 

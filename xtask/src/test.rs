@@ -38,6 +38,8 @@ pub fn run(root: &Path) -> Result<()> {
                 "cis490-frontend",
                 "-p",
                 "cis490-models",
+                "-p",
+                "cis490-runner",
                 "--target",
                 "wasm32-unknown-unknown",
                 "--locked",

@@ -1,0 +1,332 @@
+//! The browser scene: loads a model's `model.onnx` from the backend and runs
+//! it with tract, compiled to WebAssembly, in a Web Worker
+//! (`runner-worker.js` with the separate `runner/` bundle, fetched only
+//! here), on the replayed episode's windows that the server also predicted.
+//! Shows the per-window latency in the browser and how far its
+//! probabilities are from the server's.
+//!
+//! Each window is rebuilt from the replay frames (`Replay::window`), so
+//! the comparison is exact when the page has the episode from its first
+//! frame.
+
+use std::cell::RefCell;
+
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType, js_sys};
+
+use crate::chart;
+use crate::fetch;
+use crate::perf_view::histogram;
+use crate::state::DashboardState;
+
+/// One window run in the browser.
+#[derive(Debug, Clone, PartialEq)]
+struct WindowResult {
+    t_s: f64,
+    latency_us: f64,
+    max_diff: f64,
+    same_label: bool,
+}
+
+/// One window to run: its end, the model input source and the server's
+/// probabilities for it.
+struct WindowJob {
+    t_s: f64,
+    values: Vec<f32>,
+    observed: Vec<u8>,
+    server: Vec<f64>,
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, PartialEq)]
+enum RunState {
+    Idle,
+    Loading(String),
+    Running { done: usize, total: usize },
+    Done,
+    Failed(String),
+}
+
+impl RunState {
+    fn key(&self) -> &'static str {
+        match self {
+            RunState::Idle => "idle",
+            RunState::Loading(_) => "loading",
+            RunState::Running { .. } => "running",
+            RunState::Done => "done",
+            RunState::Failed(_) => "failed",
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            RunState::Idle => "waits for the server's predictions on a replayed episode.".into(),
+            RunState::Loading(model) => format!("Loading {model} and the tract runner…"),
+            RunState::Running { done, total } => format!("Running: {done} of {total} windows"),
+            RunState::Done => "Done.".into(),
+            RunState::Failed(message) => format!("Failed: {message}"),
+        }
+    }
+}
+
+thread_local! {
+    /// The worker of the current run (terminated when a new run starts).
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+fn get(value: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+fn message(fields: &[(&str, JsValue)]) -> JsValue {
+    let object = js_sys::Object::new();
+    for (key, value) in fields {
+        let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object.into()
+}
+
+async fn fetch_bytes(url: &str) -> Result<js_sys::ArrayBuffer, String> {
+    let window = web_sys::window().ok_or("no window")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(|e| format!("{url}: {e:?}"))?
+        .dyn_into()
+        .map_err(|_| "fetch did not return a Response".to_string())?;
+    if !response.ok() {
+        return Err(format!("{url}: HTTP {}", response.status()));
+    }
+    let buffer =
+        JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
+    buffer.dyn_into().map_err(|_| "not an ArrayBuffer".to_string())
+}
+
+/// Starts a run of `model` on every window the server predicted and the
+/// replay history can rebuild.
+fn start_run(
+    model: String,
+    state: RwSignal<DashboardState>,
+    status: RwSignal<RunState>,
+    results: RwSignal<Vec<WindowResult>>,
+) {
+    WORKER.with(|w| {
+        if let Some(old) = w.borrow_mut().take() {
+            old.terminate();
+        }
+    });
+    results.set(Vec::new());
+    let windows: Vec<WindowJob> = state.with_untracked(|s| {
+        s.predictions
+            .get(&model)
+            .map(|p| {
+                p.windows
+                    .iter()
+                    .filter_map(|w| {
+                        let (values, observed) = s.replay.window(w.t_s)?;
+                        Some(WindowJob { t_s: w.t_s, values, observed, server: w.probs.clone() })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    if windows.is_empty() {
+        status.set(RunState::Failed(format!(
+            "no server predictions of {model} on the replayed episode yet (replay an episode with --models)"
+        )));
+        return;
+    }
+    status.set(RunState::Loading(model.clone()));
+    let options = WorkerOptions::new();
+    options.set_type(WorkerType::Module);
+    let worker = match Worker::new_with_options("runner-worker.js", &options) {
+        Ok(worker) => worker,
+        Err(e) => {
+            status.set(RunState::Failed(format!("cannot start the worker: {e:?}")));
+            return;
+        }
+    };
+    let total = windows.len();
+    let server: Vec<Vec<f64>> = windows.iter().map(|w| w.server.clone()).collect();
+    let posted = worker.clone();
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+        let data = event.data();
+        match get(&data, "type").as_string().as_deref() {
+            Some("loaded") => {
+                status.set(RunState::Running { done: 0, total });
+                for (id, job) in windows.iter().enumerate() {
+                    let run = message(&[
+                        ("type", JsValue::from_str("run")),
+                        ("id", JsValue::from_f64(id as f64)),
+                        ("t_s", JsValue::from_f64(job.t_s)),
+                        ("values", js_sys::Float32Array::from(&job.values[..]).into()),
+                        ("observed", js_sys::Uint8Array::from(&job.observed[..]).into()),
+                    ]);
+                    let _ = posted.post_message(&run);
+                }
+            }
+            Some("result") => {
+                let id = get(&data, "id").as_f64().unwrap_or(-1.0) as usize;
+                let probs: Vec<f64> =
+                    js_sys::Array::from(&get(&data, "probs")).iter().filter_map(|v| v.as_f64()).collect();
+                let Some(reference) = server.get(id) else { return };
+                let max_diff = probs.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+                let argmax = |p: &[f64]| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
+                let result = WindowResult {
+                    t_s: get(&data, "t_s").as_f64().unwrap_or(f64::NAN),
+                    latency_us: get(&data, "latency_us").as_f64().unwrap_or(f64::NAN),
+                    max_diff: if probs.len() == reference.len() { max_diff } else { f64::INFINITY },
+                    same_label: argmax(&probs) == argmax(reference),
+                };
+                results.update(|r| r.push(result));
+                let done = results.with_untracked(Vec::len);
+                status.set(if done >= total { RunState::Done } else { RunState::Running { done, total } });
+            }
+            Some("error") => {
+                status.set(RunState::Failed(get(&data, "message").as_string().unwrap_or_default()));
+            }
+            _ => {}
+        }
+    });
+    worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    on_message.forget();
+    WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
+    spawn_local(async move {
+        match fetch_bytes(&format!("models/{model}/model.onnx")).await {
+            Ok(bytes) => {
+                let load = message(&[("type", JsValue::from_str("load")), ("bytes", bytes.clone().into())]);
+                let transfer = js_sys::Array::of1(&bytes);
+                if let Err(e) = worker.post_message_with_transfer(&load, &transfer) {
+                    status.set(RunState::Failed(format!("cannot send the model to the worker: {e:?}")));
+                }
+            }
+            Err(message) => status.set(RunState::Failed(message)),
+        }
+    });
+}
+
+fn model_names(body: &str) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("models").and_then(|m| m.as_array()).cloned())
+        .map(|models| models.iter().filter_map(|m| m.get("name")?.as_str().map(String::from)).collect())
+        .unwrap_or_default()
+}
+
+/// The browser scene.
+#[component]
+pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Option<String>) -> impl IntoView {
+    let models = RwSignal::new(Vec::<String>::new());
+    let selected = RwSignal::new(model);
+    let status = RwSignal::new(RunState::Idle);
+    let results = RwSignal::new(Vec::<WindowResult>::new());
+    spawn_local(async move {
+        match fetch::get_text("api/models").await {
+            Ok((200, body)) => {
+                let names = model_names(&body);
+                if selected.get_untracked().is_none() {
+                    // A quick one first: the trees are slow in tract.
+                    let first = names.iter().find(|n| n.starts_with("mlp")).or(names.first()).cloned();
+                    selected.set(first);
+                }
+                models.set(names);
+            }
+            Ok((code, body)) => status.set(RunState::Failed(format!("api/models: HTTP {code}: {body}"))),
+            Err(message) => status.set(RunState::Failed(message)),
+        }
+    });
+    // Start by itself (a kiosk has no button) once the server's
+    // predictions of the chosen model have arrived.
+    Effect::new(move |_| {
+        let Some(model) = selected.get() else { return };
+        let ready = state
+            .with(|s| s.predictions.get(&model).is_some_and(|p| p.windows.iter().any(|w| s.replay.has_window(w.t_s))));
+        if ready && status.with_untracked(|st| *st == RunState::Idle) {
+            start_run(model, state, status, results);
+        }
+    });
+    let run = move |_| {
+        if let Some(model) = selected.get_untracked() {
+            start_run(model, state, status, results);
+        }
+    };
+    view! {
+        <section class="panel wide browser" data-testid="scene-browser">
+            <h2>"In-browser inference"</h2>
+            {controls
+                .then(|| {
+                    view! {
+                        <div class="browser-controls">
+                            <select
+                                aria-label="Model"
+                                on:change=move |ev| selected.set(Some(event_target_value(&ev)))
+                                prop:value=move || selected.get().unwrap_or_default()
+                            >
+                                {move || {
+                                    models
+                                        .get()
+                                        .into_iter()
+                                        .map(|m| view! { <option value=m.clone()>{m.clone()}</option> })
+                                        .collect_view()
+                                }}
+                            </select>
+                            <button class="tab" data-testid="browser-run" on:click=run>
+                                "Run in this browser"
+                            </button>
+                        </div>
+                    }
+                })}
+            <p class="muted" data-testid="browser-status" data-state=move || status.with(RunState::key)>
+                {move || format!("{} {}", selected.get().unwrap_or_default(), status.with(RunState::text))}
+            </p>
+            {move || {
+                let all = results.get();
+                if all.is_empty() {
+                    return ().into_any();
+                }
+                let latencies: Vec<f64> = all.iter().map(|r| r.latency_us).collect();
+                let max_diff = all.iter().map(|r| r.max_diff).fold(0.0, f64::max);
+                let agreement = all.iter().filter(|r| r.same_label).count() as f64 / all.len() as f64;
+                let q = |p: f64| chart::quantile(&latencies, p).map_or("–".into(), |v| format!("{v:.0}"));
+                let last_t = all.iter().map(|r| r.t_s).fold(f64::NAN, f64::max);
+                view! {
+                    <figure class="chart">
+                        <table class="perf-table">
+                            <thead>
+                                <tr>
+                                    <th>"windows"</th>
+                                    <th>"p50 µs"</th>
+                                    <th>"p95 µs"</th>
+                                    <th>"max |Δp| vs server"</th>
+                                    <th>"same label"</th>
+                                    <th>"latency histogram"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                <tr>
+                                    <td class="num" data-testid="browser-windows">{all.len()}</td>
+                                    <td class="num" data-testid="browser-latency-p50">{q(0.5)}</td>
+                                    <td class="num">{q(0.95)}</td>
+                                    <td class="num" data-testid="browser-max-diff" data-value=format!("{max_diff:e}")>
+                                        {format!("{max_diff:.1e}")}
+                                    </td>
+                                    <td class="num" data-testid="browser-agreement">{format!("{:.0} %", agreement * 100.0)}</td>
+                                    <td>{histogram(&latencies)}</td>
+                                </tr>
+                            </tbody>
+                        </table>
+                        <figcaption>
+                            {format!(
+                                "tract in a Web Worker on this page, windows up to t = {last_t:.1} s: latency per window, and the largest difference from the server's probabilities"
+                            )}
+                        </figcaption>
+                    </figure>
+                }
+                    .into_any()
+            }}
+        </section>
+    }
+}
