@@ -504,6 +504,32 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
             panic!("{page} did not render as expected:\n  - {}\nartifacts: {saved}", problems.join("\n  - "));
         }
     }
+    // A chart exports as a standalone SVG (styles inlined) and as a PNG.
+    browser.goto(&format!("{url}?scene=training"))?;
+    browser.wait_for(&format!("{} === 2", count("^=curve-")), Duration::from_secs(20))?;
+    browser.run(
+        "window.__exported = [];
+         HTMLAnchorElement.prototype.click = function () { window.__exported.push({href: this.href, file: this.download}); };
+         const buttons = document.querySelectorAll('[data-testid^=curve-] .export-buttons button');
+         buttons[0].click(); buttons[1].click();",
+        serde_json::json!([]),
+    )?;
+    let exported = browser.wait_for("window.__exported.length === 2 && window.__exported", Duration::from_secs(20))?;
+    let svg = exported[0]["href"].as_str().unwrap_or_default();
+    let svg_text = browser
+        .run("return decodeURIComponent(arguments[0].split(',').slice(1).join(','));", serde_json::json!([svg]))?;
+    let svg_text = svg_text.as_str().unwrap_or_default();
+    assert!(exported[0]["file"].as_str().is_some_and(|f| f.ends_with(".svg")), "{exported}");
+    assert!(
+        svg_text.starts_with("<svg")
+            && svg_text.contains("xmlns=\"http://www.w3.org/2000/svg\"")
+            && svg_text.contains("<style>")
+            && svg_text.contains("polyline"),
+        "not a standalone SVG: {svg_text:.300}"
+    );
+    assert!(!svg_text.contains("var(--"), "CSS variables left unresolved in the SVG");
+    let png = exported[1]["href"].as_str().unwrap_or_default();
+    assert!(png.starts_with("data:image/png;base64,") && png.len() > 2000, "not a PNG: {png:.80}");
     drop(browser);
     let _ = stop.send(());
     rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), server).await })???;

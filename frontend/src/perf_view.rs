@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use crate::chart;
+use crate::export::ExportButtons;
 use crate::state::{DashboardState, PerfSeries, ProfileCurve};
 
 const SPARK_W: f64 = 160.0;
@@ -165,7 +166,7 @@ pub fn ProfilesScene(state: RwSignal<DashboardState>) -> impl IntoView {
                                     <line class="axis" x1="0" y1=H x2=W y2=H></line>
                                     <polyline class=format!("line-profile lab-stroke-{}", p.name) points=points></polyline>
                                 </svg>
-                                <figcaption>{caption}</figcaption>
+                                <figcaption>{caption} " " <ExportButtons name=format!("profile-{}", p.name)/></figcaption>
                             </figure>
                         }
                     })

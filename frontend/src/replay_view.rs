@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 
 use crate::chart;
+use crate::export::ExportButtons;
 use crate::state::{DashboardState, ModelPredictions, Replay};
 
 /// Strip chart size in SVG units (scaled by CSS to the panel width).
@@ -62,7 +63,11 @@ fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
             >
                 <polyline points=move || drawing.with(|d| d.0.clone())></polyline>
             </svg>
-            <figcaption>{move || drawing.with(|d| d.1.clone())}</figcaption>
+            <figcaption>
+                {move || drawing.with(|d| d.1.clone())}
+                " "
+                <ExportButtons name=format!("strip-{channel}")/>
+            </figcaption>
         </figure>
     }
 }

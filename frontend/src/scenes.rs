@@ -6,6 +6,7 @@
 use leptos::prelude::*;
 
 use crate::chart;
+use crate::export::ExportButtons;
 use crate::state::{DashboardState, EpochPoint, MetricsEntry};
 
 /// Running jobs with progress bars.
@@ -83,7 +84,7 @@ fn curve_figure(id: &str, points: &[EpochPoint]) -> impl IntoView + use<> {
                 <polyline class="line-f1" points=f1></polyline>
                 {last_f1.map(|(x, y)| view! { <circle class="dot-f1" cx=x cy=y r="3"></circle> })}
             </svg>
-            <figcaption>{caption}</figcaption>
+            <figcaption>{caption} " " <ExportButtons name=format!("training-{id}")/></figcaption>
         </figure>
     }
 }
