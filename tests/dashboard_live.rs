@@ -276,7 +276,8 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
 /// The browser scene fetches a model's ONNX file, runs it with tract in a
 /// Web Worker on the replayed windows the server predicted, and its
 /// probabilities equal the server's within 1e-4 — for a tensor model and a
-/// summary model.
+/// summary model; its runs are published back to the hub as `prediction`
+/// events with `runtime: "browser"`.
 #[test]
 fn in_browser_inference_matches_the_server() -> TestResult {
     let public = cis490_tests::browser::public_dir();
@@ -349,6 +350,27 @@ fn in_browser_inference_matches_the_server() -> TestResult {
                 }
                 other => return Err(format!("{model}: browser and server differ by {other:?}")),
             }
+        }
+        // The browser's runs reach the hub as `prediction` events with runtime "browser".
+        // (Distinct windows: the scene may also have started a run by
+        // itself when the first predictions arrived.)
+        let browser_events = || {
+            let snapshot = hub.snapshot_json();
+            let windows: std::collections::BTreeSet<String> = snapshot
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|e| e["type"] == "prediction" && e["runtime"] == "browser")
+                .map(|e| format!("{}-{}@{}", e["model"], e["variant"], e["t_s"]))
+                .collect();
+            windows.len()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while browser_events() < 80 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if browser_events() != 80 {
+            return Err(format!("{} browser prediction events reached the hub, expected 80", browser_events()));
         }
         Ok(())
     })?;

@@ -7,7 +7,9 @@
 //!
 //! Each window is rebuilt from the replay frames (`Replay::window`), so
 //! the comparison is exact when the page has the episode from its first
-//! frame.
+//! frame. When a run ends its windows are published to the hub as
+//! `prediction` events with `runtime: "browser"` (every dashboard then shows
+//! a `<model> (browser)` band and latency).
 
 use std::cell::RefCell;
 
@@ -22,6 +24,7 @@ use crate::chart;
 use crate::fetch;
 use crate::perf_view::histogram;
 use crate::state::DashboardState;
+use cis490_shared::label::Label;
 
 /// One window run in the browser.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +42,7 @@ struct WindowJob {
     values: Vec<f32>,
     observed: Vec<u8>,
     server: Vec<f64>,
+    truth: String,
 }
 
 /// Where a run stands.
@@ -127,7 +131,13 @@ fn start_run(
                     .iter()
                     .filter_map(|w| {
                         let (values, observed) = s.replay.window(w.t_s)?;
-                        Some(WindowJob { t_s: w.t_s, values, observed, server: w.probs.clone() })
+                        Some(WindowJob {
+                            t_s: w.t_s,
+                            values,
+                            observed,
+                            server: w.probs.clone(),
+                            truth: w.truth.clone(),
+                        })
                     })
                     .collect()
             })
@@ -151,6 +161,10 @@ fn start_run(
     };
     let total = windows.len();
     let server: Vec<Vec<f64>> = windows.iter().map(|w| w.server.clone()).collect();
+    let truths: Vec<String> = windows.iter().map(|w| w.truth.clone()).collect();
+    let episode = state.with_untracked(|s| s.replay.episode_id.clone());
+    let mut events: Vec<serde_json::Value> = Vec::with_capacity(total);
+    let event_model = model.clone();
     let posted = worker.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let data = event.data();
@@ -181,9 +195,13 @@ fn start_run(
                     max_diff: if probs.len() == reference.len() { max_diff } else { f64::INFINITY },
                     same_label: argmax(&probs) == argmax(reference),
                 };
+                events.push(browser_prediction(&event_model, &episode, &result, &probs, &truths[id]));
                 results.update(|r| r.push(result));
                 let done = results.with_untracked(Vec::len);
                 status.set(if done >= total { RunState::Done } else { RunState::Running { done, total } });
+                if done >= total {
+                    publish(std::mem::take(&mut events));
+                }
             }
             Some("error") => {
                 status.set(RunState::Failed(get(&data, "message").as_string().unwrap_or_default()));
@@ -204,6 +222,42 @@ fn start_run(
                 }
             }
             Err(message) => status.set(RunState::Failed(message)),
+        }
+    });
+}
+
+/// The `prediction` event of one browser-run window (`runtime: "browser"`).
+fn browser_prediction(
+    model: &str,
+    episode: &str,
+    result: &WindowResult,
+    probs: &[f64],
+    truth: &str,
+) -> serde_json::Value {
+    let (architecture, variant) = model.rsplit_once('-').unwrap_or((model, ""));
+    let by_label: serde_json::Map<String, serde_json::Value> =
+        Label::ALL.iter().zip(probs).map(|(l, p)| (l.to_string(), serde_json::json!(p))).collect();
+    let best = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
+    serde_json::json!({
+        "type": "prediction", "model": architecture, "variant": variant, "episode_id": episode,
+        "t_s": result.t_s, "probs": by_label, "predicted": Label::ALL[best % Label::ALL.len()].to_string(),
+        "truth": truth, "latency_us": result.latency_us, "runtime": "browser",
+    })
+}
+
+/// Publishes the run's predictions to the hub, so every dashboard sees the
+/// browser's run (a hub that wants a token refuses; the run stays here).
+fn publish(events: Vec<serde_json::Value>) {
+    if events.is_empty() {
+        return;
+    }
+    spawn_local(async move {
+        match fetch::post_text("publish", &serde_json::Value::Array(events).to_string()).await {
+            Ok((status, _)) if status < 300 => {}
+            Ok((status, body)) => {
+                leptos::logging::warn!("cis490: browser predictions not published: HTTP {status}: {body}")
+            }
+            Err(message) => leptos::logging::warn!("cis490: browser predictions not published: {message}"),
         }
     });
 }

@@ -1,5 +1,5 @@
-//! Minimal HTTP GET through the browser's `fetch`, returning the status and
-//! the body as text; errors become readable strings for the UI.
+//! Minimal HTTP GET and POST through the browser's `fetch`, returning the
+//! status and the body as text; errors become readable strings for the UI.
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -18,6 +18,22 @@ pub async fn get_text(url: &str) -> Result<(u16, String), String> {
         .as_string()
         .unwrap_or_default();
     Ok((status, body))
+}
+
+/// POSTs `body` (text) to `url` (relative to the page) and returns `(status, body)`.
+pub async fn post_text(url: &str, body: &str) -> Result<(u16, String), String> {
+    let window = web_sys::window().ok_or_else(|| "no window object".to_owned())?;
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
+        .await
+        .map_err(|err| describe("request failed", &err))?;
+    let response: Response = response.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
+    let status = response.status();
+    let text_promise = response.text().map_err(|err| describe("cannot read body", &err))?;
+    let text = JsFuture::from(text_promise).await.map_err(|err| describe("cannot read body", &err))?.as_string();
+    Ok((status, text.unwrap_or_default()))
 }
 
 /// Formats a JavaScript exception for display.

@@ -115,7 +115,9 @@ pub fn PerfScene(state: RwSignal<DashboardState>) -> impl IntoView {
                             let q = |p: f64| chart::quantile(&us, p).map_or("–".into(), |v| format!("{v:.0}"));
                             view! {
                                 <tr data-testid="latency-row">
-                                    <th scope="row">{format!("{name} ({runtime})")}</th>
+                                    <th scope="row">
+                                        {if name.ends_with(')') { name.clone() } else { format!("{name} ({runtime})") }}
+                                    </th>
                                     <td class="num">{q(0.5)}</td>
                                     <td class="num">{q(0.95)}</td>
                                     <td class="num">{q(0.99)}</td>

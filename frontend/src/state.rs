@@ -420,7 +420,13 @@ impl DashboardState {
         else {
             return;
         };
-        let key = format!("{model}-{}", text(event, "variant"));
+        // Browser runs of a model are kept apart from the server's.
+        let runtime = text(event, "runtime");
+        let key = if runtime == "browser" {
+            format!("{model}-{} (browser)", text(event, "variant"))
+        } else {
+            format!("{model}-{}", text(event, "variant"))
+        };
         let entry = self.predictions.entry(key).or_default();
         let probs = event.get("probs").and_then(Value::as_object);
         let in_label_order = Label::ALL
@@ -440,7 +446,7 @@ impl DashboardState {
         if let Some(us) = event.get("latency_us").and_then(Value::as_f64) {
             push_bounded(&mut entry.latency_us, us, MAX_PREDICTIONS);
         }
-        entry.runtime = text(event, "runtime");
+        entry.runtime = runtime;
     }
 
     fn apply_perf(&mut self, event: &Value) {
@@ -632,6 +638,11 @@ mod tests {
             "probs": {"benign": 0.2, "io-walk": 0.8}, "predicted": "io-walk", "truth": "io-walk",
             "latency_us": 120.0, "runtime": "server"}));
         assert_eq!(s.predictions["gbt-oracle"].agreement(), Some(1.0));
+        s.apply(&json!({"type": "prediction", "model": "gbt", "variant": "oracle", "episode_id": "ep-1", "t_s": 10.0,
+            "probs": {"benign": 0.2, "io-walk": 0.8}, "predicted": "benign", "truth": "io-walk",
+            "latency_us": 900.0, "runtime": "browser"}));
+        assert_eq!(s.predictions["gbt-oracle (browser)"].agreement(), Some(0.0));
+        assert_eq!(s.predictions["gbt-oracle"].windows.len(), 1, "browser runs are kept apart");
         assert_eq!(s.predictions["gbt-oracle"].probs.len(), 2);
         // The next episode starts over; a null value is NaN, not 0.
         s.apply(&frame("ep-2", 0.0, "benign"));
