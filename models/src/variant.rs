@@ -1,6 +1,8 @@
 //! The two threat models: which channels, and so which features, a model
-//! may see.
+//! may see; and [`WindowInputs`], which of a window's features a given
+//! model reads, in its input order.
 
+use cis490_shared::features::WINDOW_STEPS;
 use cis490_shared::features::stats::STAT_NAMES;
 use cis490_shared::registry::{CHANNELS, Channel};
 
@@ -59,9 +61,59 @@ pub fn sees(variant: Variant, channel: &Channel) -> bool {
     variant == Variant::Oracle || channel.realistic()
 }
 
+/// Which of a window's features a model reads, in its input order: the
+/// variant's summary columns, or the variant's tensor channels. One
+/// definition for the server's live predictions and the browser's runner,
+/// so both feed a model exactly the same input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowInputs {
+    /// Indices into a window's summary vector (46 channels × 6 statistics).
+    Summary(Vec<usize>),
+    /// Registry indices of the tensor channels, each 20 steps long.
+    TensorChannels(Vec<usize>),
+}
+
+impl WindowInputs {
+    /// For a model of `variant` whose input (after the batch) is `dims`:
+    /// `[features]` reads the summary, `[channels, 20]` the tensor.
+    pub fn for_model(variant: Variant, dims: &[usize]) -> Result<WindowInputs, String> {
+        match dims {
+            [n] if *n == variant.summary_indices().len() => Ok(WindowInputs::Summary(variant.summary_indices())),
+            [c, WINDOW_STEPS] if *c == variant.channel_indices().len() => {
+                Ok(WindowInputs::TensorChannels(variant.channel_indices()))
+            }
+            _ => Err(format!("input shape {dims:?} fits neither the {} summary nor its tensor", variant.as_str())),
+        }
+    }
+
+    /// The model's input from one window's `summary` (channel-major, six
+    /// statistics each) and `tensor` (channel-major, 20 steps each).
+    pub fn select(&self, summary: &[f32], tensor: &[f32]) -> Vec<f32> {
+        match self {
+            WindowInputs::TensorChannels(channels) => {
+                channels.iter().flat_map(|c| tensor[c * WINDOW_STEPS..(c + 1) * WINDOW_STEPS].iter().copied()).collect()
+            }
+            WindowInputs::Summary(indices) => indices.iter().map(|i| summary[*i]).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_inputs_follow_the_model_shape() -> Result<(), String> {
+        let summary: Vec<f32> = (0..46 * 6).map(|i| i as f32).collect();
+        let tensor: Vec<f32> = (0..46 * 20).map(|i| -(i as f32)).collect();
+        let mlp = WindowInputs::for_model(Variant::Realistic, &[180])?;
+        assert_eq!(mlp.select(&summary, &tensor).len(), 180);
+        let cnn = WindowInputs::for_model(Variant::Oracle, &[46, 20])?;
+        assert_eq!(cnn.select(&summary, &tensor), tensor);
+        assert!(WindowInputs::for_model(Variant::Realistic, &[46, 20]).is_err());
+        assert!(WindowInputs::for_model(Variant::Oracle, &[7]).is_err());
+        Ok(())
+    }
 
     #[test]
     fn realistic_sees_the_30_host_side_channels() {

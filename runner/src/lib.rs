@@ -2,8 +2,9 @@
 //! model's `model.onnx` and then one window at a time (the 46 channels × 20
 //! steps of the replay, with which cells were observed); the runner
 //! computes the model's inputs exactly as the server does
-//! (`cis490_shared::features::stats::window_features`, then the variant's
-//! summary columns or tensor channels) and runs tract. The ONNX file's
+//! (`cis490_shared::features::stats::window_features`, then
+//! `cis490_models::variant::WindowInputs`, the same selection the server's
+//! live predictions use) and runs tract. The ONNX file's
 //! metadata (`architecture`, `variant`, `input_shape`) says how to feed it.
 //!
 //! [`WindowModel`] is plain Rust, unit-tested natively; on wasm32 the
@@ -12,7 +13,7 @@
 use std::str::FromStr;
 
 use cis490_models::onnx::{self, OnnxRunner};
-use cis490_models::variant::Variant;
+use cis490_models::variant::{Variant, WindowInputs};
 use cis490_shared::features::WINDOW_STEPS;
 use cis490_shared::features::align::Grid;
 use cis490_shared::features::stats::window_features;
@@ -21,18 +22,11 @@ use cis490_shared::registry::CHANNELS;
 /// Values in one window: 46 channels × 20 steps.
 pub const WINDOW_CELLS: usize = 46 * WINDOW_STEPS;
 
-/// Which features a model reads.
-#[derive(Debug, Clone, PartialEq)]
-enum Picks {
-    Summary(Vec<usize>),
-    TensorChannels(Vec<usize>),
-}
-
 /// A loaded model and how to turn a window into its input.
 #[derive(Debug)]
 pub struct WindowModel {
     runner: OnnxRunner,
-    picks: Picks,
+    inputs: WindowInputs,
     /// `<architecture>-<variant>`, from the file's metadata.
     pub name: String,
 }
@@ -53,21 +47,9 @@ impl WindowModel {
         let variant = Variant::from_str(meta(&props, "variant")?)?;
         let dims: Vec<usize> =
             serde_json::from_str(meta(&props, "input_shape")?).map_err(|e| format!("input_shape metadata: {e}"))?;
-        // `[features]`: summary statistics; `[channels, steps]`: the tensor.
-        let picks = match dims.as_slice() {
-            [n] if *n == variant.summary_indices().len() => Picks::Summary(variant.summary_indices()),
-            [c, WINDOW_STEPS] if *c == variant.channel_indices().len() => {
-                Picks::TensorChannels(variant.channel_indices())
-            }
-            _ => {
-                return Err(format!(
-                    "input_shape {dims:?} fits neither the {} summary nor its tensor",
-                    variant.as_str()
-                ));
-            }
-        };
+        let inputs = WindowInputs::for_model(variant, &dims).map_err(|e| format!("model.onnx: {e}"))?;
         let runner = OnnxRunner::new(bytes, &[&[1][..], &dims].concat()).map_err(|e| e.to_string())?;
-        Ok(WindowModel { runner, picks, name: format!("{architecture}-{}", variant.as_str()) })
+        Ok(WindowModel { runner, inputs, name: format!("{architecture}-{}", variant.as_str()) })
     }
 
     /// The model's input for one window: `values` and `observed` are
@@ -89,13 +71,7 @@ impl WindowModel {
             present: observed.iter().map(|o| *o != 0).collect(),
         };
         let features = window_features(&grid, 0);
-        Ok(match &self.picks {
-            Picks::TensorChannels(channels) => channels
-                .iter()
-                .flat_map(|c| features.tensor[c * WINDOW_STEPS..(c + 1) * WINDOW_STEPS].iter().copied())
-                .collect(),
-            Picks::Summary(indices) => indices.iter().map(|i| features.summary[*i]).collect(),
-        })
+        Ok(self.inputs.select(&features.summary, &features.tensor))
     }
 
     /// Class probabilities (label order) for one window.

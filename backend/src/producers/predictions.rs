@@ -9,7 +9,7 @@ use std::time::Instant;
 use cis490_models::architecture::header_input;
 use cis490_models::checkpoint::{self, CheckpointHeader};
 use cis490_models::onnx::OnnxRunner;
-use cis490_models::variant::Variant;
+use cis490_models::variant::{Variant, WindowInputs};
 use cis490_shared::features::{STEP_NS, WINDOW_STEPS};
 use cis490_shared::label::Label;
 use serde_json::{Map, Value, json};
@@ -23,16 +23,9 @@ pub struct LiveModel {
     pub model: String,
     /// Threat model.
     pub variant: Variant,
-    /// Where the model's inputs sit in a window's summary vector, or which
-    /// tensor channels it reads (in input order).
-    picks: Picks,
+    /// Which of a window's features the model reads.
+    inputs: WindowInputs,
     runner: OnnxRunner,
-}
-
-#[derive(Debug)]
-enum Picks {
-    Summary(Vec<usize>),
-    TensorChannels(Vec<usize>),
 }
 
 /// A run's models could not be loaded.
@@ -59,35 +52,15 @@ pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
             let bytes = std::fs::read(&ckpt).map_err(|e| err(&ckpt, e.to_string()))?;
             let (header, _): (CheckpointHeader, _) =
                 checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.to_string()))?;
-            let (arch, input) = header_input(&header).map_err(|e| err(&ckpt, e.to_string()))?;
+            let (_, input) = header_input(&header).map_err(|e| err(&ckpt, e.to_string()))?;
+            let inputs = WindowInputs::for_model(header.variant, &input.dims()).map_err(|e| err(&ckpt, e))?;
             let onnx = dir.join("model.onnx");
             let model_bytes = std::fs::read(&onnx).map_err(|e| err(&onnx, e.to_string()))?;
             let runner = OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat())
                 .map_err(|e| err(&onnx, e.to_string()))?;
-            Ok(LiveModel {
-                model: header.architecture.clone(),
-                variant: header.variant,
-                picks: if arch.reads_tensors() {
-                    Picks::TensorChannels(header.variant.channel_indices())
-                } else {
-                    Picks::Summary(header.variant.summary_indices())
-                },
-                runner,
-            })
+            Ok(LiveModel { model: header.architecture.clone(), variant: header.variant, inputs, runner })
         })
         .collect()
-}
-
-impl LiveModel {
-    /// The model's input for one window's features.
-    fn input(&self, summary: &[f32], tensor: &[f32]) -> Vec<f32> {
-        match &self.picks {
-            Picks::TensorChannels(channels) => {
-                channels.iter().flat_map(|c| tensor[c * WINDOW_STEPS..(c + 1) * WINDOW_STEPS].iter().copied()).collect()
-            }
-            Picks::Summary(indices) => indices.iter().map(|i| summary[*i]).collect(),
-        }
-    }
 }
 
 /// One prediction event per model and kept window of `ep`, each paired
@@ -97,7 +70,7 @@ pub fn prediction_events(models: &[LiveModel], ep: &EpisodeWindows, episode_id: 
     for (window, features) in ep.windows.iter().zip(&ep.features) {
         let end_step = window.start_step + WINDOW_STEPS;
         for model in models {
-            let x = model.input(&features.summary, &features.tensor);
+            let x = model.inputs.select(&features.summary, &features.tensor);
             let started = Instant::now();
             let Ok(probs) = model.runner.probabilities(&x) else {
                 tracing::warn!("{}-{}: inference failed on {episode_id}", model.model, model.variant.as_str());
