@@ -75,17 +75,10 @@ pub fn downsample_min_max(points: &[(f64, f64)], columns: usize) -> Vec<(f64, f6
     out
 }
 
-/// The `q` quantile (0..=1) of `values` (NaN left out), interpolated
-/// linearly; `None` without values.
+/// The `q` quantile (0..=1) of unsorted `values` (NaN left out), by the
+/// project's convention (`cis490_shared::quantile`); `None` without values.
 pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
-    let mut sorted: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if sorted.is_empty() {
-        return None;
-    }
-    sorted.sort_by(f64::total_cmp);
-    let position = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
-    let (below, above) = (position.floor() as usize, position.ceil() as usize);
-    Some(sorted[below] + (sorted[above] - sorted[below]) * (position - below as f64))
+    cis490_shared::quantile::of_sorted(&cis490_shared::quantile::sorted_finite(values), q)
 }
 
 /// A histogram of positive `values` in `bins` logarithmic bins between the

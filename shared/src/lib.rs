@@ -10,6 +10,7 @@
 //!   statistics and tensors (the same code in the extractor and the browser).
 //! - [`validation`]: episode statuses and the validation summary the
 //!   dashboard shows.
+//! - [`quantile`]: the quantile convention of intervals and percentiles.
 //! - [`rng`]: the seeded random numbers the generator, splits and
 //!   trainers use (stable across dependency upgrades).
 //!
@@ -19,6 +20,7 @@ pub mod events;
 pub mod features;
 pub mod ids;
 pub mod label;
+pub mod quantile;
 pub mod registry;
 pub mod rng;
 pub mod validation;

@@ -6,6 +6,7 @@
 //! Every model of an evaluation is scored on the same [`Draws`], so the
 //! difference of two models on one resample is a paired difference.
 
+use cis490_shared::quantile;
 use cis490_shared::rng::Rng;
 
 /// A point estimate and its percentile interval.
@@ -56,29 +57,14 @@ impl Draws {
     }
 }
 
-/// The `q` quantile (0..=1) of sorted values, interpolated linearly
-/// between order statistics (NumPy's default).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        n => {
-            let position = q * (n - 1) as f64;
-            let below = position.floor() as usize;
-            let above = position.ceil() as usize;
-            let fraction = position - below as f64;
-            sorted[below] + (sorted[above] - sorted[below]) * fraction
-        }
-    }
-}
-
-/// The percentile interval of `resampled` (undefined resamples, NaN, are
-/// left out) at `confidence` (e.g. 0.95) around `point`. With no defined
+/// The percentile interval of `resampled` (linear interpolation, as
+/// NumPy; undefined resamples, NaN, are left out) at `confidence` (e.g. 0.95) around `point`. With no defined
 /// resample the bounds are NaN (null in JSON).
 pub fn percentile_interval(point: f64, resampled: &[f64], confidence: f64) -> Interval {
-    let mut sorted: Vec<f64> = resampled.iter().copied().filter(|v| v.is_finite()).collect();
-    sorted.sort_by(f64::total_cmp);
+    let sorted = quantile::sorted_finite(resampled);
     let tail = (1.0 - confidence) / 2.0;
-    Interval { point, lo: quantile(&sorted, tail), hi: quantile(&sorted, 1.0 - tail) }
+    let at = |q: f64| quantile::of_sorted(&sorted, q).unwrap_or(f64::NAN);
+    Interval { point, lo: at(tail), hi: at(1.0 - tail) }
 }
 
 /// A paired comparison of two models on the same resamples.
