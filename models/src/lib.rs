@@ -7,11 +7,13 @@
 //! - [`gbt`]: gradient-boosted trees (hessboost), native only;
 //! - [`neural`]: the five burn networks and their trainer, native only;
 //! - [`onnx`]: ONNX graph building and tract inference (also in wasm32);
+//! - [`confusion`]: confusion matrices and the F1 conventions;
 //! - [`score`]: validation macro F1.
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod architecture;
 pub mod checkpoint;
+pub mod confusion;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod gbt;
 #[cfg(not(target_arch = "wasm32"))]

@@ -1,36 +1,15 @@
-//! Scores the trainer needs (validation macro F1); the full evaluation
-//! with confidence intervals lives in the backend's evaluation.
+//! Scores the trainer needs (validation macro F1, from [`Confusion`]); the
+//! full evaluation with confidence intervals lives in the backend's
+//! evaluation.
+
+use crate::confusion::Confusion;
 
 /// Macro F1 over the classes that occur in `truth` or `predicted`
 /// (a class absent from both does not count; one predicted but absent
-/// from truth counts with F1 0).
+/// from truth counts with F1 0); 0 without windows. The conventions are
+/// [`Confusion`]'s.
 pub fn macro_f1(truth: &[u32], predicted: &[u32], classes: usize) -> f64 {
-    let mut tp = vec![0u64; classes];
-    let mut fp = vec![0u64; classes];
-    let mut fn_ = vec![0u64; classes];
-    for (t, p) in truth.iter().zip(predicted) {
-        let (t, p) = (*t as usize, *p as usize);
-        if t >= classes || p >= classes {
-            continue;
-        }
-        if t == p {
-            tp[t] += 1;
-        } else {
-            fp[p] += 1;
-            fn_[t] += 1;
-        }
-    }
-    let mut sum = 0.0;
-    let mut counted = 0;
-    for c in 0..classes {
-        if tp[c] + fp[c] + fn_[c] == 0 {
-            continue;
-        }
-        counted += 1;
-        let denominator = 2 * tp[c] + fp[c] + fn_[c];
-        sum += 2.0 * tp[c] as f64 / denominator as f64;
-    }
-    if counted == 0 { 0.0 } else { sum / f64::from(counted) }
+    Confusion::from_pairs(truth, predicted, classes).macro_f1().unwrap_or(0.0)
 }
 
 /// The index of the largest value of each `classes`-long row.

@@ -4,7 +4,8 @@
 //! resampled), broken down per class, profile and host, and every pair of
 //! models is compared on the same resamples with Holm-corrected p-values.
 //!
-//! - [`confusion`]: confusion matrices and the F1 conventions;
+//! - [`confusion`]: confusion matrices and the F1 conventions (re-exported
+//!   from `cis490_models`, where the trainer's validation score uses them);
 //! - [`bootstrap`]: episode draws, percentile intervals, paired tests, Holm;
 //! - [`scoring`]: one model on one side, with every breakdown;
 //! - [`report`]: `report.json` and the terminal summary;
@@ -15,7 +16,7 @@
 //! could hold the model's training episodes).
 
 pub mod bootstrap;
-pub mod confusion;
+pub use cis490_models::confusion;
 pub mod predictions_file;
 pub mod report;
 pub mod scoring;

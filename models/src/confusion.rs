@@ -1,5 +1,6 @@
 //! Confusion matrices and the scores read from them: per-class precision,
-//! recall and F1, macro F1 and accuracy.
+//! recall and F1, macro F1 and accuracy — one definition for the trainer's
+//! validation score and the backend's evaluation.
 //!
 //! Conventions (the same as scikit-learn's `f1_score(average="macro")` with
 //! its default labels, so a peer recomputing from `predictions.parquet`
@@ -30,6 +31,13 @@ impl Confusion {
     /// Number of classes.
     pub fn classes(&self) -> usize {
         self.classes
+    }
+
+    /// The matrix of paired `truth` and `predicted` class indices.
+    pub fn from_pairs(truth: &[u32], predicted: &[u32], classes: usize) -> Self {
+        let mut c = Confusion::new(classes);
+        truth.iter().zip(predicted).for_each(|(t, p)| c.add(*t as usize, *p as usize));
+        c
     }
 
     /// Counts one window; out-of-range classes are ignored.
@@ -201,7 +209,7 @@ mod tests {
         // Same as the macro F1 agreed with the trainer's score.
         let truth = [0, 1, 0, 1, 1, 1, 1];
         let predicted = [0, 0, 0, 0, 1, 1, 1];
-        let direct = cis490_models::score::macro_f1(&truth, &predicted, 2);
+        let direct = crate::score::macro_f1(&truth, &predicted, 2);
         assert!((sum.macro_f1().unwrap_or_default() - direct).abs() < 1e-12);
         sum.clear();
         assert_eq!(sum.total(), 0);
