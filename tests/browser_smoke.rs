@@ -267,6 +267,14 @@ fn scene_events() -> Vec<serde_json::Value> {
             "macro_f1": f1(p), "in_distribution": {"macro_f1": f1(0.958)}, "generalization_gap": f1(0.053),
             "per_class": [{"label": "benign", "support": 900, "f1": f1(0.92)}, {"label": "bursty-c2", "support": 300, "f1": f1(0.79)}],
             "confusion": {"labels": ["benign", "bursty-c2"], "matrix": [[850, 50], [70, 230]]},
+            "per_profile": [{"name": "bursty-c2", "episodes": 4, "windows": 300, "macro_f1": f1(p - 0.1),
+                             "accuracy": f1(0.8), "recall": f1(p - 0.2), "attack_detected": 0.81, "false_alarm": 0.05}],
+            "per_host": [{"name": "rpi-01", "episodes": 9, "windows": 1200, "macro_f1": f1(p),
+                          "accuracy": f1(0.9), "attack_detected": 0.8, "false_alarm": 0.04}],
+            "comparisons": [{"split": "host", "a": {"model": "gbt", "variant": "realistic"},
+                             "b": {"model": "mlp", "variant": "realistic"},
+                             "delta": {"point": 0.23, "lo": 0.11, "hi": 0.34},
+                             "p_value": 0.001, "p_holm": 0.018, "significant": true}],
             "untested_profiles": ["scan-and-dial"]})
     };
     let mut events =
@@ -447,9 +455,29 @@ fn check_metrics(dom: &str) -> Vec<String> {
     if !text_of(dom, "untested").is_some_and(|t| t.contains("scan-and-dial")) {
         problems.push("the untested profile is not named".into());
     }
-    for testid in ["per-class", "confusion"] {
+    for testid in ["per-class", "per-profile", "per-host", "significance", "confusion"] {
         if opening_tag(dom, testid).is_none() {
             problems.push(format!("no {testid} chart"));
+        }
+    }
+    // Per-profile cells show the recall, per-host the macro F1, with every
+    // number in the tooltip; the comparison sent once (by both entries)
+    // fills both cells of the matrix, turned round below the diagonal.
+    for expected in [
+        r#"title="mlp-realistic, bursty-c2: 4 episodes, macro F1 0.575 [0.523, 0.615], recall 0.475 [0.423, 0.515], attack detected 81.0 %, false alarm 5.0 %""#,
+        r#"title="gbt-realistic, rpi-01: 9 episodes, macro F1 0.905 [0.853, 0.945], attack detected 80.0 %, false alarm 4.0 %""#,
+        r#"title="gbt-realistic − mlp-realistic: Δ macro F1 0.230 [0.110, 0.340], Holm p = 0.018""#,
+        r#"title="mlp-realistic − gbt-realistic: Δ macro F1 -0.230 [-0.340, -0.110], Holm p = 0.018""#,
+        ">bursty-c2 (4 ep.)<",
+        ">rpi-01 (9 ep.)<",
+    ] {
+        if !dom.contains(expected) {
+            problems.push(format!("missing {expected}"));
+        }
+    }
+    for cell in [">+0.23 *<", ">-0.23 *<"] {
+        if !dom.contains(cell) {
+            problems.push(format!("no significance cell {cell}"));
         }
     }
     problems
@@ -504,6 +532,18 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
             panic!("{page} did not render as expected:\n  - {}\nartifacts: {saved}", problems.join("\n  - "));
         }
     }
+    // The confusion matrix follows the model picked.
+    browser.goto(&format!("{url}?scene=metrics"))?;
+    browser.wait_for(&format!("{} === 2", count("=metrics-row")), Duration::from_secs(20))?;
+    browser.run(
+        "const picker = document.querySelector('[data-testid=confusion-model]');
+         picker.value = 'mlp-realistic'; picker.dispatchEvent(new Event('change'));",
+        serde_json::json!([]),
+    )?;
+    browser.wait_for(
+        "document.querySelector('[data-testid=confusion] figcaption').textContent.includes('of mlp-realistic')",
+        Duration::from_secs(10),
+    )?;
     // A chart exports as a standalone SVG (styles inlined) and as a PNG.
     browser.goto(&format!("{url}?scene=training"))?;
     browser.wait_for(&format!("{} === 2", count("^=curve-")), Duration::from_secs(20))?;

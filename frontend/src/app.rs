@@ -17,10 +17,11 @@ use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::browser_view::BrowserScene;
 use crate::fetch;
+use crate::metrics_view::MetricsScene;
 use crate::perf_view::{PerfScene, ProfilesScene};
 use crate::replay_view::ReplayScene;
 use crate::route::{self, Mode, Scene};
-use crate::scenes::{JobsPanel, MetricsScene, TrainingScene};
+use crate::scenes::{JobsPanel, TrainingScene};
 use crate::state::DashboardState;
 use crate::summary::{LoadState, ValidationSummary, label, segments, sorted_reasons};
 use crate::ws::{self, Connection};
@@ -148,7 +149,7 @@ fn App(route: route::Route) -> impl IntoView {
                 }
                 Scene::Replay => view! { <ReplayScene state=state controls=controls strips=route.strips/> }.into_any(),
                 Scene::Training => view! { <TrainingScene state=state/> }.into_any(),
-                Scene::Metrics => view! { <MetricsScene state=state/> }.into_any(),
+                Scene::Metrics => view! { <MetricsScene state=state controls=controls/> }.into_any(),
                 Scene::Perf => view! { <PerfScene state=state/> }.into_any(),
                 Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),
                 Scene::Browser => {

@@ -1,7 +1,8 @@
 //! The cis490 dashboard, a Leptos client-side app compiled to WebAssembly.
 //!
 //! [`summary`] (the validation panel), [`state`] (what the hub's events
-//! say: jobs, training curves, evaluation results, bounded) and [`route`]
+//! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
+//! (metrics events and the grids drawn from them) and [`route`]
 //! (scene and mode from the query string) and [`chart`] (geometry,
 //! min/max downsampling) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
@@ -10,6 +11,7 @@
 //! runs wasm-bindgen to produce `public/pkg/`.
 
 pub mod chart;
+pub mod evaluation;
 pub mod route;
 pub mod state;
 pub mod summary;
@@ -22,6 +24,8 @@ mod browser_view;
 mod export;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
+#[cfg(target_arch = "wasm32")]
+mod metrics_view;
 #[cfg(target_arch = "wasm32")]
 mod perf_view;
 #[cfg(target_arch = "wasm32")]

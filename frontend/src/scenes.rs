@@ -1,5 +1,5 @@
-//! The scene views that read the hub's state: running jobs (overview),
-//! training curves, and evaluation results. Charts are inline SVG inside
+//! The scene views that read the hub's state: running jobs (overview) and
+//! training curves (the metrics scene is `metrics_view`). Charts are inline SVG inside
 //! `<figure>`s with a `<figcaption>` saying what they show, so they scale
 //! with the window, read on a projector and can be checked in tests.
 
@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::chart;
 use crate::export::ExportButtons;
-use crate::state::{DashboardState, EpochPoint, MetricsEntry};
+use crate::state::{DashboardState, EpochPoint};
 
 /// Running jobs with progress bars.
 #[component]
@@ -113,165 +113,6 @@ pub fn TrainingScene(state: RwSignal<DashboardState>) -> impl IntoView {
                     <div class="small-multiples">
                         {curves.iter().map(|(id, points)| curve_figure(id, points)).collect_view()}
                     </div>
-                }
-                    .into_any()
-            }}
-        </section>
-    }
-}
-
-/// Background of a heatmap cell for a share in 0..=1.
-fn heat(share: f64) -> String {
-    format!("background: rgba(79, 156, 255, {:.3})", share.clamp(0.0, 1.0) * 0.85)
-}
-
-fn confusion_table(entry: &MetricsEntry) -> impl IntoView + use<> {
-    let labels = entry.confusion_labels.clone();
-    let header = labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view();
-    let rows = entry
-        .confusion
-        .iter()
-        .zip(&labels)
-        .map(|(row, truth)| {
-            let total = row.iter().sum::<u64>().max(1) as f64;
-            let cells =
-                row.iter().map(|n| view! { <td class="num" style=heat(*n as f64 / total)>{*n}</td> }).collect_view();
-            view! {
-                <tr>
-                    <th scope="row">{truth.clone()}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <figure class="chart confusion" data-testid="confusion">
-            <table class="heatmap">
-                <thead>
-                    <tr>
-                        <th>"truth \\ predicted"</th>
-                        {header}
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-            <figcaption>
-                {format!(
-                    "Confusion matrix of {} on the held-out {} split (rows: truth, shaded by row share)",
-                    entry.name(),
-                    entry.split,
-                )}
-            </figcaption>
-        </figure>
-    }
-}
-
-fn per_class_heatmap(entries: &[MetricsEntry]) -> impl IntoView + use<> {
-    let mut labels: Vec<String> = Vec::new();
-    for e in entries {
-        for (label, _) in &e.per_class {
-            if !labels.contains(label) {
-                labels.push(label.clone());
-            }
-        }
-    }
-    let header = labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view();
-    let rows = entries
-        .iter()
-        .map(|e| {
-            let cells = labels
-                .iter()
-                .map(|label| match e.per_class.iter().find(|(l, _)| l == label) {
-                    Some((_, f1)) => {
-                        view! { <td class="num" style=heat(f1.point)>{format!("{:.2}", f1.point)}</td> }.into_any()
-                    }
-                    None => view! { <td class="num muted">"–"</td> }.into_any(),
-                })
-                .collect_view();
-            view! {
-                <tr>
-                    <th scope="row">{e.name()}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <figure class="chart per-class" data-testid="per-class">
-            <table class="heatmap">
-                <thead>
-                    <tr>
-                        <th>"model"</th>
-                        {header}
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-            <figcaption>"Per-class F1 on the held-out split (darker is better)"</figcaption>
-        </figure>
-    }
-}
-
-/// Evaluation results: macro F1 with its interval per model × variant,
-/// the in-distribution number and the gap, per-class F1, a confusion matrix.
-#[component]
-pub fn MetricsScene(state: RwSignal<DashboardState>) -> impl IntoView {
-    view! {
-        <section class="panel wide metrics" data-testid="scene-metrics">
-            <h2>"Metrics"</h2>
-            {move || {
-                let entries: Vec<MetricsEntry> =
-                    state.with(|s| s.metrics_in_order().into_iter().cloned().collect());
-                if entries.is_empty() {
-                    return view! {
-                        <p class="muted" data-testid="metrics-empty">"No evaluation received yet."</p>
-                    }
-                        .into_any();
-                }
-                let untested = entries[0].untested_profiles.join(", ");
-                let rows = entries
-                    .iter()
-                    .map(|e| {
-                        let optional = |i: Option<crate::state::Interval>| i.map_or("–".to_string(), |i| i.text());
-                        view! {
-                            <tr data-testid="metrics-row">
-                                <th scope="row">{e.name()}</th>
-                                <td>{e.split.clone()}</td>
-                                <td class="num" data-testid=format!("f1-{}", e.name())>{e.macro_f1.text()}</td>
-                                <td class="num">{optional(e.in_distribution)}</td>
-                                <td class="num">{e.gap.map_or("–".to_string(), |g| format!("{:+.3}", g.point))}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view();
-                view! {
-                    <figure class="chart" data-testid="metrics-table">
-                        <table class="metrics-table">
-                            <thead>
-                                <tr>
-                                    <th>"model"</th>
-                                    <th>"split"</th>
-                                    <th>"held-out macro F1 [95 % CI]"</th>
-                                    <th>"in-distribution"</th>
-                                    <th>"gap"</th>
-                                </tr>
-                            </thead>
-                            <tbody>{rows}</tbody>
-                        </table>
-                        <figcaption>
-                            "Macro F1 with 95 % cluster-bootstrap intervals over held-out episodes"
-                        </figcaption>
-                    </figure>
-                    {(!untested.is_empty())
-                        .then(|| {
-                            view! {
-                                <p class="warning" data-testid="untested">
-                                    {format!("Untested profiles (no held-out episode): {untested}")}
-                                </p>
-                            }
-                        })}
-                    {per_class_heatmap(&entries)}
-                    {confusion_table(&entries[0])}
                 }
                     .into_any()
             }}

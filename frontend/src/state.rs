@@ -16,6 +16,8 @@ use cis490_shared::label::Label;
 use cis490_shared::registry::CHANNELS;
 use serde_json::Value;
 
+pub use crate::evaluation::{Interval, MetricsEntry};
+
 /// Replay points kept per channel: 10 minutes at 2 Hz.
 pub const MAX_REPLAY_POINTS: usize = 1200;
 /// Prediction windows kept per model (10 minutes at a 5 s stride is 120).
@@ -27,31 +29,8 @@ pub const MAX_CURVE_POINTS: usize = 1000;
 /// Most jobs kept (oldest-updated dropped first).
 pub const MAX_JOBS: usize = 64;
 
-/// A number and its interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    /// The estimate.
-    pub point: f64,
-    /// Lower bound (NaN when unknown).
-    pub lo: f64,
-    /// Upper bound (NaN when unknown).
-    pub hi: f64,
-}
-
-impl Interval {
-    fn from_json(v: &Value) -> Option<Interval> {
-        let num = |k: &str| v.get(k).and_then(Value::as_f64);
-        Some(Interval { point: num("point")?, lo: num("lo").unwrap_or(f64::NAN), hi: num("hi").unwrap_or(f64::NAN) })
-    }
-
-    /// `0.905 [0.853, 0.945]`, or just the point without bounds.
-    pub fn text(&self) -> String {
-        if self.lo.is_finite() && self.hi.is_finite() {
-            format!("{:.3} [{:.3}, {:.3}]", self.point, self.lo, self.hi)
-        } else {
-            format!("{:.3}", self.point)
-        }
-    }
+fn text(v: &Value, key: &str) -> String {
+    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
 }
 
 /// A long job's latest progress.
@@ -97,81 +76,6 @@ impl EpochPoint {
     fn from_json(v: &Value) -> Option<EpochPoint> {
         let num = |k: &str| v.get(k).and_then(Value::as_f64);
         Some(EpochPoint { epoch: num("epoch")?, train_loss: num("train_loss")?, val_macro_f1: num("val_macro_f1")? })
-    }
-}
-
-/// One model × variant × split of an evaluation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricsEntry {
-    /// Architecture.
-    pub model: String,
-    /// Threat model.
-    pub variant: String,
-    /// Split recipe.
-    pub split: String,
-    /// Held-out macro F1.
-    pub macro_f1: Interval,
-    /// In-distribution macro F1, when the report has it.
-    pub in_distribution: Option<Interval>,
-    /// In-distribution minus held-out.
-    pub gap: Option<Interval>,
-    /// Per-class F1 (label, interval), in report order.
-    pub per_class: Vec<(String, Interval)>,
-    /// Confusion matrix labels.
-    pub confusion_labels: Vec<String>,
-    /// `matrix[truth][predicted]`.
-    pub confusion: Vec<Vec<u64>>,
-    /// Profiles without held-out test episodes.
-    pub untested_profiles: Vec<String>,
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
-}
-
-impl MetricsEntry {
-    /// Reads a `metrics` event; `None` without the required fields.
-    pub fn from_event(v: &Value) -> Option<MetricsEntry> {
-        let per_class = v
-            .get("per_class")
-            .and_then(Value::as_array)
-            .map(|classes| {
-                classes
-                    .iter()
-                    .filter_map(|c| Some((c.get("label")?.as_str()?.to_string(), Interval::from_json(c.get("f1")?)?)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let confusion = v.get("confusion");
-        Some(MetricsEntry {
-            model: v.get("model")?.as_str()?.to_string(),
-            variant: v.get("variant")?.as_str()?.to_string(),
-            split: v.get("split")?.as_str()?.to_string(),
-            macro_f1: Interval::from_json(v.get("macro_f1")?)?,
-            in_distribution: v.get("in_distribution").and_then(|d| d.get("macro_f1")).and_then(Interval::from_json),
-            gap: v.get("generalization_gap").and_then(Interval::from_json),
-            per_class,
-            confusion_labels: confusion.and_then(|c| c.get("labels")).map(strings).unwrap_or_default(),
-            confusion: confusion
-                .and_then(|c| c.get("matrix"))
-                .and_then(Value::as_array)
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| r.as_array().map(|r| r.iter().filter_map(Value::as_u64).collect()).unwrap_or_default())
-                        .collect()
-                })
-                .unwrap_or_default(),
-            untested_profiles: v.get("untested_profiles").map(strings).unwrap_or_default(),
-        })
-    }
-
-    /// `model-variant`.
-    pub fn name(&self) -> String {
-        format!("{}-{}", self.model, self.variant)
     }
 }
 

@@ -1,0 +1,340 @@
+//! What the dashboard reads from `metrics` events (one model × variant ×
+//! split of an evaluation report, `docs/evaluation.md`), and the grids the
+//! metrics scene draws from them: models × profiles, models × hosts, and
+//! the paired-significance matrix. Pure: unit-tested natively.
+//!
+//! Reading is lenient: only `model`, `variant`, `split` and `macro_f1` are
+//! required (the earlier Python producers sent little else); every other
+//! part is shown when present.
+
+use serde_json::Value;
+
+/// A number and its interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interval {
+    /// The estimate.
+    pub point: f64,
+    /// Lower bound (NaN when unknown).
+    pub lo: f64,
+    /// Upper bound (NaN when unknown).
+    pub hi: f64,
+}
+
+impl Interval {
+    fn from_json(v: &Value) -> Option<Interval> {
+        let num = |k: &str| v.get(k).and_then(Value::as_f64);
+        Some(Interval { point: num("point")?, lo: num("lo").unwrap_or(f64::NAN), hi: num("hi").unwrap_or(f64::NAN) })
+    }
+
+    /// `0.905 [0.853, 0.945]`, or just the point without bounds.
+    pub fn text(&self) -> String {
+        if self.lo.is_finite() && self.hi.is_finite() {
+            format!("{:.3} [{:.3}, {:.3}]", self.point, self.lo, self.hi)
+        } else {
+            format!("{:.3}", self.point)
+        }
+    }
+
+    /// The interval with its sign flipped (a − b read as b − a).
+    pub fn negated(&self) -> Interval {
+        Interval { point: -self.point, lo: -self.hi, hi: -self.lo }
+    }
+}
+
+/// One profile's or host's scores of a model (`per_profile[]`, `per_host[]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupScores {
+    /// The profile (`benign` for all-benign episodes) or the host id.
+    pub name: String,
+    /// Episodes scored.
+    pub episodes: u64,
+    /// Macro F1 over the group's windows.
+    pub macro_f1: Option<Interval>,
+    /// Profiles: recall of the profile's own label.
+    pub recall: Option<Interval>,
+    /// Share of attack windows called any attack.
+    pub attack_detected: Option<f64>,
+    /// Share of benign windows called an attack.
+    pub false_alarm: Option<f64>,
+}
+
+impl GroupScores {
+    fn from_json(v: &Value) -> Option<GroupScores> {
+        Some(GroupScores {
+            name: v.get("name")?.as_str()?.to_string(),
+            episodes: v.get("episodes").and_then(Value::as_u64).unwrap_or(0),
+            macro_f1: v.get("macro_f1").and_then(Interval::from_json),
+            recall: v.get("recall").and_then(Interval::from_json),
+            attack_detected: v.get("attack_detected").and_then(Value::as_f64),
+            false_alarm: v.get("false_alarm").and_then(Value::as_f64),
+        })
+    }
+
+    /// One line for a tooltip: every number the group has.
+    pub fn detail(&self) -> String {
+        let mut parts = vec![format!("{} episodes", self.episodes)];
+        if let Some(f1) = self.macro_f1 {
+            parts.push(format!("macro F1 {}", f1.text()));
+        }
+        if let Some(recall) = self.recall {
+            parts.push(format!("recall {}", recall.text()));
+        }
+        if let Some(d) = self.attack_detected {
+            parts.push(format!("attack detected {:.1} %", d * 100.0));
+        }
+        if let Some(f) = self.false_alarm {
+            parts.push(format!("false alarm {:.1} %", f * 100.0));
+        }
+        format!("{}: {}", self.name, parts.join(", "))
+    }
+}
+
+/// A paired-bootstrap comparison of two models (`comparisons[]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    /// First model, `model-variant`.
+    pub a: String,
+    /// Second model, `model-variant`.
+    pub b: String,
+    /// Macro F1 of `a` minus that of `b`.
+    pub delta: Interval,
+    /// Holm-adjusted p-value (the raw one when the producer sent no Holm).
+    pub p_holm: f64,
+    /// Significant after the correction.
+    pub significant: bool,
+}
+
+impl Comparison {
+    fn from_json(v: &Value) -> Option<Comparison> {
+        let side = |k: &str| {
+            let s = v.get(k)?;
+            Some(format!("{}-{}", s.get("model")?.as_str()?, s.get("variant")?.as_str()?))
+        };
+        let p_holm = v.get("p_holm").or_else(|| v.get("p_value")).and_then(Value::as_f64)?;
+        Some(Comparison {
+            a: side("a")?,
+            b: side("b")?,
+            delta: Interval::from_json(v.get("delta")?)?,
+            p_holm,
+            significant: v.get("significant").and_then(Value::as_bool).unwrap_or(p_holm < 0.05),
+        })
+    }
+}
+
+/// One model × variant × split of an evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsEntry {
+    /// Architecture.
+    pub model: String,
+    /// Threat model.
+    pub variant: String,
+    /// Split recipe.
+    pub split: String,
+    /// Held-out macro F1.
+    pub macro_f1: Interval,
+    /// In-distribution macro F1, when the report has it.
+    pub in_distribution: Option<Interval>,
+    /// In-distribution minus held-out.
+    pub gap: Option<Interval>,
+    /// Per-class F1 (label, interval), in report order.
+    pub per_class: Vec<(String, Interval)>,
+    /// Per profile of the held-out episodes.
+    pub per_profile: Vec<GroupScores>,
+    /// Per held-out host.
+    pub per_host: Vec<GroupScores>,
+    /// Confusion matrix labels.
+    pub confusion_labels: Vec<String>,
+    /// `matrix[truth][predicted]`.
+    pub confusion: Vec<Vec<u64>>,
+    /// Profiles without held-out test episodes.
+    pub untested_profiles: Vec<String>,
+    /// Paired comparisons in which this model is `a` or `b`.
+    pub comparisons: Vec<Comparison>,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
+}
+
+fn list<T>(v: &Value, key: &str, read: fn(&Value) -> Option<T>) -> Vec<T> {
+    v.get(key).and_then(Value::as_array).map(|items| items.iter().filter_map(read).collect()).unwrap_or_default()
+}
+
+impl MetricsEntry {
+    /// Reads a `metrics` event; `None` without the required fields.
+    pub fn from_event(v: &Value) -> Option<MetricsEntry> {
+        let confusion = v.get("confusion");
+        Some(MetricsEntry {
+            model: v.get("model")?.as_str()?.to_string(),
+            variant: v.get("variant")?.as_str()?.to_string(),
+            split: v.get("split")?.as_str()?.to_string(),
+            macro_f1: Interval::from_json(v.get("macro_f1")?)?,
+            in_distribution: v.get("in_distribution").and_then(|d| d.get("macro_f1")).and_then(Interval::from_json),
+            gap: v.get("generalization_gap").and_then(Interval::from_json),
+            per_class: list(v, "per_class", |c| {
+                Some((c.get("label")?.as_str()?.to_string(), Interval::from_json(c.get("f1")?)?))
+            }),
+            per_profile: list(v, "per_profile", GroupScores::from_json),
+            per_host: list(v, "per_host", GroupScores::from_json),
+            confusion_labels: confusion.and_then(|c| c.get("labels")).map(strings).unwrap_or_default(),
+            confusion: confusion
+                .and_then(|c| c.get("matrix"))
+                .and_then(Value::as_array)
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| r.as_array().map(|r| r.iter().filter_map(Value::as_u64).collect()).unwrap_or_default())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            untested_profiles: v.get("untested_profiles").map(strings).unwrap_or_default(),
+            comparisons: list(v, "comparisons", Comparison::from_json),
+        })
+    }
+
+    /// `model-variant`.
+    pub fn name(&self) -> String {
+        format!("{}-{}", self.model, self.variant)
+    }
+}
+
+/// Groups (profiles or hosts) × models: `rows` in first-seen order, and
+/// `cells[row][column]` the group's scores of `entries[column]`, if it has
+/// that group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupGrid {
+    /// Group names.
+    pub rows: Vec<String>,
+    /// One row per group, one cell per entry.
+    pub cells: Vec<Vec<Option<GroupScores>>>,
+}
+
+/// The grid of `groups(entry)` over `entries`.
+pub fn group_grid(entries: &[MetricsEntry], groups: fn(&MetricsEntry) -> &[GroupScores]) -> GroupGrid {
+    let mut rows: Vec<String> = Vec::new();
+    for g in entries.iter().flat_map(groups) {
+        if !rows.contains(&g.name) {
+            rows.push(g.name.clone());
+        }
+    }
+    let cells = rows
+        .iter()
+        .map(|row| entries.iter().map(|e| groups(e).iter().find(|g| &g.name == row).cloned()).collect())
+        .collect();
+    GroupGrid { rows, cells }
+}
+
+/// The paired comparisons among `entries` as a square matrix:
+/// `cells[i][j]` compares `entries[i]` with `entries[j]` as `i − j`
+/// (a comparison reported as `j − i` is turned round), `None` where the
+/// evaluation made none (e.g. across variants of different architectures)
+/// or on the diagonal. Comparisons repeated by several entries count once.
+pub fn significance_matrix(entries: &[MetricsEntry]) -> Vec<Vec<Option<Comparison>>> {
+    let names: Vec<String> = entries.iter().map(MetricsEntry::name).collect();
+    let mut cells = vec![vec![None; names.len()]; names.len()];
+    for c in entries.iter().flat_map(|e| &e.comparisons) {
+        let (Some(i), Some(j)) = (names.iter().position(|n| *n == c.a), names.iter().position(|n| *n == c.b)) else {
+            continue;
+        };
+        if i == j {
+            continue;
+        }
+        cells[j][i] = Some(Comparison { a: c.b.clone(), b: c.a.clone(), delta: c.delta.negated(), ..c.clone() });
+        cells[i][j] = Some(c.clone());
+    }
+    cells
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f1(p: f64) -> Value {
+        json!({"point": p, "lo": p - 0.05, "hi": p + 0.05})
+    }
+
+    fn entry(model: &str, variant: &str, extra: Value) -> MetricsEntry {
+        let mut event =
+            json!({"type": "metrics", "model": model, "variant": variant, "split": "host", "macro_f1": f1(0.8)});
+        if let (Some(e), Some(x)) = (event.as_object_mut(), extra.as_object()) {
+            e.extend(x.clone());
+        }
+        MetricsEntry::from_event(&event).unwrap_or_else(|| panic!("{event}"))
+    }
+
+    #[test]
+    fn breakdowns_and_comparisons_are_read_from_the_report_schema() {
+        let e = entry(
+            "gbt",
+            "realistic",
+            json!({
+                "per_profile": [{"name": "io-walk", "episodes": 4, "windows": 90, "macro_f1": f1(0.7),
+                                 "accuracy": f1(0.8), "recall": f1(0.6), "attack_detected": 0.75, "false_alarm": null},
+                                {"nameless": true}],
+                "per_host": [{"name": "rpi-01", "episodes": 9, "macro_f1": f1(0.9), "false_alarm": 0.02}],
+                "comparisons": [{"split": "host", "a": {"model": "gbt", "variant": "realistic"},
+                                 "b": {"model": "mlp", "variant": "realistic"}, "delta": f1(0.2),
+                                 "p_value": 0.001, "p_holm": 0.018, "significant": true},
+                                {"a": {"model": "gbt"}, "b": {}, "delta": f1(0.1), "p_holm": 0.5}],
+            }),
+        );
+        assert_eq!(e.per_profile.len(), 1, "an unnamed group is left out");
+        let io = &e.per_profile[0];
+        assert_eq!(
+            (io.episodes, io.recall.map(|r| r.point), io.attack_detected, io.false_alarm),
+            (4, Some(0.6), Some(0.75), None)
+        );
+        assert_eq!(
+            io.detail(),
+            "io-walk: 4 episodes, macro F1 0.700 [0.650, 0.750], recall 0.600 [0.550, 0.650], attack detected 75.0 %"
+        );
+        assert_eq!(e.per_host[0].false_alarm, Some(0.02));
+        assert_eq!(e.comparisons.len(), 1, "a comparison without both sides is left out");
+        assert_eq!(
+            (e.comparisons[0].b.as_str(), e.comparisons[0].p_holm, e.comparisons[0].significant),
+            ("mlp-realistic", 0.018, true)
+        );
+        // A minimal event (earlier producers) still reads, with empty breakdowns.
+        let bare = entry("mlp", "oracle", json!({}));
+        assert!(bare.per_profile.is_empty() && bare.per_host.is_empty() && bare.comparisons.is_empty());
+    }
+
+    #[test]
+    fn group_grid_lines_up_groups_across_models() {
+        let group = |name: &str, p: f64| json!({"name": name, "episodes": 1, "macro_f1": f1(p)});
+        let entries = [
+            entry("gbt", "realistic", json!({"per_profile": [group("benign", 0.9), group("io-walk", 0.8)]})),
+            entry("mlp", "realistic", json!({"per_profile": [group("bursty-c2", 0.5), group("benign", 0.7)]})),
+        ];
+        let grid = group_grid(&entries, |e| &e.per_profile);
+        assert_eq!(grid.rows, vec!["benign", "io-walk", "bursty-c2"]);
+        let point = |r: usize, c: usize| grid.cells[r][c].as_ref().and_then(|g| g.macro_f1).map(|i| i.point);
+        assert_eq!((point(0, 0), point(0, 1)), (Some(0.9), Some(0.7)));
+        assert_eq!((point(1, 1), point(2, 0), point(2, 1)), (None, None, Some(0.5)));
+    }
+
+    #[test]
+    fn significance_matrix_is_antisymmetric_and_counts_repeats_once() {
+        let cmp = |a: (&str, &str), b: (&str, &str), d: f64, p: f64| {
+            json!({"a": {"model": a.0, "variant": a.1}, "b": {"model": b.0, "variant": b.1},
+                   "delta": {"point": d, "lo": d - 0.1, "hi": d + 0.05}, "p_holm": p, "significant": p < 0.05})
+        };
+        let gm = cmp(("gbt", "realistic"), ("mlp", "realistic"), 0.2, 0.01);
+        let mo = cmp(("mlp", "realistic"), ("mlp", "oracle"), -0.15, 0.2);
+        let unknown = cmp(("gbt", "realistic"), ("cnn", "realistic"), 0.1, 0.5);
+        let entries = [
+            entry("gbt", "realistic", json!({"comparisons": [gm.clone(), unknown]})),
+            entry("mlp", "realistic", json!({"comparisons": [gm, mo.clone()]})),
+            entry("mlp", "oracle", json!({"comparisons": [mo]})),
+        ];
+        let m = significance_matrix(&entries);
+        let delta =
+            |i: usize, j: usize| m[i][j].as_ref().map(|c| (c.delta.point, c.delta.lo, c.delta.hi, c.significant));
+        assert_eq!(delta(0, 1), Some((0.2, 0.1, 0.25, true)));
+        assert_eq!(delta(1, 0), Some((-0.2, -0.25, -0.1, true)), "turned round, interval too");
+        assert_eq!(m[1][0].as_ref().map(|c| (c.a.as_str(), c.b.as_str())), Some(("mlp-realistic", "gbt-realistic")));
+        assert_eq!(delta(1, 2).map(|d| d.0), Some(-0.15));
+        assert_eq!(delta(2, 1).map(|d| d.0), Some(0.15));
+        assert_eq!((delta(0, 2), delta(0, 0), delta(2, 2)), (None, None, None), "no comparison made, diagonal");
+    }
+}

@@ -1,0 +1,378 @@
+//! The metrics scene: what an evaluation report says, as the hub's
+//! `metrics` events carry it. Held-out macro F1 with its 95 % interval per
+//! model × variant beside the in-distribution number and the gap, the
+//! untested profiles named, then heat tables: per-class F1, per-profile
+//! recall, per-host macro F1, the paired-significance matrix and one
+//! model's confusion matrix (picked in desk and lecture modes). Every
+//! table sits in a `<figure>` with a caption and carries the full numbers
+//! (intervals, p-values) in cell tooltips.
+
+use leptos::prelude::*;
+
+use crate::evaluation::{GroupGrid, GroupScores, MetricsEntry, group_grid, significance_matrix};
+use crate::state::{DashboardState, Interval};
+
+/// One cell of a heat table.
+struct HeatCell {
+    text: String,
+    /// Inline style (background), empty for none.
+    style: String,
+    /// Tooltip with the whole numbers.
+    title: String,
+}
+
+impl HeatCell {
+    /// A cell shaded by `share` (0–1, darker is more).
+    fn shaded(text: String, share: f64, title: String) -> HeatCell {
+        HeatCell { text, style: heat(share), title }
+    }
+
+    /// An empty cell (no such number).
+    fn missing(title: &str) -> HeatCell {
+        HeatCell { text: "–".into(), style: String::new(), title: title.into() }
+    }
+}
+
+/// Background of a heatmap cell for a share in 0..=1.
+fn heat(share: f64) -> String {
+    format!("background: rgba(79, 156, 255, {:.3})", share.clamp(0.0, 1.0) * 0.85)
+}
+
+/// A table of `rows` (header, cells) under `columns`, in a captioned figure.
+fn heat_table(
+    testid: &'static str,
+    corner: &'static str,
+    columns: Vec<String>,
+    rows: Vec<(String, Vec<HeatCell>)>,
+    caption: String,
+) -> impl IntoView + use<> {
+    let header = columns.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view();
+    let body = rows
+        .into_iter()
+        .map(|(name, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|c| {
+                    let muted = c.style.is_empty() && c.text == "–";
+                    view! {
+                        <td class="num" class:muted=muted style=c.style title=c.title>
+                            {c.text}
+                        </td>
+                    }
+                })
+                .collect_view();
+            view! {
+                <tr>
+                    <th scope="row">{name}</th>
+                    {cells}
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart heat" data-testid=testid>
+            <div class="table-scroll">
+                <table class="heatmap">
+                    <thead>
+                        <tr>
+                            <th>{corner}</th>
+                            {header}
+                        </tr>
+                    </thead>
+                    <tbody>{body}</tbody>
+                </table>
+            </div>
+            <figcaption>{caption}</figcaption>
+        </figure>
+    }
+}
+
+fn model_names(entries: &[MetricsEntry]) -> Vec<String> {
+    entries.iter().map(MetricsEntry::name).collect()
+}
+
+fn per_class_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
+    let mut labels: Vec<String> = Vec::new();
+    for (label, _) in entries.iter().flat_map(|e| &e.per_class) {
+        if !labels.contains(label) {
+            labels.push(label.clone());
+        }
+    }
+    let rows = entries
+        .iter()
+        .map(|e| {
+            let cells = labels
+                .iter()
+                .map(|label| match e.per_class.iter().find(|(l, _)| l == label) {
+                    Some((_, f1)) => HeatCell::shaded(
+                        format!("{:.2}", f1.point),
+                        f1.point,
+                        format!("{} on {label}: F1 {}", e.name(), f1.text()),
+                    ),
+                    None => HeatCell::missing("neither in the truth nor predicted"),
+                })
+                .collect();
+            (e.name(), cells)
+        })
+        .collect();
+    heat_table("per-class", "model", labels, rows, "Per-class F1 on the held-out split (darker is better)".into())
+}
+
+/// Models (rows) × profiles or hosts (columns, with their episode
+/// counts), like the per-class table; each cell one number of the group's
+/// scores, every number in its tooltip.
+fn group_table(
+    testid: &'static str,
+    entries: &[MetricsEntry],
+    grid: GroupGrid,
+    number: fn(&GroupScores) -> Option<Interval>,
+    caption: String,
+) -> impl IntoView + use<> {
+    let columns = grid
+        .rows
+        .iter()
+        .zip(&grid.cells)
+        .map(|(name, cells)| {
+            let episodes = cells.iter().flatten().map(|g| g.episodes).max().unwrap_or(0);
+            format!("{name} ({episodes} ep.)")
+        })
+        .collect();
+    let rows = entries
+        .iter()
+        .enumerate()
+        .map(|(column, entry)| {
+            let cells = grid
+                .cells
+                .iter()
+                .map(|row| match row[column].as_ref().and_then(|g| Some((g, number(g)?))) {
+                    Some((g, value)) => HeatCell::shaded(
+                        format!("{:.2}", value.point),
+                        value.point,
+                        format!("{}, {}", entry.name(), g.detail()),
+                    ),
+                    None => HeatCell::missing("not scored"),
+                })
+                .collect();
+            (entry.name(), cells)
+        })
+        .collect();
+    heat_table(testid, "model", columns, rows, caption)
+}
+
+fn significance_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
+    let names = model_names(entries);
+    let matrix = significance_matrix(entries);
+    let rows = names
+        .iter()
+        .zip(matrix)
+        .map(|(name, cells)| {
+            let cells = cells
+                .into_iter()
+                .map(|cell| match cell {
+                    Some(c) => {
+                        let style = match (c.significant, c.delta.point > 0.0) {
+                            (true, true) => "background: rgba(46, 160, 67, 0.55)".to_string(),
+                            (true, false) => "background: rgba(218, 54, 51, 0.55)".to_string(),
+                            (false, _) => String::new(),
+                        };
+                        HeatCell {
+                            text: format!("{:+.2}{}", c.delta.point, if c.significant { " *" } else { "" }),
+                            style,
+                            title: format!(
+                                "{} − {}: Δ macro F1 {}, Holm p = {:.3}",
+                                c.a,
+                                c.b,
+                                c.delta.text(),
+                                c.p_holm
+                            ),
+                        }
+                    }
+                    None => HeatCell::missing("not compared"),
+                })
+                .collect();
+            (name.clone(), cells)
+        })
+        .collect();
+    heat_table(
+        "significance",
+        "row − column",
+        names,
+        rows,
+        "Paired bootstrap: Δ macro F1 (row − column) on the same held-out resamples; * significant after Holm \
+         (green: row better, red: row worse); – not compared"
+            .into(),
+    )
+}
+
+fn confusion_table(entry: &MetricsEntry) -> impl IntoView + use<> {
+    let rows = entry
+        .confusion
+        .iter()
+        .zip(&entry.confusion_labels)
+        .map(|(row, truth)| {
+            let total = row.iter().sum::<u64>().max(1) as f64;
+            let cells = row
+                .iter()
+                .zip(&entry.confusion_labels)
+                .map(|(n, predicted)| {
+                    HeatCell::shaded(
+                        n.to_string(),
+                        *n as f64 / total,
+                        format!(
+                            "{n} {truth} windows predicted {predicted} ({:.1} % of the row)",
+                            *n as f64 / total * 100.0
+                        ),
+                    )
+                })
+                .collect();
+            (truth.clone(), cells)
+        })
+        .collect();
+    heat_table(
+        "confusion",
+        "truth \\ predicted",
+        entry.confusion_labels.clone(),
+        rows,
+        format!(
+            "Confusion matrix of {} on the held-out {} split (rows: truth, shaded by row share)",
+            entry.name(),
+            entry.split
+        ),
+    )
+}
+
+fn summary_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
+    let optional = |i: Option<Interval>| i.map_or("–".to_string(), |i| i.text());
+    let rows = entries
+        .iter()
+        .map(|e| {
+            view! {
+                <tr data-testid="metrics-row">
+                    <th scope="row">{e.name()}</th>
+                    <td>{e.split.clone()}</td>
+                    <td class="num" data-testid=format!("f1-{}", e.name())>{e.macro_f1.text()}</td>
+                    <td class="num">{optional(e.in_distribution)}</td>
+                    <td class="num" title=e.gap.map(|g| g.text())>
+                        {e.gap.map_or("–".to_string(), |g| format!("{:+.3}", g.point))}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <figure class="chart" data-testid="metrics-table">
+            <table class="metrics-table">
+                <thead>
+                    <tr>
+                        <th>"model"</th>
+                        <th>"split"</th>
+                        <th>"held-out macro F1 [95 % CI]"</th>
+                        <th>"in-distribution"</th>
+                        <th>"gap"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <figcaption>"Macro F1 with 95 % cluster-bootstrap intervals over held-out episodes"</figcaption>
+        </figure>
+    }
+}
+
+/// Evaluation results (see the module documentation); `controls` shows
+/// the confusion matrix's model picker.
+#[component]
+pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl IntoView {
+    let confusion_of = RwSignal::new(None::<String>);
+    let entries = Memo::new(move |_| state.with(|s| s.metrics_in_order().into_iter().cloned().collect::<Vec<_>>()));
+    view! {
+        <section class="panel wide metrics" data-testid="scene-metrics">
+            <h2>"Metrics"</h2>
+            {move || {
+                let entries = entries.get();
+                if entries.is_empty() {
+                    return view! {
+                        <p class="muted" data-testid="metrics-empty">"No evaluation received yet."</p>
+                    }
+                        .into_any();
+                }
+                let untested = entries[0].untested_profiles.join(", ");
+                let has_profiles = entries.iter().any(|e| !e.per_profile.is_empty());
+                let has_hosts = entries.iter().any(|e| !e.per_host.is_empty());
+                let has_comparisons = entries.iter().any(|e| !e.comparisons.is_empty());
+                view! {
+                    {summary_table(&entries)}
+                    {(!untested.is_empty())
+                        .then(|| {
+                            view! {
+                                <p class="warning" data-testid="untested">
+                                    {format!("Untested profiles (no held-out episode): {untested}")}
+                                </p>
+                            }
+                        })}
+                    <div class="metrics-grid">
+                        {per_class_table(&entries)}
+                        {has_profiles
+                            .then(|| {
+                                let grid = group_grid(&entries, |e| &e.per_profile);
+                                group_table(
+                                    "per-profile",
+                                    &entries,
+                                    grid,
+                                    |g| g.recall,
+                                    "Per profile of the held-out episodes: recall of the profile's own label \
+                                     (benign: benign windows called benign)"
+                                        .into(),
+                                )
+                            })}
+                        {has_hosts
+                            .then(|| {
+                                let grid = group_grid(&entries, |e| &e.per_host);
+                                group_table(
+                                    "per-host",
+                                    &entries,
+                                    grid,
+                                    |g| g.macro_f1,
+                                    "Per held-out host: macro F1 (false-alarm and detection rates in the tooltips)"
+                                        .into(),
+                                )
+                            })}
+                        {has_comparisons.then(|| significance_table(&entries))}
+                    </div>
+                }
+                    .into_any()
+            }}
+            {move || {
+                let entries = entries.get();
+                let chosen = confusion_of.get();
+                let entry = entries.iter().find(|e| Some(e.name()) == chosen).or(entries.first())?.clone();
+                let picker = controls
+                    .then(|| {
+                        let options = entries
+                            .iter()
+                            .map(|e| {
+                                let name = e.name();
+                                let selected = name == entry.name();
+                                let value = name.clone();
+                                view! { <option value=value selected=selected>{name}</option> }
+                            })
+                            .collect_view();
+                        view! {
+                            <label class="picker">
+                                "Confusion matrix of "
+                                <select
+                                    data-testid="confusion-model"
+                                    on:change=move |ev| confusion_of.set(Some(event_target_value(&ev)))
+                                >
+                                    {options}
+                                </select>
+                            </label>
+                        }
+                    });
+                Some(view! {
+                    {picker}
+                    {confusion_table(&entry)}
+                })
+            }}
+        </section>
+    }
+}
