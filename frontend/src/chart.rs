@@ -31,20 +31,23 @@ pub fn svg_points(points: &[(f64, f64)]) -> String {
     points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ")
 }
 
-/// SVG `points` text with each coordinate multiplied by `scale` and
-/// rounded to an integer (the SVG's viewBox scaled to match): integers
-/// format several times faster than floats, which matters for 46 strips of
-/// 600 points every frame.
-pub fn svg_points_scaled(points: &[(f64, f64)], scale: f64) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(points.len() * 9);
-    for (i, (x, y)) in points.iter().enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let _ = write!(out, "{},{}", (x * scale).round() as i64, (y * scale).round() as i64);
+/// A number in three significant digits, with k / M / G / T for large
+/// magnitudes (`28.7k`, `2.77G`, `0.107`): short enough for an axis label
+/// beside a strip.
+pub fn compact(v: f64) -> String {
+    if !v.is_finite() {
+        return "–".into();
     }
-    out
+    // (from, unit, suffix): thousands keep their digits up to 9,999.
+    let (scaled, suffix) = [(1e12, 1e12, "T"), (1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")]
+        .into_iter()
+        .find(|(from, _, _)| v.abs() >= *from)
+        .map_or((v, ""), |(_, unit, suffix)| (v / unit, suffix));
+    if scaled == 0.0 {
+        return "0".into();
+    }
+    let decimals = (2 - scaled.abs().log10().floor() as i32).clamp(0, 6) as usize;
+    format!("{scaled:.decimals$}{suffix}")
 }
 
 /// Keeps, per pixel column of a `columns`-wide chart, the minimum and
@@ -148,7 +151,13 @@ mod tests {
         // A single x value does not divide by zero.
         assert_eq!(to_box(&[(1.0, 0.5)], (1.0, 1.0), (0.0, 1.0), 10.0, 10.0), vec![(0.0, 5.0)]);
         assert_eq!(svg_points(&[(0.0, 1.26), (2.0, 3.0)]), "0.0,1.3 2.0,3.0");
-        assert_eq!(svg_points_scaled(&[(0.0, 1.26), (2.0, 3.0)], 10.0), "0,13 20,30");
+    }
+
+    #[test]
+    fn compact_numbers_keep_three_significant_digits() {
+        let shown: Vec<String> =
+            [0.107, 1.343, 97.08, -43.6, 28675.2, 2.7715e9, 0.0, 12.0, 0.000123, f64::NAN].map(compact).to_vec();
+        assert_eq!(shown, ["0.107", "1.34", "97.1", "-43.6", "28.7k", "2.77G", "0", "12.0", "0.000123", "–"]);
     }
 
     #[test]

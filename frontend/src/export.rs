@@ -1,7 +1,8 @@
 //! Saving a chart: the `SVG` and `PNG` buttons in a figure's caption
 //! export the figure's `<svg>` as a standalone SVG file (the page's chart
 //! styles inlined, colours resolved for the current theme) or as a PNG at
-//! twice its on-screen size.
+//! twice its on-screen size; a figure drawn on a `<canvas>` (the replay
+//! strips) saves its bitmap as a PNG on the theme's background.
 
 use leptos::prelude::*;
 use wasm_bindgen::JsCast;
@@ -11,7 +12,7 @@ use web_sys::{CanvasRenderingContext2d, Element, HtmlAnchorElement, HtmlCanvasEl
 /// The chart rules of `style.css` that an exported SVG needs, with
 /// `var(--name)` resolved at export time.
 const CHART_CSS: &str = "polyline{fill:none;stroke-width:2}\
- .line-f1,.strip polyline,.spark polyline,.line-profile{stroke:var(--line-f1)}\
+ .line-f1,.spark polyline,.line-profile{stroke:var(--line-f1)}\
  .line-loss{stroke:var(--line-loss)} .axis{stroke:var(--border);stroke-width:1}\
  .dot-f1,.histogram rect{fill:var(--line-f1)}\
  .lab-benign{fill:var(--lab-benign)} .lab-cpu-saturate{fill:var(--lab-cpu-saturate);stroke:var(--lab-cpu-saturate)}\
@@ -101,9 +102,33 @@ fn figure_svg(target: Option<web_sys::EventTarget>) -> Option<Element> {
     button.closest("figure").ok()??.query_selector("svg").ok()?
 }
 
-/// `SVG` and `PNG` buttons that save the enclosing figure's chart as `name`.
+/// The `<canvas>` of the figure around the clicked button, if it has one.
+fn figure_canvas(target: Option<web_sys::EventTarget>) -> Option<HtmlCanvasElement> {
+    let button: Element = target?.dyn_into().ok()?;
+    button.closest("figure").ok()??.query_selector("canvas").ok()??.dyn_into().ok()
+}
+
+/// Downloads a canvas chart as a PNG on the theme's background, at the
+/// canvas' bitmap size (device pixels).
+fn export_canvas_png(chart: &HtmlCanvasElement, file: &str) {
+    let canvas = document().create_element("canvas").ok().and_then(|c| c.dyn_into::<HtmlCanvasElement>().ok());
+    let Some(canvas) = canvas else { return };
+    canvas.set_width(chart.width());
+    canvas.set_height(chart.height());
+    let context = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok());
+    let Some(context) = context else { return };
+    context.set_fill_style_str(&background());
+    context.fill_rect(0.0, 0.0, f64::from(chart.width()), f64::from(chart.height()));
+    let _ = context.draw_image_with_html_canvas_element(chart, 0.0, 0.0);
+    if let Ok(url) = canvas.to_data_url_with_type("image/png") {
+        download(&url, file);
+    }
+}
+
+/// `SVG` and `PNG` buttons that save the enclosing figure's chart as
+/// `name`; a figure drawn on a `<canvas>` (`canvas`) has only `PNG`.
 #[component]
-pub fn ExportButtons(name: String) -> impl IntoView {
+pub fn ExportButtons(name: String, #[prop(optional)] canvas: bool) -> impl IntoView {
     let svg_name = format!("{name}.svg");
     let png_name = format!("{name}.png");
     let save_svg = move |ev: web_sys::MouseEvent| {
@@ -112,7 +137,11 @@ pub fn ExportButtons(name: String) -> impl IntoView {
         }
     };
     let save_png = move |ev: web_sys::MouseEvent| {
-        if let Some(svg) = figure_svg(ev.target())
+        if canvas {
+            if let Some(chart) = figure_canvas(ev.target()) {
+                export_canvas_png(&chart, &png_name);
+            }
+        } else if let Some(svg) = figure_svg(ev.target())
             && let Some(text) = svg_text(&svg)
         {
             export_png(&svg, &text, png_name.clone());
@@ -120,7 +149,7 @@ pub fn ExportButtons(name: String) -> impl IntoView {
     };
     view! {
         <span class="export-buttons">
-            <button class="export" title="Save as SVG" on:click=save_svg>"SVG"</button>
+            {(!canvas).then(|| view! { <button class="export" title="Save as SVG" on:click=save_svg>"SVG"</button> })}
             <button class="export" title="Save as PNG" on:click=save_png>"PNG"</button>
         </span>
     }

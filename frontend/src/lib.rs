@@ -13,6 +13,7 @@
 pub mod chart;
 pub mod evaluation;
 pub mod route;
+pub mod scroll_strip;
 pub mod state;
 pub mod summary;
 
@@ -32,5 +33,7 @@ mod perf_view;
 mod replay_view;
 #[cfg(target_arch = "wasm32")]
 mod scenes;
+#[cfg(target_arch = "wasm32")]
+mod strip_canvas;
 #[cfg(target_arch = "wasm32")]
 mod ws;

@@ -1,103 +1,138 @@
-//! The replay scene: strip charts of the chosen channels over the last 10
-//! minutes of the episode being replayed, the ground-truth label band, one
+//! The replay scene: strip charts (canvas, scrolling: `strip_canvas`) of
+//! the chosen channels over the last 10 minutes of the episode being
+//! replayed, the ground-truth label band, one
 //! prediction band per model, and each model's latest class probabilities.
 //! A channel picker (desk and lecture modes) chooses the strips; the kiosk
 //! shows the first `strips=` channels (6 unless the query says otherwise).
 
+use std::cell::RefCell;
+
+use leptos::ev;
 use leptos::prelude::*;
 
 use crate::chart;
 use crate::export::ExportButtons;
 use crate::state::{DashboardState, ModelPredictions, Replay};
+use crate::strip_canvas::{StripSlot, span_of};
 
-/// Strip chart size in SVG units (scaled by CSS to the panel width).
-const W: f64 = 600.0;
-const STRIP_H: f64 = 56.0;
-/// Pixel columns a strip is downsampled to (min and max kept per column):
-/// 10 minutes at 2 Hz (1,200 points) become at most 600.
-const STRIP_COLUMNS: usize = 300;
-/// Strip coordinates are written as integers in tenths of a column.
-const STRIP_SCALE: f64 = 10.0;
 const BAND_H: f64 = 14.0;
 /// Seconds a prediction window covers before its end.
 const WINDOW_S: f64 = 10.0;
 
-/// The visible time range of the replay.
+/// The visible time range of the replay: the strips' span, ending at the
+/// newest frame (the bands use the same, so they line up with the strips).
 fn time_range(replay: &Replay) -> (f64, f64) {
-    let first = replay.t_s.front().copied().unwrap_or(0.0);
-    let last = replay.t_s.back().copied().unwrap_or(first + 1.0);
-    (first, last.max(first + 1.0))
+    let last = replay.t_s.back().copied().unwrap_or(0.0);
+    (last - span_of(replay), last)
 }
 
-/// A strip's polyline points, its range caption and its latest value (or
-/// "no value") for the current history.
-fn strip_drawing(replay: &Replay, channel: &str) -> (String, String, String) {
-    let values = replay.values.get(channel);
-    let data: Vec<(f64, f64)> = replay.t_s.iter().zip(values.into_iter().flatten()).map(|(t, v)| (*t, *v)).collect();
-    let finite = data.iter().map(|p| p.1).filter(|v| v.is_finite());
-    let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
-    let pixels = chart::to_box(&data, time_range(replay), (lo, hi), STRIP_COLUMNS as f64, STRIP_H);
-    let points = chart::svg_points_scaled(&chart::downsample_min_max(&pixels, STRIP_COLUMNS), STRIP_SCALE);
-    let latest = data.iter().rev().map(|p| p.1).find(|v| v.is_finite());
-    let range = format!("{channel} (range {lo:.3} to {hi:.3})");
-    let now = latest.map_or_else(|| "no value".to_string(), |v| format!("{v:.3}"));
-    (points, range, now)
+/// "no value" or the channel's latest value.
+fn latest_text(replay: &Replay, channel: &str) -> String {
+    let latest = replay.values.get(channel).and_then(|v| v.iter().rev().find(|v| v.is_finite()).copied());
+    latest.map_or_else(|| "no value".to_string(), |v| format!("{v:.3}"))
 }
 
-/// One strip chart; only its points, its accessible label and tooltip
-/// (with the latest value) and, when it changes, its range caption change
-/// as frames arrive (the elements stay), so a frame costs attribute
-/// updates, not a rebuild. The latest value is not in the caption's text:
-/// re-laying out 46 captions every frame cost ~7 ms of the 16 ms budget.
-fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
-    let drawing = Memo::new({
+/// One strip chart on a `<canvas>` (see `strip_canvas`): a frame scrolls
+/// the bitmap and strokes the new segment. Nothing else of the strip
+/// changes per frame: the caption and accessible label (channel and
+/// scale) change when the scale does, and the tooltip reads the latest
+/// value when the pointer enters (46 labels rewritten per frame cost ~2 ms).
+fn strip(state: RwSignal<DashboardState>, channel: String, resized: RwSignal<u32>) -> impl IntoView {
+    let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
+    let scale = RwSignal::new(None::<(f64, f64)>);
+    let tooltip = RwSignal::new(String::new());
+    let slot = RefCell::new(StripSlot::default());
+    Effect::new({
         let channel = channel.clone();
-        move |_| state.with(|s| strip_drawing(&s.replay, &channel))
+        move |_| {
+            let generation = resized.get();
+            let Some(canvas) = canvas_ref.get() else { return };
+            let redrawn = state.with(|s| slot.borrow_mut().update(&canvas, generation, &s.replay, &channel));
+            if redrawn.is_some() && redrawn != scale.get_untracked() {
+                scale.set(redrawn);
+            }
+        }
     });
-    let range = Memo::new(move |_| drawing.with(|d| d.1.clone()));
-    let latest = Memo::new(move |_| drawing.with(|d| d.2.clone()));
+    let described = {
+        let channel = channel.clone();
+        move || match scale.get() {
+            Some((lo, hi)) => format!("{channel} ({lo:.3} to {hi:.3})"),
+            None => channel.clone(),
+        }
+    };
+    let scale_text = move || scale.get().map(|(lo, hi)| format!("{} to {}", chart::compact(lo), chart::compact(hi)));
+    let on_enter = {
+        let channel = channel.clone();
+        move |_| {
+            tooltip.set(format!("{channel}: latest {}", state.with_untracked(|s| latest_text(&s.replay, &channel))))
+        }
+    };
     view! {
         <figure class="chart strip" data-testid=format!("strip-{channel}")>
-            <svg
-                viewBox=format!("0 0 {} {}", STRIP_COLUMNS as f64 * STRIP_SCALE, STRIP_H * STRIP_SCALE)
-                preserveAspectRatio="none"
-                role="img"
-                aria-label=move || format!("{}, latest {}", range.get(), latest.get())
-                title=move || format!("latest {}", latest.get())
-            >
-                <polyline points=move || drawing.with(|d| d.0.clone())></polyline>
-            </svg>
             <figcaption>
-                {move || range.get()}
+                <span class="strip-name">{channel.clone()}</span>
+                <span class="strip-scale muted">{scale_text}</span>
                 " "
-                <ExportButtons name=format!("strip-{channel}")/>
+                <ExportButtons name=format!("strip-{channel}") canvas=true/>
             </figcaption>
+            <canvas node_ref=canvas_ref role="img" aria-label=described title=tooltip on:pointerenter=on_enter></canvas>
         </figure>
     }
 }
 
-fn band(runs: Vec<(f64, f64, String)>, range: (f64, f64), testid: String, label: String) -> impl IntoView + use<> {
-    let span = (range.1 - range.0).max(1e-9);
-    let rects = runs
-        .into_iter()
-        .map(|(start, end, class)| {
-            let x = ((start.max(range.0) - range.0) / span * W).clamp(0.0, W);
-            let x_end = ((end.min(range.1) - range.0) / span * W).clamp(0.0, W);
-            let title = format!("{class}: {start:.0}–{end:.0} s");
-            view! {
-                <rect class=format!("lab lab-{class}") x=format!("{x:.1}") y="0"
-                    width=format!("{:.1}", (x_end - x).max(0.5)) height=BAND_H>
-                    <title>{title}</title>
-                </rect>
-            }
+/// One label band (`truth` or a model's predictions) over the strips'
+/// time axis: the SVG's viewBox is in seconds, so a frame moves the
+/// viewBox and re-creates only the run that grew, not the band.
+fn band(state: RwSignal<DashboardState>, key: String) -> impl IntoView {
+    let runs = Memo::new({
+        let key = key.clone();
+        move |_| state.with(|s| band_runs(s, &key))
+    });
+    let view_box = Memo::new(move |_| {
+        state.with(|s| {
+            let (t0, t1) = time_range(&s.replay);
+            format!("{t0:.2} 0 {} {BAND_H}", t1 - t0)
         })
-        .collect_view();
+    });
+    let label = if key == TRUTH { "truth".to_string() } else { key.clone() };
     view! {
-        <div class="band-row" data-testid=testid>
+        <div class="band-row" data-testid=format!("band-{key}")>
             <span class="band-label">{label}</span>
-            <svg class="band" viewBox=format!("0 0 {W} {BAND_H}") preserveAspectRatio="none">{rects}</svg>
+            <svg class="band" viewBox=view_box preserveAspectRatio="none">
+                <For
+                    each=move || runs.get()
+                    key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
+                    let:run
+                >
+                    {
+                        let (start, end, class) = run;
+                        view! {
+                            <rect class=format!("lab lab-{class}") x=format!("{start:.2}") y="0"
+                                width=format!("{:.2}", (end - start).max(0.1)) height=BAND_H>
+                                <title>{format!("{class}: {start:.0}–{end:.0} s")}</title>
+                            </rect>
+                        }
+                    }
+                </For>
+            </svg>
         </div>
+    }
+}
+
+/// Key of the ground-truth band.
+const TRUTH: &str = "truth";
+
+/// The runs of band `key`: the truth labels of the replay, or a model's
+/// predicted windows.
+fn band_runs(s: &DashboardState, key: &str) -> Vec<(f64, f64, String)> {
+    let r = &s.replay;
+    if key == TRUTH {
+        let Some(&last) = r.t_s.back() else { return Vec::new() };
+        let times: Vec<f64> = r.t_s.iter().copied().collect();
+        let labels: Vec<&str> = r.labels.iter().map(String::as_str).collect();
+        chart::label_runs(&times, &labels, last).into_iter().map(|(a, b, l)| (a, b, l.to_string())).collect()
+    } else {
+        s.predictions.get(key).map(prediction_runs).unwrap_or_default()
     }
 }
 
@@ -158,6 +193,10 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
 /// The replay scene.
 #[component]
 pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usize) -> impl IntoView {
+    // Strips measure their canvas again (and redraw) after a resize.
+    let resized = RwSignal::new(0u32);
+    let on_resize = window_event_listener(ev::resize, move |_| resized.update(|n| *n = n.wrapping_add(1)));
+    on_cleanup(move || on_resize.remove());
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
     let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
     let shown = move || {
@@ -177,24 +216,41 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usiz
             }
         })
     };
+    // Per frame only the title's text changes here (a re-created title
+    // element re-laid out the 46 strips below it: ~5 ms a frame).
+    let title = Memo::new(move |_| {
+        state.with(|s| {
+            let r = &s.replay;
+            let t = r.t_s.back()?;
+            let truth = r.labels.back().map_or("", String::as_str);
+            Some(format!("Replay — {} on {}, t = {t:.1} s, truth: {truth}", r.episode_id, r.host_id))
+        })
+    });
+    // Which models have predictions on the replay, and when they last
+    // changed: the bands and the probability table follow this, not frames.
+    let prediction_keys = Memo::new(move |_| {
+        state.with(|s| {
+            s.predictions
+                .iter()
+                .filter(|(_, p)| !p.windows.is_empty())
+                .map(|(k, p)| (k.clone(), p.windows.len(), p.windows.back().map(|w| w.t_s.to_bits())))
+                .collect::<Vec<_>>()
+        })
+    });
+    let band_keys = Memo::new(move |_| {
+        if title.with(Option::is_none) {
+            return Vec::new();
+        }
+        let mut keys = vec![TRUTH.to_string()];
+        prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
+        keys
+    });
     view! {
         <section class="panel wide replay" data-testid="scene-replay">
-            {move || {
-                state.with(|s| {
-                    let r = &s.replay;
-                    if r.t_s.is_empty() {
-                        return view! { <h2>"Replay"</h2><p class="muted" data-testid="replay-empty">"No replay running."</p> }.into_any();
-                    }
-                    let t = r.t_s.back().copied().unwrap_or(0.0);
-                    let truth = r.labels.back().cloned().unwrap_or_default();
-                    view! {
-                        <h2 data-testid="replay-title">
-                            {format!("Replay — {} on {}, t = {t:.1} s, truth: {truth}", r.episode_id, r.host_id)}
-                        </h2>
-                    }
-                        .into_any()
-                })
-            }}
+            <h2 data-testid="replay-title">{move || title.get().unwrap_or_else(|| "Replay".into())}</h2>
+            <Show when=move || title.with(Option::is_none)>
+                <p class="muted" data-testid="replay-empty">"No replay running."</p>
+            </Show>
             {controls
                 .then(|| {
                     view! {
@@ -224,34 +280,20 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usiz
                 })}
             <div class="strips">
                 <For each=shown key=|channel| channel.clone() let:channel>
-                    {strip(state, channel)}
+                    {strip(state, channel, resized)}
+                </For>
+            </div>
+            <div class="bands">
+                <For each=move || band_keys.get() key=|key| key.clone() let:key>
+                    {band(state, key)}
                 </For>
             </div>
             {move || {
-                state.with(|s| {
-                    let r = &s.replay;
-                    if r.t_s.is_empty() {
-                        return ().into_any();
-                    }
-                    let range = time_range(r);
-                    let times: Vec<f64> = r.t_s.iter().copied().collect();
-                    let labels: Vec<&str> = r.labels.iter().map(String::as_str).collect();
-                    let truth_runs =
-                        chart::label_runs(&times, &labels, range.1).into_iter().map(|(a, b, l)| (a, b, l.to_string())).collect();
-                    let models: Vec<(String, ModelPredictions)> =
-                        s.predictions.iter().filter(|(_, p)| !p.windows.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect();
-                    view! {
-                        <div class="bands">
-                            {band(truth_runs, range, "band-truth".into(), "truth".into())}
-                            {models
-                                .iter()
-                                .map(|(name, p)| band(prediction_runs(p), range, format!("band-{name}"), name.clone()))
-                                .collect_view()}
-                        </div>
-                        {(!models.is_empty()).then(|| probabilities(&models))}
-                    }
-                        .into_any()
-                })
+                prediction_keys.track();
+                let models: Vec<(String, ModelPredictions)> = state.with_untracked(|s| {
+                    s.predictions.iter().filter(|(_, p)| !p.windows.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()
+                });
+                (!models.is_empty()).then(|| probabilities(&models))
             }}
         </section>
     }
