@@ -39,9 +39,15 @@ fn start_serving(
     addr: SocketAddr,
     events: &[Value],
     run: Option<PathBuf>,
+    token: Option<&str>,
 ) -> Result<Server, String> {
-    let config =
-        ServeConfig { bind: addr, public_dir: public.to_path_buf(), validation_dir: None, token: None, run_dir: run };
+    let config = ServeConfig {
+        bind: addr,
+        public_dir: public.to_path_buf(),
+        validation_dir: None,
+        token: token.map(String::from),
+        run_dir: run,
+    };
     // The old listener may take a moment to release the port.
     let mut bound = None;
     for _ in 0..50 {
@@ -69,7 +75,7 @@ fn start_serving(
 
 /// [`start_serving`] without a run.
 fn start(rt: &tokio::runtime::Runtime, public: &Path, addr: SocketAddr, events: &[Value]) -> Result<Server, String> {
-    start_serving(rt, public, addr, events, None)
+    start_serving(rt, public, addr, events, None, None)
 }
 
 impl Server {
@@ -242,7 +248,7 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
         return Ok(());
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], None)?;
+    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], None, None)?;
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let publish = |k: u32| hub.publish(cis490_shared::events::EventKind::Replay, wide_frame(f64::from(k) * 0.5));
@@ -334,25 +340,33 @@ fn in_browser_inference_matches_the_server() -> TestResult {
     let predicted = cis490_backend::producers::predictions::prediction_events(&live, &ep, &row.episode_id);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], Some(run.clone()))?;
+    // A hub that wants a publish token: the page presents the one in its URL.
+    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], Some(run.clone()), Some("lab-token"))?;
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let mut figures = Vec::new();
     checked(&browser, "browser-inference", || {
-        browser.goto(&format!("http://{addr}/?scene=browser&model=cnn-oracle"))?;
-        browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
         // The page watches the whole episode from its first frame.
-        let mut pending = predicted.iter().peekable();
-        for (k, frame) in frames.iter().enumerate() {
-            hub.publish(cis490_shared::events::EventKind::Replay, frame.clone());
-            while let Some((_, event)) = pending.next_if(|(step, _)| *step <= k + 1) {
-                hub.publish(cis490_shared::events::EventKind::Prediction, event.clone());
+        let stream_episode = || {
+            let mut pending = predicted.iter().peekable();
+            for (k, frame) in frames.iter().enumerate() {
+                hub.publish(cis490_shared::events::EventKind::Replay, frame.clone());
+                while let Some((_, event)) = pending.next_if(|(step, _)| *step <= k + 1) {
+                    hub.publish(cis490_shared::events::EventKind::Prediction, event.clone());
+                }
+                if k % 40 == 39 {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
-            if k % 40 == 39 {
-                std::thread::sleep(Duration::from_millis(50));
-            }
+            std::thread::sleep(Duration::from_millis(500));
+        };
+        browser.goto(&format!("http://{addr}/?scene=browser&model=cnn-oracle&token=lab-token"))?;
+        browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
+        let search = browser.run("return location.search;", json!([]))?;
+        if search.as_str().is_none_or(|q| q.contains("token") || !q.contains("model=cnn-oracle")) {
+            return Err(format!("the address bar should keep the query without the token: {search}"));
         }
-        std::thread::sleep(Duration::from_millis(500));
+        stream_episode();
         for model in ["cnn-oracle", "mlp-realistic"] {
             browser.run(
                 "const select = document.querySelector('.browser-controls select');
@@ -411,6 +425,15 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         if browser_events() != 80 {
             return Err(format!("{} browser prediction events reached the hub, expected 80", browser_events()));
         }
+        let said = |text: &str| {
+            format!("document.querySelector('[data-testid=browser-published]')?.textContent.includes({text:?})")
+        };
+        browser.wait_for(&said("published 40 windows"), Duration::from_secs(10))?;
+        // Without the token the hub refuses, and the page says what to do.
+        browser.goto(&format!("http://{addr}/?scene=browser&model=mlp-realistic"))?;
+        browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
+        stream_episode();
+        browser.wait_for(&said("asks for a publish token"), Duration::from_secs(30))?;
         Ok(())
     })?;
     cis490_tests::browser::note(&format!("dashboard_live: in-browser inference: {}", figures.join("; ")));

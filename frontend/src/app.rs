@@ -52,13 +52,13 @@ pub fn start() {
     }
 }
 
-/// Puts `scene` in the address bar (keeping the other parameters), so the
-/// page can be reloaded or shared where it is.
+/// Puts `scene` in the address bar (keeping the other parameters except a
+/// publish token, which stays in memory only), so the page can be reloaded
+/// or shared where it is.
 fn remember_scene(scene: Scene) {
     let Some(window) = web_sys::window() else { return };
     let query = window.location().search().unwrap_or_default();
-    let mut pairs: Vec<String> = query
-        .trim_start_matches('?')
+    let mut pairs: Vec<String> = crate::route::without_token(&query)
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("scene="))
         .map(String::from)
@@ -153,7 +153,7 @@ fn App(route: route::Route) -> impl IntoView {
                 Scene::Perf => view! { <PerfScene state=state/> }.into_any(),
                 Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),
                 Scene::Browser => {
-                    view! { <BrowserScene state=state controls=controls model=route.model.clone()/> }.into_any()
+                    view! { <BrowserScene state=state controls=controls model=route.model.clone() token=route.publish_token.clone()/> }.into_any()
                 }
             }}
         </main>

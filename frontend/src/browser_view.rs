@@ -116,6 +116,7 @@ fn start_run(
     state: RwSignal<DashboardState>,
     status: RwSignal<RunState>,
     results: RwSignal<Vec<WindowResult>>,
+    publishing: Publishing,
 ) {
     WORKER.with(|w| {
         if let Some(old) = w.borrow_mut().take() {
@@ -200,7 +201,7 @@ fn start_run(
                 let done = results.with_untracked(Vec::len);
                 status.set(if done >= total { RunState::Done } else { RunState::Running { done, total } });
                 if done >= total {
-                    publish(std::mem::take(&mut events));
+                    publish(std::mem::take(&mut events), publishing);
                 }
             }
             Some("error") => {
@@ -245,20 +246,40 @@ fn browser_prediction(
     })
 }
 
+/// Where a run's predictions go: the page's publish token (`?token=`),
+/// and what became of the last publication (shown on the page).
+#[derive(Clone, Copy)]
+struct Publishing {
+    token: StoredValue<Option<String>>,
+    outcome: RwSignal<Option<String>>,
+}
+
 /// Publishes the run's predictions to the hub, so every dashboard sees the
-/// browser's run (a hub that wants a token refuses; the run stays here).
-fn publish(events: Vec<serde_json::Value>) {
+/// browser's run; the outcome is shown (a hub started with a token refuses
+/// a page opened without `&token=`; the run stays on this page).
+fn publish(events: Vec<serde_json::Value>, publishing: Publishing) {
     if events.is_empty() {
         return;
     }
+    let count = events.len();
+    let token = publishing.token.get_value();
     spawn_local(async move {
-        match fetch::post_text("publish", &serde_json::Value::Array(events).to_string()).await {
-            Ok((status, _)) if status < 300 => {}
-            Ok((status, body)) => {
-                leptos::logging::warn!("cis490: browser predictions not published: HTTP {status}: {body}")
+        let body = serde_json::Value::Array(events).to_string();
+        let outcome = match fetch::post_text("publish", &body, token.as_deref()).await {
+            Ok((status, _)) if status < 300 => {
+                format!("published {count} windows to the hub (prediction events, runtime browser)")
             }
-            Err(message) => leptos::logging::warn!("cis490: browser predictions not published: {message}"),
+            Ok((401, _)) if token.is_none() => "not published: the hub asks for a publish token; \
+                 open this page with &token=<the hub's token>"
+                .to_string(),
+            Ok((401, _)) => "not published: the hub refused this page's token".to_string(),
+            Ok((status, body)) => format!("not published: HTTP {status}: {body}"),
+            Err(message) => format!("not published: {message}"),
+        };
+        if outcome.starts_with("not published") {
+            leptos::logging::warn!("cis490: browser predictions {outcome}");
         }
+        publishing.outcome.set(Some(outcome));
     });
 }
 
@@ -272,7 +293,13 @@ fn model_names(body: &str) -> Vec<String> {
 
 /// The browser scene.
 #[component]
-pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Option<String>) -> impl IntoView {
+pub fn BrowserScene(
+    state: RwSignal<DashboardState>,
+    controls: bool,
+    model: Option<String>,
+    token: Option<String>,
+) -> impl IntoView {
+    let publishing = Publishing { token: StoredValue::new(token), outcome: RwSignal::new(None) };
     let models = RwSignal::new(Vec::<String>::new());
     let selected = RwSignal::new(model);
     let status = RwSignal::new(RunState::Idle);
@@ -299,14 +326,15 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
         let ready = state
             .with(|s| s.predictions.get(&model).is_some_and(|p| p.windows.iter().any(|w| s.replay.has_window(w.t_s))));
         if ready && status.with_untracked(|st| *st == RunState::Idle) {
-            start_run(model, state, status, results);
+            start_run(model, state, status, results, publishing);
         }
     });
     let run = move |_| {
         if let Some(model) = selected.get_untracked() {
-            start_run(model, state, status, results);
+            start_run(model, state, status, results, publishing);
         }
     };
+    let outcome = publishing.outcome;
     view! {
         <section class="panel wide browser" data-testid="scene-browser">
             <h2>"In-browser inference"</h2>
@@ -336,6 +364,18 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
             <p class="muted" data-testid="browser-status" data-state=move || status.with(RunState::key)>
                 {move || format!("{} {}", selected.get().unwrap_or_default(), status.with(RunState::text))}
             </p>
+            {move || {
+                outcome
+                    .get()
+                    .map(|text| {
+                        let refused = text.starts_with("not published");
+                        view! {
+                            <p class:warning=refused class:muted=!refused data-testid="browser-published">
+                                {text}
+                            </p>
+                        }
+                    })
+            }}
             {move || {
                 let all = results.get();
                 if all.is_empty() {

@@ -20,12 +20,20 @@ pub async fn get_text(url: &str) -> Result<(u16, String), String> {
     Ok((status, body))
 }
 
-/// POSTs `body` (text) to `url` (relative to the page) and returns `(status, body)`.
-pub async fn post_text(url: &str, body: &str) -> Result<(u16, String), String> {
+/// POSTs `body` (text) to `url` (relative to the page), with
+/// `Authorization: Bearer <token>` when a token is given, and returns
+/// `(status, body)`.
+pub async fn post_text(url: &str, body: &str, token: Option<&str>) -> Result<(u16, String), String> {
     let window = web_sys::window().ok_or_else(|| "no window object".to_owned())?;
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
+    if let Some(token) = token {
+        let headers = web_sys::js_sys::Object::new();
+        web_sys::js_sys::Reflect::set(&headers, &"Authorization".into(), &format!("Bearer {token}").into())
+            .map_err(|err| describe("cannot set the token header", &err))?;
+        init.set_headers(&headers);
+    }
     let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
         .await
         .map_err(|err| describe("request failed", &err))?;

@@ -101,6 +101,10 @@ pub struct Route {
     pub model: Option<String>,
     /// Replay strips shown before the user picks channels (`strips=N`).
     pub strips: usize,
+    /// Token the page presents when it publishes to the hub (`token=`; the
+    /// browser scene's runs), for a hub started with `--token`. Taken out
+    /// of the address bar once read.
+    pub publish_token: Option<String>,
     /// Record each WebSocket message's apply-and-render time in
     /// `window.__cis490_frame_ms` (`timing`), for the frame-budget test.
     pub timing: bool,
@@ -118,6 +122,7 @@ pub fn parse(query: &str) -> Route {
         mode: Mode::Desk,
         model: None,
         strips: DEFAULT_STRIPS,
+        publish_token: None,
         timing: false,
         problems: Vec::new(),
     };
@@ -137,6 +142,8 @@ pub fn parse(query: &str) -> Route {
             "kiosk" => kiosk = true,
             "timing" => route.timing = true,
             "model" if !value.is_empty() => route.model = Some(value.to_string()),
+            "token" if !value.is_empty() => route.publish_token = Some(percent_decoded(value)),
+            "token" => route.problems.push("token= is empty; publishing without a token".into()),
             "strips" => match value.parse::<usize>() {
                 Ok(n) if n >= 1 => route.strips = n,
                 _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; using {DEFAULT_STRIPS}")),
@@ -162,9 +169,58 @@ pub fn parse(query: &str) -> Route {
     route
 }
 
+/// `value` with `%XX` escapes (and `+` as a space) decoded, as a query
+/// value arrives from the address bar; invalid escapes are kept as they are.
+fn percent_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push((hi * 16 + lo) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query string without its `token=` parameter (kept out of the
+/// address bar and of shared links).
+pub fn without_token(query: &str) -> String {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|p| !p.is_empty() && !p.starts_with("token="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_publish_token_is_read_decoded_and_kept_out_of_the_address_bar() {
+        assert_eq!(parse("?scene=browser&token=lab%2Fpi%20one").publish_token.as_deref(), Some("lab/pi one"));
+        assert_eq!(parse("?token=a+b%zz%4").publish_token.as_deref(), Some("a b%zz%4"));
+        assert_eq!(parse("?scene=browser").publish_token, None);
+        let empty = parse("?token=");
+        assert_eq!((empty.publish_token, empty.problems.len()), (None, 1));
+        assert_eq!(
+            without_token("?scene=browser&token=s3cret&model=mlp-realistic"),
+            "scene=browser&model=mlp-realistic"
+        );
+    }
 
     #[test]
     fn scenes_and_modes_from_the_query() {
@@ -175,6 +231,7 @@ mod tests {
                 mode: Mode::Desk,
                 model: None,
                 strips: DEFAULT_STRIPS,
+                publish_token: None,
                 timing: false,
                 problems: vec![]
             }
