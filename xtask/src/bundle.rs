@@ -7,7 +7,8 @@
 //!
 //! The bindings are generated into `public/pkg.tmp/` and only then swapped in
 //! by renames, so an interrupted or failed build never replaces a good bundle.
-//! No wasm-opt: Debian's binaryen produces bundles that show a blank page.
+//! The dashboard is then shrunk with `wasm-opt -Oz` when a binaryen ≥ 116
+//! is available (`wasm_opt`; Debian's older one breaks bundles).
 
 use std::fs;
 use std::io::Write;
@@ -17,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cmd;
+use crate::{cmd, wasm_opt};
 
 const PROFILE: &str = "wasm-release";
 const TARGET: &str = "wasm32-unknown-unknown";
@@ -27,13 +28,17 @@ struct Bundle {
     krate: &'static str,
     out_name: &'static str,
     folder: &'static str,
+    /// Run `wasm-opt -Oz` on it (when available).
+    shrink: bool,
 }
 
 /// The dashboard, loaded by `index.html`.
-const DASHBOARD: Bundle = Bundle { krate: "cis490-frontend", out_name: "cis490_frontend", folder: "pkg" };
+const DASHBOARD: Bundle = Bundle { krate: "cis490-frontend", out_name: "cis490_frontend", folder: "pkg", shrink: true };
 /// The tract model runner, loaded only by the browser scene's Web Worker
 /// (`runner-worker.js`), so the dashboard stays small.
-const RUNNER: Bundle = Bundle { krate: "cis490-runner", out_name: "cis490_runner", folder: "runner" };
+/// Not shrunk: wasm-opt (npm's, itself wasm on node) takes minutes on its
+/// 10 MB, and it is fetched only by the browser scene.
+const RUNNER: Bundle = Bundle { krate: "cis490-runner", out_name: "cis490_runner", folder: "runner", shrink: false };
 
 /// Builds both bundles into `<root>/public/pkg` and `<root>/public/runner`
 /// and returns the dashboard's folder. `locked` adds `--locked` to the
@@ -45,7 +50,7 @@ pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
 }
 
 fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
-    let &Bundle { krate, out_name, folder } = bundle;
+    let &Bundle { krate, out_name, folder, shrink } = bundle;
     let mut command = cmd::cargo();
     command.args(["build", "-p", krate, "--target", TARGET, "--profile", PROFILE]).current_dir(root);
     if locked {
@@ -80,6 +85,14 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     let staged_js = staging.join(format!("{out_name}.js"));
     if !staged_wasm.is_file() || !staged_js.is_file() {
         bail!("wasm-bindgen did not write {out_name}.js and {out_name}_bg.wasm");
+    }
+    if shrink {
+        match wasm_opt::find() {
+            Some(tool) => wasm_opt::shrink(&tool, &staged_wasm)?,
+            None => eprintln!(
+                "bundle: no wasm-opt ≥ 116 (`cargo xtask setup` installs one with npm): {out_name} not shrunk"
+            ),
+        }
     }
     if pkg.exists() {
         fs::rename(&pkg, &retired).with_context(|| format!("cannot move the old bundle aside ({})", pkg.display()))?;

@@ -14,6 +14,7 @@ mod bundle;
 mod cmd;
 mod setup;
 mod test;
+mod wasm_opt;
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ use anyhow::{Context, Result, bail};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup              install the wasm32 target, chromium + chromium-driver, zstd
+  setup              install the wasm32 target, chromium + chromium-driver, zstd, wasm-opt (npm)
   bundle             build the dashboard into public/pkg/
   demo [-- ARGS...]  bundle, then run `cis490 demo ARGS...` (serves 127.0.0.1:8447)
   test               fmt, clippy, bundle, then `cargo test --workspace`";

@@ -1,7 +1,8 @@
 //! `cargo xtask setup`: idempotently installs what the build and the tests
 //! need beyond cargo — the `wasm32-unknown-unknown` target (via rustup),
 //! Chromium and chromedriver for the browser tests, and the `zstd` CLI the
-//! benchmark uses (both via apt, only when missing and running as root).
+//! benchmark uses (both via apt, only when missing and running as root),
+//! and binaryen's `wasm-opt` from npm (`wasm_opt`).
 
 use std::path::Path;
 use std::process::Command;
@@ -14,10 +15,11 @@ const WASM_TARGET: &str = "wasm32-unknown-unknown";
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Everything: wasm target, browser, zstd.
+/// Everything: wasm target, browser, zstd, wasm-opt.
 pub fn all() -> Result<()> {
     wasm_target()?;
-    system_packages()
+    system_packages()?;
+    crate::wasm_opt::install()
 }
 
 /// Adds the wasm32 target with rustup unless it is already installed.
