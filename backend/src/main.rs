@@ -393,10 +393,28 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             // Errors name the file or field at fault; a backtrace would bury that.
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", one_line(&err));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, each said once: the library
+/// errors' messages already end with their cause's text, so a cause the
+/// line already holds is left out (`{:#}` would repeat it per level).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn run() -> Result<()> {
@@ -628,7 +646,7 @@ fn run_demo(
         let produced = producers.await.context("the demo producers stopped")?;
         if let Err(e) = produced {
             // The pipeline failed: say so, but keep serving what exists.
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
         }
         served.await.context("the server task stopped")??;
         Ok(())
@@ -681,8 +699,8 @@ fn run_replay(
     publisher: &dyn Publish,
     stop: &AtomicBool,
 ) -> Result<()> {
-    let episode = extract::episode::extract_episode(path, &ReadLimits::default())
-        .with_context(|| format!("{}: cannot replay", path.display()))?;
+    // The error names the archive.
+    let episode = extract::episode::extract_episode(path, &ReadLimits::default()).context("cannot replay")?;
     let frames = producers::replay::frames_of(&episode, episode_id, host_id);
     let mut predictions =
         producers::predictions::prediction_events(models, &episode, episode_id).into_iter().peekable();
@@ -889,4 +907,23 @@ async fn bind_server(args: ServeArgs) -> Result<serve::BoundServer> {
     let server = serve::bind(config).await?;
     eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
     Ok(server)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_line_says_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
+        let archive = cis490_backend::store::archive::ArchiveError::Io(io);
+        let err = anyhow::Error::new(archive).context("ep-1.tar.zst: cannot replay");
+        assert_eq!(
+            one_line(&err),
+            "ep-1.tar.zst: cannot replay: cannot read the archive file: No such file or directory (os error 2)"
+        );
+        // Causes that add something are all kept.
+        let err = anyhow::anyhow!("disk full").context("cannot write run/eval/report.json");
+        assert_eq!(one_line(&err), "cannot write run/eval/report.json: disk full");
+    }
 }
