@@ -31,6 +31,54 @@ fn metrics_event(model: &str, point: f64) -> Value {
            "macro_f1": {"point": point, "lo": point - 0.05, "hi": point + 0.04}})
 }
 
+/// What `cis490 eval` publishes for six architectures × two variants: each
+/// entry with per-class, per-profile and per-host scores, a 7 × 7 confusion
+/// matrix and its paired comparisons (36 in all), so the metrics scene
+/// draws every table at full size.
+fn full_report_events() -> Vec<Value> {
+    const LABELS: [&str; 7] =
+        ["benign", "cpu-saturate", "scan-and-dial", "io-walk", "bursty-c2", "low-and-slow", "shell-resident"];
+    let models: Vec<(&str, &str)> = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"]
+        .iter()
+        .flat_map(|m| [(*m, "realistic"), (*m, "oracle")])
+        .collect();
+    let ci = |p: f64| json!({"point": p, "lo": p - 0.05, "hi": (p + 0.04).min(1.0)});
+    let mut comparisons = Vec::new();
+    for (i, a) in models.iter().enumerate() {
+        for b in &models[i + 1..] {
+            if a.1 == b.1 || a.0 == b.0 {
+                let d = 0.01 * (i as f64) - 0.05;
+                comparisons.push(json!({"split": "host", "a": {"model": a.0, "variant": a.1},
+                    "b": {"model": b.0, "variant": b.1}, "delta": ci(d), "p_value": 0.01, "p_holm": 0.03 * i as f64,
+                    "significant": i < 2}));
+            }
+        }
+    }
+    models
+        .iter()
+        .enumerate()
+        .map(|(i, (model, variant))| {
+            let p = 0.6 + 0.03 * i as f64;
+            let groups = |names: &[&str]| -> Vec<Value> {
+                names.iter().map(|n| json!({"name": n, "episodes": 12, "windows": 400, "macro_f1": ci(p),
+                    "accuracy": ci(p), "recall": ci(p - 0.1), "attack_detected": 0.8, "false_alarm": 0.05})).collect()
+            };
+            let matrix: Vec<Vec<u64>> =
+                (0..7).map(|t| (0..7).map(|q| if t == q { 300 } else { (t * 7 + q) as u64 % 11 }).collect()).collect();
+            let mine: Vec<&Value> = comparisons
+                .iter()
+                .filter(|c| [&c["a"], &c["b"]].iter().any(|s| s["model"] == *model && s["variant"] == *variant))
+                .collect();
+            json!({"type": "metrics", "model": model, "variant": variant, "split": "host", "macro_f1": ci(p),
+                   "accuracy": ci(p), "in_distribution": {"macro_f1": ci(0.95)}, "generalization_gap": ci(0.95 - p),
+                   "per_class": LABELS.iter().map(|l| json!({"label": l, "support": 300, "f1": ci(p)})).collect::<Vec<_>>(),
+                   "per_profile": groups(&LABELS), "per_host": groups(&["rpi-01"]),
+                   "confusion": {"labels": LABELS, "matrix": matrix}, "untested_profiles": ["scan-and-dial"],
+                   "comparisons": mine})
+        })
+        .collect()
+}
+
 /// Serves `public` (and the models of `run`) at `addr` (port 0: any) with
 /// a fresh hub holding `events`.
 fn start_serving(
@@ -152,6 +200,22 @@ fn switch_ms(browser: &Browser, key: &str, scene: &str) -> Result<f64, String> {
     browser.run_async(&script)?.as_f64().ok_or_else(|| format!("no timing for {scene}"))
 }
 
+/// After [`switch_ms`]: milliseconds from that key press until `selector`
+/// exists, after the next frame is painted (a scene that paints its
+/// heavy parts a frame later).
+fn complete_ms(browser: &Browser, selector: &str) -> Result<f64, String> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const check = () => {{
+           if (document.querySelector({selector:?})) {{
+             requestAnimationFrame(() => done(performance.now() - window.__t0));
+           }} else {{ requestAnimationFrame(check); }}
+         }};
+         check();"
+    );
+    browser.run_async(&script)?.as_f64().ok_or_else(|| format!("no timing for {selector}"))
+}
+
 #[test]
 fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
     let public = cis490_tests::browser::public_dir();
@@ -159,12 +223,7 @@ fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
         return Ok(());
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let events: Vec<Value> = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"]
-        .iter()
-        .enumerate()
-        .map(|(i, m)| metrics_event(m, 0.6 + 0.05 * i as f64))
-        .collect();
-    let server = start(&rt, &public, "127.0.0.1:0".parse()?, &events)?;
+    let server = start(&rt, &public, "127.0.0.1:0".parse()?, &full_report_events())?;
     let browser = Browser::start(&driver, &chromium)?;
     let mut timings = Vec::new();
     checked(&browser, "lecture-keys", || {
@@ -186,6 +245,10 @@ fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
             (LEFT, "browser"),
         ] {
             timings.push((scene, switch_ms(&browser, key, scene)?));
+            if scene == "metrics" {
+                // The heat tables of a full report follow a frame later.
+                timings.push(("metrics, all tables", complete_ms(&browser, "[data-testid=confusion]")?));
+            }
         }
         // The address bar follows, so a reload stays on the scene.
         let search = browser.run("return location.search;", json!([]))?;

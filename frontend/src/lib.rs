@@ -12,6 +12,7 @@
 
 pub mod chart;
 pub mod evaluation;
+pub mod heat_table;
 pub mod route;
 pub mod scroll_strip;
 pub mod state;

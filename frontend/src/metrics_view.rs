@@ -5,40 +5,16 @@
 //! recall, per-host macro F1, the paired-significance matrix and one
 //! model's confusion matrix (picked in desk and lecture modes). Every
 //! table sits in a `<figure>` with a caption and carries the full numbers
-//! (intervals, p-values) in cell tooltips.
+//! (intervals, p-values) in cell tooltips; the heat tables are built as
+//! text (`heat_table`) for speed.
 
 use leptos::prelude::*;
 
 use crate::evaluation::{GroupGrid, GroupScores, MetricsEntry, group_grid, significance_matrix};
+use crate::heat_table::{self, HeatCell};
 use crate::state::{DashboardState, Interval};
 
-/// One cell of a heat table.
-struct HeatCell {
-    text: String,
-    /// Inline style (background), empty for none.
-    style: String,
-    /// Tooltip with the whole numbers.
-    title: String,
-}
-
-impl HeatCell {
-    /// A cell shaded by `share` (0–1, darker is more).
-    fn shaded(text: String, share: f64, title: String) -> HeatCell {
-        HeatCell { text, style: heat(share), title }
-    }
-
-    /// An empty cell (no such number).
-    fn missing(title: &str) -> HeatCell {
-        HeatCell { text: "–".into(), style: String::new(), title: title.into() }
-    }
-}
-
-/// Background of a heatmap cell for a share in 0..=1.
-fn heat(share: f64) -> String {
-    format!("background: rgba(79, 156, 255, {:.3})", share.clamp(0.0, 1.0) * 0.85)
-}
-
-/// A table of `rows` (header, cells) under `columns`, in a captioned figure.
+/// A heat table (`heat_table::html`) in a captioned figure.
 fn heat_table(
     testid: &'static str,
     corner: &'static str,
@@ -46,42 +22,9 @@ fn heat_table(
     rows: Vec<(String, Vec<HeatCell>)>,
     caption: String,
 ) -> impl IntoView + use<> {
-    let header = columns.into_iter().map(|c| view! { <th scope="col">{c}</th> }).collect_view();
-    let body = rows
-        .into_iter()
-        .map(|(name, cells)| {
-            let cells = cells
-                .into_iter()
-                .map(|c| {
-                    let muted = c.style.is_empty() && c.text == "–";
-                    view! {
-                        <td class="num" class:muted=muted style=c.style title=c.title>
-                            {c.text}
-                        </td>
-                    }
-                })
-                .collect_view();
-            view! {
-                <tr>
-                    <th scope="row">{name}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
     view! {
         <figure class="chart heat" data-testid=testid>
-            <div class="table-scroll">
-                <table class="heatmap">
-                    <thead>
-                        <tr>
-                            <th>{corner}</th>
-                            {header}
-                        </tr>
-                    </thead>
-                    <tbody>{body}</tbody>
-                </table>
-            </div>
+            <div class="table-scroll" inner_html=heat_table::html(corner, &columns, &rows)></div>
             <figcaption>{caption}</figcaption>
         </figure>
     }
@@ -284,6 +227,11 @@ fn summary_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
 pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl IntoView {
     let confusion_of = RwSignal::new(None::<String>);
     let entries = Memo::new(move |_| state.with(|s| s.metrics_in_order().into_iter().cloned().collect::<Vec<_>>()));
+    // The summary table paints with the scene; the heat tables (~500
+    // cells) follow one frame later, so switching to the scene shows it
+    // at once (docs/performance.md, scene switch).
+    let details = RwSignal::new(false);
+    request_animation_frame(move || request_animation_frame(move || details.set(true)));
     view! {
         <section class="panel wide metrics" data-testid="scene-metrics">
             <h2>"Metrics"</h2>
@@ -309,39 +257,44 @@ pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl Int
                                 </p>
                             }
                         })}
-                    <div class="metrics-grid">
-                        {per_class_table(&entries)}
-                        {has_profiles
-                            .then(|| {
-                                let grid = group_grid(&entries, |e| &e.per_profile);
-                                group_table(
-                                    "per-profile",
-                                    &entries,
-                                    grid,
-                                    |g| g.recall,
-                                    "Per profile of the held-out episodes: recall of the profile's own label \
-                                     (benign: benign windows called benign)"
-                                        .into(),
-                                )
-                            })}
-                        {has_hosts
-                            .then(|| {
-                                let grid = group_grid(&entries, |e| &e.per_host);
-                                group_table(
-                                    "per-host",
-                                    &entries,
-                                    grid,
-                                    |g| g.macro_f1,
-                                    "Per held-out host: macro F1 (false-alarm and detection rates in the tooltips)"
-                                        .into(),
-                                )
-                            })}
-                        {has_comparisons.then(|| significance_table(&entries))}
-                    </div>
+                    <Show when=move || details.get()>
+                        <div class="metrics-grid">
+                            {per_class_table(&entries)}
+                            {has_profiles
+                                .then(|| {
+                                    let grid = group_grid(&entries, |e| &e.per_profile);
+                                    group_table(
+                                        "per-profile",
+                                        &entries,
+                                        grid,
+                                        |g| g.recall,
+                                        "Per profile of the held-out episodes: recall of the profile's own label \
+                                         (benign: benign windows called benign)"
+                                            .into(),
+                                    )
+                                })}
+                            {has_hosts
+                                .then(|| {
+                                    let grid = group_grid(&entries, |e| &e.per_host);
+                                    group_table(
+                                        "per-host",
+                                        &entries,
+                                        grid,
+                                        |g| g.macro_f1,
+                                        "Per held-out host: macro F1 (false-alarm and detection rates in the tooltips)"
+                                            .into(),
+                                    )
+                                })}
+                            {has_comparisons.then(|| significance_table(&entries))}
+                        </div>
+                    </Show>
                 }
                     .into_any()
             }}
             {move || {
+                if !details.get() {
+                    return None;
+                }
                 let entries = entries.get();
                 let chosen = confusion_of.get();
                 let entry = entries.iter().find(|e| Some(e.name()) == chosen).or(entries.first())?.clone();
