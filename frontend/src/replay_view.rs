@@ -12,6 +12,7 @@ use leptos::prelude::*;
 
 use crate::chart;
 use crate::export::ExportButtons;
+use crate::heat_table;
 use crate::state::{DashboardState, ModelPredictions, Replay};
 use crate::strip_canvas::{StripSlot, span_of};
 
@@ -157,7 +158,7 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
                 .map(|l| {
                     let v = p.probs.iter().find(|(k, _)| k == l).map_or(0.0, |(_, v)| *v);
                     view! {
-                        <td class="num" style=format!("background: rgba(79, 156, 255, {:.3})", v.clamp(0.0, 1.0) * 0.85)>
+                        <td class="num" style=heat_table::heat(v)>
                             {format!("{v:.2}")}
                         </td>
                     }
