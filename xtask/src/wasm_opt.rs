@@ -84,7 +84,7 @@ pub fn find() -> Option<PathBuf> {
 }
 
 /// Replaces `wasm` with its `wasm-opt -Oz` output (written beside it,
-/// then renamed over it).
+/// then renamed over it); on an error `wasm` is untouched.
 pub fn shrink(tool: &Path, wasm: &Path) -> Result<()> {
     let out = wasm.with_extension("opt.wasm");
     let mut command = Command::new(tool);
