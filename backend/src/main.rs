@@ -401,12 +401,12 @@ fn main() -> std::process::ExitCode {
 
 /// The error and its causes on one line, each said once: the library
 /// errors' messages already end with their cause's text, so a cause the
-/// line already holds is left out (`{:#}` would repeat it per level).
+/// line already ends with is left out (`{:#}` would repeat it per level).
 fn one_line(err: &anyhow::Error) -> String {
     let mut line = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if line.contains(&text) {
+        if line.ends_with(&text) {
             continue;
         }
         if !line.is_empty() {

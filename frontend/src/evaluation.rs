@@ -92,6 +92,8 @@ impl GroupScores {
 /// A paired-bootstrap comparison of two models (`comparisons[]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {
+    /// The split both were scored on, when the producer said.
+    pub split: Option<String>,
     /// First model, `model-variant`.
     pub a: String,
     /// Second model, `model-variant`.
@@ -110,8 +112,10 @@ impl Comparison {
             let s = v.get(k)?;
             Some(format!("{}-{}", s.get("model")?.as_str()?, s.get("variant")?.as_str()?))
         };
-        let p_holm = v.get("p_holm").or_else(|| v.get("p_value")).and_then(Value::as_f64)?;
+        let number = |k: &str| v.get(k).and_then(Value::as_f64);
+        let p_holm = number("p_holm").or_else(|| number("p_value"))?;
         Some(Comparison {
+            split: v.get("split").and_then(Value::as_str).map(String::from),
             a: side("a")?,
             b: side("b")?,
             delta: Interval::from_json(v.get("delta")?)?,
@@ -182,7 +186,14 @@ impl MetricsEntry {
                 .and_then(Value::as_array)
                 .map(|rows| {
                     rows.iter()
-                        .map(|r| r.as_array().map(|r| r.iter().filter_map(Value::as_u64).collect()).unwrap_or_default())
+                        // A count written as a float (850.0) still counts; junk is 0, keeping columns aligned.
+                        .map(|r| {
+                            r.as_array()
+                                .map(|r| {
+                                    r.iter().map(|n| n.as_f64().map_or(0, |n| n.max(0.0).round() as u64)).collect()
+                                })
+                                .unwrap_or_default()
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),
@@ -195,6 +206,19 @@ impl MetricsEntry {
     pub fn name(&self) -> String {
         format!("{}-{}", self.model, self.variant)
     }
+
+    /// Whether a comparison made on `split` (or on an unnamed one) is of
+    /// this entry's split.
+    fn on_split(&self, split: Option<&str>) -> bool {
+        split.is_none_or(|s| s == self.split)
+    }
+}
+
+/// What to call each entry in tables: `model-variant`, with ` (split)`
+/// added when the entries span more than one split.
+pub fn display_names(entries: &[MetricsEntry]) -> Vec<String> {
+    let several = entries.iter().any(|e| e.split != entries[0].split);
+    entries.iter().map(|e| if several { format!("{} ({})", e.name(), e.split) } else { e.name() }).collect()
 }
 
 /// Groups (profiles or hosts) × models: `rows` in first-seen order, and
@@ -223,16 +247,17 @@ pub fn group_grid(entries: &[MetricsEntry], groups: fn(&MetricsEntry) -> &[Group
     GroupGrid { rows, cells }
 }
 
-/// The paired comparisons among `entries` as a square matrix:
+/// The paired comparisons among `entries` as a square matrix (a
+/// comparison belongs to the entries of its split):
 /// `cells[i][j]` compares `entries[i]` with `entries[j]` as `i − j`
 /// (a comparison reported as `j − i` is turned round), `None` where the
 /// evaluation made none (e.g. across variants of different architectures)
 /// or on the diagonal. Comparisons repeated by several entries count once.
 pub fn significance_matrix(entries: &[MetricsEntry]) -> Vec<Vec<Option<Comparison>>> {
-    let names: Vec<String> = entries.iter().map(MetricsEntry::name).collect();
-    let mut cells = vec![vec![None; names.len()]; names.len()];
+    let mut cells = vec![vec![None; entries.len()]; entries.len()];
+    let find = |name: &str, split: Option<&str>| entries.iter().position(|e| e.name() == name && e.on_split(split));
     for c in entries.iter().flat_map(|e| &e.comparisons) {
-        let (Some(i), Some(j)) = (names.iter().position(|n| *n == c.a), names.iter().position(|n| *n == c.b)) else {
+        let (Some(i), Some(j)) = (find(&c.a, c.split.as_deref()), find(&c.b, c.split.as_deref())) else {
             continue;
         };
         if i == j {
@@ -336,5 +361,30 @@ mod tests {
         assert_eq!(delta(1, 2).map(|d| d.0), Some(-0.15));
         assert_eq!(delta(2, 1).map(|d| d.0), Some(0.15));
         assert_eq!((delta(0, 2), delta(0, 0), delta(2, 2)), (None, None, None), "no comparison made, diagonal");
+    }
+
+    #[test]
+    fn entries_of_two_splits_are_told_apart() {
+        let on = |split: &str, d: f64| {
+            json!({"split": split, "a": {"model": "gbt", "variant": "realistic"}, "b": {"model": "mlp", "variant": "realistic"},
+                   "delta": {"point": d, "lo": d, "hi": d}, "p_holm": 0.01})
+        };
+        let entry_on = |model: &str, split: &str, cmp: Value| {
+            let mut e = entry(model, "realistic", json!({"comparisons": [cmp]}));
+            e.split = split.into();
+            e
+        };
+        let entries = [
+            entry_on("gbt", "host", on("host", 0.2)),
+            entry_on("mlp", "host", on("host", 0.2)),
+            entry_on("gbt", "time", on("time", -0.1)),
+            entry_on("mlp", "time", on("time", -0.1)),
+        ];
+        let m = significance_matrix(&entries);
+        let delta = |i: usize, j: usize| m[i][j].as_ref().map(|c| c.delta.point);
+        assert_eq!((delta(0, 1), delta(2, 3), delta(3, 2)), (Some(0.2), Some(-0.1), Some(0.1)));
+        assert_eq!((delta(0, 3), delta(2, 1)), (None, None), "never across splits");
+        assert_eq!(display_names(&entries)[2], "gbt-realistic (time)");
+        assert_eq!(display_names(&entries[..2]), ["gbt-realistic", "mlp-realistic"]);
     }
 }

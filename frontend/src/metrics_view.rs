@@ -10,7 +10,7 @@
 
 use leptos::prelude::*;
 
-use crate::evaluation::{GroupGrid, GroupScores, MetricsEntry, group_grid, significance_matrix};
+use crate::evaluation::{GroupGrid, GroupScores, MetricsEntry, display_names, group_grid, significance_matrix};
 use crate::heat_table::{self, HeatCell};
 use crate::state::{DashboardState, Interval};
 
@@ -30,10 +30,6 @@ fn heat_table(
     }
 }
 
-fn model_names(entries: &[MetricsEntry]) -> Vec<String> {
-    entries.iter().map(MetricsEntry::name).collect()
-}
-
 fn per_class_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
     let mut labels: Vec<String> = Vec::new();
     for (label, _) in entries.iter().flat_map(|e| &e.per_class) {
@@ -43,19 +39,20 @@ fn per_class_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
     }
     let rows = entries
         .iter()
-        .map(|e| {
+        .zip(display_names(entries))
+        .map(|(e, name)| {
             let cells = labels
                 .iter()
                 .map(|label| match e.per_class.iter().find(|(l, _)| l == label) {
                     Some((_, f1)) => HeatCell::shaded(
                         format!("{:.2}", f1.point),
                         f1.point,
-                        format!("{} on {label}: F1 {}", e.name(), f1.text()),
+                        format!("{name} on {label}: F1 {}", f1.text()),
                     ),
                     None => HeatCell::missing("neither in the truth nor predicted"),
                 })
                 .collect();
-            (e.name(), cells)
+            (name, cells)
         })
         .collect();
     heat_table("per-class", "model", labels, rows, "Per-class F1 on the held-out split (darker is better)".into())
@@ -82,28 +79,27 @@ fn group_table(
         .collect();
     let rows = entries
         .iter()
+        .zip(display_names(entries))
         .enumerate()
-        .map(|(column, entry)| {
+        .map(|(column, (_, name))| {
             let cells = grid
                 .cells
                 .iter()
                 .map(|row| match row[column].as_ref().and_then(|g| Some((g, number(g)?))) {
-                    Some((g, value)) => HeatCell::shaded(
-                        format!("{:.2}", value.point),
-                        value.point,
-                        format!("{}, {}", entry.name(), g.detail()),
-                    ),
+                    Some((g, value)) => {
+                        HeatCell::shaded(format!("{:.2}", value.point), value.point, format!("{name}, {}", g.detail()))
+                    }
                     None => HeatCell::missing("not scored"),
                 })
                 .collect();
-            (entry.name(), cells)
+            (name, cells)
         })
         .collect();
     heat_table(testid, "model", columns, rows, caption)
 }
 
 fn significance_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
-    let names = model_names(entries);
+    let names = display_names(entries);
     let matrix = significance_matrix(entries);
     let rows = names
         .iter()
@@ -188,12 +184,13 @@ fn summary_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
     let optional = |i: Option<Interval>| i.map_or("–".to_string(), |i| i.text());
     let rows = entries
         .iter()
-        .map(|e| {
+        .zip(display_names(entries))
+        .map(|(e, name)| {
             view! {
                 <tr data-testid="metrics-row">
                     <th scope="row">{e.name()}</th>
                     <td>{e.split.clone()}</td>
-                    <td class="num" data-testid=format!("f1-{}", e.name())>{e.macro_f1.text()}</td>
+                    <td class="num" data-testid=format!("f1-{name}")>{e.macro_f1.text()}</td>
                     <td class="num">{optional(e.in_distribution)}</td>
                     <td class="num" title=e.gap.map(|g| g.text())>
                         {e.gap.map_or("–".to_string(), |g| format!("{:+.3}", g.point))}
@@ -221,6 +218,21 @@ fn summary_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
     }
 }
 
+/// The profiles without held-out episodes, per split when there are
+/// several (`host: scan-and-dial; time: ...`).
+fn untested_text(entries: &[MetricsEntry]) -> String {
+    let mut per_split: Vec<(String, String)> = Vec::new();
+    for e in entries {
+        if !e.untested_profiles.is_empty() && !per_split.iter().any(|(s, _)| *s == e.split) {
+            per_split.push((e.split.clone(), e.untested_profiles.join(", ")));
+        }
+    }
+    match per_split.as_slice() {
+        [(_, only)] if entries.iter().all(|e| e.split == entries[0].split) => only.clone(),
+        _ => per_split.iter().map(|(s, p)| format!("{s}: {p}")).collect::<Vec<_>>().join("; "),
+    }
+}
+
 /// Evaluation results (see the module documentation); `controls` shows
 /// the confusion matrix's model picker.
 #[component]
@@ -243,7 +255,7 @@ pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl Int
                     }
                         .into_any();
                 }
-                let untested = entries[0].untested_profiles.join(", ");
+                let untested = untested_text(&entries);
                 let has_profiles = entries.iter().any(|e| !e.per_profile.is_empty());
                 let has_hosts = entries.iter().any(|e| !e.per_host.is_empty());
                 let has_comparisons = entries.iter().any(|e| !e.comparisons.is_empty());
@@ -297,14 +309,17 @@ pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl Int
                 }
                 let entries = entries.get();
                 let chosen = confusion_of.get();
-                let entry = entries.iter().find(|e| Some(e.name()) == chosen).or(entries.first())?.clone();
+                let names = display_names(&entries);
+                let at = names.iter().position(|n| Some(n) == chosen.as_ref()).unwrap_or(0);
+                let entry = entries.get(at)?.clone();
                 let picker = controls
                     .then(|| {
-                        let options = entries
+                        let options = names
                             .iter()
-                            .map(|e| {
-                                let name = e.name();
-                                let selected = name == entry.name();
+                            .enumerate()
+                            .map(|(i, name)| {
+                                let name = name.clone();
+                                let selected = i == at;
                                 let value = name.clone();
                                 view! { <option value=value selected=selected>{name}</option> }
                             })

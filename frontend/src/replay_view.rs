@@ -7,14 +7,13 @@
 
 use std::cell::RefCell;
 
-use leptos::ev;
 use leptos::prelude::*;
 
 use crate::chart;
 use crate::export::ExportButtons;
 use crate::heat_table;
 use crate::state::{DashboardState, ModelPredictions, Replay};
-use crate::strip_canvas::{StripSlot, span_of};
+use crate::strip_canvas::{SizeWatch, StripSlot, span_of, watch_size};
 
 const BAND_H: f64 = 14.0;
 /// Seconds a prediction window covers before its end.
@@ -38,17 +37,23 @@ fn latest_text(replay: &Replay, channel: &str) -> String {
 /// changes per frame: the caption and accessible label (channel and
 /// scale) change when the scale does, and the tooltip reads the latest
 /// value when the pointer enters (46 labels rewritten per frame cost ~2 ms).
-fn strip(state: RwSignal<DashboardState>, channel: String, resized: RwSignal<u32>) -> impl IntoView {
+fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
     let scale = RwSignal::new(None::<(f64, f64)>);
     let tooltip = RwSignal::new(String::new());
+    // The canvas' size in device pixels, from a ResizeObserver (a redraw
+    // when it changes; no layout is read per frame).
+    let size = RwSignal::new(None::<(u32, u32)>);
+    let watch = StoredValue::new_local(None::<SizeWatch>);
+    canvas_ref.on_load(move |canvas| watch.set_value(watch_size(&canvas, move |s| size.set(Some(s)))));
+    on_cleanup(move || watch.update_value(|w| drop(w.take())));
     let slot = RefCell::new(StripSlot::default());
     Effect::new({
         let channel = channel.clone();
         move |_| {
-            let generation = resized.get();
+            let Some(size) = size.get() else { return };
             let Some(canvas) = canvas_ref.get() else { return };
-            let redrawn = state.with(|s| slot.borrow_mut().update(&canvas, generation, &s.replay, &channel));
+            let redrawn = state.with(|s| slot.borrow_mut().update(&canvas, size, &s.replay, &channel));
             if redrawn.is_some() && redrawn != scale.get_untracked() {
                 scale.set(redrawn);
             }
@@ -194,10 +199,6 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
 /// The replay scene.
 #[component]
 pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usize) -> impl IntoView {
-    // Strips measure their canvas again (and redraw) after a resize.
-    let resized = RwSignal::new(0u32);
-    let on_resize = window_event_listener(ev::resize, move |_| resized.update(|n| *n = n.wrapping_add(1)));
-    on_cleanup(move || on_resize.remove());
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
     let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
     let shown = move || {
@@ -281,7 +282,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usiz
                 })}
             <div class="strips">
                 <For each=shown key=|channel| channel.clone() let:channel>
-                    {strip(state, channel, resized)}
+                    {strip(state, channel)}
                 </For>
             </div>
             <div class="bands">

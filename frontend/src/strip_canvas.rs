@@ -3,11 +3,16 @@
 //! whole pixels (one `drawImage` of the canvas onto itself in `copy` mode)
 //! and only the new segment is stroked; the whole strip is redrawn when
 //! the scale must change, the time axis grew a step ([`span_of`]), the
-//! canvas was resized, or another episode started. The bitmap has the canvas' on-screen size in device pixels, so
-//! lines are crisp and min/max downsampling is to real pixel columns.
+//! canvas was resized, or another episode started. The bitmap has the
+//! canvas' on-screen size in device pixels (reported by a `ResizeObserver`,
+//! so no frame reads layout): lines are crisp and min/max downsampling is
+//! to real pixel columns.
 
 use wasm_bindgen::JsCast;
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+use wasm_bindgen::closure::Closure;
+use web_sys::{
+    CanvasRenderingContext2d, HtmlCanvasElement, ResizeObserver, ResizeObserverEntry, ResizeObserverSize, js_sys,
+};
 
 use crate::scroll_strip::{Strip, data_range, padded_range, span_for};
 use crate::state::Replay;
@@ -30,45 +35,91 @@ struct StripCanvas {
     size: (u32, u32),
 }
 
-/// One strip's drawing, and its canvas' size as measured after the latest
-/// resize (measuring forces a layout, so it is done once per resize).
+/// Watches a canvas' size on screen with a `ResizeObserver` (sizes arrive
+/// after layout, without forcing one, also when the page itself changes
+/// the width) and calls `on_size` with it in device pixels. Stops when
+/// dropped.
+pub struct SizeWatch {
+    observer: ResizeObserver,
+    _callback: Closure<dyn FnMut(js_sys::Array)>,
+}
+
+impl Drop for SizeWatch {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// Starts a [`SizeWatch`] on `canvas`; `None` where the browser has no
+/// `ResizeObserver`.
+pub fn watch_size(canvas: &HtmlCanvasElement, mut on_size: impl FnMut((u32, u32)) + 'static) -> Option<SizeWatch> {
+    let callback = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+        if let Ok(entry) = entries.get(0).dyn_into::<ResizeObserverEntry>() {
+            on_size(device_pixels(&entry));
+        }
+    });
+    let observer = ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
+    observer.observe(canvas);
+    Some(SizeWatch { observer, _callback: callback })
+}
+
+/// The observed box in device pixels: exact where the browser reports
+/// `devicePixelContentBoxSize`, else the CSS box × the pixel ratio.
+fn device_pixels(entry: &ResizeObserverEntry) -> (u32, u32) {
+    let exact = js_sys::Reflect::get(entry, &"devicePixelContentBoxSize".into())
+        .ok()
+        .and_then(|v| v.dyn_into::<js_sys::Array>().ok())
+        .and_then(|sizes| sizes.get(0).dyn_into::<ResizeObserverSize>().ok());
+    let (width, height) = match exact {
+        Some(size) => (size.inline_size(), size.block_size()),
+        None => {
+            let rect = entry.content_rect();
+            (rect.width() * pixel_ratio(), rect.height() * pixel_ratio())
+        }
+    };
+    let px = |v: f64| if v.is_finite() { (v.round() as u32).max(1) } else { 1 };
+    (px(width), px(height))
+}
+
+fn pixel_ratio() -> f64 {
+    web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0)
+}
+
+/// What a strip's drawing needs from the page, read when its size changes.
+struct Bitmap {
+    /// Canvas size on screen in device pixels.
+    size: (u32, u32),
+    /// Line width in device pixels (1.5 CSS pixels).
+    line_width: f64,
+    /// The theme's `--accent`.
+    colour: String,
+}
+
+/// One strip's drawing and what it was drawn for.
 #[derive(Default)]
 pub struct StripSlot {
     drawn: Option<StripCanvas>,
-    /// (resize generation, bitmap size).
-    measured: Option<(u32, (u32, u32))>,
+    bitmap: Option<Bitmap>,
 }
 
 impl StripSlot {
     /// Brings the drawing of `channel` up to date with `replay` on
-    /// `canvas`; `resize_generation` changes when the window was resized.
+    /// `canvas`, which is `size` device pixels on screen ([`watch_size`]).
     /// Returns the scale (values at the bottom and top) when the strip was
     /// redrawn, `None` when it only scrolled or nothing changed.
     pub fn update(
         &mut self,
         canvas: &HtmlCanvasElement,
-        resize_generation: u32,
+        size: (u32, u32),
         replay: &Replay,
         channel: &str,
     ) -> Option<(f64, f64)> {
-        let size = match self.measured {
-            Some((seen, size)) if seen == resize_generation => size,
-            _ => {
-                let size = bitmap_size(canvas);
-                self.measured = Some((resize_generation, size));
-                size
-            }
-        };
-        update(&mut self.drawn, canvas, size, replay, channel)
+        if self.bitmap.as_ref().is_none_or(|b| b.size != size) {
+            self.bitmap = Some(Bitmap { size, line_width: 1.5 * pixel_ratio(), colour: line_colour(canvas) });
+        }
+        let bitmap = self.bitmap.as_ref()?;
+        update(&mut self.drawn, canvas, bitmap, replay, channel)
     }
-}
-
-/// The canvas' size on screen in device pixels (forces a layout: call it
-/// only when the size may have changed).
-fn bitmap_size(canvas: &HtmlCanvasElement) -> (u32, u32) {
-    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0);
-    let px = |css: i32| ((f64::from(css.max(1)) * ratio).round() as u32).max(1);
-    (px(canvas.client_width()), px(canvas.client_height()))
 }
 
 fn line_colour(canvas: &HtmlCanvasElement) -> String {
@@ -86,14 +137,15 @@ fn history(replay: &Replay, channel: &str) -> Vec<(f64, f64)> {
     replay.t_s.iter().zip(values.into_iter().flatten()).map(|(t, v)| (*t, *v)).collect()
 }
 
-/// [`StripSlot::update`] for a canvas of `size` (device pixels).
+/// [`StripSlot::update`] for a canvas as `bitmap` measured it.
 fn update(
     slot: &mut Option<StripCanvas>,
     canvas: &HtmlCanvasElement,
-    size: (u32, u32),
+    bitmap: &Bitmap,
     replay: &Replay,
     channel: &str,
 ) -> Option<(f64, f64)> {
+    let size = bitmap.size;
     let Some(&newest_t) = replay.t_s.back() else {
         if let Some(drawn) = slot.take() {
             drawn.context.clear_rect(0.0, 0.0, f64::from(size.0), f64::from(size.1));
@@ -125,24 +177,24 @@ fn update(
             return None;
         }
     }
-    redraw(slot, canvas, size, replay, channel, (newest_t, span_s))
+    redraw(slot, canvas, bitmap, replay, channel, (newest_t, span_s))
 }
 
 fn redraw(
     slot: &mut Option<StripCanvas>,
     canvas: &HtmlCanvasElement,
-    size: (u32, u32),
+    bitmap: &Bitmap,
     replay: &Replay,
     channel: &str,
     (newest_t, span_s): (f64, f64),
 ) -> Option<(f64, f64)> {
+    let size = bitmap.size;
     if (canvas.width(), canvas.height()) != size {
         canvas.set_width(size.0);
         canvas.set_height(size.1);
     }
     let context = canvas.get_context("2d").ok().flatten()?.dyn_into::<CanvasRenderingContext2d>().ok()?;
-    let ratio = f64::from(size.1) / f64::from(canvas.client_height().max(1));
-    let line_width = 1.5 * ratio.max(1.0);
+    let line_width = bitmap.line_width;
     let points = history(replay, channel);
     let in_span = points.iter().filter(|(t, _)| *t > newest_t - span_s).map(|p| p.1);
     let strip = Strip {
@@ -155,7 +207,7 @@ fn redraw(
     };
     context.set_global_composite_operation("source-over").ok()?;
     context.clear_rect(0.0, 0.0, strip.width, strip.height);
-    context.set_stroke_style_str(&line_colour(canvas));
+    context.set_stroke_style_str(&bitmap.colour);
     context.set_line_width(line_width);
     context.set_line_join("round");
     context.begin_path();
@@ -182,10 +234,14 @@ impl StripCanvas {
         let shift = self.strip.scroll_to(newest_t);
         if shift > 0 {
             // `copy` replaces the bitmap, so the columns uncovered at the
-            // right are cleared by the same call.
+            // right are cleared by the same call (in Chromium and Firefox).
             let _ = self.context.set_global_composite_operation("copy");
             let _ = self.context.draw_image_with_html_canvas_element(canvas, -f64::from(shift), 0.0);
             let _ = self.context.set_global_composite_operation("source-over");
+            // Browsers that do not clear outside the copied image in `copy`
+            // mode (older WebKit) would leave the old right edge.
+            let uncovered = f64::from(shift).min(self.strip.width);
+            self.context.clear_rect(self.strip.width - uncovered, 0.0, uncovered, self.strip.height);
         }
         self.context.begin_path();
         let mut previous = self.last;

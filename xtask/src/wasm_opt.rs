@@ -49,10 +49,17 @@ pub fn install() -> Result<()> {
         eprintln!("setup: npm not found: bundles will not be shrunk with wasm-opt (install npm for −30 %)");
         return Ok(());
     }
-    let dir = cache_dir().context("HOME is not set")?;
+    let Some(dir) = cache_dir() else {
+        eprintln!("setup: HOME is not set: bundles will not be shrunk with wasm-opt");
+        return Ok(());
+    };
+    // Short timeouts: a machine whose network drops npm traffic must not stall setup.
     let installed = cmd::run_step(
         &format!("npm install {BINARYEN}"),
-        Command::new("npm").args(["install", "--no-audit", "--no-fund", "--prefix"]).arg(&dir).arg(BINARYEN),
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--fetch-retries=1", "--fetch-timeout=30000", "--prefix"])
+            .arg(&dir)
+            .arg(BINARYEN),
     );
     // Optional: a machine without the npm registry still builds and tests.
     if let Err(e) = installed {
@@ -90,7 +97,10 @@ pub fn shrink(tool: &Path, wasm: &Path) -> Result<()> {
     let mut command = Command::new(tool);
     command.arg("-Oz").args(FEATURES).arg(wasm).arg("-o").arg(&out);
     let name = wasm.file_name().map_or_else(|| wasm.display().to_string(), |n| n.to_string_lossy().into_owned());
-    cmd::run_step(&format!("wasm-opt {name}"), &mut command)?;
+    if let Err(e) = cmd::run_step(&format!("wasm-opt {name}"), &mut command) {
+        let _ = std::fs::remove_file(&out);
+        return Err(e);
+    }
     if !out.is_file() {
         bail!("wasm-opt finished but {} is missing", out.display());
     }
