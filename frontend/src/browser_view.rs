@@ -151,6 +151,7 @@ fn start_run(
         return;
     }
     status.set(RunState::Loading(model.clone()));
+    publishing.outcome.set(None);
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
     let worker = match Worker::new_with_options("runner-worker.js", &options) {

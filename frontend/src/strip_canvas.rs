@@ -219,6 +219,10 @@ fn redraw(
                 context.line_to(*x, *y);
             }
         }
+        if let [(x, y)] = line.as_slice() {
+            // A lone value between gaps: a dot, as the scrolling path draws it.
+            context.line_to(x + 0.5, *y);
+        }
     }
     context.stroke();
     let scale = strip.y_range;
