@@ -4,6 +4,14 @@
 //! keeping each column's minimum and maximum draws the same envelope with
 //! at most two points per column, so spikes never disappear).
 
+/// Smallest and largest finite value, if any.
+pub fn data_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold(None, |acc, v| Some(acc.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v)))))
+}
+
 /// Maps `(x, y)` data points into a `width` × `height` box (y up), with
 /// `x_range` and `y_range` the data bounds; non-finite points are dropped,
 /// y is clamped into the box.

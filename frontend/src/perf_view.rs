@@ -14,9 +14,7 @@ const SPARK_H: f64 = 28.0;
 
 fn sparkline(history: &[f64]) -> String {
     let data: Vec<(f64, f64)> = history.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
-    let lo = history.iter().copied().filter(|v| v.is_finite()).fold(f64::INFINITY, f64::min);
-    let hi = history.iter().copied().filter(|v| v.is_finite()).fold(f64::NEG_INFINITY, f64::max);
-    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = chart::data_range(history.iter().copied()).unwrap_or((0.0, 1.0));
     let x_end = (history.len().max(2) - 1) as f64;
     chart::svg_points(&chart::to_box(&data, (0.0, x_end), (lo, hi), SPARK_W, SPARK_H))
 }

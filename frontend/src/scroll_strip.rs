@@ -8,7 +8,7 @@
 //! canvas was resized or the episode changed; [`Strip::needs_redraw`] says
 //! when.
 
-use crate::chart;
+use crate::chart::{self, data_range};
 
 /// Share of the data's span added above and below on a redraw, so values
 /// wandering a little past the old extremes do not force another redraw.
@@ -42,14 +42,6 @@ pub fn padded_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
         let half = (lo.abs() * 0.1).max(1.0);
         (lo - half, hi + half)
     }
-}
-
-/// Smallest and largest finite value, if any.
-pub fn data_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
-    values
-        .into_iter()
-        .filter(|v| v.is_finite())
-        .fold(None, |acc, v| Some(acc.map_or((v, v), |(lo, hi): (f64, f64)| (lo.min(v), hi.max(v)))))
 }
 
 /// What a strip's bitmap shows: `span_s` seconds ending at `right_t`

@@ -14,7 +14,8 @@ use web_sys::{
     CanvasRenderingContext2d, HtmlCanvasElement, ResizeObserver, ResizeObserverEntry, ResizeObserverSize, js_sys,
 };
 
-use crate::scroll_strip::{Strip, data_range, padded_range, span_for};
+use crate::chart::data_range;
+use crate::scroll_strip::{Strip, padded_range, span_for};
 use crate::state::Replay;
 
 /// Seconds of axis the replay's strips and bands show now: steps of
