@@ -8,16 +8,7 @@ use web_sys::Response;
 /// Fetches `url` (relative to the page) and returns `(status, body)`.
 pub async fn get_text(url: &str) -> Result<(u16, String), String> {
     let window = web_sys::window().ok_or_else(|| "no window object".to_owned())?;
-    let response = JsFuture::from(window.fetch_with_str(url)).await.map_err(|err| describe("request failed", &err))?;
-    let response: Response = response.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
-    let status = response.status();
-    let text_promise = response.text().map_err(|err| describe("cannot read body", &err))?;
-    let body = JsFuture::from(text_promise)
-        .await
-        .map_err(|err| describe("cannot read body", &err))?
-        .as_string()
-        .unwrap_or_default();
-    Ok((status, body))
+    status_and_body(window.fetch_with_str(url)).await
 }
 
 /// POSTs `body` (text) to `url` (relative to the page), with
@@ -34,14 +25,17 @@ pub async fn post_text(url: &str, body: &str, token: Option<&str>) -> Result<(u1
             .map_err(|err| describe("cannot set the token header", &err))?;
         init.set_headers(&headers);
     }
-    let response = JsFuture::from(window.fetch_with_str_and_init(url, &init))
-        .await
-        .map_err(|err| describe("request failed", &err))?;
+    status_and_body(window.fetch_with_str_and_init(url, &init)).await
+}
+
+/// Waits for a `fetch` promise and reads the response's status and body text.
+async fn status_and_body(fetched: web_sys::js_sys::Promise) -> Result<(u16, String), String> {
+    let response = JsFuture::from(fetched).await.map_err(|err| describe("request failed", &err))?;
     let response: Response = response.dyn_into().map_err(|_| "fetch did not return a Response".to_owned())?;
     let status = response.status();
     let text_promise = response.text().map_err(|err| describe("cannot read body", &err))?;
-    let text = JsFuture::from(text_promise).await.map_err(|err| describe("cannot read body", &err))?.as_string();
-    Ok((status, text.unwrap_or_default()))
+    let body = JsFuture::from(text_promise).await.map_err(|err| describe("cannot read body", &err))?.as_string();
+    Ok((status, body.unwrap_or_default()))
 }
 
 /// Formats a JavaScript exception for display.
