@@ -132,10 +132,10 @@ fn line_colour(canvas: &HtmlCanvasElement) -> String {
         .unwrap_or_else(|| "#4f9cff".into())
 }
 
-/// The channel's kept history as (time, value) pairs.
-fn history(replay: &Replay, channel: &str) -> Vec<(f64, f64)> {
+/// The channel's kept history as (time, value) pairs, oldest first.
+fn points<'a>(replay: &'a Replay, channel: &str) -> impl Iterator<Item = (f64, f64)> + 'a {
     let values = replay.values.get(channel);
-    replay.t_s.iter().zip(values.into_iter().flatten()).map(|(t, v)| (*t, *v)).collect()
+    replay.t_s.iter().zip(values.into_iter().flatten()).map(|(t, v)| (*t, *v))
 }
 
 /// [`StripSlot::update`] for a canvas as `bitmap` measured it.
@@ -159,20 +159,13 @@ fn update(
         && drawn.size == size
         && drawn.strip.span_s == span_s
     {
-        let values = replay.values.get(channel);
         let new_from = replay.t_s.iter().rposition(|t| *t <= drawn.last.0).map_or(0, |i| i + 1);
         if new_from >= replay.t_s.len() && newest_t >= drawn.last.0 {
             return None;
         }
-        let fresh: Vec<(f64, f64)> =
-            replay.t_s.iter().zip(values.into_iter().flatten()).skip(new_from).map(|(t, v)| (*t, *v)).collect();
+        let fresh: Vec<(f64, f64)> = points(replay, channel).skip(new_from).collect();
         let fresh_values: Vec<f64> = fresh.iter().map(|p| p.1).collect();
-        let in_span = replay
-            .t_s
-            .iter()
-            .zip(values.into_iter().flatten())
-            .filter(|(t, _)| **t > newest_t - span_s)
-            .map(|(_, v)| *v);
+        let in_span = points(replay, channel).filter(|(t, _)| *t > newest_t - span_s).map(|(_, v)| v);
         if !drawn.strip.needs_redraw(drawn.last.0, newest_t, &fresh_values, data_range(in_span)) {
             drawn.scroll_and_extend(canvas, &fresh, newest_t);
             return None;
@@ -196,7 +189,7 @@ fn redraw(
     }
     let context = canvas.get_context("2d").ok().flatten()?.dyn_into::<CanvasRenderingContext2d>().ok()?;
     let line_width = bitmap.line_width;
-    let points = history(replay, channel);
+    let points: Vec<(f64, f64)> = points(replay, channel).collect();
     let in_span = points.iter().filter(|(t, _)| *t > newest_t - span_s).map(|p| p.1);
     let strip = Strip {
         right_t: newest_t,
