@@ -20,7 +20,14 @@ fn synth_then_validate_gives_the_planned_statuses_and_reasons() -> TestResult {
     let store = dir.path().join("store");
     let report = cis490_tests::small_store(&store, 240, 11, 0.3);
     let out = dir.path().join("validation");
-    let opts = ValidateOptions { store, out: out.clone(), jobs: 2, limits: ReadLimits::default(), progress: false };
+    let opts = ValidateOptions {
+        store,
+        out: out.clone(),
+        jobs: 2,
+        limits: ReadLimits::default(),
+        progress: false,
+        force: false,
+    };
     let sweep = validate::run(&opts, &|_, _, _| {})?;
     assert_eq!(sweep.rows.len(), 240);
     let mut wrong = Vec::new();
@@ -91,7 +98,14 @@ fn the_index_has_the_spec_columns_and_reads_back() -> TestResult {
     fs::write(store.join("README.txt"), "not an episode")?;
     fs::create_dir_all(store.join("Bad_Host"))?;
     let out = dir.path().join("validation");
-    let opts = ValidateOptions { store, out: out.clone(), jobs: 1, limits: ReadLimits::default(), progress: false };
+    let opts = ValidateOptions {
+        store,
+        out: out.clone(),
+        jobs: 1,
+        limits: ReadLimits::default(),
+        progress: false,
+        force: false,
+    };
     let sweep = validate::run(&opts, &|_, _, _| {})?;
     assert_eq!(sweep.summary.skipped_paths.len(), 2);
     let file = fs::File::open(out.join("validation_v1.parquet"))?;
@@ -148,7 +162,14 @@ fn pandas_and_pyarrow_read_the_index() -> TestResult {
     let store = dir.path().join("store");
     cis490_tests::small_store(&store, 60, 9, 0.5);
     let out = dir.path().join("validation");
-    let opts = ValidateOptions { store, out: out.clone(), jobs: 2, limits: ReadLimits::default(), progress: false };
+    let opts = ValidateOptions {
+        store,
+        out: out.clone(),
+        jobs: 2,
+        limits: ReadLimits::default(),
+        progress: false,
+        force: false,
+    };
     validate::run(&opts, &|_, _, _| {})?;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_index.py");
     let result = std::process::Command::new(python).arg(script).arg(&out).arg("60").output()?;

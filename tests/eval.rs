@@ -62,6 +62,7 @@ fn options(run: &Path, split: &Path, out: &Path) -> EvalOptions {
         seed: 490,
         confidence: 0.95,
         publisher: None,
+        force: false,
     }
 }
 

@@ -36,8 +36,13 @@ fn netflow_features_are_present_although_its_monotonic_clock_differs() -> TestRe
         netflow_mono.zip(proc_mono).is_some_and(|(n, p)| (n - p).abs() > 100_000_000_000_000),
         "fixture clocks differ"
     );
-    cis490_backend::validate::rules::judge(&mut archive, cis490_tests::HOST, cis490_tests::EPISODE);
-    let ep = features_of(&archive).ok_or("no features")?;
+    cis490_backend::validate::rules::judge(
+        &mut archive,
+        cis490_tests::HOST,
+        cis490_tests::EPISODE,
+        &ReadLimits::default(),
+    );
+    let ep = features_of(&archive, &ReadLimits::default())?;
     assert_eq!(ep.windows.len() + ep.dropped, 11);
     let syn = channel("netflow.syn_count");
     for f in &ep.features {
@@ -53,8 +58,13 @@ fn windows_carry_the_labels_of_the_timeline() -> TestResult {
     let fx = EpisodeFixture::clean();
     let (_, archive) = read_archive_from(fx.build().as_slice(), &ReadLimits::default());
     let mut archive = archive?;
-    cis490_backend::validate::rules::judge(&mut archive, cis490_tests::HOST, cis490_tests::EPISODE);
-    let ep = features_of(&archive).ok_or("no features")?;
+    cis490_backend::validate::rules::judge(
+        &mut archive,
+        cis490_tests::HOST,
+        cis490_tests::EPISODE,
+        &ReadLimits::default(),
+    );
+    let ep = features_of(&archive, &ReadLimits::default())?;
     // benign 0-20, cpu-saturate 20-50, benign 50-60: windows at 0,5,10 benign;
     // 15 straddles (50/50); 20..40 attack; 45 straddles; 50 benign.
     let labels: Vec<(f64, String)> = ep.windows.iter().map(|w| (w.start_s, w.label.to_string())).collect();

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 pub mod browser;
+pub mod hostile;
 pub mod webdriver;
 
 use cis490_backend::synth::{self, SynthOptions};
@@ -44,11 +45,19 @@ pub fn extracted_store(
         jobs: 2,
         limits: ReadLimits::default(),
         progress: false,
+        force: false,
     };
     validate::run(&vopts, &|_, _, _| {})?;
     let out = dir.join("features");
-    let opts =
-        ExtractOptions { store, index: val.join("validation_v1.parquet"), out: out.clone(), jobs: 2, progress: false };
+    let opts = ExtractOptions {
+        store,
+        index: val.join("validation_v1.parquet"),
+        out: out.clone(),
+        jobs: 2,
+        progress: false,
+        limits: ReadLimits::default(),
+        force: false,
+    };
     extract::run(&opts, &|_, _| {})?;
     Ok(out)
 }

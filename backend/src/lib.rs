@@ -12,18 +12,23 @@
 //! - [`serve`]: the HTTP server for the dashboard and the hub;
 //! - [`producers`]: attack-profile curves and episode replay for the hub;
 //! - [`bench`]: throughput benchmarks with their reference limits;
-//! - [`atomic_file`], [`progress`]: atomic writes and progress bars.
+//! - [`atomic_file`], [`output_dir`]: atomic files and output folders that
+//!   always hold one consistent run;
+//! - [`progress`]: progress bars.
 
 pub mod atomic_file;
 pub mod bench;
 pub mod eval;
 pub mod extract;
 pub mod hub;
+pub mod output_dir;
 pub mod producers;
 pub mod progress;
 pub mod serve;
 pub mod split;
-pub mod store;
 pub mod synth;
 pub mod train;
 pub mod validate;
+
+/// Reading the receiver store (the `cis490-store` crate).
+pub use cis490_store as store;

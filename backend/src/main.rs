@@ -12,8 +12,10 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+use cis490_backend::hub::background::Background;
 use cis490_backend::hub::client::{HttpPublisher, Publish};
 use cis490_backend::hub::progress_events::ProgressEvents;
+use cis490_backend::hub::retry::Retrying;
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::synth::{self, SynthOptions};
 use cis490_backend::validate::{self, ValidateOptions};
@@ -64,7 +66,7 @@ struct SynthArgs {
     jobs: usize,
 }
 
-#[derive(clap::Args, Clone, Default)]
+#[derive(clap::Args, Clone)]
 struct HubArgs {
     /// Publish progress to the hub at this URL (e.g. http://127.0.0.1:8447).
     #[arg(long)]
@@ -72,14 +74,39 @@ struct HubArgs {
     /// Token for the hub's /publish.
     #[arg(long, env = "CIS490_TOKEN")]
     hub_token: Option<String>,
+    /// Seconds a one-shot producer (profiles, metrics) keeps retrying an
+    /// unreachable hub before it gives up; replay and perf retry for ever,
+    /// and jobs (validate, extract, train, eval) never wait for the hub.
+    #[arg(long, default_value_t = 120)]
+    hub_retry_s: u64,
+}
+
+impl Default for HubArgs {
+    fn default() -> Self {
+        Self { hub: None, hub_token: None, hub_retry_s: 120 }
+    }
 }
 
 impl HubArgs {
+    fn http(&self) -> Result<Option<HttpPublisher>> {
+        self.hub.as_ref().map(|url| HttpPublisher::new(url, self.hub_token.clone())).transpose().map_err(Into::into)
+    }
+
+    /// For jobs: progress goes through a queue, so the job never waits for
+    /// the hub (and is sent when the hub comes back).
     fn publisher(&self) -> Result<Option<Arc<dyn Publish>>> {
-        match &self.hub {
-            None => Ok(None),
-            Some(url) => Ok(Some(Arc::new(HttpPublisher::new(url, self.hub_token.clone())?))),
-        }
+        Ok(self.http()?.map(|http| Arc::new(Background::start(Box::new(http))) as Arc<dyn Publish>))
+    }
+
+    /// For producers that run until stopped: reconnects for ever.
+    fn live_publisher(&self) -> Result<Retrying<HttpPublisher>> {
+        Ok(Retrying::forever(self.http()?.context("--hub URL is required")?))
+    }
+
+    /// For one-shot producers: reconnects for `--hub-retry-s` at most.
+    fn one_shot_publisher(&self) -> Result<Retrying<HttpPublisher>> {
+        let http = self.http()?.context("--hub URL is required")?;
+        Ok(Retrying::for_at_most(http, std::time::Duration::from_secs(self.hub_retry_s)))
     }
 }
 
@@ -94,11 +121,52 @@ struct ValidateArgs {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
-    /// Cap on decompressed bytes per archive.
-    #[arg(long, default_value_t = 512 << 20)]
-    max_decompressed_bytes: u64,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Replace --out even if it is not an earlier validation output.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     hub: HubArgs,
+}
+
+/// Caps on what one archive may cost (docs/reliability.md).
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
+    /// Cap on decompressed bytes per archive.
+    #[arg(long, default_value_t = ReadLimits::default().max_decompressed_bytes)]
+    max_decompressed_bytes: u64,
+    /// Most rows kept per telemetry member (~6.9 h at 2 Hz by default).
+    #[arg(long, default_value_t = ReadLimits::default().max_rows_per_member)]
+    max_rows_per_member: usize,
+    /// Longest labelled span of an episode, in seconds.
+    #[arg(long, default_value_t = ReadLimits::default().max_span_s)]
+    max_span_s: u64,
+}
+
+impl LimitArgs {
+    fn read_limits(&self) -> Result<ReadLimits> {
+        if self.max_rows_per_member == 0 || self.max_span_s == 0 || self.max_decompressed_bytes == 0 {
+            bail!("--max-decompressed-bytes, --max-rows-per-member and --max-span-s must be at least 1");
+        }
+        Ok(ReadLimits {
+            max_decompressed_bytes: self.max_decompressed_bytes,
+            max_rows_per_member: self.max_rows_per_member,
+            max_span_s: self.max_span_s,
+            ..ReadLimits::default()
+        })
+    }
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let d = ReadLimits::default();
+        Self {
+            max_decompressed_bytes: d.max_decompressed_bytes,
+            max_rows_per_member: d.max_rows_per_member,
+            max_span_s: d.max_span_s,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -115,6 +183,11 @@ struct ExtractArgs {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
+    #[command(flatten)]
+    limits: LimitArgs,
+    /// Replace --out even if it is not an earlier extraction.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -165,6 +238,9 @@ struct EvalArgs {
     /// Seed of the resamples.
     #[arg(long, default_value_t = 490)]
     seed: u64,
+    /// Replace --out even if it is not an earlier evaluation.
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -437,18 +513,18 @@ fn run() -> Result<()> {
             run_extract(&args, publisher)
         }
         Command::Profiles { store, index, hub } => {
-            let publisher = hub.publisher()?.context("--hub URL is required")?;
-            run_profiles(&store, &index, publisher.as_ref())
+            let publisher = hub.one_shot_publisher()?;
+            run_profiles(&store, &index, &publisher)
         }
         Command::Metrics { report, hub } => {
-            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            let publisher = hub.one_shot_publisher()?;
             let events = producers::metrics::events(&report)?;
             publisher.publish(&events)?;
             eprintln!("published {} metrics events", events.len());
             Ok(())
         }
         Command::Perf { pid, source, interval, hub } => {
-            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            let publisher = hub.live_publisher()?;
             let every = std::time::Duration::from_secs_f64(interval.max(0.1));
             let mut before = producers::perf::sample(&pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
             loop {
@@ -459,7 +535,7 @@ fn run() -> Result<()> {
             }
         }
         Command::Replay { store, episode, speed, repeat, models, hub } => {
-            let publisher = hub.publisher()?.context("--hub URL is required")?;
+            let publisher = hub.live_publisher()?;
             let (host, id) = episode.split_once('/').context("--episode must be <host_id>/<episode_id>")?;
             let path = store.join(host).join(format!("{id}.tar.zst"));
             let models = match models {
@@ -468,7 +544,7 @@ fn run() -> Result<()> {
             };
             let stop = AtomicBool::new(false);
             loop {
-                run_replay(&path, id, host, speed, &models, publisher.as_ref(), &stop)?;
+                run_replay(&path, id, host, speed, &models, &publisher, &stop)?;
                 if !repeat {
                     return Ok(());
                 }
@@ -567,7 +643,8 @@ fn run_pipeline(
         store: store.clone(),
         out: validation.clone(),
         jobs: default_jobs(),
-        max_decompressed_bytes: 512 << 20,
+        limits: LimitArgs::default(),
+        force: false,
         hub: HubArgs::default(),
     };
     run_validate(&validate_args, publisher.clone())?;
@@ -577,6 +654,8 @@ fn run_pipeline(
         index: index.clone(),
         out: workdir.join("features"),
         jobs: default_jobs(),
+        limits: LimitArgs::default(),
+        force: false,
         hub: HubArgs::default(),
     };
     run_extract(&extract_args, publisher.clone())?;
@@ -614,6 +693,7 @@ fn run_pipeline(
             features: Some(workdir.join("features")),
             resamples: eval::DEFAULT_RESAMPLES,
             seed,
+            force: false,
             hub: HubArgs::default(),
         },
         publisher,
@@ -655,7 +735,7 @@ fn run_demo(
 
 /// Replays the split's test episodes in turn, at real time, until `stop`.
 fn replay_test_episodes(outputs: &PipelineOutputs, hub: &dyn Publish, stop: &AtomicBool) -> Result<()> {
-    let made: split::SplitFile = serde_json::from_slice(&std::fs::read(&outputs.split)?)?;
+    let made = split::read_split_file(&outputs.split)?;
     let loaded = producers::predictions::load_run(&outputs.run)?;
     let models = loaded.as_slice();
     let index = extract::index_reader::read_index(&outputs.index)?;
@@ -688,8 +768,8 @@ fn run_profiles(store: &std::path::Path, index: &std::path::Path, publisher: &dy
     Ok(())
 }
 
-/// Publishes an episode's frames at real time × `speed`, each window's
-/// predictions (one per model in `models`) with the frame at its end.
+/// Publishes an episode's frames at real time × `speed` (see
+/// [`producers::replay::stream`]), saying when frames were skipped.
 fn run_replay(
     path: &std::path::Path,
     episode_id: &str,
@@ -699,27 +779,9 @@ fn run_replay(
     publisher: &dyn Publish,
     stop: &AtomicBool,
 ) -> Result<()> {
-    // The error names the archive.
-    let episode = extract::episode::extract_episode(path, &ReadLimits::default()).context("cannot replay")?;
-    let frames = producers::replay::frames_of(&episode, episode_id, host_id);
-    let mut predictions =
-        producers::predictions::prediction_events(models, &episode, episode_id).into_iter().peekable();
-    let interval = producers::replay::frame_interval(speed);
-    let started = Instant::now();
-    for (k, frame) in frames.into_iter().enumerate() {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        // Pace against the start so publishing time does not add up.
-        let due = interval * k as u32;
-        if let Some(wait) = due.checked_sub(started.elapsed()) {
-            std::thread::sleep(wait);
-        }
-        let mut batch = vec![frame];
-        while let Some((_, event)) = predictions.next_if(|(step, _)| *step <= k + 1) {
-            batch.push(event);
-        }
-        publisher.publish(&batch)?;
+    let done = producers::replay::stream(path, episode_id, host_id, speed, models, publisher, stop)?;
+    if done.skipped > 0 {
+        tracing::info!("{episode_id}: {} frames skipped while the hub was away", done.skipped);
     }
     Ok(())
 }
@@ -733,8 +795,9 @@ fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Res
         store: args.store.clone(),
         out: args.out.clone(),
         jobs: args.jobs,
-        limits: ReadLimits { max_decompressed_bytes: args.max_decompressed_bytes, ..ReadLimits::default() },
+        limits: args.limits.read_limits()?,
         progress: true,
+        force: args.force,
     };
     let progress = ProgressEvents::new(publisher, "validate", &args.store.display().to_string(), "episodes");
     let counts: [AtomicU64; 4] = Default::default();
@@ -770,6 +833,8 @@ fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Resul
         out: args.out.clone(),
         jobs: args.jobs,
         progress: true,
+        limits: args.limits.read_limits()?,
+        force: args.force,
     };
     let progress = ProgressEvents::new(publisher, "extract", &args.out.display().to_string(), "episodes");
     let summary =
@@ -869,6 +934,7 @@ fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> 
         seed: args.seed,
         confidence: 0.95,
         publisher,
+        force: args.force,
     };
     let started = Instant::now();
     let done = eval::run(&opts)?;

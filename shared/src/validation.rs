@@ -56,9 +56,21 @@ pub struct ValidationSummary {
     /// How many episodes carry each reason code (the part before `:`).
     #[serde(default)]
     pub reasons: BTreeMap<String, u64>,
-    /// Paths in the store that are not episodes and were skipped.
+    /// Paths in the store that are not episodes and were skipped (the
+    /// first 1,000, then `+N more`).
     #[serde(default)]
     pub skipped_paths: Vec<String>,
+    /// The store that was validated, as given on the command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
+    /// sha256 (hex) of the `validation_v1.parquet` written with this
+    /// summary: later stages check that an index and its summary belong
+    /// to the same sweep.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_sha256: Option<String>,
+    /// Rows in that index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_rows: Option<u64>,
 }
 
 impl ValidationSummary {

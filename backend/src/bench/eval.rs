@@ -26,6 +26,7 @@ pub fn evaluation(run: &Path, split: &Path, resamples: usize) -> Result<(f64, f6
         seed: 490,
         confidence: 0.95,
         publisher: None,
+        force: true,
     };
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "threads", "load", "predict", "score", "write", "total");

@@ -33,7 +33,7 @@ fn write_table(dir: &Path, stem: &str, t: &Table) -> Result<(), BenchError> {
 
 /// Trains hessboost for `rounds` rounds and reports time and validation macro F1.
 pub fn gbt_training(features: &Path, split: &Path, out: &PathBuf, rounds: usize) -> Result<(f64, f64), BenchError> {
-    let made: SplitFile = serde_json::from_slice(&std::fs::read(split).map_err(tool)?).map_err(tool)?;
+    let made: SplitFile = crate::split::read_split_file(split).map_err(tool)?;
     let ids = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
     let train = summary_table(features, &ids(&made.train), Variant::Realistic).map_err(tool)?;
     let val = summary_table(features, &ids(&made.val), Variant::Realistic).map_err(tool)?;

@@ -162,7 +162,14 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
         let out = opts.workdir.join(format!("validation-{jobs}"));
         let started = Instant::now();
         let sweep = validate::run(
-            &ValidateOptions { store: store.clone(), out, jobs, limits: ReadLimits::default(), progress: false },
+            &ValidateOptions {
+                store: store.clone(),
+                out,
+                jobs,
+                limits: ReadLimits::default(),
+                progress: false,
+                force: true,
+            },
             &|_, _, _| {},
         )?;
         let secs = started.elapsed().as_secs_f64();
@@ -232,6 +239,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
                 jobs: opts.jobs,
                 limits: ReadLimits::default(),
                 progress: false,
+                force: true,
             },
             &|_, _, _| {},
         )?;
@@ -249,7 +257,15 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
     let out = opts.workdir.join(format!("features-{}", opts.episodes));
     let started = Instant::now();
     let summary = crate::extract::run(
-        &crate::extract::ExtractOptions { store: store.clone(), index, out, jobs: opts.jobs, progress: false },
+        &crate::extract::ExtractOptions {
+            store: store.clone(),
+            index,
+            out,
+            jobs: opts.jobs,
+            progress: false,
+            limits: ReadLimits::default(),
+            force: true,
+        },
         &|_, _| {},
     )
     .map_err(|e| BenchError::Tool { tool: "extract".into(), message: e.to_string() })?;

@@ -30,13 +30,13 @@ use cis490_models::checkpoint::CheckpointHeader;
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
 use cis490_shared::label::Label;
-use cis490_shared::registry::schema_hash;
 use rayon::prelude::*;
 use serde_json::Map;
 
 use crate::atomic_file;
 use crate::hub::client::Publish;
 use crate::hub::progress_events::ProgressEvents;
+use crate::output_dir::StagedDir;
 use crate::split::SplitFile;
 use crate::split::episodes::read_episodes;
 use crate::train::dataset::{self, FeatureKind, Windows};
@@ -75,6 +75,8 @@ pub struct EvalOptions {
     pub confidence: f64,
     /// Where `progress` and `metrics` events go, if anywhere.
     pub publisher: Option<Arc<dyn Publish>>,
+    /// Replace `out` even if it is not an earlier evaluation.
+    pub force: bool,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -158,17 +160,8 @@ struct Predicted {
 }
 
 fn read_split(path: &Path) -> Result<SplitFile, EvalError> {
-    let err = |message: String| EvalError::Split { path: path.display().to_string(), message };
-    let split: SplitFile = serde_json::from_slice(&std::fs::read(path).map_err(|e| err(e.to_string()))?)
-        .map_err(|e| err(format!("not a split file: {e}")))?;
-    if split.schema_hash != schema_hash() {
-        return Err(err(format!(
-            "made for feature schema {}, this build computes {}",
-            split.schema_hash,
-            schema_hash()
-        )));
-    }
-    Ok(split)
+    crate::split::read_split_file(path)
+        .map_err(|e| EvalError::Split { path: path.display().to_string(), message: e.to_string() })
 }
 
 /// Loads every checkpoint of the run, refusing ones trained on another
@@ -250,6 +243,8 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
             });
         }
     };
+    crate::extract::check_features_digest(&features, &split.features_digest)
+        .map_err(|message| EvalError::Split { path: opts.split.display().to_string(), message })?;
     let (candidates, skipped) = load_candidates(&opts.run, &split, &opts.split)?;
     let progress = ProgressEvents::new(opts.publisher.clone(), "eval", &opts.run.display().to_string(), "models");
     let total = candidates.len() as u64 * 2;
@@ -371,7 +366,10 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
 
     // Outputs.
     let write_err = |path: &Path, message: String| EvalError::Write { path: path.display().to_string(), message };
-    std::fs::create_dir_all(&opts.out).map_err(|e| write_err(&opts.out, e.to_string()))?;
+    // Report and predictions are staged and swapped in together.
+    let staged =
+        StagedDir::begin(&opts.out, "cis490 eval", "report.json", opts.force, &[&opts.run, &opts.split, &features])
+            .map_err(|e| write_err(&opts.out, e.to_string()))?;
     let mut rows = PredictionRows::default();
     for p in &predicted {
         let windows = &tables[&(p.variant, p.arch.reads_tensors())];
@@ -383,10 +381,13 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
         }
     }
     let predictions_path = opts.out.join("predictions.parquet");
-    let prediction_rows = rows.write(&predictions_path).map_err(|e| write_err(&predictions_path, e))?;
+    let prediction_rows =
+        rows.write(&staged.path().join("predictions.parquet")).map_err(|e| write_err(&predictions_path, e))?;
     let report_path = opts.out.join("report.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&report_path, e.to_string()))?;
-    atomic_file::write_bytes_atomically(&report_path, &json).map_err(|e| write_err(&report_path, e.to_string()))?;
+    atomic_file::write_bytes_atomically(&staged.path().join("report.json"), &json)
+        .map_err(|e| write_err(&report_path, e.to_string()))?;
+    staged.commit().map_err(|e| write_err(&opts.out, e.to_string()))?;
     progress.report(total, total, "done", Map::new());
     if let Some(publisher) = &opts.publisher {
         let events = crate::producers::metrics::events(&report_path)

@@ -10,6 +10,7 @@ use cis490_shared::label::Label;
 use cis490_shared::registry::Source;
 
 use crate::store::archive::{ArchiveError, EpisodeArchive, ReadLimits, read_archive};
+use crate::validate::index::IndexRow;
 
 /// Why an episode's features could not be computed.
 #[derive(Debug, thiserror::Error)]
@@ -23,10 +24,39 @@ pub enum EpisodeError {
         source: ArchiveError,
     },
     /// The label timeline is unusable.
-    #[error("{path}: labels.jsonl has no usable timeline (validate the store to see why)")]
-    Labels {
+    #[error("{path}: {problem}")]
+    Timeline {
         /// The archive.
         path: String,
+        /// What is wrong with it.
+        problem: TimelineError,
+    },
+    /// The archive is not the one the acceptance index describes (it was
+    /// replaced or changed after validation).
+    #[error(
+        "{path}: the archive changed since validation (index: sha256 {indexed}, now: sha256 {found}); validate the store again"
+    )]
+    Changed {
+        /// The archive.
+        path: String,
+        /// sha256 and size in the index.
+        indexed: String,
+        /// sha256 and size of the file now.
+        found: String,
+    },
+}
+
+/// Why an archive's timeline gives no features.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimelineError {
+    /// No labels, a label that is not a class, or no closing `end`.
+    #[error("labels.jsonl has no usable timeline (validate the store to see why)")]
+    Unusable,
+    /// The labelled span is longer than the limit (it sizes the grid).
+    #[error("the labelled span is over the limit of {max_s} s")]
+    SpanOverLimit {
+        /// The limit in seconds.
+        max_s: u64,
     },
 }
 
@@ -74,10 +104,19 @@ pub fn label_segments(archive: &EpisodeArchive) -> Option<(Vec<(i64, Label)>, i6
 }
 
 /// Computes features from an archive whose tables are ordered on
-/// `t_wall_ns` ([`EpisodeArchive::order_by_wall_clock`]).
-pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
-    let (segments, end) = label_segments(archive)?;
-    let start = segments.first()?.0;
+/// `t_wall_ns` ([`EpisodeArchive::order_by_wall_clock`]); the labelled
+/// span may be at most `limits.max_span_s` (the grid and the features grow
+/// with it).
+pub fn features_of(archive: &EpisodeArchive, limits: &ReadLimits) -> Result<EpisodeWindows, TimelineError> {
+    let (segments, end) = label_segments(archive).ok_or(TimelineError::Unusable)?;
+    let start = segments.first().ok_or(TimelineError::Unusable)?.0;
+    let span_ns = i128::from(end) - i128::from(start);
+    if span_ns <= 0 {
+        return Err(TimelineError::Unusable);
+    }
+    if span_ns > i128::from(limits.max_span_s) * 1_000_000_000 {
+        return Err(TimelineError::SpanOverLimit { max_s: limits.max_span_s });
+    }
     let rows: Vec<SourceRows<'_>> = Source::ALL
         .iter()
         .filter_map(|s| archive.source(*s))
@@ -86,7 +125,7 @@ pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
     let grid = align(&rows, start, end);
     let w = windows(&segments, end);
     let features = w.windows.iter().map(|win| window_features(&grid, win.start_step)).collect();
-    Some(EpisodeWindows {
+    Ok(EpisodeWindows {
         start_wall_ns: start,
         grid,
         windows: w.windows,
@@ -98,13 +137,43 @@ pub fn features_of(archive: &EpisodeArchive) -> Option<EpisodeWindows> {
     })
 }
 
-/// Reads an archive and computes its windows. Checksums are not verified
-/// (validation did that); the other caps of `limits` apply.
+/// Reads an archive and computes its windows. Checksums of members are
+/// not verified (validation did that); the other caps of `limits` apply.
 pub fn extract_episode(path: &Path, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
-    let shown = path.display().to_string();
+    let (_, archive) = read_for_features(path, limits);
+    windows_of(path, archive?, limits)
+}
+
+/// Like [`extract_episode`] for an episode of the acceptance index: the
+/// archive must still be the one validated (same size and sha256 as
+/// `entry`), else [`EpisodeError::Changed`] and no features.
+pub fn extract_indexed(path: &Path, entry: &IndexRow, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
+    let (digest, archive) = read_for_features(path, limits);
+    let found = digest.map(|d| (d.sha256, d.bytes));
+    let indexed = entry.archive_sha256.clone().zip(entry.archive_bytes);
+    if found.is_some() && found != indexed {
+        let show =
+            |d: Option<(String, u64)>| d.map_or("none".to_string(), |(sha, bytes)| format!("{sha} ({bytes} bytes)"));
+        return Err(EpisodeError::Changed {
+            path: path.display().to_string(),
+            indexed: show(indexed),
+            found: show(found),
+        });
+    }
+    windows_of(path, archive?, limits)
+}
+
+fn read_for_features(
+    path: &Path,
+    limits: &ReadLimits,
+) -> (Option<crate::store::archive::ArchiveFileDigest>, Result<EpisodeArchive, EpisodeError>) {
     let limits = ReadLimits { checksums: false, ..*limits };
-    let (_, archive) = read_archive(path, &limits);
-    let mut archive = archive.map_err(|source| EpisodeError::Archive { path: shown.clone(), source })?;
+    let (digest, archive) = read_archive(path, &limits);
+    (digest, archive.map_err(|source| EpisodeError::Archive { path: path.display().to_string(), source }))
+}
+
+fn windows_of(path: &Path, mut archive: EpisodeArchive, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
     archive.order_by_wall_clock();
-    features_of(&archive).ok_or(EpisodeError::Labels { path: shown })
+    features_of(&archive, limits)
+        .map_err(|problem| EpisodeError::Timeline { path: path.display().to_string(), problem })
 }

@@ -8,6 +8,15 @@
 //! Episodes stream through in chunks: both cores compute a chunk's windows,
 //! then the chunk is written as one summary and one tensor shard, so memory
 //! stays bounded by the chunk size whatever the corpus size.
+//!
+//! Outputs are one consistent run: shards and `extract_summary.json` are
+//! written into a staging folder and swapped in whole
+//! ([`crate::output_dir`]), so an earlier extraction's shards never stay
+//! beside new ones. The summary records what the run was made from (the
+//! index's sha256 and row count, the store) and every shard it wrote (rows
+//! and bytes), and [`shard_files`] refuses a folder whose shards differ
+//! from that list. Each archive is checked against the index (its size and
+//! sha256) before its features count.
 
 pub mod episode;
 pub mod index_reader;
@@ -20,9 +29,11 @@ use cis490_shared::registry::{Source, schema_hash};
 use rayon::prelude::*;
 
 use crate::atomic_file;
+use crate::output_dir::{OutputError, StagedDir};
 use crate::store::archive::ReadLimits;
-use crate::validate::index::IndexRow;
-use episode::{EpisodeWindows, extract_episode};
+use crate::validate::SUMMARY_FILE;
+use crate::validate::index::{IndexRow, file_sha256};
+use episode::{EpisodeWindows, extract_indexed};
 use index_reader::read_index;
 use shards::{WindowKey, WindowRow};
 
@@ -44,6 +55,10 @@ pub struct ExtractOptions {
     pub jobs: usize,
     /// Show a progress bar.
     pub progress: bool,
+    /// Caps on reading each archive.
+    pub limits: ReadLimits,
+    /// Replace `out` even if it is not an earlier extraction.
+    pub force: bool,
 }
 
 /// Extraction could not run.
@@ -63,6 +78,30 @@ pub enum ExtractError {
     /// The worker pool could not start.
     #[error("cannot start worker threads: {0}")]
     Pool(String),
+    /// The output folder cannot be prepared or swapped in.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// The index and the summary beside it come from different sweeps.
+    #[error("{index}: {message}")]
+    Provenance {
+        /// The index.
+        index: String,
+        /// What does not match.
+        message: String,
+    },
+}
+
+/// One shard pair written by an extraction.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ShardFile {
+    /// File name, the same in `summary/` and `tensors/`.
+    pub name: String,
+    /// Window rows in each of the two files.
+    pub rows: u64,
+    /// Size of `summary/<name>`.
+    pub summary_bytes: u64,
+    /// Size of `tensors/<name>`.
+    pub tensors_bytes: u64,
 }
 
 /// Counts of one extraction run, also written as `extract_summary.json`.
@@ -82,6 +121,21 @@ pub struct ExtractSummary {
     pub skipped: Vec<String>,
     /// Shard files written per kind.
     pub shards: u64,
+    /// The store read, as given.
+    #[serde(default)]
+    pub store: String,
+    /// The acceptance index read, as given.
+    #[serde(default)]
+    pub index: String,
+    /// sha256 (hex) of that index.
+    #[serde(default)]
+    pub index_sha256: String,
+    /// Rows in that index.
+    #[serde(default)]
+    pub index_rows: u64,
+    /// Every shard written, in order: a feature folder holds exactly these.
+    #[serde(default)]
+    pub shard_files: Vec<ShardFile>,
 }
 
 /// Which threat models can use an episode, from its validation reasons.
@@ -122,11 +176,59 @@ fn create_dir(path: &Path) -> Result<(), ExtractError> {
         .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })
 }
 
+/// Checks the index against the `validation_summary.json` beside it (when
+/// there is one): both must come from the same sweep. Returns the index's
+/// sha256.
+fn check_index(index: &Path) -> Result<String, ExtractError> {
+    let shown = index.display().to_string();
+    let fail = |message: String| ExtractError::Provenance { index: shown.clone(), message };
+    let sha256 = file_sha256(index).map_err(|e| fail(e.to_string()))?;
+    let summary_path = index.with_file_name(SUMMARY_FILE);
+    if let Ok(bytes) = crate::store::regular_file::read_regular(&summary_path, 64 << 20) {
+        let summary: cis490_shared::validation::ValidationSummary = serde_json::from_slice(&bytes)
+            .map_err(|e| fail(format!("{} beside it is not a validation summary: {e}", summary_path.display())))?;
+        if let Some(recorded) = summary.index_sha256
+            && recorded != sha256
+        {
+            return Err(fail(format!(
+                "it is not the index {} describes (sha256 {sha256}, the summary says {recorded}): the two come from different validation runs; run `cis490 validate` again",
+                summary_path.display()
+            )));
+        }
+    } else {
+        tracing::warn!("{}: no validation summary beside it to check it against", index.display());
+    }
+    Ok(sha256)
+}
+
+/// The archive of an index row: always `<host_id>/<episode_id>.tar.zst`
+/// under the store, rebuilt from the validated ids (the row's `path` must
+/// agree), so an index row can never point outside the store.
+fn archive_path(store: &Path, entry: &IndexRow) -> Result<PathBuf, String> {
+    use cis490_shared::ids::{EpisodeId, HostId};
+    let host = HostId::new(entry.host_id.clone()).map_err(|e| e.to_string())?;
+    let episode = EpisodeId::new(entry.episode_id.clone()).map_err(|e| e.to_string())?;
+    let rel = format!("{host}/{episode}{}", crate::store::layout::ARCHIVE_SUFFIX);
+    if entry.path != rel {
+        return Err(format!("index path {:?} is not {rel:?}", entry.path));
+    }
+    Ok(store.join(host.as_str()).join(format!("{episode}{}", crate::store::layout::ARCHIVE_SUFFIX)))
+}
+
 /// Runs extraction; `on_done` is called with (episodes done, total) after
 /// each chunk (for progress events).
 pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result<ExtractSummary, ExtractError> {
+    let index_sha256 = check_index(&opts.index)?;
     let index = read_index(&opts.index)?;
-    let mut summary = ExtractSummary { schema_hash: schema_hash(), indexed: index.len() as u64, ..Default::default() };
+    let mut summary = ExtractSummary {
+        schema_hash: schema_hash(),
+        indexed: index.len() as u64,
+        store: opts.store.display().to_string(),
+        index: opts.index.display().to_string(),
+        index_sha256,
+        index_rows: index.len() as u64,
+        ..Default::default()
+    };
     let usable: Vec<&IndexRow> = index
         .iter()
         .filter(|e| {
@@ -137,8 +239,11 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
             keep
         })
         .collect();
+    let staged =
+        StagedDir::begin(&opts.out, "cis490 extract", EXTRACT_SUMMARY_FILE, opts.force, &[&opts.store, &opts.index])?;
+    let out = staged.path().to_path_buf();
     for dir in ["summary", "tensors"] {
-        create_dir(&opts.out.join(dir))?;
+        create_dir(&out.join(dir))?;
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
@@ -146,31 +251,32 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         .map_err(|e| ExtractError::Pool(e.to_string()))?;
     let bar = crate::progress::bar(usable.len() as u64, "extracting", opts.progress);
     let skipped_before = summary.skipped.len() as u64;
-    let limits = ReadLimits::default();
+    let limits = opts.limits;
     // A writer thread encodes shard N while the pool computes chunk N + 1.
     let (to_writer, from_chunks) = std::sync::mpsc::sync_channel::<(usize, Vec<WindowRow>)>(1);
     let written = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || -> Result<u64, ExtractError> {
-            let mut shards_written = 0;
+        let out = &out;
+        let writer = scope.spawn(move || -> Result<Vec<ShardFile>, ExtractError> {
+            let mut files = Vec::new();
             for (shard, rows) in from_chunks {
                 let name = format!("part-{shard:05}.parquet");
                 let batch_err =
                     |e: arrow_schema::ArrowError| ExtractError::Write { path: name.clone(), message: e.to_string() };
                 let summary_batch = shards::summary_batch(&rows).map_err(batch_err)?;
-                shards::write_batch(&opts.out.join("summary").join(&name), &summary_batch)?;
+                let summary_bytes = shards::write_batch(&out.join("summary").join(&name), &summary_batch)?;
                 let tensor_batch = shards::tensor_batch(&rows).map_err(batch_err)?;
-                shards::write_batch(&opts.out.join("tensors").join(&name), &tensor_batch)?;
-                shards_written += 1;
+                let tensors_bytes = shards::write_batch(&out.join("tensors").join(&name), &tensor_batch)?;
+                files.push(ShardFile { name, rows: rows.len() as u64, summary_bytes, tensors_bytes });
             }
-            Ok(shards_written)
+            Ok(files)
         });
         for (shard, chunk) in usable.chunks(EPISODES_PER_SHARD).enumerate() {
             let results: Vec<Result<(Vec<WindowRow>, usize), String>> = pool.install(|| {
                 chunk
                     .par_iter()
                     .map(|entry| {
-                        let path = opts.store.join(&entry.path);
-                        let result = extract_episode(&path, &limits)
+                        let result = archive_path(&opts.store, entry)
+                            .and_then(|path| extract_indexed(&path, entry, &limits).map_err(|e| e.to_string()))
                             .map(|ep| {
                                 let dropped = ep.dropped;
                                 (rows_of(entry, ep), dropped)
@@ -204,11 +310,106 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         drop(to_writer);
         writer.join().unwrap_or_else(|_| Err(ExtractError::Pool("the shard writer panicked".into())))
     })?;
-    summary.shards = written;
+    summary.shards = written.len() as u64;
+    summary.shard_files = written;
     bar.finish_and_clear();
-    let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
     let path = opts.out.join(EXTRACT_SUMMARY_FILE);
-    atomic_file::write_bytes_atomically(&path, &json)
+    let json = serde_json::to_vec_pretty(&summary)
         .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })?;
+    atomic_file::write_bytes_atomically(&out.join(EXTRACT_SUMMARY_FILE), &json)
+        .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })?;
+    staged.commit()?;
     Ok(summary)
+}
+
+/// The extraction summary of a feature folder.
+pub fn read_summary(features: &Path) -> Result<ExtractSummary, String> {
+    let path = features.join(EXTRACT_SUMMARY_FILE);
+    let bytes = crate::store::regular_file::read_regular(&path, 256 << 20)
+        .map_err(|e| format!("{}: {e} (run `cis490 extract` first)", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: not an extraction summary: {e}", path.display()))
+}
+
+/// A fingerprint of a feature folder's extraction (sha256 of its
+/// `extract_summary.json`, which lists every shard with its size): splits
+/// record it, and training and evaluation refuse features that changed.
+pub fn features_digest(features: &Path) -> Result<String, String> {
+    use sha2::{Digest, Sha256};
+    let path = features.join(EXTRACT_SUMMARY_FILE);
+    let bytes = crate::store::regular_file::read_regular(&path, 256 << 20)
+        .map_err(|e| format!("{}: {e} (run `cis490 extract` first)", path.display()))?;
+    Ok(hex::encode(Sha256::digest(&bytes)))
+}
+
+/// Checks that `features` is still the extraction a split recorded
+/// (`recorded`, empty for splits made before splits recorded it).
+pub fn check_features_digest(features: &Path, recorded: &str) -> Result<(), String> {
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    let now = features_digest(features)?;
+    if now != recorded {
+        return Err(format!(
+            "the split was made from another extraction than the one now in {} (extracted again since?): run `cis490 split` again",
+            features.display()
+        ));
+    }
+    Ok(())
+}
+
+/// The shards of `kind` (`summary` or `tensors`) of a feature folder, in
+/// order, checked against its `extract_summary.json`: the folder must hold
+/// exactly the shards that extraction wrote, with their sizes, so shards of
+/// another run (a stale or foreign file) are refused by name instead of
+/// silently mixed in.
+pub fn shard_files(features: &Path, kind: &str) -> Result<Vec<PathBuf>, String> {
+    let summary = read_summary(features)?;
+    if summary.schema_hash != schema_hash() {
+        return Err(format!(
+            "{}: made for feature schema {}, this build computes {} (run `cis490 extract` again)",
+            features.display(),
+            summary.schema_hash,
+            schema_hash()
+        ));
+    }
+    if summary.shard_files.is_empty() && summary.shards > 0 {
+        return Err(format!(
+            "{}: made by an older cis490 that did not list its shards; run `cis490 extract` again",
+            features.join(EXTRACT_SUMMARY_FILE).display()
+        ));
+    }
+    let dir = features.join(kind);
+    let mut present: Vec<String> = fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e} (run `cis490 extract` first)", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect();
+    present.sort();
+    let listed: std::collections::BTreeSet<&str> = summary.shard_files.iter().map(|f| f.name.as_str()).collect();
+    if let Some(stray) = present.iter().find(|name| !listed.contains(name.as_str())) {
+        return Err(format!(
+            "{}: not written by the extraction that {} describes (a stale or foreign file); extract into an empty folder or remove it",
+            dir.join(stray).display(),
+            EXTRACT_SUMMARY_FILE
+        ));
+    }
+    let mut paths = Vec::with_capacity(summary.shard_files.len());
+    for file in &summary.shard_files {
+        let path = dir.join(&file.name);
+        let want = if kind == "summary" { file.summary_bytes } else { file.tensors_bytes };
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_file() && meta.len() == want => paths.push(path),
+            Ok(meta) if meta.is_file() => {
+                return Err(format!(
+                    "{}: {} bytes, but extraction wrote {want}: the shard changed since",
+                    path.display(),
+                    meta.len()
+                ));
+            }
+            Ok(_) => return Err(format!("{}: not a regular file", path.display())),
+            Err(e) => return Err(format!("{}: {e} (listed in {EXTRACT_SUMMARY_FILE})", path.display())),
+        }
+    }
+    Ok(paths)
 }

@@ -152,8 +152,8 @@ pub fn tensor_batch(rows: &[WindowRow]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
-/// Writes one batch as a zstd Parquet file, atomically.
-pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<(), ExtractError> {
+/// Writes one batch as a zstd Parquet file, atomically; returns its size.
+pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<u64, ExtractError> {
     let fail = |message: String| ExtractError::Write { path: path.display().to_string(), message };
     // Dictionaries pay off only for the repeated key strings; for floats and
     // tensors they cost time (measured) and save nothing.
@@ -171,5 +171,6 @@ pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<(), ExtractError>
         writer.close().map_err(std::io::Error::other)?;
         Ok(())
     })
-    .map_err(|e| fail(e.to_string()))
+    .map_err(|e| fail(e.to_string()))?;
+    std::fs::symlink_metadata(path).map(|m| m.len()).map_err(|e| fail(e.to_string()))
 }

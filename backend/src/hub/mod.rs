@@ -6,15 +6,19 @@
 //!   publishers or other clients);
 //! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`;
 //! - [`client`]: publishing over HTTP or in-process;
+//! - [`retry`]: producers that reconnect to a restarted hub;
+//! - [`background`]: publishing from jobs without ever waiting for the hub;
 //! - [`progress_events`]: throttled `progress` events for long jobs.
 //!
 //! Publishing takes one short lock: it numbers the event, serializes it
 //! once, updates the state and pushes the text to every client queue
 //! without waiting.
 
+pub mod background;
 pub mod client;
 pub mod progress_events;
 pub mod queue;
+pub mod retry;
 pub mod routes;
 
 use std::collections::{BTreeMap, VecDeque};

@@ -38,17 +38,13 @@ pub fn tensor_shards(features: &Path) -> Result<Vec<PathBuf>, SplitError> {
 }
 
 fn shards_in(features: &Path, kind: &str) -> Result<Vec<PathBuf>, SplitError> {
-    let dir = features.join(kind);
-    let err = |message: String| SplitError::Features { path: dir.display().to_string(), message };
-    let mut shards: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| err(format!("{e} (run `cis490 extract` first)")))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
-    shards.sort();
+    let shards = crate::extract::shard_files(features, kind)
+        .map_err(|message| SplitError::Features { path: features.display().to_string(), message })?;
     if shards.is_empty() {
-        return Err(err("no .parquet shards".into()));
+        return Err(SplitError::Features {
+            path: features.join(kind).display().to_string(),
+            message: "no shards: the extraction found no usable episode".into(),
+        });
     }
     Ok(shards)
 }

@@ -102,6 +102,11 @@ pub struct SplitFile {
     /// The feature folder the split was made from.
     #[serde(default)]
     pub features: String,
+    /// Fingerprint of that folder's extraction
+    /// (`cis490_backend::extract::features_digest`): training and
+    /// evaluation refuse features extracted again since.
+    #[serde(default)]
+    pub features_digest: String,
     /// Profiles with no test episode.
     pub untested_profiles: Vec<String>,
     /// Per side (`train`, `val`, `test`, `in_distribution`), per profile/label: counts.
@@ -146,6 +151,22 @@ fn counts(ids: &[String], episodes: &BTreeMap<String, EpisodeInfo>) -> BTreeMap<
     out
 }
 
+/// Reads a split file (`split.json`), refusing one made for another
+/// feature schema. Errors name the file.
+pub fn read_split_file(path: &Path) -> Result<SplitFile, SplitError> {
+    let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
+    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.to_string()))?;
+    let split: SplitFile = serde_json::from_slice(&bytes).map_err(|e| err(format!("not a split file: {e}")))?;
+    if split.schema_hash != schema_hash() {
+        return Err(err(format!(
+            "made for feature schema {}, this build computes {}",
+            split.schema_hash,
+            schema_hash()
+        )));
+    }
+    Ok(split)
+}
+
 /// The path of the normalization file beside `split` (`split.norm.json`).
 pub fn normalization_path(split: &Path) -> PathBuf {
     let stem = split.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "split".into());
@@ -163,6 +184,8 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
             opts.in_distribution_share
         )));
     }
+    let features_digest = crate::extract::features_digest(&opts.features)
+        .map_err(|message| SplitError::Features { path: opts.features.display().to_string(), message })?;
     let episodes = read_episodes(&opts.features)?;
     let held = match opts.recipe {
         Recipe::Host => recipes::by_host(&episodes, &opts.test_hosts, opts.seed)?,
@@ -214,10 +237,14 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
         test: held.test,
         in_distribution,
         features: opts.features.display().to_string(),
+        features_digest,
         untested_profiles,
         schema_hash: schema_hash(),
         normalization: norm_path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
     };
+    if let Some(parent) = opts.out.parent() {
+        atomic_file::remove_stale_temps(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
+    }
     let write = |path: &Path, bytes: Vec<u8>| {
         atomic_file::write_bytes_atomically(path, &bytes)
             .map_err(|e| SplitError::Write { path: path.display().to_string(), message: e.to_string() })

@@ -13,7 +13,7 @@ use cis490_shared::features::stats::summary_names;
 use cis490_shared::registry::{CHANNELS, Channel, schema_hash};
 
 use super::SplitError;
-use super::episodes::summary_shards;
+use super::episodes::{summary_shards, tensor_shards};
 
 /// Mean and standard deviation per feature; a feature never seen, or
 /// constant, gets std 1 so normalizing never divides by zero.
@@ -122,16 +122,7 @@ pub fn fit(features: &Path, train: &BTreeSet<String>) -> Result<Normalization, S
         }
     }
     let mut tensor = vec![Running::default(); CHANNELS.len()];
-    let mut tensor_dir: Vec<_> = std::fs::read_dir(features.join("tensors"))
-        .map_err(|e| SplitError::Features {
-            path: features.join("tensors").display().to_string(),
-            message: e.to_string(),
-        })?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-        .collect();
-    tensor_dir.sort();
+    let tensor_dir = tensor_shards(features)?;
     for path in tensor_dir {
         for batch in open(&path)? {
             let batch =

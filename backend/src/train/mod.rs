@@ -33,6 +33,7 @@ use self::dataset::FeatureKind;
 use crate::atomic_file;
 use crate::hub::client::Publish;
 use crate::hub::progress_events::ProgressEvents;
+use crate::output_dir::StagedDir;
 use crate::split::norm::Normalization;
 use crate::split::{SplitFile, normalization_path};
 
@@ -153,7 +154,8 @@ pub struct Trained {
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let err = |message: String| TrainError::Split { path: path.display().to_string(), message };
-    serde_json::from_slice(&std::fs::read(path).map_err(|e| err(e.to_string()))?).map_err(|e| err(e.to_string()))
+    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))
 }
 
 /// Parses model names, refusing unknown ones and repeats.
@@ -196,13 +198,10 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
     if opts.variants.is_empty() {
         return Err(TrainError::Options("no variants named (realistic, oracle)".into()));
     }
-    let split: SplitFile = read_json(&opts.split)?;
-    if split.schema_hash != schema_hash() {
-        return Err(TrainError::Split {
-            path: opts.split.display().to_string(),
-            message: format!("made for feature schema {}, this build computes {}", split.schema_hash, schema_hash()),
-        });
-    }
+    let split: SplitFile = crate::split::read_split_file(&opts.split)
+        .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), message: e.to_string() })?;
+    crate::extract::check_features_digest(&opts.features, &split.features_digest)
+        .map_err(|message| TrainError::Split { path: opts.split.display().to_string(), message })?;
     let norm: Normalization = read_json(&normalization_path(&opts.split))?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
@@ -361,14 +360,19 @@ fn train_one(
     };
     let dir = opts.out.join(&job);
     let path = dir.join("checkpoint.bin");
-    let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
-    std::fs::create_dir_all(&dir).map_err(|e| write_err(&dir, e.to_string()))?;
-    let weights = fitted.model.weights_bytes().map_err(fit_err)?;
-    atomic_file::write_bytes_atomically(&path, &checkpoint::encode(&header, &weights))
-        .map_err(|e| write_err(&path, e.to_string()))?;
     let onnx_path = dir.join("model.onnx");
+    let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
+    let weights = fitted.model.weights_bytes().map_err(fit_err)?;
     let onnx = fitted.model.onnx_bytes(&header).map_err(fit_err)?;
-    atomic_file::write_bytes_atomically(&onnx_path, &onnx).map_err(|e| write_err(&onnx_path, e.to_string()))?;
+    // Checkpoint and ONNX file are staged and swapped in together: a model
+    // folder always holds one training's pair.
+    let staged = StagedDir::begin(&dir, "cis490 train", "checkpoint.bin", false, &[&opts.features, &opts.split])
+        .map_err(|e| write_err(&dir, e.to_string()))?;
+    atomic_file::write_bytes_atomically(&staged.path().join("checkpoint.bin"), &checkpoint::encode(&header, &weights))
+        .map_err(|e| write_err(&path, e.to_string()))?;
+    atomic_file::write_bytes_atomically(&staged.path().join("model.onnx"), &onnx)
+        .map_err(|e| write_err(&onnx_path, e.to_string()))?;
+    staged.commit().map_err(|e| write_err(&dir, e.to_string()))?;
     Ok(Trained {
         model: arch.as_str().to_string(),
         variant,
@@ -387,6 +391,7 @@ fn train_one(
 pub fn model_dirs(run: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)?
         .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
         .filter(|p| p.join("model.onnx").is_file() && p.join("checkpoint.bin").is_file())
         .collect();
@@ -394,11 +399,14 @@ pub fn model_dirs(run: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
+/// Largest checkpoint read (the demo's are under 10 MB).
+pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
+
 /// Loads a checkpoint of any architecture, refusing one made for another
 /// feature schema.
 pub fn load_model(path: &Path) -> Result<(CheckpointHeader, TrainedModel), TrainError> {
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path)
+    let bytes = crate::store::regular_file::read_regular(path, MAX_CHECKPOINT_BYTES)
         .map_err(|e| TrainError::Checkpoint { path: shown.clone(), source: CheckpointError::Corrupt(e.to_string()) })?;
     let (header, weights) =
         checkpoint::decode(&bytes).map_err(|source| TrainError::Checkpoint { path: shown.clone(), source })?;

@@ -1,7 +1,12 @@
 //! The per-episode acceptance index, `validation_v1.parquet`.
 //!
 //! One row per episode with the columns the corpus format requires
-//! (readable by pyarrow and pandas under those names), written atomically.
+//! (readable by pyarrow and pandas under those names), written atomically
+//! in row groups of [`ROWS_PER_GROUP`]. Every text in a row is bounded (the
+//! validator caps reasons, details and manifest fields), so a group's
+//! string columns stay far below Arrow's 2 GiB offset limit whatever the
+//! archives held: the writer cannot overflow and a sweep always ends with
+//! its index.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,10 +19,14 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
 
+use sha2::{Digest, Sha256};
+
 use crate::atomic_file::{self, WriteError};
 
 /// File name of the acceptance index inside the output folder.
 pub const INDEX_FILE: &str = "validation_v1.parquet";
+/// Rows per Parquet row group (and per Arrow batch built in memory).
+pub const ROWS_PER_GROUP: usize = 4096;
 
 /// One episode's row in the acceptance index.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -131,16 +140,55 @@ pub fn to_record_batch(rows: &[IndexRow]) -> Result<RecordBatch, ArrowError> {
     RecordBatch::try_new(Arc::new(schema), columns)
 }
 
-/// Writes the index to `path` atomically (zstd-compressed Parquet).
-pub fn write_index(path: &Path, rows: &[IndexRow]) -> Result<(), IndexError> {
-    let batch = to_record_batch(rows)?;
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let mut encoded = Vec::new();
-    {
-        let mut writer = ArrowWriter::try_new(&mut encoded, batch.schema(), Some(props))?;
-        writer.write(&batch)?;
-        writer.close()?;
+/// Writes the index to `path` atomically (zstd-compressed Parquet, row
+/// groups of [`ROWS_PER_GROUP`]); returns the file's sha256 (hex), which
+/// the summary records so later stages can check the two belong together.
+pub fn write_index(path: &Path, rows: &[IndexRow]) -> Result<String, IndexError> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROWS_PER_GROUP))
+        .build();
+    let schema = to_record_batch(&[])?.schema();
+    let sha256 = atomic_file::write_atomically(path, |out| {
+        let mut hashing = HashingWriter { inner: out, hasher: Sha256::new() };
+        {
+            let mut writer =
+                ArrowWriter::try_new(&mut hashing, schema.clone(), Some(props)).map_err(std::io::Error::other)?;
+            for chunk in rows.chunks(ROWS_PER_GROUP) {
+                let batch = to_record_batch(chunk).map_err(std::io::Error::other)?;
+                writer.write(&batch).map_err(std::io::Error::other)?;
+                writer.flush().map_err(std::io::Error::other)?;
+            }
+            writer.close().map_err(std::io::Error::other)?;
+        }
+        Ok(hex::encode(hashing.hasher.finalize()))
+    })?;
+    Ok(sha256)
+}
+
+/// Hashes what passes through to the file.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
     }
-    atomic_file::write_bytes_atomically(path, &encoded)?;
-    Ok(())
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The sha256 (hex) of a file, read in a stream (e.g. an index, to check
+/// it against its summary).
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let mut file = crate::store::regular_file::open_regular(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }

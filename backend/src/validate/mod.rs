@@ -7,20 +7,23 @@
 //!
 //! The sweep runs on a rayon pool (`--jobs`, both cores by default), keeps
 //! going past any bad episode (a panic in one episode marks it `errored`),
-//! and writes nothing outside its output folder.
+//! and writes nothing outside its output folder. Its outputs are staged and
+//! swapped in whole ([`crate::output_dir`]): the index and the summary in
+//! `--out` always come from the same sweep, and the summary records the
+//! index's sha256 so `extract` can check that they do.
 
 pub mod index;
 pub mod reasons;
 pub mod rules;
 
-use std::fs;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cis490_shared::validation::{Status, ValidationSummary};
 use rayon::prelude::*;
 
 use crate::atomic_file::{self, WriteError};
+use crate::output_dir::{OutputError, StagedDir};
 use crate::store::archive::{ReadLimits, read_archive};
 use crate::store::layout::{EpisodeRef, LayoutError, list_store};
 use index::{INDEX_FILE, IndexError, IndexRow};
@@ -41,7 +44,12 @@ pub struct ValidateOptions {
     pub limits: ReadLimits,
     /// Show a progress bar on stderr.
     pub progress: bool,
+    /// Replace `out` even if it is not an earlier validation output.
+    pub force: bool,
 }
+
+/// Most skipped store paths listed in the summary (the rest are counted).
+pub const MAX_SKIPPED_LISTED: usize = 1000;
 
 /// Why a sweep could not run (episode problems never end up here).
 #[derive(Debug, thiserror::Error)]
@@ -49,14 +57,9 @@ pub enum ValidateError {
     /// The store cannot be listed.
     #[error(transparent)]
     Store(#[from] LayoutError),
-    /// The output folder cannot be created or written.
-    #[error("output folder {path} is not writable: {source}")]
-    Output {
-        /// The folder.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    /// The output folder cannot be prepared or swapped in.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// The worker pool could not start.
     #[error("cannot start {jobs} worker threads: {message}")]
     Pool {
@@ -90,9 +93,17 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
         path: episode.rel_path.clone(),
         ..IndexRow::default()
     };
-    let outcome = catch_unwind(AssertUnwindSafe(|| read_archive(&episode.path, limits)));
-    let (digest, archive) = match outcome {
-        Ok(read) => read,
+    // A panic while reading or judging marks this episode errored; the
+    // sweep goes on.
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let (digest, archive) = read_archive(&episode.path, limits);
+        let judged = archive.map(|mut archive| {
+            rules::judge(&mut archive, episode.host_id.as_str(), episode.episode_id.as_str(), limits)
+        });
+        (digest, judged)
+    }));
+    let (digest, judged) = match outcome {
+        Ok(done) => done,
         Err(_) => {
             row.status = Status::Errored.to_string();
             row.reasons = vec!["internal_error".into()];
@@ -104,19 +115,18 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
         row.archive_sha256 = Some(d.sha256);
         row.archive_bytes = Some(d.bytes);
     }
-    let mut archive = match archive {
-        Ok(a) => a,
+    let judged = match judged {
+        Ok(judged) => judged,
         Err(e) => {
             row.status = Status::Errored.to_string();
             row.reasons = vec![e.reason().to_string()];
-            row.details = e.to_string();
+            row.details = reasons::capped(e.to_string(), reasons::MAX_DETAIL_BYTES);
             return row;
         }
     };
-    let judged = rules::judge(&mut archive, episode.host_id.as_str(), episode.episode_id.as_str());
     row.status = judged.status().to_string();
     row.reasons = judged.findings.reasons();
-    row.details = judged.findings.details.join("; ");
+    row.details = judged.findings.details();
     let facts = judged.facts;
     row.profile = facts.profile;
     row.sample_id = facts.sample_id;
@@ -127,20 +137,13 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
     row
 }
 
-fn check_output(out: &Path) -> Result<(), ValidateError> {
-    let err = |source| ValidateError::Output { path: out.to_path_buf(), source };
-    fs::create_dir_all(out).map_err(err)?;
-    let probe = out.join(format!(".write-probe-{}", std::process::id()));
-    fs::write(&probe, b"").map_err(err)?;
-    fs::remove_file(&probe).map_err(err)
-}
-
 /// Runs a sweep over the store and writes `validation_v1.parquet` and
-/// `validation_summary.json` into the output folder. `on_done` is called
-/// after each episode with its row, done and total (for progress events).
+/// `validation_summary.json` into the output folder (staged, then swapped
+/// in whole). `on_done` is called after each episode with its row, done and
+/// total (for progress events).
 pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync)) -> Result<Sweep, ValidateError> {
     let listing = list_store(&opts.store)?;
-    check_output(&opts.out)?;
+    let staged = StagedDir::begin(&opts.out, "cis490 validate", SUMMARY_FILE, opts.force, &[&opts.store])?;
     for skipped in &listing.skipped {
         tracing::warn!(path = %skipped.rel_path, "skipped: {}", skipped.why);
     }
@@ -170,9 +173,19 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
         let status = Status::ALL.into_iter().find(|s| s.as_str() == row.status).unwrap_or(Status::Errored);
         summary.record(status, &row.reasons);
     }
-    summary.skipped_paths = listing.skipped.iter().map(|s| format!("{}: {}", s.rel_path, s.why)).collect();
-    index::write_index(&opts.out.join(INDEX_FILE), &rows)?;
-    let json = serde_json::to_vec_pretty(&summary).unwrap_or_default();
-    atomic_file::write_bytes_atomically(&opts.out.join(SUMMARY_FILE), &json)?;
+    summary.skipped_paths =
+        listing.skipped.iter().take(MAX_SKIPPED_LISTED).map(|s| format!("{}: {}", s.rel_path, s.why)).collect();
+    if listing.skipped.len() > MAX_SKIPPED_LISTED {
+        summary.skipped_paths.push(format!("+{} more", listing.skipped.len() - MAX_SKIPPED_LISTED));
+    }
+    let index_sha256 = index::write_index(&staged.path().join(INDEX_FILE), &rows)?;
+    summary.store = Some(opts.store.display().to_string());
+    summary.index_sha256 = Some(index_sha256);
+    summary.index_rows = Some(rows.len() as u64);
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| {
+        ValidateError::Summary(WriteError { path: opts.out.join(SUMMARY_FILE), source: std::io::Error::other(e) })
+    })?;
+    atomic_file::write_bytes_atomically(&staged.path().join(SUMMARY_FILE), &json)?;
+    staged.commit()?;
     Ok(Sweep { summary, rows })
 }

@@ -4,29 +4,83 @@
 //! `checksum_mismatch:proc.jsonl` or `row_gate:guest`. The full list and
 //! what each means is in `docs/validation.md`.
 
+use std::collections::HashSet;
+
 use cis490_shared::validation::Status;
 
-/// The reasons found for one episode, worst status first on request.
+/// Most reasons kept per episode; the rest are counted in a final
+/// `more_reasons:<N>`.
+pub const MAX_REASONS: usize = 32;
+/// Longest reason kept, in bytes (a longer subject is cut, with `…`).
+pub const MAX_REASON_BYTES: usize = 160;
+/// Most details kept per episode; the rest are counted in a final `+N more`.
+pub const MAX_DETAILS: usize = 16;
+/// Longest detail kept, in bytes.
+pub const MAX_DETAIL_BYTES: usize = 240;
+
+/// `text` cut to `max` bytes on a character boundary, with `…` when cut.
+pub fn capped(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut cut = max;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &text[..cut])
+}
+
+/// The reasons found for one episode, with their implied status.
+///
+/// Bounded whatever the archive holds: reasons are deduplicated in
+/// constant time, at most [`MAX_REASONS`] (each at most
+/// [`MAX_REASON_BYTES`]) and [`MAX_DETAILS`] details are kept, and what is
+/// left out is counted, so one hostile archive cannot grow its index row
+/// (or make judging it quadratic).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
     found: Vec<(Status, String)>,
-    /// Human-readable detail per reason, e.g. `proc.jsonl line 4: ...`.
-    pub details: Vec<String>,
+    seen: HashSet<String>,
+    worst: Option<Status>,
+    more_reasons: u64,
+    details: Vec<String>,
+    more_details: u64,
 }
 
 impl Findings {
     /// Records a reason with the status it implies.
     pub fn add(&mut self, status: Status, reason: impl Into<String>) {
-        let reason = reason.into();
-        if !self.found.iter().any(|(_, r)| *r == reason) {
+        let reason = capped(reason.into(), MAX_REASON_BYTES);
+        self.worst = self.worst.max(Some(status));
+        if self.seen.contains(&reason) {
+            return;
+        }
+        if self.found.len() < MAX_REASONS {
+            self.seen.insert(reason.clone());
             self.found.push((status, reason));
+        } else if self.seen.len() < 4 * MAX_REASONS {
+            // Remember a few more so repeats are not counted twice; past
+            // that, the count is an upper bound.
+            self.seen.insert(reason);
+            self.more_reasons += 1;
+        } else {
+            self.more_reasons += 1;
         }
     }
 
     /// Records a reason and a human-readable detail.
     pub fn add_with_detail(&mut self, status: Status, reason: impl Into<String>, detail: impl Into<String>) {
         self.add(status, reason);
-        self.details.push(detail.into());
+        self.detail(detail);
+    }
+
+    /// Records a human-readable detail.
+    pub fn detail(&mut self, detail: impl Into<String>) {
+        if self.details.len() < MAX_DETAILS {
+            self.details.push(capped(detail.into(), MAX_DETAIL_BYTES));
+        } else {
+            self.more_details += 1;
+        }
     }
 
     /// Records an `errored` reason.
@@ -44,14 +98,29 @@ impl Findings {
         self.add(Status::Degraded, reason);
     }
 
-    /// The episode's status: the worst implied by any reason.
+    /// The episode's status: the worst implied by any reason (also those
+    /// past the cap).
     pub fn status(&self) -> Status {
-        self.found.iter().map(|(s, _)| *s).max().unwrap_or(Status::Accepted)
+        self.worst.unwrap_or(Status::Accepted)
     }
 
-    /// The reasons, in the order found.
+    /// The reasons, in the order found; past [`MAX_REASONS`], a final
+    /// `more_reasons:<N>` counts the rest.
     pub fn reasons(&self) -> Vec<String> {
-        self.found.iter().map(|(_, r)| r.clone()).collect()
+        let mut out: Vec<String> = self.found.iter().map(|(_, r)| r.clone()).collect();
+        if self.more_reasons > 0 {
+            out.push(format!("more_reasons:{}", self.more_reasons));
+        }
+        out
+    }
+
+    /// The details, `; `-separated; past [`MAX_DETAILS`], a final `+N more`.
+    pub fn details(&self) -> String {
+        let mut out = self.details.join("; ");
+        if self.more_details > 0 {
+            out.push_str(&format!("; +{} more", self.more_details));
+        }
+        out
     }
 }
 
@@ -69,5 +138,24 @@ mod tests {
         f.degraded("row_gate:guest");
         assert_eq!(f.status(), Status::Rejected);
         assert_eq!(f.reasons(), ["row_gate:guest", "labels_no_end"]);
+    }
+
+    #[test]
+    fn a_flood_of_reasons_and_details_is_capped_and_counted() {
+        let mut f = Findings::default();
+        for i in 0..200_000 {
+            f.add_with_detail(Status::Degraded, format!("unlisted_member:m{i}"), format!("member m{i}"));
+        }
+        f.add(Status::Errored, "corrupt_tar");
+        let reasons = f.reasons();
+        assert_eq!(reasons.len(), MAX_REASONS + 1);
+        assert_eq!(reasons.last().map(String::as_str), Some("more_reasons:199969"));
+        assert_eq!(f.status(), Status::Errored, "a reason past the cap still sets the status");
+        assert!(f.details().ends_with("; +199984 more"), "{}", f.details());
+        let long = f.clone();
+        let mut g = Findings::default();
+        g.rejected(format!("file_missing:{}", "n".repeat(10_000)));
+        assert_eq!(g.reasons()[0].len(), MAX_REASON_BYTES + '…'.len_utf8());
+        assert_ne!(long, g);
     }
 }

@@ -11,7 +11,7 @@ use cis490_shared::validation::Status;
 use serde_json::Value;
 
 use super::reasons::Findings;
-use crate::store::archive::{EpisodeArchive, ManifestContent};
+use crate::store::archive::{EpisodeArchive, ManifestContent, ReadLimits};
 use crate::store::table::LineProblems;
 
 /// A source passes the row gate with at least this share of nominal rows.
@@ -20,6 +20,22 @@ pub const ROW_GATE_SHARE: f64 = 0.8;
 pub const MAX_GAP_NS: i64 = 5_000_000_000;
 /// The only supported manifest schema version.
 pub const SCHEMA_VERSION: i64 = 1;
+/// Longest manifest text kept in the index (`profile`, `sample_id`,
+/// `agent_version`); longer ones are cut and the episode rejected.
+pub const MAX_FACT_BYTES: usize = 256;
+
+/// A manifest text for the index, cut to [`MAX_FACT_BYTES`] (rejecting
+/// the episode when it had to be cut).
+fn fact(name: &str, text: &str, f: &mut Findings) -> String {
+    if text.len() > MAX_FACT_BYTES {
+        f.add_with_detail(
+            Status::Rejected,
+            format!("manifest_field_too_long:{name}"),
+            format!("manifest.json: {name} is {} bytes (at most {MAX_FACT_BYTES})", text.len()),
+        );
+    }
+    super::reasons::capped(text.to_string(), MAX_FACT_BYTES)
+}
 
 /// What the validator learned about an episode, beside its status.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -62,9 +78,10 @@ struct ListedFile {
     rows: Option<u64>,
 }
 
-/// Judges an archive read from `<host_id>/<episode_id>.tar.zst`. Its
-/// telemetry tables are left ordered on `t_wall_ns`, duplicates dropped.
-pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str) -> Judgement {
+/// Judges an archive read from `<host_id>/<episode_id>.tar.zst` with
+/// `limits` (those it was read with). Its telemetry tables are left ordered
+/// on `t_wall_ns`, duplicates dropped.
+pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str, limits: &ReadLimits) -> Judgement {
     let mut j = Judgement::default();
     let manifest = match &archive.manifest {
         None => {
@@ -85,8 +102,26 @@ pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str) -> J
             format!("member {name:?}"),
         );
     }
+    if archive.members_over_limit {
+        j.findings.add_with_detail(
+            Status::Rejected,
+            "too_many_members",
+            format!("more than {} members: the rest of the archive was not read", limits.max_members),
+        );
+    }
     check_checksums(archive, listed.as_ref(), &mut j.findings);
     let span = check_labels(archive, &j.facts, &mut j.findings);
+    let span = span.filter(|(start, end)| {
+        let within = i128::from(*end) - i128::from(*start) <= i128::from(limits.max_span_s) * 1_000_000_000;
+        if !within {
+            j.findings.add_with_detail(
+                Status::Rejected,
+                "labels_span_over_limit",
+                format!("labels.jsonl: the labelled span is over {} s", limits.max_span_s),
+            );
+        }
+        within
+    });
     j.facts.duration_s = span.map(|(start, end)| (end - start) as f64 / 1e9);
     for source in Source::ALL {
         check_source(archive, source, span, &mut j);
@@ -134,19 +169,19 @@ fn check_manifest(
             if p.parse::<Label>().is_err() {
                 f.rejected("unknown_profile");
             }
-            j.facts.profile = Some(p.to_string());
+            j.facts.profile = Some(fact("profile", p, f));
         }
         Some(None) => mistyped("profile", f),
         None => {}
     }
     match field("sample_id", f) {
-        Some(Value::String(s)) => j.facts.sample_id = Some(s.clone()),
+        Some(Value::String(s)) => j.facts.sample_id = Some(fact("sample_id", s, f)),
         Some(Value::Null) if j.facts.profile.as_deref() == Some("benign") => {}
         Some(_) => mistyped("sample_id", f),
         None => {}
     }
     match field("agent_version", f).map(Value::as_str) {
-        Some(Some(v)) => j.facts.agent_version = Some(v.to_string()),
+        Some(Some(v)) => j.facts.agent_version = Some(fact("agent_version", v, f)),
         Some(None) => mistyped("agent_version", f),
         None => {}
     }
@@ -209,6 +244,9 @@ fn line_problems(member: &str, p: &LineProblems, f: &mut Findings) {
     }
     if p.too_long > 0 {
         f.add_with_detail(Status::Rejected, format!("line_too_long:{member}"), detail());
+    }
+    if p.over_row_cap > 0 {
+        f.add_with_detail(Status::Rejected, format!("too_many_rows:{member}"), detail());
     }
 }
 

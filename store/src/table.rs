@@ -4,12 +4,16 @@
 //! `t_wall_ns`; [`LabelsTable`] holds the label timeline. Builders take one
 //! line at a time so members are parsed while they stream, and record every
 //! problem they meet (with the first one's line number) instead of failing.
+//! Each keeps at most a fixed number of rows (see `ReadLimits`): lines past
+//! the cap are counted, not parsed, so a member of millions of tiny rows
+//! costs bounded memory.
 
 use std::borrow::Cow;
 
 use cis490_shared::registry::Source;
 
-use super::jsonl::{self, Value};
+use crate::jsonl::{self, Value};
+use crate::limits::{MAX_LABEL_BYTES, ReadLimits};
 
 /// Problems seen while parsing a member's lines.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +28,8 @@ pub struct LineProblems {
     pub too_long: u32,
     /// `NaN` / `Infinity` values.
     pub non_finite: u32,
+    /// Lines not parsed because the member already held the most rows kept.
+    pub over_row_cap: u32,
     /// The first problem, as `line N: what`.
     pub first: Option<String>,
 }
@@ -49,9 +55,16 @@ impl LineProblems {
         }
     }
 
-    /// Whether any line was unusable (malformed, mistyped, untimed or too long).
+    /// Whether any line was unusable (malformed, mistyped, untimed, too
+    /// long, or past the row cap).
     pub fn any_unusable(&self) -> bool {
-        self.malformed + self.wrong_type + self.missing_time + self.too_long > 0
+        self.malformed + self.wrong_type + self.missing_time + self.too_long + self.over_row_cap > 0
+    }
+
+    /// Counts a line past the row cap of `max_rows`.
+    fn past_row_cap(&mut self, line_no: u64, max_rows: usize) {
+        self.over_row_cap = self.over_row_cap.saturating_add(1);
+        self.note(line_no, || format!("more than {max_rows} rows: this and later lines are not read"));
     }
 }
 
@@ -73,11 +86,18 @@ pub struct SourceTable {
     pub problems: LineProblems,
     /// Lines seen (including unusable ones).
     pub lines: u64,
+    /// Most rows kept.
+    max_rows: usize,
 }
 
 impl SourceTable {
-    /// An empty table for `source`.
+    /// An empty table for `source` with the default row cap.
     pub fn new(source: Source) -> Self {
+        Self::with_max_rows(source, ReadLimits::default().max_rows_per_member)
+    }
+
+    /// An empty table for `source` keeping at most `max_rows` rows.
+    pub fn with_max_rows(source: Source, max_rows: usize) -> Self {
         let fields: Vec<&'static str> = source.channels().map(|c| c.field).collect();
         Self {
             source,
@@ -87,6 +107,7 @@ impl SourceTable {
             fields,
             problems: LineProblems::default(),
             lines: 0,
+            max_rows,
         }
     }
 
@@ -98,6 +119,10 @@ impl SourceTable {
     /// Parses one line and appends it as a row, or records why it is unusable.
     pub fn push_line(&mut self, line: &[u8], line_no: u64) {
         self.lines += 1;
+        if self.rows() >= self.max_rows {
+            self.problems.past_row_cap(line_no, self.max_rows);
+            return;
+        }
         let n = self.fields.len();
         let mut values = [f64::NAN; 16];
         if let Some(row) = jsonl::parse_numeric_row(line, &self.fields, &mut values[..n])
@@ -230,7 +255,7 @@ pub struct LabelRow {
 }
 
 /// The label timeline of an episode.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LabelsTable {
     /// Rows in file order.
     pub rows: Vec<LabelRow>,
@@ -238,12 +263,42 @@ pub struct LabelsTable {
     pub problems: LineProblems,
     /// Lines seen.
     pub lines: u64,
+    /// Most rows kept.
+    max_rows: usize,
+}
+
+impl Default for LabelsTable {
+    fn default() -> Self {
+        Self::with_max_rows(ReadLimits::default().max_label_rows)
+    }
+}
+
+/// `label` cut to [`MAX_LABEL_BYTES`] on a character boundary (a label
+/// that long is unknown anyway; the cut text is what reports show).
+fn capped_label(label: Cow<'_, str>) -> String {
+    if label.len() <= MAX_LABEL_BYTES {
+        return label.into_owned();
+    }
+    let mut cut = MAX_LABEL_BYTES;
+    while !label.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &label[..cut])
 }
 
 impl LabelsTable {
+    /// An empty timeline keeping at most `max_rows` rows.
+    pub fn with_max_rows(max_rows: usize) -> Self {
+        Self { rows: Vec::new(), problems: LineProblems::default(), lines: 0, max_rows }
+    }
+
     /// Parses one line of `labels.jsonl`.
     pub fn push_line(&mut self, line: &[u8], line_no: u64) {
         self.lines += 1;
+        if self.rows.len() >= self.max_rows {
+            self.problems.past_row_cap(line_no, self.max_rows);
+            return;
+        }
         let (mut mono, mut wall, mut label): (Option<i64>, Option<i64>, Option<Cow<'_, str>>) = (None, None, None);
         let mut wrong = None;
         let parsed = jsonl::parse_object(line, |key, value| match key {
@@ -267,7 +322,7 @@ impl LabelsTable {
         }
         match (mono, wall, label) {
             (Some(t_mono_ns), Some(t_wall_ns), Some(label)) => {
-                self.rows.push(LabelRow { t_mono_ns, t_wall_ns, label: label.into_owned() })
+                self.rows.push(LabelRow { t_mono_ns, t_wall_ns, label: capped_label(label) })
             }
             _ => {
                 self.problems.missing_time += 1;
@@ -299,6 +354,24 @@ mod tests {
         assert_eq!(t.problems.missing_time, 1);
         assert_eq!(t.problems.malformed, 1);
         assert_eq!(t.problems.first.as_deref(), Some("line 2: non-finite value (NaN or Infinity)"));
+    }
+
+    #[test]
+    fn rows_past_the_cap_are_counted_not_kept() {
+        let mut t = SourceTable::with_max_rows(Source::Qmp, 2);
+        for i in 0..5 {
+            t.push_line(format!(r#"{{"t_mono_ns":{i},"t_wall_ns":{i}}}"#).as_bytes(), i + 1);
+        }
+        assert_eq!((t.rows(), t.lines, t.problems.over_row_cap), (2, 5, 3));
+        assert_eq!(t.problems.first.as_deref(), Some("line 3: more than 2 rows: this and later lines are not read"));
+        assert!(t.problems.any_unusable());
+        let mut labels = LabelsTable::with_max_rows(1);
+        let long = "x".repeat(10_000);
+        labels.push_line(format!(r#"{{"t_mono_ns":1,"t_wall_ns":1,"label":"{long}"}}"#).as_bytes(), 1);
+        labels.push_line(br#"{"t_mono_ns":2,"t_wall_ns":2,"label":"end"}"#, 2);
+        assert_eq!(labels.rows.len(), 1);
+        assert_eq!(labels.rows[0].label.len(), MAX_LABEL_BYTES + '…'.len_utf8());
+        assert_eq!(labels.problems.over_row_cap, 1);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! The archive is decompressed and parsed in one pass, never extracted to
 //! disk: each member is hashed and, for the known JSONL members, parsed line
 //! by line into column tables. Links and other unsafe members are recorded
-//! and never followed or read. Decompressed bytes and line length are
-//! capped, so a bomb or a runaway line costs bounded memory and time.
+//! and never followed or read. Every cost is capped by [`ReadLimits`]
+//! (decompressed bytes, zstd window, members, names, lines, rows), so a
+//! bomb, a runaway line or a forged header costs bounded memory and time,
+//! and the work is linear in the archive's size.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,32 +16,13 @@ use std::path::Path;
 use cis490_shared::registry::Source;
 use sha2::{Digest, Sha256};
 
-use super::table::{LabelsTable, LineProblems, SourceTable};
+pub use crate::limits::ReadLimits;
+use crate::regular_file::open_regular;
+use crate::table::{LabelsTable, LineProblems, SourceTable};
+use crate::tar_reader::{EntryKind, TarError, TarReader};
 
-/// Caps applied while reading one archive.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadLimits {
-    /// Most decompressed bytes (tar stream) read from one archive.
-    pub max_decompressed_bytes: u64,
-    /// Longest accepted line in a JSONL member.
-    pub max_line_bytes: usize,
-    /// Largest accepted `manifest.json`.
-    pub max_manifest_bytes: usize,
-    /// Compute sha256 of the archive and of every member (validation needs
-    /// them; extraction of already validated episodes can skip them).
-    pub checksums: bool,
-}
-
-impl Default for ReadLimits {
-    fn default() -> Self {
-        Self {
-            max_decompressed_bytes: 512 << 20,
-            max_line_bytes: 64 << 10,
-            max_manifest_bytes: 1 << 20,
-            checksums: true,
-        }
-    }
-}
+/// Longest member name kept for reports (longer names are cut, with `…`).
+const SHOWN_NAME_CHARS: usize = 200;
 
 /// Why an archive could not be read at all (the episode is `errored`).
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +75,8 @@ pub enum UnsafeKind {
     OtherType,
     /// A second member with a name already seen.
     Duplicate,
+    /// A name (pax `path` or GNU long name) over the cap, left unread.
+    NameTooLong,
 }
 
 impl UnsafeKind {
@@ -106,6 +91,7 @@ impl UnsafeKind {
             UnsafeKind::Directory => "directory",
             UnsafeKind::OtherType => "other_type",
             UnsafeKind::Duplicate => "duplicate",
+            UnsafeKind::NameTooLong => "name_too_long",
         }
     }
 }
@@ -143,6 +129,9 @@ pub struct EpisodeArchive {
     pub labels: Option<LabelsTable>,
     /// Telemetry tables, indexed like [`Source::ALL`].
     pub sources: [Option<SourceTable>; 4],
+    /// Reading stopped at [`ReadLimits::max_members`]: later members are
+    /// unknown.
+    pub members_over_limit: bool,
 }
 
 impl EpisodeArchive {
@@ -174,15 +163,12 @@ struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
-    enabled: bool,
 }
 
 impl<R: Read> Read for HashingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        if self.enabled {
-            self.hasher.update(&buf[..n]);
-        }
+        self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
         Ok(n)
     }
@@ -211,7 +197,7 @@ impl<R: Read> Read for GuardedReader<R> {
                 Ok(n)
             }
             Err(e) => {
-                let msg = e.to_string();
+                let msg = zstd_message(&e);
                 self.failure = Some(ArchiveError::Zstd(msg.clone()));
                 Err(io::Error::new(e.kind(), msg))
             }
@@ -219,13 +205,24 @@ impl<R: Read> Read for GuardedReader<R> {
     }
 }
 
-/// Reads one archive. The file digest is returned whenever the file could
-/// be opened, even if its content is unreadable.
+/// zstd's message, with the window cap named when that is what failed.
+fn zstd_message(e: &io::Error) -> String {
+    let msg = e.to_string();
+    if msg.contains("too much memory") {
+        format!("{msg} (the frame's window is over the cap of ReadLimits::max_zstd_window_log)")
+    } else {
+        msg
+    }
+}
+
+/// Reads one archive. The file must be a regular file reached without a
+/// link (see [`open_regular`]). The file digest is returned whenever the
+/// file could be opened, even if its content is unreadable.
 pub fn read_archive(
     path: &Path,
     limits: &ReadLimits,
 ) -> (Option<ArchiveFileDigest>, Result<EpisodeArchive, ArchiveError>) {
-    let file = match File::open(path) {
+    let file: File = match open_regular(path) {
         Ok(f) => f,
         Err(e) => return (None, Err(ArchiveError::Io(e))),
     };
@@ -237,20 +234,26 @@ pub fn read_archive_from(
     reader: impl Read,
     limits: &ReadLimits,
 ) -> (Option<ArchiveFileDigest>, Result<EpisodeArchive, ArchiveError>) {
-    let hashing = HashingReader { inner: reader, hasher: Sha256::new(), bytes: 0, enabled: limits.checksums };
-    let decoder = match zstd::stream::read::Decoder::new(hashing) {
-        Ok(d) => d,
-        Err(e) => return (None, Err(ArchiveError::Zstd(e.to_string()))),
+    let mut hashing = HashingReader { inner: reader, hasher: Sha256::new(), bytes: 0 };
+    let result = {
+        let decoder = zstd::stream::read::Decoder::new(&mut hashing).and_then(|mut d| {
+            d.window_log_max(limits.max_zstd_window_log)?;
+            Ok(d)
+        });
+        match decoder {
+            Err(e) => Err(ArchiveError::Zstd(e.to_string())),
+            Ok(decoder) => {
+                let guarded =
+                    GuardedReader { inner: decoder, read: 0, limit: limits.max_decompressed_bytes, failure: None };
+                let mut tar = TarReader::new(guarded, limits.tar);
+                let result = read_members(&mut tar, limits);
+                match (tar.into_inner().failure, result) {
+                    (Some(failure), _) => Err(failure),
+                    (None, r) => r,
+                }
+            }
+        }
     };
-    let guarded = GuardedReader { inner: decoder, read: 0, limit: limits.max_decompressed_bytes, failure: None };
-    let mut tar = tar::Archive::new(guarded);
-    let result = read_members(&mut tar, limits);
-    let guarded = tar.into_inner();
-    let result = match (guarded.failure, result) {
-        (Some(failure), _) => Err(failure),
-        (None, r) => r,
-    };
-    let mut hashing = guarded.inner.finish().into_inner();
     // Hash the rest of the file (after the tar end, or after a failure).
     let digest = match io::copy(&mut hashing, &mut io::sink()) {
         Ok(_) => Some(ArchiveFileDigest { sha256: hex::encode(hashing.hasher.finalize()), bytes: hashing.bytes }),
@@ -259,42 +262,57 @@ pub fn read_archive_from(
     (digest, result)
 }
 
-fn classify_member(name: &[u8], kind: tar::EntryType) -> Result<String, (String, UnsafeKind)> {
-    let lossy = String::from_utf8_lossy(name).into_owned();
+/// A name for reports: lossily decoded and cut to [`SHOWN_NAME_CHARS`].
+fn shown_name(name: &[u8]) -> String {
+    let lossy = String::from_utf8_lossy(name);
+    match lossy.char_indices().nth(SHOWN_NAME_CHARS) {
+        Some((cut, _)) => format!("{}…", &lossy[..cut]),
+        None => lossy.into_owned(),
+    }
+}
+
+fn classify_member(name: &[u8], kind: EntryKind, name_over_limit: bool) -> Result<String, (String, UnsafeKind)> {
     let trimmed = name.strip_prefix(b"./").unwrap_or(name);
-    let unsafe_kind = if name.first() == Some(&b'/') {
+    let unsafe_kind = if name_over_limit {
+        Some(UnsafeKind::NameTooLong)
+    } else if name.first() == Some(&b'/') {
         Some(UnsafeKind::AbsolutePath)
     } else if trimmed.split(|c| *c == b'/').any(|part| part == b"..") {
         Some(UnsafeKind::ParentDir)
-    } else if kind.is_symlink() || kind.is_hard_link() {
-        Some(UnsafeKind::Link)
-    } else if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
-        Some(UnsafeKind::Device)
-    } else if kind.is_dir() {
-        Some(UnsafeKind::Directory)
-    } else if !(kind.is_file() || kind.is_contiguous()) {
-        Some(UnsafeKind::OtherType)
-    } else if trimmed.contains(&b'/') || trimmed.is_empty() {
-        Some(UnsafeKind::NotTopLevel)
     } else {
-        None
+        match kind {
+            EntryKind::Symlink | EntryKind::HardLink => Some(UnsafeKind::Link),
+            EntryKind::CharDevice | EntryKind::BlockDevice | EntryKind::Fifo => Some(UnsafeKind::Device),
+            EntryKind::Directory => Some(UnsafeKind::Directory),
+            EntryKind::Sparse | EntryKind::Other(_) => Some(UnsafeKind::OtherType),
+            EntryKind::Regular if trimmed.contains(&b'/') || trimmed.is_empty() => Some(UnsafeKind::NotTopLevel),
+            EntryKind::Regular => None,
+        }
     };
     match unsafe_kind {
-        Some(k) => Err((lossy, k)),
+        Some(k) => Err((shown_name(name), k)),
         None => Ok(String::from_utf8_lossy(trimmed).into_owned()),
     }
 }
 
-fn read_members<R: Read>(tar: &mut tar::Archive<R>, limits: &ReadLimits) -> Result<EpisodeArchive, ArchiveError> {
+fn tar_error(e: TarError) -> ArchiveError {
+    match e {
+        TarError::Io(e) => ArchiveError::Tar(e.to_string()),
+        other => ArchiveError::Tar(other.to_string()),
+    }
+}
+
+fn read_members<R: Read>(tar: &mut TarReader<R>, limits: &ReadLimits) -> Result<EpisodeArchive, ArchiveError> {
     let mut out = EpisodeArchive::default();
-    let entries = tar.entries().map_err(|e| ArchiveError::Tar(e.to_string()))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| ArchiveError::Tar(e.to_string()))?;
-        let kind = entry.header().entry_type();
-        if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
-            continue;
+    let mut count = 0usize;
+    while let Some(entry) = tar.next_entry().map_err(tar_error)? {
+        count += 1;
+        if count > limits.max_members {
+            // Nothing after this is read: the sweep's cost stays bounded.
+            out.members_over_limit = true;
+            break;
         }
-        let name = match classify_member(&entry.path_bytes(), kind) {
+        let name = match classify_member(&entry.name, entry.kind, entry.name_over_limit) {
             Ok(name) => name,
             Err(unsafe_member) => {
                 out.unsafe_members.push(unsafe_member);
@@ -302,10 +320,11 @@ fn read_members<R: Read>(tar: &mut tar::Archive<R>, limits: &ReadLimits) -> Resu
             }
         };
         if out.members.contains_key(&name) {
-            out.unsafe_members.push((name, UnsafeKind::Duplicate));
+            out.unsafe_members.push((shown_name(name.as_bytes()), UnsafeKind::Duplicate));
             continue;
         }
-        let digest = read_member(&name, &mut entry, limits, &mut out).map_err(|e| ArchiveError::Tar(e.to_string()))?;
+        let digest =
+            read_member(&name, &mut tar.data(), limits, &mut out).map_err(|e| ArchiveError::Tar(e.to_string()))?;
         out.members.insert(name, digest);
     }
     Ok(out)
@@ -322,13 +341,14 @@ fn read_member(
         entry.take(limits.max_manifest_bytes as u64 + 1).read_to_end(&mut bytes)?;
         let mut hasher = Sha256::new();
         hasher.update(&bytes);
+        let mut lines = memchr::memchr_iter(b'\n', &bytes).count() as u64;
         let mut total = bytes.len() as u64;
         let content = if bytes.len() > limits.max_manifest_bytes {
-            // Hash (and discard) the rest so the digest stays right.
-            total += io::copy(
-                &mut HashingReader { inner: entry, hasher: Sha256::new(), bytes: 0, enabled: false },
-                &mut io::sink(),
-            )?;
+            // Count (and discard) the rest: the episode is errored, so this
+            // digest is never compared.
+            let rest = digest_only(entry, false)?;
+            total += rest.bytes;
+            lines += rest.lines;
             ManifestContent::NotJson(format!("larger than {} bytes", limits.max_manifest_bytes))
         } else {
             match serde_json::from_slice(&bytes) {
@@ -337,11 +357,10 @@ fn read_member(
             }
         };
         out.manifest = Some(content);
-        let lines = bytes.iter().filter(|b| **b == b'\n').count() as u64;
         return Ok(MemberDigest { sha256: hex::encode(hasher.finalize()), bytes: total, lines });
     }
     if name == "labels.jsonl" {
-        let mut labels = LabelsTable::default();
+        let mut labels = LabelsTable::with_max_rows(limits.max_label_rows);
         let mut long_lines = LineProblems::default();
         let digest = stream_lines(entry, limits, &mut long_lines, |line, no, _| labels.push_line(line, no))?;
         labels.problems.absorb_long_lines(long_lines);
@@ -349,16 +368,45 @@ fn read_member(
         return Ok(digest);
     }
     if let Some(source) = Source::ALL.into_iter().find(|s| s.member_name() == name) {
-        let mut table = SourceTable::new(source);
+        let mut table = SourceTable::with_max_rows(source, limits.max_rows_per_member);
         let mut long_lines = LineProblems::default();
         let digest = stream_lines(entry, limits, &mut long_lines, |line, no, _| table.push_line(line, no))?;
         table.problems.absorb_long_lines(long_lines);
         out.sources[source as usize] = Some(table);
         return Ok(digest);
     }
-    let mut ignored = LineProblems::default();
-    let unlimited = ReadLimits { max_line_bytes: usize::MAX, ..*limits };
-    stream_lines(entry, &unlimited, &mut ignored, |_, _, _| {})
+    // Any other member: hashed and its lines counted, nothing buffered.
+    digest_only(entry, limits.checksums)
+}
+
+/// Hashes (unless `checksums` is off) and counts the bytes and lines of a
+/// member without keeping any of it: constant memory whatever its lines.
+/// Lines are counted as [`stream_lines`] counts them (a final line without
+/// a newline counts).
+pub fn digest_only(mut reader: impl Read, checksums: bool) -> io::Result<MemberDigest> {
+    let mut hasher = checksums.then(Sha256::new);
+    let mut buf = vec![0u8; 64 << 10];
+    let (mut bytes, mut lines, mut last) = (0u64, 0u64, b'\n');
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let chunk = &buf[..n];
+        if let Some(h) = &mut hasher {
+            h.update(chunk);
+        }
+        bytes += n as u64;
+        lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        last = chunk[n - 1];
+    }
+    if last != b'\n' {
+        lines += 1;
+    }
+    let sha256 = hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default();
+    Ok(MemberDigest { sha256, bytes, lines })
 }
 
 /// Streams `reader` line by line (split on `\n`, `\r` trimmed, blank lines
@@ -463,16 +511,36 @@ mod tests {
 
     #[test]
     fn member_names_are_classified() {
-        use tar::EntryType as E;
-        assert_eq!(classify_member(b"proc.jsonl", E::Regular), Ok("proc.jsonl".to_string()));
-        assert_eq!(classify_member(b"./proc.jsonl", E::Regular), Ok("proc.jsonl".to_string()));
-        let kind = |n: &[u8], t| classify_member(n, t).err().map(|e| e.1);
+        use EntryKind as E;
+        let classify = |n: &[u8], t| classify_member(n, t, false);
+        assert_eq!(classify(b"proc.jsonl", E::Regular), Ok("proc.jsonl".to_string()));
+        assert_eq!(classify(b"./proc.jsonl", E::Regular), Ok("proc.jsonl".to_string()));
+        let kind = |n: &[u8], t| classify(n, t).err().map(|e| e.1);
         assert_eq!(kind(b"/etc/passwd", E::Regular), Some(UnsafeKind::AbsolutePath));
         assert_eq!(kind(b"../x", E::Regular), Some(UnsafeKind::ParentDir));
         assert_eq!(kind(b"a/b", E::Regular), Some(UnsafeKind::NotTopLevel));
         assert_eq!(kind(b"l", E::Symlink), Some(UnsafeKind::Link));
-        assert_eq!(kind(b"l", E::Link), Some(UnsafeKind::Link));
-        assert_eq!(kind(b"d", E::Char), Some(UnsafeKind::Device));
+        assert_eq!(kind(b"l", E::HardLink), Some(UnsafeKind::Link));
+        assert_eq!(kind(b"d", E::CharDevice), Some(UnsafeKind::Device));
+        assert_eq!(kind(b"f", E::Fifo), Some(UnsafeKind::Device));
         assert_eq!(kind(b"d", E::Directory), Some(UnsafeKind::Directory));
+        assert_eq!(kind(b"s", E::Sparse), Some(UnsafeKind::OtherType));
+        let long = classify_member(b"", E::Regular, true).err().map(|e| e.1);
+        assert_eq!(long, Some(UnsafeKind::NameTooLong));
+        let shown = shown_name(&[b'a'; 1000]);
+        assert_eq!(shown.chars().count(), SHOWN_NAME_CHARS + 1);
+    }
+
+    #[test]
+    fn other_members_are_counted_not_buffered() -> io::Result<()> {
+        let mut text = vec![b'x'; 300_000];
+        text.extend_from_slice(b"\nab\n\ncd");
+        let d = digest_only(text.as_slice(), true)?;
+        assert_eq!((d.bytes, d.lines), (text.len() as u64, 4));
+        let mut problems = LineProblems::default();
+        let streamed = stream_lines(text.as_slice(), &ReadLimits::default(), &mut problems, |_, _, _| {})?;
+        assert_eq!((streamed.lines, streamed.sha256), (d.lines, d.sha256));
+        assert_eq!(digest_only(&b""[..], true)?.lines, 0);
+        Ok(())
     }
 }

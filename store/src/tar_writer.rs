@@ -17,8 +17,14 @@ pub enum MemberType {
     Hardlink,
     /// A character device.
     CharDevice,
+    /// A FIFO.
+    Fifo,
     /// A pax extended header applying to the next member.
     PaxHeader,
+    /// A GNU long-name header (`L`) naming the next member.
+    GnuLongName,
+    /// An old GNU sparse member (`S`); its data is written as given.
+    Sparse,
 }
 
 impl MemberType {
@@ -29,8 +35,16 @@ impl MemberType {
             MemberType::Symlink => b'2',
             MemberType::CharDevice => b'3',
             MemberType::Directory => b'5',
+            MemberType::Fifo => b'6',
             MemberType::PaxHeader => b'x',
+            MemberType::GnuLongName => b'L',
+            MemberType::Sparse => b'S',
         }
+    }
+
+    /// Whether the member's data is written after its header.
+    fn has_data(self) -> bool {
+        matches!(self, MemberType::File | MemberType::PaxHeader | MemberType::GnuLongName | MemberType::Sparse)
     }
 }
 
@@ -50,6 +64,40 @@ fn put_octal(field: &mut [u8], value: u64) {
     field[digits] = 0;
 }
 
+/// Zero bytes after `size` bytes of data, up to the next 512-byte block.
+pub fn padding(size: u64) -> usize {
+    ((512 - size % 512) % 512) as usize
+}
+
+/// One ustar header block: name (truncated to 100 bytes), type, link
+/// target, data size and mtime, with its checksum. Tests stream hostile
+/// members of any size after it.
+pub fn header_block(name: &[u8], kind: MemberType, link: &[u8], size: u64, mtime: u64) -> [u8; 512] {
+    let mut h = [0u8; 512];
+    let n = name.len().min(100);
+    h[..n].copy_from_slice(&name[..n]);
+    put_octal(&mut h[100..108], 0o644);
+    put_octal(&mut h[108..116], 0);
+    put_octal(&mut h[116..124], 0);
+    put_octal(&mut h[124..136], size);
+    put_octal(&mut h[136..148], mtime);
+    h[156] = kind.flag();
+    let l = link.len().min(100);
+    h[157..157 + l].copy_from_slice(&link[..l]);
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    set_checksum(&mut h);
+    h
+}
+
+/// Sets a header's checksum (computed with the checksum field as spaces).
+pub fn set_checksum(h: &mut [u8; 512]) {
+    h[148..156].copy_from_slice(b"        ");
+    let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+    let text = format!("{sum:06o}\0 ");
+    h[148..156].copy_from_slice(text.as_bytes());
+}
+
 impl TarWriter {
     /// An empty archive.
     pub fn new() -> Self {
@@ -63,30 +111,11 @@ impl TarWriter {
 
     /// Appends any member with raw name bytes (truncated to 100 bytes).
     pub fn member(&mut self, name: &[u8], kind: MemberType, link: &[u8], data: &[u8], mtime: u64) -> &mut Self {
-        let mut h = [0u8; 512];
-        let n = name.len().min(100);
-        h[..n].copy_from_slice(&name[..n]);
-        put_octal(&mut h[100..108], 0o644);
-        put_octal(&mut h[108..116], 0);
-        put_octal(&mut h[116..124], 0);
-        let size = if matches!(kind, MemberType::File | MemberType::PaxHeader) { data.len() as u64 } else { 0 };
-        put_octal(&mut h[124..136], size);
-        put_octal(&mut h[136..148], mtime);
-        h[156] = kind.flag();
-        let l = link.len().min(100);
-        h[157..157 + l].copy_from_slice(&link[..l]);
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        // Checksum: computed with the checksum field as spaces.
-        h[148..156].copy_from_slice(b"        ");
-        let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
-        let text = format!("{sum:06o}\0 ");
-        h[148..156].copy_from_slice(text.as_bytes());
-        self.bytes.extend_from_slice(&h);
+        let size = if kind.has_data() { data.len() as u64 } else { 0 };
+        self.bytes.extend_from_slice(&header_block(name, kind, link, size, mtime));
         if size > 0 {
             self.bytes.extend_from_slice(data);
-            let pad = (512 - data.len() % 512) % 512;
-            self.bytes.extend(std::iter::repeat_n(0u8, pad));
+            self.bytes.extend(std::iter::repeat_n(0u8, padding(size)));
         }
         self
     }
