@@ -435,7 +435,10 @@ pub fn parse_numeric_row(line: &[u8], fields: &[&str], values: &mut [f64]) -> Op
                 }
                 let magnitude = i64::try_from(mantissa).ok()?;
                 let signed = if neg { -magnitude } else { magnitude };
-                Some(if frac_digits == 0 { Ok(signed) } else { Err(signed as f64 / POW10[frac_digits]) })
+                // The sign goes on the float, so `-0.0` stays negative zero
+                // as in the reference parser.
+                let float = magnitude as f64 / POW10[frac_digits];
+                Some(if frac_digits == 0 { Ok(signed) } else { Err(if neg { -float } else { float }) })
             }
             _ => return None,
         };
@@ -524,8 +527,9 @@ mod tests {
     #[test]
     fn the_fast_path_agrees_with_the_reference_parser() {
         let fields = ["a", "b", "c"];
-        let lines: [&[u8]; 10] = [
+        let lines: [&[u8]; 11] = [
             br#"{"t_mono_ns":1,"t_wall_ns":2,"a":3,"b":4.25,"c":null}"#,
+            br#"{"t_mono_ns":1,"t_wall_ns":2,"a":-0.0,"b":-0,"c":-0.5}"#,
             br#"{ "t_wall_ns" : 2 , "t_mono_ns":-1, "c":-0.5, "zz": 9, "a": 12345678901234 }"#,
             br#"{"t_mono_ns":1,"t_wall_ns":2,"a":1e3}"#,
             br#"{"t_mono_ns":1,"t_wall_ns":2,"a":NaN}"#,
