@@ -356,6 +356,11 @@ fn read_member(
                 Err(e) => ManifestContent::NotJson(e.to_string()),
             }
         };
+        // A final line without a newline counts, as in every member's digest
+        // (the rest's own count already includes its final line).
+        if total == bytes.len() as u64 && bytes.last().is_some_and(|b| *b != b'\n') {
+            lines += 1;
+        }
         out.manifest = Some(content);
         return Ok(MemberDigest { sha256: hex::encode(hasher.finalize()), bytes: total, lines });
     }
