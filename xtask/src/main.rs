@@ -6,12 +6,15 @@
 //! - `demo [-- ARGS]`: bundle, then `cis490 demo ARGS` (serves the dashboard).
 //! - `test`: fmt, clippy (host and wasm32), bundle, then the whole test suite
 //!   with the real-browser test required.
+//! - `fuzz [--seconds N] [--target T]`: builds the libFuzzer targets of the
+//!   `fuzz/` crate and runs each for N seconds (`fuzz`).
 //!
 //! Progress lines go to stderr so that the last line on stdout stays the one
 //! written by the command being run (CI parses `cargo test`'s summary).
 
 mod bundle;
 mod cmd;
+mod fuzz;
 mod setup;
 mod test;
 mod wasm_opt;
@@ -26,7 +29,9 @@ commands:
   setup              install the wasm32 target, chromium + chromium-driver, zstd, wasm-opt (npm)
   bundle             build the dashboard into public/pkg/
   demo [-- ARGS...]  bundle, then run `cis490 demo ARGS...` (serves 127.0.0.1:8447)
-  test               fmt, clippy, bundle, then `cargo test --workspace`";
+  test               fmt, clippy, bundle, then `cargo test --workspace` and the fuzz regressions
+  fuzz [--seconds N] [--target archive|jsonl|events]...
+                     build the libFuzzer targets, run each for N s (default 60), save crashes to fuzz/regressions/";
 
 fn main() {
     if let Err(err) = run() {
@@ -54,6 +59,7 @@ fn run() -> Result<()> {
             no_extra_args("test", &rest)?;
             test::run(&root)
         }
+        Some("fuzz") => fuzz::run(&root, &rest),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

@@ -2,7 +2,8 @@
 //! need beyond cargo — the `wasm32-unknown-unknown` target (via rustup),
 //! Chromium and chromedriver for the browser tests, and the `zstd` CLI the
 //! benchmark uses (both via apt, only when missing and running as root),
-//! and binaryen's `wasm-opt` from npm (`wasm_opt`).
+//! and binaryen's `wasm-opt` from npm (`wasm_opt`); for `cargo xtask fuzz`,
+//! a C++ compiler (`g++`, apt) that builds libFuzzer.
 
 use std::path::Path;
 use std::process::Command;
@@ -49,6 +50,23 @@ fn system_packages() -> Result<()> {
         eprintln!("setup: chromium, chromedriver and zstd already installed");
         return Ok(());
     }
+    apt_install(&missing)
+}
+
+/// A C++ compiler for libfuzzer-sys, which builds libFuzzer from source
+/// (`cargo xtask fuzz`): `c++` (or `$CXX`) when present, else Debian's
+/// `g++` with apt.
+pub fn cxx_compiler() -> Result<()> {
+    let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".to_string());
+    if cmd::exists(&cxx) {
+        eprintln!("setup: C++ compiler `{cxx}` already installed");
+        return Ok(());
+    }
+    apt_install(&["g++"])
+}
+
+/// Installs Debian packages with apt, as root; otherwise says what to run.
+fn apt_install(missing: &[&str]) -> Result<()> {
     let install_hint = format!("apt-get install -y {}", missing.join(" "));
     if !is_root() {
         bail!("missing {}; not root, so cannot install them: run `sudo {install_hint}`", missing.join(", "));
@@ -62,7 +80,7 @@ fn system_packages() -> Result<()> {
         "apt-get install",
         Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
+            .args(missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .with_context(|| format!("could not install {}; try `{install_hint}`", missing.join(", ")))
