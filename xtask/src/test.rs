@@ -1,8 +1,10 @@
 //! `cargo xtask test`: the project's one test command. Runs setup, then
-//! `cargo fmt --check`, clippy for the host and for wasm32 (warnings are
-//! errors), builds the bundle, and runs `cargo test --workspace --locked`
-//! with the real-browser test required (`CIS490_REQUIRE_BROWSER=1`) and the
-//! pandas/pyarrow check given a Python with both (`CIS490_PYTHON`).
+//! `cargo fmt --check` (the workspace and the `fuzz/` crate), clippy for the
+//! host and for wasm32 (warnings are errors), builds the bundle, and runs
+//! `cargo test --workspace --locked` with the real-browser test required
+//! (`CIS490_REQUIRE_BROWSER=1`) and the pandas/pyarrow check given a Python
+//! with both (`CIS490_PYTHON`), then the fuzz crate's regression replays
+//! (uninstrumented `cargo test --manifest-path fuzz/Cargo.toml`).
 //!
 //! Every step prints its wall time; the first failure stops the run with a
 //! non-zero exit naming the step. The last line on stdout totals every
@@ -23,6 +25,10 @@ pub fn run(root: &Path) -> Result<()> {
     let python = timed("python env", setup::python_env)?;
 
     cmd::run_step("fmt", cmd::cargo().args(["fmt", "--all", "--", "--check"]).current_dir(root))?;
+    cmd::run_step(
+        "fmt (fuzz)",
+        cmd::cargo().args(["fmt", "--manifest-path", FUZZ_MANIFEST, "--", "--check"]).current_dir(root),
+    )?;
     cmd::run_step(
         "clippy (host)",
         cmd::cargo()
@@ -55,16 +61,26 @@ pub fn run(root: &Path) -> Result<()> {
         .context("bundle directory has no parent")?;
     let public = public.canonicalize().with_context(|| format!("cannot resolve {}", public.display()))?;
 
-    let totals = run_cargo_test(
+    let mut totals = Totals::default();
+    let tested = run_cargo_test(
         cmd::cargo()
             .args(["test", "--workspace", "--locked"])
             .env("CIS490_REQUIRE_BROWSER", "1")
             .env("CIS490_PYTHON", &python)
             .env("CIS490_PUBLIC_DIR", &public)
             .current_dir(root),
-    );
+        &mut totals,
+    )
+    .and_then(|()| {
+        // The fuzz crate's own workspace: its regression inputs and seeds,
+        // replayed without instrumentation (store + shared only: cheap).
+        run_cargo_test(
+            cmd::cargo().args(["test", "--locked", "--manifest-path", FUZZ_MANIFEST]).current_dir(root),
+            &mut totals,
+        )
+    });
     eprintln!("xtask test: finished in {:.1} s", started.elapsed().as_secs_f64());
-    let totals = totals?;
+    tested?;
     println!("tests: {} passed, {} failed, {} skipped", totals.passed, totals.failed, totals.ignored);
     if totals.passed == 0 {
         anyhow::bail!("cargo test ran no test");
@@ -98,8 +114,12 @@ impl Totals {
     }
 }
 
-/// Runs `cargo test`, echoing its stdout as it comes and totalling results.
-fn run_cargo_test(command: &mut std::process::Command) -> Result<Totals> {
+/// The fuzz crate (a workspace of its own, see `fuzz.rs`).
+const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
+
+/// Runs `cargo test`, echoing its stdout as it comes and adding its results
+/// to `totals`.
+fn run_cargo_test(command: &mut std::process::Command, totals: &mut Totals) -> Result<()> {
     use std::io::BufRead;
     eprintln!("==> [cargo test] {}", cmd::display(command));
     let started = Instant::now();
@@ -107,7 +127,6 @@ fn run_cargo_test(command: &mut std::process::Command) -> Result<Totals> {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .with_context(|| format!("step `cargo test`: cannot start `{}`", cmd::display(command)))?;
-    let mut totals = Totals::default();
     if let Some(stdout) = child.stdout.take() {
         for line in std::io::BufReader::new(stdout).lines() {
             let line = line.context("reading cargo test output")?;
@@ -122,7 +141,7 @@ fn run_cargo_test(command: &mut std::process::Command) -> Result<Totals> {
         anyhow::bail!("step `cargo test` failed ({status}) after {seconds:.1} s");
     }
     eprintln!("<== [cargo test] ok in {seconds:.1} s");
-    Ok(totals)
+    Ok(())
 }
 
 /// Runs an in-process step with the same framing as [`cmd::run_step`].
