@@ -277,6 +277,8 @@ pub fn dictionary(target: &str) -> String {
                 b"GNU.sparse.size=",
                 b"././@LongLink",
                 b"./",
+                // A base-256 number field (sizes over 8 GiB).
+                b"\x80\x00\x00\x00",
             ] {
                 tokens.push(t.to_vec());
             }
