@@ -227,7 +227,9 @@ impl<R: Read> TarReader<R> {
         if self.ended {
             return Ok(None);
         }
-        let rest = self.remaining + self.padding;
+        // Saturating: a base-256 size near u64::MAX must end in `Truncated`,
+        // not wrap to a short skip that reads member data as headers.
+        let rest = self.remaining.saturating_add(self.padding);
         self.remaining = 0;
         self.padding = 0;
         self.skip(rest, "a member's data")?;
@@ -256,7 +258,7 @@ impl<R: Read> TarReader<R> {
                     continue;
                 }
                 b'g' | b'K' => {
-                    self.skip(size + padding_of(size), "an extension header")?;
+                    self.skip(size.saturating_add(padding_of(size)), "an extension header")?;
                     continue;
                 }
                 b'L' => {
