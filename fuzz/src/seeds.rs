@@ -10,7 +10,7 @@
 
 use cis490_shared::events::EventKind;
 use cis490_shared::registry::{CHANNELS, Source};
-use cis490_store::tar_writer::{MemberType, TarWriter};
+use cis490_store::tar_writer::{MemberType, TarWriter, header_block, set_checksum};
 
 use crate::archive::{Mode, ROUND_TRIP_NAMES, compress, encode_members};
 
@@ -85,7 +85,8 @@ fn pax_record(key: &str, value: &str) -> String {
     format!("{len}{body}")
 }
 
-/// An episode with every kind of member the reader must refuse or decode.
+/// An episode with every kind of member the reader must refuse or decode,
+/// and a size in base-256.
 fn hostile_tar() -> Vec<u8> {
     let mut w = TarWriter::new();
     w.file("manifest.json", br#"{"schema_version":1}"#, 1);
@@ -107,7 +108,17 @@ fn hostile_tar() -> Vec<u8> {
     w.member(b"pax", MemberType::PaxHeader, b"", sparse.as_bytes(), 1);
     w.file("sparse", b"s", 1);
     w.member(b"old-sparse", MemberType::Sparse, b"", b"data", 1);
-    w.finish()
+    let mut bytes = w.finish();
+    // A member whose size is written in base-256 (as GNU tar does past 8 GiB).
+    let end = bytes.len() - 1024;
+    let mut header = header_block(b"base256.jsonl", MemberType::File, b"", 0, 1);
+    header[124..136].copy_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
+    set_checksum(&mut header);
+    let mut member = header.to_vec();
+    member.extend_from_slice(b"{}\n");
+    member.resize(1024, 0);
+    bytes.splice(end..end, member);
+    bytes
 }
 
 fn with_selector(selector: u8, bytes: &[u8]) -> Vec<u8> {
@@ -336,4 +347,22 @@ pub fn dictionary(target: &str) -> String {
         _ => {}
     }
     tokens.iter().map(|t| entry(t)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cis490_store::archive::{ReadLimits, read_archive_from};
+
+    #[test]
+    fn the_hostile_seed_holds_what_it_says() {
+        let (_, read) = read_archive_from(compress(&hostile_tar()).as_slice(), &ReadLimits::default());
+        let Ok(episode) = read else { panic!("the hostile seed does not read: {read:?}") };
+        let names: Vec<&str> = episode.members.keys().map(String::as_str).collect();
+        assert_eq!(names, ["base256.jsonl", "labels.jsonl", "manifest.json", "proc.jsonl", "qmp.jsonl"]);
+        assert_eq!(episode.members.get("base256.jsonl").map(|d| d.bytes), Some(3));
+        // Links, a folder, a FIFO, a device, `..`, an absolute path, a
+        // nested name, a duplicate and two sparse members.
+        assert_eq!(episode.unsafe_members.len(), 11, "{:?}", episode.unsafe_members);
+    }
 }
