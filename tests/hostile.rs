@@ -178,20 +178,30 @@ fn long_gnu_name(path: &Path, scale: u64) -> io::Result<()> {
     a.finish()
 }
 
+/// An old GNU sparse member whose map runs over `scale` bytes of
+/// extension blocks, each listing 21 empty chunks at increasing offsets
+/// (a reader that keeps the map keeps ~40 entries per KiB).
 fn long_sparse_map(path: &Path, scale: u64) -> io::Result<()> {
+    let octal = |field: &mut [u8], value: u64| field.copy_from_slice(format!("{value:011o}\0").as_bytes());
+    let blocks = (scale / 512).max(1);
+    let chunks = blocks * 21;
     let mut a = StreamingArchive::create(path, None)?;
     a.member("manifest.json", &manifest(path))?;
     let mut header = header_block(b"sparse.bin", MemberType::Sparse, b"", 0, 1);
     header[482] = 1;
+    octal(&mut header[483..495], chunks * 512);
     cis490_backend::store::tar_writer::set_checksum(&mut header);
     a.header(&header)?;
-    let blocks = (scale / 512).max(1);
-    let mut more = [0u8; 512];
-    more[504] = 1;
-    for _ in 1..blocks {
-        a.encoder.write_all(&more)?;
+    let mut block = [0u8; 512];
+    for b in 0..blocks {
+        for e in 0..21u64 {
+            let at = (e * 24) as usize;
+            octal(&mut block[at..at + 12], (b * 21 + e + 1) * 512);
+            octal(&mut block[at + 12..at + 24], 0);
+        }
+        block[504] = u8::from(b + 1 < blocks);
+        a.raw(&block)?;
     }
-    a.encoder.write_all(&[0u8; 512])?;
     a.finish()
 }
 
