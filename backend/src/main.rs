@@ -332,6 +332,15 @@ enum BenchCommand {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// Hub memory under hostile publishing (distinct state keys, 1 MB events).
+    HubMemory {
+        /// Run only this scenario (keys, progress, frames) in this process.
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Print no table header (for the per-scenario child processes).
+        #[arg(long, hide = true)]
+        no_header: bool,
+    },
     /// Tree training time and validation macro F1 (compare with bench/gbt_xgboost.py).
     Gbt {
         /// The feature folder.
@@ -512,6 +521,19 @@ fn run() -> Result<()> {
         }
         Command::Bench { which: BenchCommand::Hub { seconds } } => {
             bench::hub::hub_load(seconds)?;
+            Ok(())
+        }
+        Command::Bench { which: BenchCommand::HubMemory { scenario, no_header } } => {
+            match scenario {
+                None => bench::hub_memory::hub_memory_all()?,
+                Some(scenario) => {
+                    let line = bench::hub_memory::run_scenario(&scenario)?;
+                    if !no_header {
+                        bench::hub_memory::print_header();
+                    }
+                    bench::hub_memory::print_line(&line);
+                }
+            }
             Ok(())
         }
         Command::Bench { which: BenchCommand::Extract { episodes, workdir, jobs } } => {
