@@ -496,7 +496,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         browser.goto(&format!("http://{addr}/?scene=browser&model=mlp-realistic"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
         stream_episode();
-        browser.wait_for(&said("asks for a publish token"), Duration::from_secs(30))?;
+        browser.wait_for(&said("asks for a token"), Duration::from_secs(30))?;
         Ok(())
     })?;
     cis490_tests::browser::note(&format!("dashboard_live: in-browser inference: {}", figures.join("; ")));
