@@ -70,7 +70,7 @@ struct HubArgs {
     #[arg(long)]
     hub: Option<String>,
     /// Token for the hub's /publish.
-    #[arg(long, env = "CIS490_TOKEN")]
+    #[arg(long, env = "CIS490_TOKEN", hide_env_values = true)]
     hub_token: Option<String>,
 }
 
@@ -214,8 +214,20 @@ struct ServeArgs {
     #[arg(long)]
     validation: Option<PathBuf>,
     /// Token publishers must present (required off loopback).
-    #[arg(long, env = "CIS490_TOKEN")]
+    #[arg(long, env = "CIS490_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Require the token for reading too: /ws (also as ?token=), /api/snapshot, /api/validation/summary, /api/models, /models/...
+    #[arg(long)]
+    private: bool,
+    /// Another host name the hub answers to, e.g. the lab name kiosks use (`NAME` or `NAME:PORT`; repeatable).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
+    /// Another origin whose pages may publish and stream, e.g. https://lab.example behind a TLS proxy (repeatable).
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
+    /// Connections open at once (WebSockets included); one more is answered 503.
+    #[arg(long, default_value_t = serve::ServeLimits::default().max_connections)]
+    max_connections: usize,
     /// A training run whose ONNX models the dashboard may load.
     #[arg(long)]
     run: Option<PathBuf>,
@@ -334,12 +346,12 @@ enum BenchCommand {
     },
     /// Hub memory under hostile publishing (distinct state keys, 1 MB events).
     HubMemory {
-        /// Run only this scenario (keys, progress, frames) in this process.
+        /// Run only these scenarios (keys, progress, frames; repeatable).
         #[arg(long)]
-        scenario: Option<String>,
-        /// Print no table header (for the per-scenario child processes).
-        #[arg(long, hide = true)]
-        no_header: bool,
+        scenario: Vec<String>,
+        /// Measure this `cis490` binary's `serve` instead of this one's (e.g. an older build).
+        #[arg(long)]
+        server: Option<PathBuf>,
     },
     /// Tree training time and validation macro F1 (compare with bench/gbt_xgboost.py).
     Gbt {
@@ -523,17 +535,8 @@ fn run() -> Result<()> {
             bench::hub::hub_load(seconds)?;
             Ok(())
         }
-        Command::Bench { which: BenchCommand::HubMemory { scenario, no_header } } => {
-            match scenario {
-                None => bench::hub_memory::hub_memory_all()?,
-                Some(scenario) => {
-                    let line = bench::hub_memory::run_scenario(&scenario)?;
-                    if !no_header {
-                        bench::hub_memory::print_header();
-                    }
-                    bench::hub_memory::print_line(&line);
-                }
-            }
+        Command::Bench { which: BenchCommand::HubMemory { scenario, server } } => {
+            bench::hub_memory::hub_memory(&scenario, server.as_deref())?;
             Ok(())
         }
         Command::Bench { which: BenchCommand::Extract { episodes, workdir, jobs } } => {
@@ -670,7 +673,7 @@ fn run_demo(
             // The pipeline failed: say so, but keep serving what exists.
             eprintln!("error: {}", one_line(&e));
         }
-        served.await.context("the server task stopped")??;
+        served.await.context("the server task stopped")?;
         Ok(())
     })
 }
@@ -908,7 +911,7 @@ fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> 
 
 fn run_serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async move {
-        bind_server(args).await?.run(serve::shutdown_signal()).await?;
+        bind_server(args).await?.run(serve::shutdown_signal()).await;
         Ok(())
     })
 }
@@ -920,11 +923,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Binds the dashboard server and says where it is.
 async fn bind_server(args: ServeArgs) -> Result<serve::BoundServer> {
     let config = serve::ServeConfig {
-        bind: args.bind,
-        public_dir: args.public,
         validation_dir: args.validation,
         token: args.token,
+        private: args.private,
+        allow_hosts: args.allow_hosts,
+        allow_origins: args.allow_origins,
         run_dir: args.run,
+        limits: serve::ServeLimits { max_connections: args.max_connections, ..serve::ServeLimits::default() },
+        ..serve::ServeConfig::new(args.bind, args.public)
     };
     let server = serve::bind(config).await?;
     eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
