@@ -176,19 +176,21 @@ impl ConnectionStats {
     }
 }
 
-/// Answers `503` to a connection over the limit and closes it; while few
-/// do, the socket lingers a moment reading what the client sent, so its
-/// close does not reset the connection before the client reads the answer.
+/// Answers `503` to a connection over the limit and closes it. Closing a
+/// socket with unread bytes resets it, and a reset can cost the client the
+/// answer: what the client already sent is read first, and while few
+/// refused connections do, the socket lingers a moment for the rest.
 fn refuse(stream: TcpStream, lingering: &Arc<Semaphore>) {
     // A fresh socket's send buffer has room for these few bytes.
     let _ = stream.try_write(BUSY);
+    let mut sink = [0u8; 4096];
+    while matches!(stream.try_read(&mut sink), Ok(n) if n > 0) {}
     let Ok(slot) = lingering.clone().try_acquire_owned() else { return };
     tokio::spawn(async move {
         let mut stream = stream;
         let _ = stream.shutdown().await;
-        let mut sink = [0u8; 1024];
         let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
-        let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+        let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
         drop(slot);
     });
 }
