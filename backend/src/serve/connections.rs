@@ -33,8 +33,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 /// How long shutdown waits for open connections to close.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Refused connections lingering at once to deliver their `503` (beyond
-/// this they are closed without one).
+/// Refused connections lingering at once for the rest of their request
+/// (beyond this they are closed right after their `503`).
 const REFUSALS_LINGERING: usize = 64;
 
 /// Most bytes hyper buffers for one connection's request head.
