@@ -45,11 +45,8 @@ async fn dashboard_renders_validation_summary() -> TestResult {
     let validation_dir = tempfile::tempdir()?;
     std::fs::write(validation_dir.path().join("validation_summary.json"), SUMMARY_JSON)?;
     let bound = serve::bind(ServeConfig {
-        bind: "127.0.0.1:0".parse()?,
-        public_dir: public_dir.clone(),
         validation_dir: Some(validation_dir.path().to_path_buf()),
-        token: None,
-        run_dir: None,
+        ..ServeConfig::new("127.0.0.1:0".parse()?, public_dir.clone())
     })
     .await?;
     let url = format!("http://{}/", bound.local_addr());
@@ -80,7 +77,7 @@ async fn dashboard_renders_validation_summary() -> TestResult {
     }
 
     let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), server).await???;
+    tokio::time::timeout(Duration::from_secs(10), server).await??;
     cis490_tests::browser::note(&format!(
         "browser_smoke: {url} rendered in headless Chromium in {:.1} s",
         elapsed.as_secs_f64()
@@ -365,21 +362,14 @@ fn check_profiles(dom: &str) -> Vec<String> {
 }
 
 /// A running test server: its base URL, the sender that stops it and its task.
-type Running = (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), serve::ServeError>>);
+type Running = (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>);
 
 /// Serves `public/` with a hub already holding `events`.
 async fn serve_with_events(
     public_dir: &Path,
     events: &[serde_json::Value],
 ) -> Result<Running, Box<dyn std::error::Error>> {
-    let bound = serve::bind(ServeConfig {
-        bind: "127.0.0.1:0".parse()?,
-        public_dir: public_dir.to_path_buf(),
-        validation_dir: None,
-        token: None,
-        run_dir: None,
-    })
-    .await?;
+    let bound = serve::bind(ServeConfig::new("127.0.0.1:0".parse()?, public_dir.to_path_buf())).await?;
     let hub = bound.hub();
     for event in events {
         hub.publish(cis490_shared::events::check_event(event)?, event.clone());
@@ -572,7 +562,7 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
     assert!(png.starts_with("data:image/png;base64,") && png.len() > 2000, "not a PNG: {png:.80}");
     drop(browser);
     let _ = stop.send(());
-    rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), server).await })???;
+    rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), server).await })??;
     Ok(())
 }
 
@@ -614,7 +604,7 @@ async fn kiosk_rotates_and_present_mode_is_marked() -> TestResult {
     dom_after(&chromium, &format!("{url}?kiosk&rotate=4&scene=overview"), check_kiosk).await?;
     dom_after(&chromium, &format!("{url}?present&scene=training&rotate=x"), check_present).await?;
     let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(10), server).await???;
+    tokio::time::timeout(Duration::from_secs(10), server).await??;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Live-browser tests over WebDriver (chromedriver + headless Chromium):
 //! the dashboard reconnects by itself after the hub restarts and shows what
-//! the new hub holds; in lecture mode ← and → switch scenes, and the time
+//! the new hub holds; a `--private` hub is read with the page's `?token=`
+//! and, without it, the page says so instead of spinning; in lecture mode ← and → switch scenes, and the time
 //! from key press to the new scene on screen is measured with the
 //! Performance API (budget 100 ms; figures in docs/performance.md).
 //!
@@ -9,10 +10,10 @@
 //! screenshot and the DOM are saved under `$CARGO_TARGET_TMPDIR/dashboard_live/`.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use cis490_backend::serve::{self, ServeConfig, ServeError};
+use cis490_backend::serve::{self, ServeConfig};
 use cis490_tests::webdriver::Browser;
 use serde_json::{Value, json};
 
@@ -23,7 +24,7 @@ struct Server {
     addr: SocketAddr,
     hub: std::sync::Arc<cis490_backend::hub::Hub>,
     stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), ServeError>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 fn metrics_event(model: &str, point: f64) -> Value {
@@ -79,23 +80,17 @@ fn full_report_events() -> Vec<Value> {
         .collect()
 }
 
-/// Serves `public` (and the models of `run`) at `addr` (port 0: any) with
-/// a fresh hub holding `events`.
+/// Serves `public` at `addr` (port 0: any) with a fresh hub holding
+/// `events`, configured further by `configure` (a run, a token, …).
 fn start_serving(
     rt: &tokio::runtime::Runtime,
     public: &Path,
     addr: SocketAddr,
     events: &[Value],
-    run: Option<PathBuf>,
-    token: Option<&str>,
+    configure: impl FnOnce(&mut ServeConfig),
 ) -> Result<Server, String> {
-    let config = ServeConfig {
-        bind: addr,
-        public_dir: public.to_path_buf(),
-        validation_dir: None,
-        token: token.map(String::from),
-        run_dir: run,
-    };
+    let mut config = ServeConfig::new(addr, public.to_path_buf());
+    configure(&mut config);
     // The old listener may take a moment to release the port.
     let mut bound = None;
     for _ in 0..50 {
@@ -121,9 +116,9 @@ fn start_serving(
     Ok(Server { addr, hub, stop, task })
 }
 
-/// [`start_serving`] without a run.
+/// [`start_serving`] with the defaults.
 fn start(rt: &tokio::runtime::Runtime, public: &Path, addr: SocketAddr, events: &[Value]) -> Result<Server, String> {
-    start_serving(rt, public, addr, events, None, None)
+    start_serving(rt, public, addr, events, |_| {})
 }
 
 impl Server {
@@ -177,6 +172,41 @@ fn the_dashboard_reconnects_after_a_hub_restart() -> TestResult {
     })?;
     drop(browser);
     second.stop(&rt);
+    Ok(())
+}
+
+#[test]
+fn a_private_hub_is_read_with_the_pages_token_and_says_why_without() -> TestResult {
+    let public = cis490_tests::browser::public_dir();
+    let Some((chromium, driver)) = cis490_tests::browser::live_prerequisites(&public) else {
+        return Ok(());
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[metrics_event("gbt", 0.905)], |config| {
+        config.token = Some("lab token/1".into());
+        config.private = true;
+    })?;
+    let addr = server.addr;
+    let browser = Browser::start(&driver, &chromium)?;
+    let long = Duration::from_secs(20);
+    const PANEL: &str = "document.querySelector('[data-testid=validation-panel]')";
+    checked(&browser, "private-without-token", || {
+        browser.goto(&format!("http://{addr}/?scene=overview"))?;
+        browser.wait_for(&format!("{CONNECTION} === 'refused' && {PANEL}?.dataset.state === 'error'"), long)?;
+        for what in ["[data-testid=connection]", "[data-testid=validation-panel]"] {
+            let text = browser.run(&format!("return document.querySelector('{what}').textContent;"), json!([]))?;
+            if !text.as_str().is_some_and(|t| t.contains("asks for a token")) {
+                return Err(format!("{what} says {text}"));
+            }
+        }
+        Ok(())
+    })?;
+    checked(&browser, "private-with-token", || {
+        browser.goto(&format!("http://{addr}/?scene=metrics&token=lab+token%2F1"))?;
+        browser.wait_for(&format!("{CONNECTION} === 'open' && {ROWS} === 1"), long).map(drop)
+    })?;
+    drop(browser);
+    server.stop(&rt);
     Ok(())
 }
 
@@ -311,7 +341,7 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
         return Ok(());
     };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], None, None)?;
+    let server = start(&rt, &public, "127.0.0.1:0".parse()?, &[])?;
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let publish = |k: u32| hub.publish(cis490_shared::events::EventKind::Replay, wide_frame(f64::from(k) * 0.5));
@@ -404,7 +434,10 @@ fn in_browser_inference_matches_the_server() -> TestResult {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     // A hub that wants a publish token: the page presents the one in its URL.
-    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], Some(run.clone()), Some("lab-token"))?;
+    let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &[], |config| {
+        config.run_dir = Some(run.clone());
+        config.token = Some("lab-token".into());
+    })?;
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let mut figures = Vec::new();
@@ -496,7 +529,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         browser.goto(&format!("http://{addr}/?scene=browser&model=mlp-realistic"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
         stream_episode();
-        browser.wait_for(&said("asks for a publish token"), Duration::from_secs(30))?;
+        browser.wait_for(&said("asks for a token"), Duration::from_secs(30))?;
         Ok(())
     })?;
     cis490_tests::browser::note(&format!("dashboard_live: in-browser inference: {}", figures.join("; ")));

@@ -6,93 +6,22 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use cis490_backend::serve::{self, ServeConfig};
+use cis490_tests::hub_client::{Error, Started, connect, get, next_event, post, start_with};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
-type Client = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type TestResult = Result<(), Error>;
 
 /// Starts a hub on a free loopback port; returns its address and a stopper.
-async fn start(
-    token: Option<&str>,
-) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
-    start_with_run(token, None).await
+async fn start(token: Option<&str>) -> Result<Started, Error> {
+    start_with(|config| config.token = token.map(str::to_string)).await
 }
 
-/// [`start`], serving the ONNX models of `run_dir`.
-async fn start_with_run(
-    token: Option<&str>,
-    run_dir: Option<std::path::PathBuf>,
-) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
-    let dir = std::env::temp_dir();
-    let config = ServeConfig {
-        bind: "127.0.0.1:0".parse()?,
-        public_dir: dir,
-        validation_dir: None,
-        token: token.map(str::to_string),
-        run_dir,
-    };
-    let server = serve::bind(config).await?;
-    let addr = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok((addr, stop))
-}
-
-/// A minimal HTTP/1.1 POST; returns the status code and body.
-async fn post(
-    addr: SocketAddr,
-    body: &[u8],
-    headers: &[(&str, &str)],
-) -> Result<(u16, String), Box<dyn std::error::Error>> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let mut request = format!(
-        "POST /publish HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    // A server may answer 413 before reading the whole body; ignore a reset here.
-    let _ = stream.write_all(body).await;
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Ok((status, body))
-}
-
-async fn publish(addr: SocketAddr, event: &Value) -> Result<(), Box<dyn std::error::Error>> {
-    let (status, body) = post(addr, event.to_string().as_bytes(), &[]).await?;
-    assert_eq!(status, 200, "{body}");
+async fn publish(addr: SocketAddr, event: &Value) -> Result<(), Error> {
+    let answer = post(addr, event.to_string().as_bytes(), &[]).await?;
+    assert_eq!(answer.status, 200, "{}", answer.text());
     Ok(())
-}
-
-async fn connect(addr: SocketAddr) -> Result<Client, Box<dyn std::error::Error>> {
-    let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws")).await?;
-    Ok(ws)
-}
-
-/// The next JSON event, skipping the hub's own `perf` reports.
-async fn next_event(ws: &mut Client) -> Result<Value, Box<dyn std::error::Error>> {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next()).await?.ok_or("socket closed")??;
-        if let Message::Text(text) = msg {
-            let v: Value = serde_json::from_str(&text)?;
-            if v["type"] == "perf" && v["source"] == "hub" {
-                continue;
-            }
-            return Ok(v);
-        }
-    }
 }
 
 fn python_profile() -> Value {
@@ -144,8 +73,8 @@ async fn every_client_gets_every_event() -> TestResult {
         clients.push(connect(addr).await?);
     }
     let batch: Vec<Value> = (0..50).map(|i| replay(i, 0)).collect();
-    let (status, body) = post(addr, Value::Array(batch).to_string().as_bytes(), &[]).await?;
-    assert_eq!(status, 200, "{body}");
+    let answer = post(addr, Value::Array(batch).to_string().as_bytes(), &[]).await?;
+    assert_eq!(answer.status, 200, "{}", answer.text());
     for ws in &mut clients {
         for i in 0..50 {
             assert_eq!(next_event(ws).await?["t_s"], i);
@@ -174,8 +103,7 @@ async fn a_stalled_client_does_not_delay_the_others() -> TestResult {
     let started = Instant::now();
     for chunk in 0..(total / 100) {
         let batch: Vec<Value> = (0..100).map(|i| replay(chunk * 100 + i, 4000)).collect();
-        let (status, _) = post(addr, Value::Array(batch).to_string().as_bytes(), &[]).await?;
-        assert_eq!(status, 200);
+        assert_eq!(post(addr, Value::Array(batch).to_string().as_bytes(), &[]).await?.status, 200);
     }
     let publishing = started.elapsed();
     let seen = tokio::time::timeout(Duration::from_secs(30), reader).await???;
@@ -186,27 +114,16 @@ async fn a_stalled_client_does_not_delay_the_others() -> TestResult {
     // The stalled client's drops become visible as a hub perf event.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (status, body) = {
-            let mut s = tokio::net::TcpStream::connect(addr).await?;
-            s.write_all(format!("GET /api/snapshot HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-                .await?;
-            let mut out = Vec::new();
-            s.read_to_end(&mut out).await?;
-            let text = String::from_utf8_lossy(&out).into_owned();
-            (text.contains(" 200 "), text)
-        };
-        assert!(status);
-        if body.contains("\"dropped_events\"") && !body.contains("\"name\":\"dropped_events\",\"seq\":0") {
-            let json_start = body.find("\r\n\r\n").map_or(0, |i| i + 4);
-            let events: Value = serde_json::from_str(&body[json_start..])?;
-            let dropped = events
-                .as_array()
-                .and_then(|a| a.iter().find(|e| e["name"] == "dropped_events"))
-                .and_then(|e| e["value"].as_f64())
-                .unwrap_or(0.0);
-            if dropped > 0.0 {
-                break;
-            }
+        let answer = get(addr, "/api/snapshot", &[]).await?;
+        assert_eq!(answer.status, 200);
+        let events: Value = serde_json::from_slice(&answer.body)?;
+        let dropped = events
+            .as_array()
+            .and_then(|a| a.iter().find(|e| e["source"] == "hub" && e["name"] == "dropped_events"))
+            .and_then(|e| e["value"].as_f64())
+            .unwrap_or(0.0);
+        if dropped > 0.0 {
+            break;
         }
         assert!(Instant::now() < deadline, "no dropped_events perf report");
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -228,8 +145,9 @@ async fn bad_input_gets_its_status_code_and_names_the_problem() -> TestResult {
         (format!("{{\"type\": \"replay\", \"pad\": \"{}\"}}", "x".repeat(1 << 20)).into_bytes(), 413, ""),
     ];
     for (body, status, says) in cases {
-        let (got, text) = post(addr, &body, &[]).await?;
-        assert_eq!(got, status, "{}: {text}", String::from_utf8_lossy(&body[..body.len().min(60)]));
+        let answer = post(addr, &body, &[]).await?;
+        let text = answer.text();
+        assert_eq!(answer.status, status, "{}: {text}", String::from_utf8_lossy(&body[..body.len().min(60)]));
         assert!(text.contains(says), "expected {says:?} in {text}");
     }
     Ok(())
@@ -239,10 +157,12 @@ async fn bad_input_gets_its_status_code_and_names_the_problem() -> TestResult {
 async fn a_configured_token_is_required() -> TestResult {
     let (addr, _stop) = start(Some("s3cret")).await?;
     let body = python_profile().to_string();
-    assert_eq!(post(addr, body.as_bytes(), &[]).await?.0, 401);
-    assert_eq!(post(addr, body.as_bytes(), &[("Authorization", "Bearer wrong")]).await?.0, 401);
-    assert_eq!(post(addr, body.as_bytes(), &[("Authorization", "Bearer s3cret")]).await?.0, 200);
-    assert_eq!(post(addr, body.as_bytes(), &[("X-Cis490-Token", "s3cret")]).await?.0, 200);
+    assert_eq!(post(addr, body.as_bytes(), &[]).await?.status, 401);
+    assert_eq!(post(addr, body.as_bytes(), &[("Authorization", "Bearer wrong")]).await?.status, 401);
+    assert_eq!(post(addr, body.as_bytes(), &[("Authorization", "Bearer s3cret")]).await?.status, 200);
+    assert_eq!(post(addr, body.as_bytes(), &[("X-Cis490-Token", "s3cret")]).await?.status, 200);
+    // Reading needs no token unless the hub is private.
+    assert_eq!(get(addr, "/api/snapshot", &[]).await?.status, 200);
     Ok(())
 }
 
@@ -289,18 +209,6 @@ fn the_producers_emit_events_that_pass_the_schema_check() -> TestResult {
     Ok(())
 }
 
-/// A minimal HTTP/1.1 GET; returns the status code and body bytes.
-async fn get(addr: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), Box<dyn std::error::Error>> {
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await?;
-    let head_end = out.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")? + 4;
-    let head = String::from_utf8_lossy(&out[..head_end]).into_owned();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status")?;
-    Ok((status, out[head_end..].to_vec()))
-}
-
 #[tokio::test]
 async fn the_runs_onnx_models_are_listed_and_served_and_nothing_else() -> TestResult {
     let run = tempfile::tempdir()?;
@@ -308,15 +216,15 @@ async fn the_runs_onnx_models_are_listed_and_served_and_nothing_else() -> TestRe
     std::fs::write(run.path().join("gbt-realistic/model.onnx"), b"\x08\x07onnx-bytes")?;
     std::fs::write(run.path().join("gbt-realistic/checkpoint.bin"), b"secret")?;
     std::fs::create_dir_all(run.path().join("empty"))?;
-    let (addr, _stop) = start_with_run(None, Some(run.path().to_path_buf())).await?;
-    let (status, body) = get(addr, "/api/models").await?;
-    assert_eq!(status, 200);
-    let listed: Value = serde_json::from_slice(&body)?;
+    let (addr, _stop) = start_with(|config| config.run_dir = Some(run.path().to_path_buf())).await?;
+    let answer = get(addr, "/api/models", &[]).await?;
+    assert_eq!(answer.status, 200);
+    let listed: Value = serde_json::from_slice(&answer.body)?;
     assert_eq!(listed["models"].as_array().map(Vec::len), Some(1), "{listed}");
     assert_eq!(listed["models"][0]["name"], "gbt-realistic");
-    let (status, body) = get(addr, "/models/gbt-realistic/model.onnx").await?;
-    assert_eq!((status, body.as_slice()), (200, b"\x08\x07onnx-bytes".as_slice()));
-    assert_eq!(get(addr, "/models/empty/model.onnx").await?.0, 404);
-    assert_eq!(get(addr, "/models/..%2F..%2Fetc/model.onnx").await?.0, 404);
+    let answer = get(addr, "/models/gbt-realistic/model.onnx", &[]).await?;
+    assert_eq!((answer.status, answer.body.as_slice()), (200, b"\x08\x07onnx-bytes".as_slice()));
+    assert_eq!(get(addr, "/models/empty/model.onnx", &[]).await?.status, 404);
+    assert_eq!(get(addr, "/models/..%2F..%2Fetc/model.onnx", &[]).await?.status, 404);
     Ok(())
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 pub mod browser;
 pub mod hostile;
+pub mod hub_client;
 pub mod webdriver;
 
 use cis490_backend::synth::{self, SynthOptions};

@@ -22,8 +22,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 async fn start_hub(
     addr: SocketAddr,
 ) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
-    let config =
-        ServeConfig { bind: addr, public_dir: std::env::temp_dir(), validation_dir: None, token: None, run_dir: None };
+    let config = ServeConfig::new(addr, std::env::temp_dir());
     let server = serve::bind(config).await?;
     let bound = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

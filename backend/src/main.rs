@@ -72,7 +72,7 @@ struct HubArgs {
     #[arg(long)]
     hub: Option<String>,
     /// Token for the hub's /publish.
-    #[arg(long, env = "CIS490_TOKEN")]
+    #[arg(long, env = "CIS490_TOKEN", hide_env_values = true)]
     hub_token: Option<String>,
     /// Seconds a one-shot producer (profiles, metrics) keeps retrying an
     /// unreachable hub before it gives up; replay and perf retry for ever,
@@ -290,8 +290,20 @@ struct ServeArgs {
     #[arg(long)]
     validation: Option<PathBuf>,
     /// Token publishers must present (required off loopback).
-    #[arg(long, env = "CIS490_TOKEN")]
+    #[arg(long, env = "CIS490_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Require the token for reading too: /ws (also as ?token=), /api/snapshot, /api/validation/summary, /api/models, /models/...
+    #[arg(long)]
+    private: bool,
+    /// Another host name the hub answers to, e.g. the lab name kiosks use (`NAME` or `NAME:PORT`; repeatable).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    allow_hosts: Vec<String>,
+    /// Another origin whose pages may publish and stream, e.g. https://lab.example behind a TLS proxy (repeatable).
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
+    /// Connections open at once (WebSockets included); one more is answered 503.
+    #[arg(long, default_value_t = serve::ServeLimits::default().max_connections)]
+    max_connections: usize,
     /// A training run whose ONNX models the dashboard may load.
     #[arg(long)]
     run: Option<PathBuf>,
@@ -407,6 +419,15 @@ enum BenchCommand {
         /// Seconds of the fixed-rate runs.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
+    },
+    /// Hub memory under hostile publishing (distinct state keys, 1 MB events).
+    HubMemory {
+        /// Run only these scenarios (keys, progress, frames; repeatable).
+        #[arg(long)]
+        scenario: Vec<String>,
+        /// Measure this `cis490` binary's `serve` instead of this one's (e.g. an older build).
+        #[arg(long)]
+        server: Option<PathBuf>,
     },
     /// Tree training time and validation macro F1 (compare with bench/gbt_xgboost.py).
     Gbt {
@@ -590,6 +611,10 @@ fn run() -> Result<()> {
             bench::hub::hub_load(seconds)?;
             Ok(())
         }
+        Command::Bench { which: BenchCommand::HubMemory { scenario, server } } => {
+            bench::hub_memory::hub_memory(&scenario, server.as_deref())?;
+            Ok(())
+        }
         Command::Bench { which: BenchCommand::Extract { episodes, workdir, jobs } } => {
             bench::extract_throughput(&bench::ExtractBench { workdir, episodes, jobs })?;
             Ok(())
@@ -728,7 +753,7 @@ fn run_demo(
             // The pipeline failed: say so, but keep serving what exists.
             eprintln!("error: {}", one_line(&e));
         }
-        served.await.context("the server task stopped")??;
+        served.await.context("the server task stopped")?;
         Ok(())
     })
 }
@@ -952,7 +977,7 @@ fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> 
 
 fn run_serve(args: ServeArgs) -> Result<()> {
     runtime()?.block_on(async move {
-        bind_server(args).await?.run(serve::shutdown_signal()).await?;
+        bind_server(args).await?.run(serve::shutdown_signal()).await;
         Ok(())
     })
 }
@@ -964,11 +989,14 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Binds the dashboard server and says where it is.
 async fn bind_server(args: ServeArgs) -> Result<serve::BoundServer> {
     let config = serve::ServeConfig {
-        bind: args.bind,
-        public_dir: args.public,
         validation_dir: args.validation,
         token: args.token,
+        private: args.private,
+        allow_hosts: args.allow_hosts,
+        allow_origins: args.allow_origins,
         run_dir: args.run,
+        limits: serve::ServeLimits { max_connections: args.max_connections, ..serve::ServeLimits::default() },
+        ..serve::ServeConfig::new(args.bind, args.public)
     };
     let server = serve::bind(config).await?;
     eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());

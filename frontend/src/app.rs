@@ -15,6 +15,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::prelude::wasm_bindgen;
 
+use crate::access;
 use crate::browser_view::BrowserScene;
 use crate::fetch;
 use crate::metrics_view::MetricsScene;
@@ -34,6 +35,7 @@ const SUMMARY_URL: &str = "api/validation/summary";
 pub fn start() {
     let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let route = route::parse(&query);
+    fetch::set_token(route.hub_token.clone());
     if let Some(body) = document().body() {
         let mode = match route.mode {
             Mode::Desk => "desk",
@@ -52,8 +54,8 @@ pub fn start() {
     }
 }
 
-/// Puts `scene` in the address bar (keeping the other parameters except a
-/// publish token, which stays in memory only), so the page can be reloaded
+/// Puts `scene` in the address bar (keeping the other parameters except the
+/// hub token, which stays in memory only), so the page can be reloaded
 /// or shared where it is.
 fn remember_scene(scene: Scene) {
     let Some(window) = web_sys::window() else { return };
@@ -153,7 +155,7 @@ fn App(route: route::Route) -> impl IntoView {
                 Scene::Perf => view! { <PerfScene state=state/> }.into_any(),
                 Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),
                 Scene::Browser => {
-                    view! { <BrowserScene state=state controls=controls model=route.model.clone() token=route.publish_token.clone()/> }.into_any()
+                    view! { <BrowserScene state=state controls=controls model=route.model.clone()/> }.into_any()
                 }
             }}
         </main>
@@ -166,7 +168,10 @@ fn ValidationPanel() -> impl IntoView {
     let (state, set_state) = signal(LoadState::Loading);
     spawn_local(async move {
         let next = match fetch::get_text(SUMMARY_URL).await {
-            Ok((status, body)) => LoadState::from_response(status, &body),
+            Ok((status, body)) => match access::refusal(status, fetch::has_token()) {
+                Some(why) => LoadState::Failed(why.to_string()),
+                None => LoadState::from_response(status, &body),
+            },
             Err(message) => LoadState::Failed(message),
         };
         set_state.set(next);

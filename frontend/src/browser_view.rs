@@ -17,9 +17,9 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
 use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType, js_sys};
 
+use crate::access;
 use crate::chart;
 use crate::fetch;
 use crate::perf_view::histogram;
@@ -92,21 +92,6 @@ fn message(fields: &[(&str, JsValue)]) -> JsValue {
         let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
     }
     object.into()
-}
-
-async fn fetch_bytes(url: &str) -> Result<js_sys::ArrayBuffer, String> {
-    let window = web_sys::window().ok_or("no window")?;
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
-        .await
-        .map_err(|e| format!("{url}: {e:?}"))?
-        .dyn_into()
-        .map_err(|_| "fetch did not return a Response".to_string())?;
-    if !response.ok() {
-        return Err(format!("{url}: HTTP {}", response.status()));
-    }
-    let buffer =
-        JsFuture::from(response.array_buffer().map_err(|e| format!("{e:?}"))?).await.map_err(|e| format!("{e:?}"))?;
-    buffer.dyn_into().map_err(|_| "not an ArrayBuffer".to_string())
 }
 
 /// Starts a run of `model` on every window the server predicted and the
@@ -215,7 +200,7 @@ fn start_run(
     on_message.forget();
     WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
     spawn_local(async move {
-        match fetch_bytes(&format!("models/{model}/model.onnx")).await {
+        match fetch::get_bytes(&format!("models/{model}/model.onnx")).await {
             Ok(bytes) => {
                 let load = message(&[("type", JsValue::from_str("load")), ("bytes", bytes.clone().into())]);
                 let transfer = js_sys::Array::of1(&bytes);
@@ -247,34 +232,31 @@ fn browser_prediction(
     })
 }
 
-/// Where a run's predictions go: the page's publish token (`?token=`),
-/// and what became of the last publication (shown on the page).
+/// What became of the last publication of a run (shown on the page).
 #[derive(Clone, Copy)]
 struct Publishing {
-    token: StoredValue<Option<String>>,
     outcome: RwSignal<Option<String>>,
 }
 
 /// Publishes the run's predictions to the hub, so every dashboard sees the
-/// browser's run; the outcome is shown (a hub started with a token refuses
-/// a page opened without `&token=`; the run stays on this page).
+/// browser's run, with the page's token (`?token=`); the outcome is shown
+/// (a hub started with a token refuses a page opened without one; the run
+/// stays on this page).
 fn publish(events: Vec<serde_json::Value>, publishing: Publishing) {
     if events.is_empty() {
         return;
     }
     let count = events.len();
-    let token = publishing.token.get_value();
     spawn_local(async move {
         let body = serde_json::Value::Array(events).to_string();
-        let outcome = match fetch::post_text("publish", &body, token.as_deref()).await {
+        let outcome = match fetch::post_json("publish", &body).await {
             Ok((status, _)) if status < 300 => {
                 format!("published {count} windows to the hub (prediction events, runtime browser)")
             }
-            Ok((401, _)) if token.is_none() => "not published: the hub asks for a publish token; \
-                 open this page with &token=<the hub's token>"
-                .to_string(),
-            Ok((401, _)) => "not published: the hub refused this page's token".to_string(),
-            Ok((status, body)) => format!("not published: HTTP {status}: {body}"),
+            Ok((status, body)) => match access::refusal(status, fetch::has_token()) {
+                Some(why) => format!("not published: {why}"),
+                None => format!("not published: HTTP {status}: {body}"),
+            },
             Err(message) => format!("not published: {message}"),
         };
         if outcome.starts_with("not published") {
@@ -294,13 +276,8 @@ fn model_names(body: &str) -> Vec<String> {
 
 /// The browser scene.
 #[component]
-pub fn BrowserScene(
-    state: RwSignal<DashboardState>,
-    controls: bool,
-    model: Option<String>,
-    token: Option<String>,
-) -> impl IntoView {
-    let publishing = Publishing { token: StoredValue::new(token), outcome: RwSignal::new(None) };
+pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Option<String>) -> impl IntoView {
+    let publishing = Publishing { outcome: RwSignal::new(None) };
     let models = RwSignal::new(Vec::<String>::new());
     let selected = RwSignal::new(model);
     let status = RwSignal::new(RunState::Idle);
@@ -316,7 +293,10 @@ pub fn BrowserScene(
                 }
                 models.set(names);
             }
-            Ok((code, body)) => status.set(RunState::Failed(format!("api/models: HTTP {code}: {body}"))),
+            Ok((code, body)) => status.set(RunState::Failed(match access::refusal(code, fetch::has_token()) {
+                Some(why) => why.to_string(),
+                None => format!("api/models: HTTP {code}: {body}"),
+            })),
             Err(message) => status.set(RunState::Failed(message)),
         }
     });

@@ -1,5 +1,6 @@
 //! The cis490 dashboard, a Leptos client-side app compiled to WebAssembly.
 //!
+//! [`access`] (the token the page presents and what a refusal means),
 //! [`summary`] (the validation panel), [`state`] (what the hub's events
 //! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
 //! (metrics events and the grids drawn from them) and [`route`]
@@ -10,6 +11,7 @@
 //! entry point only exist on `wasm32`; `cargo xtask bundle` builds them and
 //! runs wasm-bindgen to produce `public/pkg/`.
 
+pub mod access;
 pub mod chart;
 pub mod evaluation;
 pub mod heat_table;

@@ -101,10 +101,11 @@ pub struct Route {
     pub model: Option<String>,
     /// Replay strips shown before the user picks channels (`strips=N`).
     pub strips: usize,
-    /// Token the page presents when it publishes to the hub (`token=`; the
-    /// browser scene's runs), for a hub started with `--token`. Taken out
-    /// of the address bar once read.
-    pub publish_token: Option<String>,
+    /// Token the page presents to the hub (`token=`): to publish the
+    /// browser scene's runs to a hub started with `--token`, and to read
+    /// anything from one started with `--private`. Taken out of the
+    /// address bar once read.
+    pub hub_token: Option<String>,
     /// Record each WebSocket message's apply-and-render time in
     /// `window.__cis490_frame_ms` (`timing`), for the frame-budget test.
     pub timing: bool,
@@ -122,7 +123,7 @@ pub fn parse(query: &str) -> Route {
         mode: Mode::Desk,
         model: None,
         strips: DEFAULT_STRIPS,
-        publish_token: None,
+        hub_token: None,
         timing: false,
         problems: Vec::new(),
     };
@@ -142,8 +143,8 @@ pub fn parse(query: &str) -> Route {
             "kiosk" => kiosk = true,
             "timing" => route.timing = true,
             "model" if !value.is_empty() => route.model = Some(value.to_string()),
-            "token" if !value.is_empty() => route.publish_token = Some(percent_decoded(value)),
-            "token" => route.problems.push("token= is empty; publishing without a token".into()),
+            "token" if !value.is_empty() => route.hub_token = Some(percent_decoded(value)),
+            "token" => route.problems.push("token= is empty; presenting no token to the hub".into()),
             "strips" => match value.parse::<usize>() {
                 Ok(n) if n >= 1 => route.strips = n,
                 _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; using {DEFAULT_STRIPS}")),
@@ -210,12 +211,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_publish_token_is_read_decoded_and_kept_out_of_the_address_bar() {
-        assert_eq!(parse("?scene=browser&token=lab%2Fpi%20one").publish_token.as_deref(), Some("lab/pi one"));
-        assert_eq!(parse("?token=a+b%zz%4").publish_token.as_deref(), Some("a b%zz%4"));
-        assert_eq!(parse("?scene=browser").publish_token, None);
+    fn the_hub_token_is_read_decoded_and_kept_out_of_the_address_bar() {
+        assert_eq!(parse("?scene=browser&token=lab%2Fpi%20one").hub_token.as_deref(), Some("lab/pi one"));
+        assert_eq!(parse("?token=a+b%zz%4").hub_token.as_deref(), Some("a b%zz%4"));
+        assert_eq!(parse("?scene=browser").hub_token, None);
         let empty = parse("?token=");
-        assert_eq!((empty.publish_token, empty.problems.len()), (None, 1));
+        assert_eq!((empty.hub_token, empty.problems.len()), (None, 1));
         assert_eq!(
             without_token("?scene=browser&token=s3cret&model=mlp-realistic"),
             "scene=browser&model=mlp-realistic"
@@ -231,7 +232,7 @@ mod tests {
                 mode: Mode::Desk,
                 model: None,
                 strips: DEFAULT_STRIPS,
-                publish_token: None,
+                hub_token: None,
                 timing: false,
                 problems: vec![]
             }

@@ -1,9 +1,11 @@
-//! The hub's WebSocket (`GET ws`, relative to the page): messages are
-//! applied to the dashboard state once per animation frame (a burst costs
-//! one render); when the socket closes (hub restarted,
-//! network gone) it reconnects after [`reconnect_delay_ms`], and the state
-//! the hub sends on connect brings the page up to date. The connection
-//! state is a signal the header shows.
+//! The hub's WebSocket (`GET ws`, relative to the page, with `?token=` when
+//! the page has one): messages are applied to the dashboard state once per
+//! animation frame (a burst costs one render); when the socket closes (hub
+//! restarted, network gone) it reconnects after [`reconnect_delay_ms`], and
+//! the state the hub sends on connect brings the page up to date. A socket
+//! that closes before opening may have been refused: a plain `GET ws`
+//! with the page's token then says why (401, 403, 421), and the badge
+//! shows it. The connection state is a signal the header shows.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -15,6 +17,7 @@ use wasm_bindgen::closure::Closure;
 use web_sys::{MessageEvent, WebSocket, js_sys};
 
 use crate::state::{DashboardState, reconnect_delay_ms};
+use crate::{access, fetch};
 
 /// Where the connection stands.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -25,6 +28,9 @@ pub enum Connection {
     Open,
     /// Closed; the next attempt starts after this many milliseconds.
     Waiting(u32),
+    /// The hub refused the page (what to do about it); the next attempt
+    /// starts after this many milliseconds.
+    Refused(&'static str, u32),
 }
 
 impl Connection {
@@ -34,6 +40,7 @@ impl Connection {
             Connection::Connecting(_) => "connecting",
             Connection::Open => "open",
             Connection::Waiting(_) => "waiting",
+            Connection::Refused(..) => "refused",
         }
     }
 
@@ -44,18 +51,16 @@ impl Connection {
             Connection::Connecting(n) => format!("reconnecting (attempt {})…", n + 1),
             Connection::Open => "live".into(),
             Connection::Waiting(ms) => format!("hub unreachable, retrying in {:.1} s", f64::from(ms) / 1000.0),
+            Connection::Refused(why, ms) => format!("{why}; retrying in {:.1} s", f64::from(ms) / 1000.0),
         }
     }
 }
 
-/// The WebSocket URL of the hub serving this page (`ws:`/`wss:`, same
-/// host, `ws` beside the page).
+/// The WebSocket URL of the hub serving this page.
 fn hub_url() -> Option<String> {
     let location = web_sys::window()?.location();
-    let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
-    let path = location.pathname().ok()?;
-    let dir = &path[..path.rfind('/').map_or(0, |i| i + 1)];
-    Some(format!("{scheme}://{}{dir}ws", location.host().ok()?))
+    let (scheme, host, path) = (location.protocol().ok()?, location.host().ok()?, location.pathname().ok()?);
+    Some(access::ws_url(&scheme, &host, &path, fetch::token().as_deref()))
 }
 
 /// Connects and keeps reconnecting for the life of the page; with
@@ -104,15 +109,17 @@ fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attem
     connection.set(Connection::Connecting(attempts.get()));
     let socket = hub_url().and_then(|url| WebSocket::new(&url).ok());
     let Some(socket) = socket else {
-        retry(state, connection, attempts, timing);
+        retry(state, connection, attempts, timing, None);
         return;
     };
     // The closures live as long as the socket; a reconnect makes new ones
     // (a few bytes per reconnect).
+    let opened = Rc::new(Cell::new(false));
     let on_open = {
-        let attempts = attempts.clone();
+        let (attempts, opened) = (attempts.clone(), opened.clone());
         Closure::<dyn FnMut()>::new(move || {
             attempts.set(0);
+            opened.set(true);
             connection.set(Connection::Open);
         })
     };
@@ -122,7 +129,17 @@ fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attem
             queue(&pending, text, state, timing);
         }
     });
-    let on_close = Closure::<dyn FnMut()>::new(move || retry(state, connection, attempts.clone(), timing));
+    let on_close = Closure::<dyn FnMut()>::new(move || {
+        let attempts = attempts.clone();
+        if opened.get() {
+            retry(state, connection, attempts, timing, None);
+        } else {
+            leptos::task::spawn_local(async move {
+                let refused = probe_refusal().await;
+                retry(state, connection, attempts, timing, refused);
+            });
+        }
+    });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
@@ -179,10 +196,24 @@ fn apply(texts: Vec<String>, state: RwSignal<DashboardState>, timing: bool) {
     }
 }
 
-fn retry(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attempts: Rc<Cell<u32>>, timing: bool) {
+/// Why the hub refused a WebSocket, if it did: a plain `GET ws` with the
+/// page's token passes the same checks, and browsers hide the status of a
+/// refused WebSocket handshake.
+async fn probe_refusal() -> Option<&'static str> {
+    let (status, _) = fetch::get_text("ws").await.ok()?;
+    access::refusal(status, fetch::has_token())
+}
+
+fn retry(
+    state: RwSignal<DashboardState>,
+    connection: RwSignal<Connection>,
+    attempts: Rc<Cell<u32>>,
+    timing: bool,
+    refused: Option<&'static str>,
+) {
     let attempt = attempts.get();
     attempts.set(attempt.saturating_add(1));
     let delay = reconnect_delay_ms(attempt);
-    connection.set(Connection::Waiting(delay));
+    connection.set(refused.map_or(Connection::Waiting(delay), |why| Connection::Refused(why, delay)));
     set_timeout(move || open(state, connection, attempts, timing), Duration::from_millis(u64::from(delay)));
 }

@@ -87,13 +87,7 @@ async fn run_one(
     std::fs::create_dir_all(&public_dir)
         .and_then(|()| std::fs::write(public_dir.join("index.html"), ""))
         .map_err(tool)?;
-    let config = ServeConfig {
-        bind: "127.0.0.1:0".parse().map_err(tool)?,
-        public_dir,
-        validation_dir: None,
-        token: None,
-        run_dir: None,
-    };
+    let config = ServeConfig::new("127.0.0.1:0".parse().map_err(tool)?, public_dir);
     let server = serve::bind(config).await.map_err(tool)?;
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

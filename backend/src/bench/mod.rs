@@ -1,6 +1,7 @@
 //! Benchmarks that print a figure and a comparison (`cis490 bench ...`).
 //!
 //! [`hub`]: publish→receive latency and fan-out throughput of the hub;
+//! [`hub_memory`]: the hub's memory under hostile publishing;
 //! [`gbt`]: tree training time and validation macro F1 (XGBoost reference
 //! in `bench/gbt_xgboost.py`); [`neural`]: training step time of the five
 //! networks (PyTorch reference in `bench/neural_torch.py`) and tract
@@ -16,6 +17,7 @@
 pub mod eval;
 pub mod gbt;
 pub mod hub;
+pub mod hub_memory;
 pub mod neural;
 
 use std::path::{Path, PathBuf};

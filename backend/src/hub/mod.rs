@@ -2,6 +2,7 @@
 //! receives the current state first and then live events, each with a
 //! strictly increasing `seq` (protocol: `events.md`).
 //!
+//! - [`state`]: what is kept for late joiners, bounded by count and bytes;
 //! - [`queue`]: each client's bounded queue (a stalled client never slows
 //!   publishers or other clients);
 //! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`;
@@ -10,9 +11,10 @@
 //! - [`background`]: publishing from jobs without ever waiting for the hub;
 //! - [`progress_events`]: throttled `progress` events for long jobs.
 //!
-//! Publishing takes one short lock: it numbers the event, serializes it
-//! once, updates the state and pushes the text to every client queue
-//! without waiting.
+//! An event is serialized before the hub's lock is taken; under it,
+//! publishing only numbers the text, keeps it and hands it to every
+//! client queue without waiting. Snapshots copy reference-counted texts
+//! under the lock and sort and join them after it.
 
 pub mod background;
 pub mod client;
@@ -20,131 +22,256 @@ pub mod progress_events;
 pub mod queue;
 pub mod retry;
 pub mod routes;
+pub mod state;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cis490_shared::events::{EventKind, state_key};
 use serde_json::Value;
 
-use queue::{ClientQueue, Queued};
+use queue::ClientQueue;
+use state::{Bound, KeyedState, RecentFrames};
 
-/// Recent `replay` frames kept for late-joining dashboards.
-pub const RECENT_REPLAY: usize = 240;
-/// Recent `prediction` frames kept for late-joining dashboards.
-pub const RECENT_PREDICTIONS: usize = 480;
-/// Events a client may have waiting before high-rate ones are dropped.
-pub const CLIENT_QUEUE: usize = 1024;
+/// One published event as dashboards receive it.
+#[derive(Debug, Clone)]
+pub struct Serialized {
+    /// Its type.
+    pub kind: EventKind,
+    /// Its state key (`attack_profile`, `metrics`, `progress`, `perf`).
+    pub key: Option<Arc<str>>,
+    /// Its number, strictly increasing per hub run.
+    pub seq: u64,
+    /// The JSON text sent, `seq` included.
+    pub text: Arc<str>,
+}
 
-#[derive(Debug, Default)]
+/// What the hub may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubLimits {
+    /// Latest state events kept per kind (`attack_profile`, `metrics`,
+    /// `progress`, `perf` each).
+    pub state_per_kind: Bound,
+    /// Recent `replay` frames kept.
+    pub recent_replay: Bound,
+    /// Recent `prediction` frames kept.
+    pub recent_predictions: Bound,
+    /// Events waiting for one client.
+    pub client_queue: Bound,
+}
+
+const MIB: usize = 1 << 20;
+
+impl Default for HubLimits {
+    fn default() -> Self {
+        Self {
+            state_per_kind: Bound { events: 1024, bytes: 4 * MIB },
+            recent_replay: Bound { events: 240, bytes: 2 * MIB },
+            recent_predictions: Bound { events: 480, bytes: 2 * MIB },
+            client_queue: Bound { events: 1024, bytes: 4 * MIB },
+        }
+    }
+}
+
+/// Counters the hub reports about itself (as `perf` events, source `hub`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Connected clients.
+    pub clients: usize,
+    /// Events dropped for slow clients so far.
+    pub dropped_events: u64,
+    /// State events evicted to stay within [`HubLimits::state_per_kind`].
+    pub evicted_events: u64,
+    /// Clients disconnected for falling too far behind.
+    pub overflowed_clients: u64,
+}
+
+#[derive(Debug)]
 struct Inner {
+    limits: HubLimits,
     next_seq: u64,
-    state: BTreeMap<String, (u64, Queued)>,
-    recent_replay: VecDeque<(u64, Queued)>,
-    recent_predictions: VecDeque<(u64, Queued)>,
+    state: BTreeMap<EventKind, KeyedState>,
+    recent_replay: RecentFrames,
+    recent_predictions: RecentFrames,
     clients: Vec<Arc<ClientQueue>>,
     dropped_by_gone_clients: u64,
+    overflowed_gone_clients: u64,
+}
+
+impl Inner {
+    fn new(limits: HubLimits) -> Self {
+        Self {
+            limits,
+            next_seq: 0,
+            state: BTreeMap::new(),
+            recent_replay: RecentFrames::new(limits.recent_replay),
+            recent_predictions: RecentFrames::new(limits.recent_predictions),
+            clients: Vec::new(),
+            dropped_by_gone_clients: 0,
+            overflowed_gone_clients: 0,
+        }
+    }
+
+    fn keep(&mut self, event: &Serialized) {
+        match (event.kind, &event.key) {
+            (kind, Some(_)) => {
+                let bound = self.limits.state_per_kind;
+                self.state.entry(kind).or_insert_with(|| KeyedState::new(bound)).insert(event.clone());
+            }
+            (EventKind::Replay, None) => self.recent_replay.push(event.clone()),
+            (_, None) => self.recent_predictions.push(event.clone()),
+        }
+    }
+
+    fn forget_gone_clients(&mut self) {
+        let (mut dropped, mut overflowed) = (0, 0);
+        self.clients.retain(|c| {
+            if c.is_closed() {
+                dropped += c.dropped();
+                overflowed += u64::from(c.overflowed());
+                false
+            } else {
+                true
+            }
+        });
+        self.dropped_by_gone_clients += dropped;
+        self.overflowed_gone_clients += overflowed;
+    }
+
+    /// Every kept event, unordered (reference-counted copies).
+    fn kept(&self) -> Vec<Serialized> {
+        self.state
+            .values()
+            .flat_map(KeyedState::events)
+            .chain(self.recent_replay.events())
+            .chain(self.recent_predictions.events())
+            .cloned()
+            .collect()
+    }
 }
 
 /// The hub's state and its clients.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Hub {
     inner: Mutex<Inner>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// `text` (a JSON object without `seq`) with `"seq":N` as its first field.
+fn with_seq(seq: u64, text: &str) -> Arc<str> {
+    match text.strip_prefix('{') {
+        Some(rest) if rest.trim_start().starts_with('}') => format!("{{\"seq\":{seq}}}").into(),
+        Some(rest) => format!("{{\"seq\":{seq},{rest}").into(),
+        None => text.into(),
+    }
+}
+
+/// Events sorted by `seq`.
+fn in_seq_order(mut events: Vec<Serialized>) -> Vec<Serialized> {
+    events.sort_unstable_by_key(|e| e.seq);
+    events
+}
+
 impl Hub {
-    /// An empty hub.
+    /// An empty hub with the default [`HubLimits`].
     pub fn new() -> Self {
-        Self::default()
+        Self::with_limits(HubLimits::default())
+    }
+
+    /// An empty hub holding at most `limits`.
+    pub fn with_limits(limits: HubLimits) -> Self {
+        Self { inner: Mutex::new(Inner::new(limits)) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Publishes one checked event: assigns `seq` (always, so it strictly
-    /// increases per hub run), adds `ts` (Unix ms) when missing, keeps it as
-    /// state or as a recent frame, and queues it for every client. Returns
-    /// the `seq`.
+    /// Publishes one checked event: assigns `seq` (always, replacing a
+    /// producer's, so it strictly increases per hub run), adds `ts` (Unix
+    /// ms) when missing, keeps it as state or as a recent frame, and queues
+    /// it for every client. Returns the `seq`.
     pub fn publish(&self, kind: EventKind, mut event: Value) -> u64 {
+        let key = state_key(kind, &event).map(Arc::from);
+        if let Some(obj) = event.as_object_mut() {
+            obj.remove("seq");
+            obj.entry("ts").or_insert_with(|| now_ms().into());
+        }
+        let text = event.to_string();
         let mut inner = self.lock();
         inner.next_seq += 1;
         let seq = inner.next_seq;
-        if let Some(obj) = event.as_object_mut() {
-            obj.insert("seq".into(), seq.into());
-            obj.entry("ts").or_insert_with(|| now_ms().into());
-        }
-        let key = state_key(kind, &event);
-        let queued = Queued { kind, key: key.clone(), text: event.to_string().into() };
-        match (kind, key) {
-            (_, Some(key)) => {
-                inner.state.insert(key, (seq, queued.clone()));
-            }
-            (EventKind::Replay, None) => push_bounded(&mut inner.recent_replay, (seq, queued.clone()), RECENT_REPLAY),
-            _ => push_bounded(&mut inner.recent_predictions, (seq, queued.clone()), RECENT_PREDICTIONS),
-        }
-        let mut gone = 0;
-        inner.clients.retain(|c| {
-            if c.is_closed() {
-                gone += c.dropped();
-                false
-            } else {
-                true
-            }
-        });
-        inner.dropped_by_gone_clients += gone;
+        let event = Serialized { kind, key, seq, text: with_seq(seq, &text) };
+        inner.keep(&event);
+        inner.forget_gone_clients();
         for client in &inner.clients {
-            client.push(queued.clone());
+            client.push(event.clone());
         }
         seq
     }
 
-    /// The current state in `seq` order: latest state events, then recent frames.
-    fn snapshot_locked(inner: &Inner) -> Vec<Queued> {
-        let mut all: Vec<&(u64, Queued)> =
-            inner.state.values().chain(&inner.recent_replay).chain(&inner.recent_predictions).collect();
-        all.sort_by_key(|(seq, _)| *seq);
-        all.into_iter().map(|(_, q)| q.clone()).collect()
-    }
-
-    /// Registers a client: returns the state to send first and the queue of
-    /// live events after it (taken under one lock, so nothing is missed or
-    /// sent twice).
-    pub fn subscribe(&self) -> (Vec<Queued>, Arc<ClientQueue>) {
+    /// Registers a client: returns the state to send first, in `seq`
+    /// order, and the queue of live events after it (taken under one lock,
+    /// so nothing is missed or sent twice).
+    pub fn subscribe(&self) -> (Vec<Serialized>, Arc<ClientQueue>) {
         let mut inner = self.lock();
-        let snapshot = Self::snapshot_locked(&inner);
-        let queue = Arc::new(ClientQueue::new(CLIENT_QUEUE));
+        let kept = inner.kept();
+        let queue = Arc::new(ClientQueue::new(inner.limits.client_queue));
         inner.clients.push(queue.clone());
-        (snapshot, queue)
+        drop(inner);
+        (in_seq_order(kept), queue)
     }
 
-    /// The current state as a JSON array, in `seq` order (`/api/snapshot`).
+    /// The current state as the text of a JSON array, in `seq` order
+    /// (`/api/snapshot`): the kept texts joined, not re-parsed.
+    pub fn snapshot_text(&self) -> String {
+        let kept = in_seq_order(self.lock().kept());
+        let mut out = String::with_capacity(2 + kept.iter().map(|e| e.text.len() + 1).sum::<usize>());
+        out.push('[');
+        for (i, event) in kept.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&event.text);
+        }
+        out.push(']');
+        out
+    }
+
+    /// The current state as parsed JSON (for in-process readers and tests).
     pub fn snapshot_json(&self) -> Value {
-        let inner = self.lock();
-        let events: Vec<Value> =
-            Self::snapshot_locked(&inner).iter().filter_map(|q| serde_json::from_str(&q.text).ok()).collect();
-        Value::Array(events)
+        serde_json::from_str(&self.snapshot_text()).unwrap_or(Value::Array(Vec::new()))
     }
 
-    /// Connected clients and events dropped for slow clients so far.
-    pub fn stats(&self) -> (usize, u64) {
+    /// Counters about clients, drops and evictions.
+    pub fn stats(&self) -> HubStats {
         let inner = self.lock();
-        let live = inner.clients.iter().filter(|c| !c.is_closed()).count();
-        let dropped = inner.dropped_by_gone_clients + inner.clients.iter().map(|c| c.dropped()).sum::<u64>();
-        (live, dropped)
+        HubStats {
+            clients: inner.clients.iter().filter(|c| !c.is_closed()).count(),
+            dropped_events: inner.dropped_by_gone_clients + inner.clients.iter().map(|c| c.dropped()).sum::<u64>(),
+            evicted_events: inner.state.values().map(KeyedState::evicted).sum(),
+            overflowed_clients: inner.overflowed_gone_clients
+                + inner.clients.iter().filter(|c| c.overflowed()).count() as u64,
+        }
     }
-}
 
-fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, cap: usize) {
-    if ring.len() == cap {
-        ring.pop_front();
+    /// Bytes of JSON text kept for late joiners (state and recent frames).
+    pub fn kept_bytes(&self) -> usize {
+        let inner = self.lock();
+        inner.state.values().map(KeyedState::bytes).sum::<usize>()
+            + inner.recent_replay.bytes()
+            + inner.recent_predictions.bytes()
     }
-    ring.push_back(item);
 }
 
 #[cfg(test)]
@@ -152,25 +279,87 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn list(hub: &Hub) -> Vec<Value> {
+        hub.snapshot_json().as_array().cloned().unwrap_or_default()
+    }
+
     #[test]
     fn state_is_latest_per_key_and_seq_increases() {
         let hub = Hub::new();
         let profile =
             |shape: &str| json!({"type": "attack_profile", "name": "io-walk", "shape": shape, "curve": [0.0]});
         hub.publish(EventKind::AttackProfile, profile("old"));
-        hub.publish(EventKind::Replay, json!({"type": "replay", "ts": 5}));
+        hub.publish(EventKind::Replay, json!({"type": "replay", "ts": 5, "seq": 99}));
         hub.publish(EventKind::AttackProfile, profile("new"));
-        let snap = hub.snapshot_json();
-        let list = snap.as_array().map(Vec::as_slice).unwrap_or_default();
+        let list = list(&hub);
         assert_eq!(list.len(), 2);
-        assert_eq!(list[0]["seq"], 2);
+        assert_eq!(list[0]["seq"], 2, "a producer's seq is replaced");
         assert_eq!(list[0]["ts"], 5, "a producer's ts is kept");
         assert_eq!(list[1]["shape"], "new");
         assert_eq!(list[1]["seq"], 3);
         let (first, queue) = hub.subscribe();
-        assert_eq!(first.len(), 2);
+        assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
         hub.publish(EventKind::Replay, json!({"type": "replay"}));
         assert_eq!(queue.len(), 1);
-        assert_eq!(hub.stats(), (1, 0));
+        assert_eq!(hub.stats(), HubStats { clients: 1, ..HubStats::default() });
+    }
+
+    #[test]
+    fn state_is_evicted_per_kind_by_count_and_bytes_and_counted() {
+        let limits = HubLimits {
+            state_per_kind: Bound { events: 10, bytes: 2000 },
+            recent_replay: Bound { events: 3, bytes: 1 << 20 },
+            recent_predictions: Bound { events: 3, bytes: 400 },
+            client_queue: Bound { events: 100, bytes: 1 << 20 },
+        };
+        let hub = Hub::with_limits(limits);
+        let perf = |name: String| json!({"type": "perf", "source": "s", "name": name, "value": 1, "unit": "x"});
+        for i in 0..25 {
+            hub.publish(EventKind::Perf, perf(format!("k{i}")));
+        }
+        let profile = json!({"type": "attack_profile", "name": "io-walk", "shape": "s", "curve": [0.0]});
+        hub.publish(EventKind::AttackProfile, profile);
+        let names: Vec<String> = list(&hub)
+            .iter()
+            .filter(|e| e["type"] == "perf")
+            .filter_map(|e| e["name"].as_str().map(String::from))
+            .collect();
+        assert_eq!(names, (15..25).map(|i| format!("k{i}")).collect::<Vec<_>>(), "the newest 10 perf keys");
+        assert_eq!(list(&hub).iter().filter(|e| e["type"] == "attack_profile").count(), 1, "other kinds untouched");
+        assert_eq!(hub.stats().evicted_events, 15);
+        // Bytes: three ~900-byte progress events do not fit in 2,000.
+        for i in 0..3 {
+            hub.publish(
+                EventKind::Progress,
+                json!({"type": "progress", "job": "j", "id": i.to_string(), "done": 1, "total": 2, "message": "m".repeat(800)}),
+            );
+        }
+        let ids: Vec<Value> = list(&hub).iter().filter(|e| e["type"] == "progress").map(|e| e["id"].clone()).collect();
+        assert_eq!(ids, [json!("1"), json!("2")]);
+        assert_eq!(hub.stats().evicted_events, 16);
+        // Frames: by count (replay) and by bytes (predictions, ~166 bytes each).
+        for i in 0..5 {
+            hub.publish(EventKind::Replay, json!({"type": "replay", "t_s": i}));
+            hub.publish(EventKind::Prediction, json!({"type": "prediction", "t_s": i, "pad": "p".repeat(100)}));
+        }
+        let count = |kind: &str| list(&hub).iter().filter(|e| e["type"] == kind).count();
+        assert_eq!((count("replay"), count("prediction")), (3, 2));
+        assert!(hub.kept_bytes() < 3 * 2000 + 400 + 300, "three kinds of state and two rings");
+    }
+
+    #[test]
+    fn the_snapshot_is_the_kept_texts_joined_in_seq_order() {
+        let hub = Hub::new();
+        hub.publish(EventKind::Replay, json!({"type": "replay", "ts": 1}));
+        hub.publish(
+            EventKind::Perf,
+            json!({"type": "perf", "source": "a", "name": "b", "value": 1, "unit": "x", "ts": 2}),
+        );
+        assert_eq!(
+            hub.snapshot_text(),
+            r#"[{"seq":1,"ts":1,"type":"replay"},{"seq":2,"name":"b","source":"a","ts":2,"type":"perf","unit":"x","value":1}]"#
+        );
+        assert_eq!(Hub::new().snapshot_text(), "[]");
+        assert_eq!(&*with_seq(7, "{}"), r#"{"seq":7}"#);
     }
 }

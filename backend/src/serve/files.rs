@@ -1,0 +1,138 @@
+//! Files served from a folder, never through a link that leads out of it:
+//! every path is resolved to its canonical form and served only when that
+//! lies inside the folder's canonical path (a link within the folder is
+//! fine). Used for the dashboard's static files (`--public`) and the run's
+//! ONNX models (`--run`).
+//!
+//! Static files keep what `ServeDir` did: `index.html` for a folder, the
+//! single-page-app fallback to `index.html` for a path that does not exist,
+//! and content types, ranges and conditional requests (tower-http's
+//! `ServeFile` serves the resolved file).
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use percent_encoding::percent_decode_str;
+use tower_http::services::ServeFile;
+
+use super::json_error;
+
+/// A folder whose files may be served.
+#[derive(Debug, Clone)]
+pub struct Folder {
+    root: PathBuf,
+}
+
+impl Folder {
+    /// `path`, canonicalized when it exists (a folder that does not exist
+    /// serves nothing).
+    pub fn new(path: &Path) -> Self {
+        Self { root: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()) }
+    }
+
+    /// The folder (canonical when it exists).
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The canonical path of `relative` (a path of normal components) when
+    /// it exists and lies inside the folder; `Err(true)` when it exists but
+    /// leads out, `Err(false)` when it does not exist.
+    fn contained(&self, relative: &Path) -> Result<PathBuf, bool> {
+        let real = self.root.join(relative).canonicalize().map_err(|_| false)?;
+        if real.starts_with(&self.root) { Ok(real) } else { Err(true) }
+    }
+
+    /// The canonical path of the file `relative`, if it is a file inside the folder.
+    pub fn file(&self, relative: &Path) -> Option<PathBuf> {
+        self.contained(relative).ok().filter(|p| p.is_file())
+    }
+
+    /// What a static-file request for `relative` serves: the file, a
+    /// folder's `index.html`, or the folder's own `index.html` for a path
+    /// that does not exist; `None` for a path that leads out (or nothing
+    /// to fall back on).
+    fn static_file(&self, relative: &Path) -> Option<PathBuf> {
+        let index = || self.file(Path::new("index.html"));
+        match self.contained(relative) {
+            Ok(real) if real.is_dir() => self.file(&relative.join("index.html")).or_else(index),
+            Ok(real) => Some(real),
+            Err(true) => None,
+            Err(false) => index(),
+        }
+    }
+}
+
+/// The folder-relative path of a request path: percent-decoded, normal
+/// components only (`None` for `..`, a root or a drive inside a component).
+fn relative_path(request_path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode_str(request_path.trim_start_matches('/')).decode_utf8().ok()?;
+    let mut relative = PathBuf::new();
+    for component in Path::new(&*decoded).components() {
+        match component {
+            Component::Normal(part) if Path::new(part).components().all(|c| matches!(c, Component::Normal(_))) => {
+                relative.push(part);
+            }
+            Component::CurDir => {}
+            _ => return None,
+        }
+    }
+    Some(relative)
+}
+
+/// The fallback handler (GET and HEAD): the dashboard's static files.
+pub async fn static_files(State(public): State<Arc<Folder>>, request: Request) -> Response {
+    let Some(file) = relative_path(request.uri().path()).and_then(|relative| public.static_file(&relative)) else {
+        return json_error(StatusCode::NOT_FOUND, "not found");
+    };
+    match ServeFile::new(&file).try_call(request).await {
+        Ok(response) => response.into_response(),
+        Err(e) => {
+            tracing::warn!(file = %file.display(), "cannot serve: {e}");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_paths_are_decoded_and_parent_components_refused() {
+        assert_eq!(relative_path("/pkg/app%20one.js"), Some(PathBuf::from("pkg/app one.js")));
+        assert_eq!(relative_path("/./a/"), Some(PathBuf::from("a")));
+        assert_eq!(relative_path("/"), Some(PathBuf::new()));
+        assert_eq!(relative_path("/../etc/passwd"), None);
+        assert_eq!(relative_path("/a/%2e%2e/%2e%2e/etc"), None);
+        assert_eq!(relative_path("/%ff"), None, "not UTF-8");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_folder_are_not_followed() -> Result<(), Box<dyn std::error::Error>> {
+        let outside = tempfile::tempdir()?;
+        std::fs::write(outside.path().join("secret.txt"), "secret")?;
+        let public = tempfile::tempdir()?;
+        std::fs::write(public.path().join("index.html"), "<html>")?;
+        std::fs::create_dir(public.path().join("pkg"))?;
+        std::fs::write(public.path().join("pkg/app.js"), "js")?;
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), public.path().join("leak.txt"))?;
+        std::os::unix::fs::symlink(outside.path(), public.path().join("out"))?;
+        std::os::unix::fs::symlink(public.path().join("pkg/app.js"), public.path().join("alias.js"))?;
+        let folder = Folder::new(public.path());
+        let real = |p: &str| public.path().join(p).canonicalize().ok();
+        assert_eq!(folder.static_file(Path::new("pkg/app.js")), real("pkg/app.js"));
+        assert_eq!(folder.static_file(Path::new("alias.js")), real("pkg/app.js"), "a link inside is fine");
+        assert_eq!(folder.static_file(Path::new("")), real("index.html"));
+        assert_eq!(folder.static_file(Path::new("scene/replay")), real("index.html"), "the SPA fallback");
+        assert_eq!(folder.static_file(Path::new("pkg")), real("index.html"), "a folder without index.html");
+        assert_eq!(folder.static_file(Path::new("leak.txt")), None);
+        assert_eq!(folder.static_file(Path::new("out/secret.txt")), None);
+        assert_eq!(folder.file(Path::new("out/secret.txt")), None);
+        Ok(())
+    }
+}
