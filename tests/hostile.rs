@@ -188,15 +188,16 @@ fn long_sparse_map(path: &Path, scale: u64) -> io::Result<()> {
     let mut a = StreamingArchive::create(path, None)?;
     a.member("manifest.json", &manifest(path))?;
     let mut header = header_block(b"sparse.bin", MemberType::Sparse, b"", 0, 1);
+    header[257..265].copy_from_slice(b"ustar  \0");
     header[482] = 1;
-    octal(&mut header[483..495], chunks * 512);
+    octal(&mut header[483..495], chunks);
     cis490_backend::store::tar_writer::set_checksum(&mut header);
     a.header(&header)?;
     let mut block = [0u8; 512];
     for b in 0..blocks {
         for e in 0..21u64 {
             let at = (e * 24) as usize;
-            octal(&mut block[at..at + 12], (b * 21 + e + 1) * 512);
+            octal(&mut block[at..at + 12], b * 21 + e + 1);
             octal(&mut block[at + 12..at + 24], 0);
         }
         block[504] = u8::from(b + 1 < blocks);
@@ -222,9 +223,13 @@ fn many_members(path: &Path, scale: u64) -> io::Result<()> {
     a.finish()
 }
 
-fn zstd_window(path: &Path, _scale: u64) -> io::Result<()> {
+/// A frame that asks for a 128 MiB window (zstd --long=27) and fills it
+/// with `scale` bytes of an unlisted member.
+fn zstd_window(path: &Path, scale: u64) -> io::Result<()> {
     let mut a = StreamingArchive::create(path, Some(27))?;
     a.member("manifest.json", &manifest(path))?;
+    a.header(&header_block(b"window.bin", MemberType::File, b"", scale, 1))?;
+    a.repeated(b"0123456789abcdef", scale)?;
     a.finish()
 }
 
