@@ -59,7 +59,8 @@ impl Folder {
         let index = || self.file(Path::new("index.html"));
         match self.contained(relative) {
             Ok(real) if real.is_dir() => self.file(&relative.join("index.html")).or_else(index),
-            Ok(real) => Some(real),
+            // Only regular files: a FIFO or a device would hold a worker.
+            Ok(real) => real.is_file().then_some(real),
             Err(true) => None,
             Err(false) => index(),
         }
