@@ -20,15 +20,7 @@ fn synth_then_validate_gives_the_planned_statuses_and_reasons() -> TestResult {
     let store = dir.path().join("store");
     let report = cis490_tests::small_store(&store, 240, 11, 0.3);
     let out = dir.path().join("validation");
-    let opts = ValidateOptions {
-        store,
-        out: out.clone(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-        force: false,
-    };
-    let sweep = validate::run(&opts, &|_, _, _| {})?;
+    let sweep = cis490_tests::validate_store(&store, &out)?;
     assert_eq!(sweep.rows.len(), 240);
     let mut wrong = Vec::new();
     let by_id: BTreeMap<&str, &validate::index::IndexRow> =
@@ -162,15 +154,7 @@ fn pandas_and_pyarrow_read_the_index() -> TestResult {
     let store = dir.path().join("store");
     cis490_tests::small_store(&store, 60, 9, 0.5);
     let out = dir.path().join("validation");
-    let opts = ValidateOptions {
-        store,
-        out: out.clone(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-        force: false,
-    };
-    validate::run(&opts, &|_, _, _| {})?;
+    cis490_tests::validate_store(&store, &out)?;
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_index.py");
     let result = std::process::Command::new(python).arg(script).arg(&out).arg("60").output()?;
     assert!(

@@ -169,13 +169,29 @@ fn long_pax_path(path: &Path, scale: u64) -> io::Result<()> {
     a.finish()
 }
 
-fn long_gnu_name(path: &Path, scale: u64) -> io::Result<()> {
-    let mut a = StreamingArchive::create(path, None)?;
+/// The manifest, then one member `name` of type `kind` holding `scale`
+/// bytes of `fill`, then (with `victim`) a small file that an extension
+/// header before it would name; zstd with `window_log` when given.
+fn big_member(
+    path: &Path,
+    window_log: Option<u32>,
+    (name, kind): (&[u8], MemberType),
+    fill: &[u8],
+    scale: u64,
+    victim: bool,
+) -> io::Result<()> {
+    let mut a = StreamingArchive::create(path, window_log)?;
     a.member("manifest.json", &manifest(path))?;
-    a.header(&header_block(b"././@LongLink", MemberType::GnuLongName, b"", scale, 1))?;
-    a.repeated(b"a", scale)?;
-    a.member("victim.txt", b"x")?;
+    a.header(&header_block(name, kind, b"", scale, 1))?;
+    a.repeated(fill, scale)?;
+    if victim {
+        a.member("victim.txt", b"x")?;
+    }
     a.finish()
+}
+
+fn long_gnu_name(path: &Path, scale: u64) -> io::Result<()> {
+    big_member(path, None, (b"././@LongLink", MemberType::GnuLongName), b"a", scale, true)
 }
 
 /// An old GNU sparse member whose map runs over `scale` bytes of
@@ -207,11 +223,7 @@ fn long_sparse_map(path: &Path, scale: u64) -> io::Result<()> {
 }
 
 fn long_unlisted_line(path: &Path, scale: u64) -> io::Result<()> {
-    let mut a = StreamingArchive::create(path, None)?;
-    a.member("manifest.json", &manifest(path))?;
-    a.header(&header_block(b"notes.txt", MemberType::File, b"", scale, 1))?;
-    a.repeated(b"y", scale)?;
-    a.finish()
+    big_member(path, None, (b"notes.txt", MemberType::File), b"y", scale, false)
 }
 
 fn many_members(path: &Path, scale: u64) -> io::Result<()> {
@@ -226,11 +238,7 @@ fn many_members(path: &Path, scale: u64) -> io::Result<()> {
 /// A frame that asks for a 128 MiB window (zstd --long=27) and fills it
 /// with `scale` bytes of an unlisted member.
 fn zstd_window(path: &Path, scale: u64) -> io::Result<()> {
-    let mut a = StreamingArchive::create(path, Some(27))?;
-    a.member("manifest.json", &manifest(path))?;
-    a.header(&header_block(b"window.bin", MemberType::File, b"", scale, 1))?;
-    a.repeated(b"0123456789abcdef", scale)?;
-    a.finish()
+    big_member(path, Some(27), (b"window.bin", MemberType::File), b"0123456789abcdef", scale, false)
 }
 
 fn huge_file_list(path: &Path, scale: u64) -> io::Result<()> {

@@ -17,11 +17,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cis490_backend::extract::{self, ExtractOptions};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::store::layout::EpisodeRef;
+use cis490_backend::validate;
 use cis490_backend::validate::index::IndexRow;
-use cis490_backend::validate::{self, ValidateOptions};
 use cis490_shared::ids::{EpisodeId, HostId};
 use cis490_tests::hostile::cases;
 use cis490_tests::{HOST, small_store};
@@ -49,15 +48,7 @@ fn write_cases(store: &Path) -> Result<BTreeMap<String, PathBuf>, Box<dyn std::e
 }
 
 fn sweep(store: &Path, out: &Path) -> Result<Vec<IndexRow>, Box<dyn std::error::Error>> {
-    let opts = ValidateOptions {
-        store: store.to_path_buf(),
-        out: out.to_path_buf(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-        force: false,
-    };
-    Ok(validate::run(&opts, &|_, _, _| {})?.rows)
+    Ok(cis490_tests::validate_store(store, out)?.rows)
 }
 
 #[test]
@@ -98,17 +89,7 @@ fn a_store_mixing_hostile_and_good_archives_is_swept_whole() -> TestResult {
     let index = mixed_out.join(validate::index::INDEX_FILE);
     assert_eq!(cis490_backend::extract::index_reader::read_index(&index)?, mixed);
     // Extraction of the mixed store: every usable episode extracted.
-    let features = dir.path().join("features");
-    let opts = ExtractOptions {
-        store: store.clone(),
-        index,
-        out: features.clone(),
-        jobs: 2,
-        progress: false,
-        limits: ReadLimits::default(),
-        force: false,
-    };
-    let summary = extract::run(&opts, &|_, _| {})?;
+    let summary = cis490_tests::extract_store(&store, &mixed_out, &dir.path().join("features"))?;
     let usable = mixed.iter().filter(|r| r.status == "accepted" || r.status == "degraded").count() as u64;
     assert_eq!(summary.episodes, usable, "skipped: {:?}", summary.skipped);
     Ok(())

@@ -29,6 +29,38 @@ use cis490_shared::ids::{EpisodeId, HostId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+/// Validates `store` into `out` (2 jobs, default limits, no `--force`).
+pub fn validate_store(store: &Path, out: &Path) -> Result<validate::Sweep, validate::ValidateError> {
+    let opts = ValidateOptions {
+        store: store.to_path_buf(),
+        out: out.to_path_buf(),
+        jobs: 2,
+        limits: ReadLimits::default(),
+        progress: false,
+        force: false,
+    };
+    validate::run(&opts, &|_, _, _| {})
+}
+
+/// Extracts `store` with the index in `validation` into `out` (2 jobs,
+/// default limits, no `--force`).
+pub fn extract_store(
+    store: &Path,
+    validation: &Path,
+    out: &Path,
+) -> Result<extract::ExtractSummary, extract::ExtractError> {
+    let opts = ExtractOptions {
+        store: store.to_path_buf(),
+        index: validation.join(validate::index::INDEX_FILE),
+        out: out.to_path_buf(),
+        jobs: 2,
+        progress: false,
+        limits: ReadLimits::default(),
+        force: false,
+    };
+    extract::run(&opts, &|_, _| {})
+}
+
 /// Generates, validates and extracts a store under `dir` (`store/`,
 /// `validation/`, `features/`); returns the feature folder.
 pub fn extracted_store(
@@ -39,27 +71,10 @@ pub fn extracted_store(
 ) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
     let store = dir.join("store");
     small_store(&store, episodes, seed, fault_rate);
-    let val = dir.join("validation");
-    let vopts = ValidateOptions {
-        store: store.clone(),
-        out: val.clone(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-        force: false,
-    };
-    validate::run(&vopts, &|_, _, _| {})?;
+    let validation = dir.join("validation");
+    validate_store(&store, &validation)?;
     let out = dir.join("features");
-    let opts = ExtractOptions {
-        store,
-        index: val.join("validation_v1.parquet"),
-        out: out.clone(),
-        jobs: 2,
-        progress: false,
-        limits: ReadLimits::default(),
-        force: false,
-    };
-    extract::run(&opts, &|_, _| {})?;
+    extract_store(&store, &validation, &out)?;
     Ok(out)
 }
 

@@ -13,38 +13,21 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cis490_backend::extract::{self, EXTRACT_SUMMARY_FILE, ExtractOptions};
+use cis490_backend::extract::{self, EXTRACT_SUMMARY_FILE};
 use cis490_backend::split::{self, SplitOptions, recipes::Recipe};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::validate::index::INDEX_FILE;
-use cis490_backend::validate::{self, SUMMARY_FILE, ValidateOptions};
+use cis490_backend::validate::{self, SUMMARY_FILE};
 use cis490_tests::small_store;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-fn validate_into(store: &Path, out: &Path) -> Result<Vec<validate::index::IndexRow>, Box<dyn std::error::Error>> {
-    let opts = ValidateOptions {
-        store: store.to_path_buf(),
-        out: out.to_path_buf(),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-        force: false,
-    };
-    Ok(validate::run(&opts, &|_, _, _| {})?.rows)
+fn validate_into(store: &Path, out: &Path) -> Result<Vec<validate::index::IndexRow>, validate::ValidateError> {
+    Ok(cis490_tests::validate_store(store, out)?.rows)
 }
 
 fn extract_into(store: &Path, validation: &Path, out: &Path) -> Result<extract::ExtractSummary, extract::ExtractError> {
-    let opts = ExtractOptions {
-        store: store.to_path_buf(),
-        index: validation.join(INDEX_FILE),
-        out: out.to_path_buf(),
-        jobs: 2,
-        progress: false,
-        limits: ReadLimits::default(),
-        force: false,
-    };
-    extract::run(&opts, &|_, _| {})
+    cis490_tests::extract_store(store, validation, out)
 }
 
 fn shard_names(dir: &Path) -> Result<Vec<String>, std::io::Error> {

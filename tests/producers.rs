@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use cis490_backend::hub::background::Background;
 use cis490_backend::hub::client::HttpPublisher;
 use cis490_backend::hub::retry::Retrying;
-use cis490_backend::serve::{self, ServeConfig};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::validate::{self, ValidateOptions};
 use futures_util::StreamExt;
@@ -22,14 +21,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 async fn start_hub(
     addr: SocketAddr,
 ) -> Result<(SocketAddr, tokio::sync::oneshot::Sender<()>), Box<dyn std::error::Error>> {
-    let config = ServeConfig::new(addr, std::env::temp_dir());
-    let server = serve::bind(config).await?;
-    let bound = server.local_addr();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(server.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok((bound, stop))
+    cis490_tests::hub_client::start_with(|config| config.bind = addr).await
 }
 
 /// Waits for the first `replay` event on a new WebSocket to `addr`.
@@ -54,15 +46,7 @@ async fn a_replay_resumes_on_a_restarted_hub() -> TestResult {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("store");
     cis490_tests::small_store(&store, 6, 3, 0.0);
-    let opts = ValidateOptions {
-        store: store.clone(),
-        out: dir.path().join("validation"),
-        jobs: 2,
-        limits: ReadLimits::default(),
-        progress: false,
-        force: false,
-    };
-    let rows = validate::run(&opts, &|_, _, _| {})?.rows;
+    let rows = cis490_tests::validate_store(&store, &dir.path().join("validation"))?.rows;
     let row = rows.into_iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?;
 
     let (addr, stop_first) = start_hub("127.0.0.1:0".parse()?).await?;

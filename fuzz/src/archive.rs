@@ -22,7 +22,7 @@ use cis490_shared::registry::Source;
 use cis490_store::archive::{ArchiveError, EpisodeArchive, MemberDigest, ReadLimits, UnsafeKind, read_archive_from};
 use cis490_store::limits::MAX_LABEL_BYTES;
 use cis490_store::table::{LabelsTable, LineProblems, SourceTable};
-use cis490_store::tar_reader::{EntryKind, TarLimits, TarReader};
+use cis490_store::tar_reader::{TarLimits, TarReader};
 use cis490_store::tar_writer::{TarWriter, set_checksum};
 use sha2::{Digest, Sha256};
 
@@ -275,16 +275,7 @@ pub fn tar_reader(payload: &[u8], limits: TarLimits) {
                 let longest_ustar = 155 + 1 + 100;
                 assert!(entry.name.len() <= limits.max_name_bytes.max(longest_ustar), "{entry:?}");
                 assert!(!entry.name_over_limit || entry.name.is_empty(), "{entry:?}");
-                let dataless = matches!(
-                    entry.kind,
-                    EntryKind::HardLink
-                        | EntryKind::Symlink
-                        | EntryKind::CharDevice
-                        | EntryKind::BlockDevice
-                        | EntryKind::Directory
-                        | EntryKind::Fifo
-                );
-                assert!(!dataless || entry.size == 0, "{entry:?}");
+                assert!(entry.kind.has_data() || entry.size == 0, "{entry:?}");
                 assert_eq!(reader.offset() % 512, 0, "data starts on a block boundary");
                 let copied = io::copy(&mut reader.data(), &mut io::sink());
                 let offset = reader.offset();

@@ -11,7 +11,6 @@
 //! whose invariants are checked.
 
 use cis490_shared::registry::Source;
-use cis490_store::jsonl::{Value, parse_numeric_row, parse_object};
 use cis490_store::table::{LabelsTable, SourceTable};
 
 use crate::archive::{check_labels, check_source_table};
@@ -46,30 +45,10 @@ pub fn jsonl(data: &[u8]) {
     assert!(table.t_wall_ns.windows(2).all(|w| w[0] < w[1]));
 }
 
-/// The comparison of the store's `the_fast_path_agrees_with_the_reference_parser`.
+/// The store's own check of the fast path against the reference parser
+/// ([`cis490_store::jsonl::fast_path_disagreement`]).
 pub fn fast_agrees_with_reference(line: &[u8], fields: &[&str]) {
-    let mut fast = vec![f64::NAN; fields.len()];
-    let Some(row) = parse_numeric_row(line, fields, &mut fast) else { return };
-    let mut slow = vec![f64::NAN; fields.len()];
-    let (mut mono, mut wall) = (None, None);
-    let parsed = parse_object(line, |k, v| match k {
-        b"t_mono_ns" => mono = if let Value::Int(i) = v { Some(i) } else { None },
-        b"t_wall_ns" => wall = if let Value::Int(i) = v { Some(i) } else { None },
-        _ => {
-            if let Some(slot) = fields.iter().position(|f| f.as_bytes() == k) {
-                slow[slot] = v.as_f64().unwrap_or(f64::NAN);
-            }
-        }
-    });
-    let shown = String::from_utf8_lossy(line);
-    assert!(parsed.is_ok(), "fast path accepted what the reference rejects ({parsed:?}): {shown}");
-    assert_eq!((row.t_mono_ns, row.t_wall_ns), (mono, wall), "timestamps differ: {shown}");
-    for ((field, f), s) in fields.iter().zip(&fast).zip(&slow) {
-        assert!(
-            f.to_bits() == s.to_bits() || (f.is_nan() && s.is_nan()),
-            "field {field}: fast {f:?} ({:#x}) vs reference {s:?} ({:#x}): {shown}",
-            f.to_bits(),
-            s.to_bits()
-        );
+    if let Some(difference) = cis490_store::jsonl::fast_path_disagreement(line, fields) {
+        panic!("{difference}");
     }
 }

@@ -10,7 +10,7 @@
 
 use cis490_shared::events::EventKind;
 use cis490_shared::registry::{CHANNELS, Source};
-use cis490_store::tar_writer::{MemberType, TarWriter, header_block, set_checksum};
+use cis490_store::tar_writer::{MemberType, TarWriter, header_block, pax_record, set_checksum};
 
 use crate::archive::{Mode, ROUND_TRIP_NAMES, compress, encode_members};
 
@@ -73,16 +73,6 @@ pub fn episode_members() -> Vec<(&'static str, Vec<u8>)> {
         members.push((source.member_name(), source_jsonl(source).into_bytes()));
     }
     members
-}
-
-/// A pax record `"<len> key=value\n"` (the length counts itself).
-fn pax_record(key: &str, value: &str) -> String {
-    let body = format!(" {key}={value}\n");
-    let mut len = body.len() + 1;
-    while format!("{len}{body}").len() != len {
-        len += 1;
-    }
-    format!("{len}{body}")
 }
 
 /// An episode with every kind of member the reader must refuse or decode,

@@ -384,14 +384,13 @@ fn read_member(
     digest_only(entry, limits.checksums)
 }
 
-/// Hashes (unless `checksums` is off) and counts the bytes and lines of a
-/// member without keeping any of it: constant memory whatever its lines.
-/// Lines are counted as [`stream_lines`] counts them (a final line without
-/// a newline counts).
-pub fn digest_only(mut reader: impl Read, checksums: bool) -> io::Result<MemberDigest> {
+/// Reads `reader` to its end in 64 KiB chunks, hashing them unless
+/// `checksums` is off and handing each to `on_chunk`; returns the hex
+/// sha256 (empty when not hashed) and the number of bytes.
+fn read_chunks(mut reader: impl Read, checksums: bool, mut on_chunk: impl FnMut(&[u8])) -> io::Result<(String, u64)> {
     let mut hasher = checksums.then(Sha256::new);
     let mut buf = vec![0u8; 64 << 10];
-    let (mut bytes, mut lines, mut last) = (0u64, 0u64, b'\n');
+    let mut bytes = 0u64;
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -404,13 +403,24 @@ pub fn digest_only(mut reader: impl Read, checksums: bool) -> io::Result<MemberD
             h.update(chunk);
         }
         bytes += n as u64;
-        lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
-        last = chunk[n - 1];
+        on_chunk(chunk);
     }
+    Ok((hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default(), bytes))
+}
+
+/// Hashes (unless `checksums` is off) and counts the bytes and lines of a
+/// member without keeping any of it: constant memory whatever its lines.
+/// Lines are counted as [`stream_lines`] counts them (a final line without
+/// a newline counts).
+pub fn digest_only(reader: impl Read, checksums: bool) -> io::Result<MemberDigest> {
+    let (mut lines, mut last) = (0u64, b'\n');
+    let (sha256, bytes) = read_chunks(reader, checksums, |chunk| {
+        lines += memchr::memchr_iter(b'\n', chunk).count() as u64;
+        last = chunk[chunk.len() - 1];
+    })?;
     if last != b'\n' {
         lines += 1;
     }
-    let sha256 = hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default();
     Ok(MemberDigest { sha256, bytes, lines })
 }
 
@@ -419,35 +429,22 @@ pub fn digest_only(mut reader: impl Read, checksums: bool) -> io::Result<MemberD
 /// digest is then empty). Lines over `limits.max_line_bytes` are reported
 /// to `problems` and skipped without being buffered whole.
 pub fn stream_lines(
-    mut reader: impl Read,
+    reader: impl Read,
     limits: &ReadLimits,
     problems: &mut LineProblems,
     mut on_line: impl FnMut(&[u8], u64, &mut LineProblems),
 ) -> io::Result<MemberDigest> {
     let max_line = limits.max_line_bytes;
-    let mut hasher = limits.checksums.then(Sha256::new);
-    let mut buf = vec![0u8; 64 << 10];
     let mut pending: Vec<u8> = Vec::new();
     let mut skipping = false;
-    let (mut bytes, mut line_no) = (0u64, 0u64);
+    let mut line_no = 0u64;
     let mut emit = |line: &[u8], line_no: u64, problems: &mut LineProblems| {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !line.iter().all(u8::is_ascii_whitespace) {
             on_line(line, line_no, problems);
         }
     };
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let chunk = &buf[..n];
-        if let Some(h) = &mut hasher {
-            h.update(chunk);
-        }
-        bytes += n as u64;
+    let (sha256, bytes) = read_chunks(reader, limits.checksums, |chunk| {
         let mut start = 0;
         for nl in memchr::memchr_iter(b'\n', chunk) {
             line_no += 1;
@@ -483,14 +480,13 @@ pub fn stream_lines(
                 skipping = true;
             }
         }
-    }
+    })?;
     if !pending.is_empty() && !skipping {
         line_no += 1;
         emit(&pending, line_no, problems);
     } else if skipping {
         line_no += 1;
     }
-    let sha256 = hasher.map(|h| hex::encode(h.finalize())).unwrap_or_default();
     Ok(MemberDigest { sha256, bytes, lines: line_no })
 }
 

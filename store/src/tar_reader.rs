@@ -75,7 +75,7 @@ impl EntryKind {
 
     /// Whether members of this type carry data blocks (POSIX: links,
     /// devices, directories and FIFOs carry none, whatever `size` says).
-    fn has_data(self) -> bool {
+    pub fn has_data(self) -> bool {
         !matches!(
             self,
             EntryKind::HardLink
@@ -439,7 +439,7 @@ fn parse_pax(mut data: &[u8], pending: &mut Pending, limits: &TarLimits) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tar_writer::{MemberType, TarWriter};
+    use crate::tar_writer::{MemberType, TarWriter, pax_record};
 
     fn entries(bytes: &[u8], limits: TarLimits) -> Result<Vec<(Entry, Vec<u8>)>, TarError> {
         let mut r = TarReader::new(bytes, limits);
@@ -516,15 +516,6 @@ mod tests {
         let names: Vec<(Vec<u8>, bool)> = got.iter().map(|(e, _)| (e.name.clone(), e.name_over_limit)).collect();
         assert_eq!(names, [(vec![], true), (vec![], true), (b"z".to_vec(), false)]);
         Ok(())
-    }
-
-    fn pax_record(key: &str, value: &str) -> String {
-        let body = format!(" {key}={value}\n");
-        let mut len = body.len() + 1;
-        while format!("{len}{body}").len() != len {
-            len += 1;
-        }
-        format!("{len}{body}")
     }
 
     #[test]

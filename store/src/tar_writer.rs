@@ -64,6 +64,17 @@ fn put_octal(field: &mut [u8], value: u64) {
     field[digits] = 0;
 }
 
+/// A pax extended-header record `"<len> <key>=<value>\n"`, whose length
+/// counts itself (the data of a [`MemberType::PaxHeader`] member).
+pub fn pax_record(key: &str, value: &str) -> String {
+    let body = format!(" {key}={value}\n");
+    let mut len = body.len() + 1;
+    while format!("{len}{body}").len() != len {
+        len += 1;
+    }
+    format!("{len}{body}")
+}
+
 /// Zero bytes after `size` bytes of data, up to the next 512-byte block.
 pub fn padding(size: u64) -> usize {
     ((512 - size % 512) % 512) as usize
