@@ -9,6 +9,9 @@
 //! evaluation with 2,000 resamples on 1 and all cores (NumPy reference in
 //! `bench/eval_numpy.py`).
 //!
+//! [`scale`]: every stage at corpus sizes up to the lab's, wall time and
+//! peak memory per stage.
+//!
 //! `validate`: validation throughput (episodes/s and MB/s) with 1 and 2
 //! jobs on a generated store, next to this machine's limit on the same
 //! files: `zstd -dc` plus `sha256sum` of every archive, the least work any
@@ -19,6 +22,7 @@ pub mod gbt;
 pub mod hub;
 pub mod hub_memory;
 pub mod neural;
+pub mod scale;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,6 +175,7 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
                 limits: ReadLimits::default(),
                 progress: false,
                 force: true,
+                full: true,
             },
             &|_, _, _| {},
         )?;
@@ -242,6 +247,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
                 limits: ReadLimits::default(),
                 progress: false,
                 force: true,
+                full: true,
             },
             &|_, _, _| {},
         )?;
