@@ -6,7 +6,10 @@ use cis490_shared::features::WINDOW_STEPS;
 
 use crate::checkpoint::CheckpointHeader;
 use crate::gbt::{Gbt, GbtConfig, GbtError, Table};
-use crate::neural::trainer::{EpochReport, TrainConfig, Windows, expand_normalization, train};
+use std::sync::Arc;
+
+use crate::neural::source::WindowSource;
+use crate::neural::trainer::{Hooks, TrainConfig, expand_normalization, train};
 use crate::neural::{Arch, InputShape, NeuralError, NeuralModel};
 use crate::onnx::trees::tree_model_bytes;
 use crate::score::{argmax_rows, macro_f1};
@@ -111,21 +114,61 @@ pub struct Fitted {
     pub details: serde_json::Value,
 }
 
-/// Fits `arch` on `train`, early-stopping on `val`. `norm` is the training
-/// split's mean and std per input feature (summary) or per channel
-/// (tensors); `on_epoch` sees each neural epoch.
+/// The windows a model is fitted on.
+#[derive(Clone, Copy)]
+pub enum FitData<'a> {
+    /// Tables in memory (summary features: the trees need these; the mlp
+    /// reads them as a source), shared between the jobs that read them.
+    Tables {
+        /// Training side.
+        train: &'a Arc<Table>,
+        /// Validation side.
+        val: &'a Arc<Table>,
+    },
+    /// Window sources (the networks; e.g. tensors in a file on disk).
+    Sources {
+        /// Training side.
+        train: &'a dyn WindowSource,
+        /// Validation side.
+        val: &'a dyn WindowSource,
+    },
+}
+
+impl FitData<'_> {
+    /// Training windows.
+    pub fn train_windows(&self) -> usize {
+        match self {
+            FitData::Tables { train, .. } => train.rows,
+            FitData::Sources { train, .. } => train.labels().len(),
+        }
+    }
+
+    /// Validation windows.
+    pub fn val_windows(&self) -> usize {
+        match self {
+            FitData::Tables { val, .. } => val.rows,
+            FitData::Sources { val, .. } => val.labels().len(),
+        }
+    }
+}
+
+/// Fits `arch` on `data`'s training side, early-stopping on its validation
+/// side. `norm` is the training split's mean and std per input feature
+/// (summary) or per channel (tensors); `hooks` sees each neural epoch and
+/// batch (and saves or resumes the trainer's state), `on_round` each
+/// boosting round of the trees.
 pub fn fit(
     arch: Architecture,
     input: InputShape,
-    train_table: &Table,
-    val_table: &Table,
+    data: FitData<'_>,
     norm: (&[f64], &[f64]),
     settings: &FitSettings,
-    on_epoch: &mut dyn FnMut(&EpochReport),
+    hooks: Hooks<'_>,
+    on_round: &mut (dyn FnMut(usize) + Send),
 ) -> Result<Fitted, FitError> {
-    match arch {
-        Architecture::Gbt => {
-            let gbt = Gbt::fit(train_table, val_table, &settings.gbt)?;
+    match (arch, data) {
+        (Architecture::Gbt, FitData::Tables { train: train_table, val: val_table }) => {
+            let gbt = Gbt::fit_shared(train_table, val_table, &settings.gbt, on_round)?;
             let predicted = argmax_rows(&gbt.predict_proba(val_table)?, NUM_CLASSES);
             Ok(Fitted {
                 val_macro_f1: macro_f1(&val_table.y, &predicted, NUM_CLASSES),
@@ -134,11 +177,16 @@ pub fn fit(
                 model: TrainedModel::Gbt(gbt),
             })
         }
-        Architecture::Neural(a) => {
+        (Architecture::Gbt, FitData::Sources { .. }) => {
+            Err(FitError::Checkpoint("the trees are fitted on tables in memory, not on window sources".into()))
+        }
+        (Architecture::Neural(a), data) => {
             let norm = expand_normalization(input, norm.0, norm.1);
-            let train_windows = Windows { x: &train_table.x, y: &train_table.y };
-            let val_windows = Windows { x: &val_table.x, y: &val_table.y };
-            let (model, report) = train(a, input, &settings.neural, norm, train_windows, val_windows, on_epoch)?;
+            let (train_windows, val_windows): (&dyn WindowSource, &dyn WindowSource) = match data {
+                FitData::Tables { train, val } => (train.as_ref(), val.as_ref()),
+                FitData::Sources { train, val } => (train, val),
+            };
+            let (model, report) = train(a, input, &settings.neural, norm, train_windows, val_windows, hooks)?;
             Ok(Fitted {
                 val_macro_f1: report.best_val_macro_f1,
                 config: serde_json::json!({"width": model.width, "trainer": settings.neural}),

@@ -2,6 +2,7 @@
 //! softprob), with early stopping on the validation log-loss.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use hessboost::objective::Multiclass;
 use hessboost::prelude::*;
@@ -55,7 +56,7 @@ fn boost(e: impl std::fmt::Display) -> GbtError {
     GbtError::Boost(e.to_string())
 }
 
-fn matrix(t: &Table, labels: bool) -> Result<DMatrix, GbtError> {
+fn check_shape(t: &Table, labels: bool) -> Result<(), GbtError> {
     if t.x.len() != t.rows * t.cols || (labels && t.y.len() != t.rows) {
         return Err(GbtError::Shape(format!(
             "{} values, {} labels for {} rows × {} columns",
@@ -65,13 +66,36 @@ fn matrix(t: &Table, labels: bool) -> Result<DMatrix, GbtError> {
             t.cols
         )));
     }
+    Ok(())
+}
+
+fn with_labels(m: DMatrix, t: &Table) -> Result<DMatrix, GbtError> {
+    let y: Vec<f32> = t.y.iter().map(|c| *c as f32).collect();
+    m.with_labels(&y).map_err(boost)
+}
+
+/// A copy of `t`'s values as a matrix (prediction inputs).
+fn matrix(t: &Table, labels: bool) -> Result<DMatrix, GbtError> {
+    check_shape(t, labels)?;
     let m = DMatrix::from_dense(&t.x, t.rows, t.cols).map_err(boost)?;
-    if labels {
-        let y: Vec<f32> = t.y.iter().map(|c| *c as f32).collect();
-        m.with_labels(&y).map_err(boost)
-    } else {
-        Ok(m)
+    if labels { with_labels(m, t) } else { Ok(m) }
+}
+
+/// `t`'s values as a labelled matrix read in place (no copy): a training
+/// table of the lab's corpus is the largest thing in memory.
+struct SharedValues(Arc<Table>);
+
+impl AsRef<[f32]> for SharedValues {
+    fn as_ref(&self) -> &[f32] {
+        &self.0.x
     }
+}
+
+fn shared_matrix(t: &Arc<Table>) -> Result<DMatrix, GbtError> {
+    check_shape(t, true)?;
+    let m =
+        DMatrix::from_dense_shared(Arc::new(SharedValues(Arc::clone(t))), t.rows, t.cols, f32::NAN).map_err(boost)?;
+    with_labels(m, t)
 }
 
 /// A trained tree ensemble.
@@ -84,6 +108,17 @@ pub struct Gbt {
 impl Gbt {
     /// Trains on `train`, stopping early on `val`'s multiclass log-loss.
     pub fn fit(train: &Table, val: &Table, config: &GbtConfig) -> Result<Self, GbtError> {
+        Self::fit_shared(&Arc::new(train.clone()), &Arc::new(val.clone()), config, &mut |_| {})
+    }
+
+    /// [`Gbt::fit`] over shared tables, read in place; `on_round` sees
+    /// each finished boosting round (0-based).
+    pub fn fit_shared(
+        train: &Arc<Table>,
+        val: &Arc<Table>,
+        config: &GbtConfig,
+        on_round: &mut (dyn FnMut(usize) + Send),
+    ) -> Result<Self, GbtError> {
         let params = TrainingParams::builder()
             .objective(Objective::Softprob(Multiclass::new(NUM_CLASSES).map_err(boost)?))
             .tree_method(TreeMethod::Hist)
@@ -91,12 +126,16 @@ impl Gbt {
             .eta(config.eta)
             .build()
             .map_err(boost)?;
-        let dtrain = matrix(train, true)?;
-        let dval = matrix(val, true)?;
+        let dtrain = shared_matrix(train)?;
+        let dval = shared_matrix(val)?;
         let patience = NonZeroUsize::new(config.early_stopping_rounds.max(1)).unwrap_or(NonZeroUsize::MIN);
         let result = Trainer::new(&params, &dtrain, config.rounds.max(1))
             .eval(&dval, "valid")
             .early_stopping_rounds(patience)
+            .on_round(|round| {
+                on_round(round.iteration());
+                std::ops::ControlFlow::Continue(())
+            })
             .train()
             .map_err(boost)?;
         Ok(Self { model: result.model, cols: train.cols })

@@ -8,6 +8,16 @@ pub struct Rng {
 }
 
 impl Rng {
+    /// The generator's whole state (see [`Rng::from_state`]).
+    pub fn state(&self) -> u64 {
+        self.state
+    }
+
+    /// A generator continuing from a [`Rng::state`].
+    pub fn from_state(state: u64) -> Self {
+        Self { state }
+    }
+
     /// A generator for `seed`.
     pub fn new(seed: u64) -> Self {
         Self { state: seed ^ 0x9E37_79B9_7F4A_7C15 }

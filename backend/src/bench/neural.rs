@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cis490_models::neural::trainer::{TrainConfig, Windows, train};
+use cis490_models::neural::source::Windows;
+use cis490_models::neural::trainer::{Hooks, TrainConfig, train};
 use cis490_models::neural::{Arch, InputShape};
 use cis490_models::onnx::OnnxRunner;
 use cis490_shared::rng::Rng;
@@ -39,9 +40,8 @@ pub fn training_steps(steps: usize) -> Result<Vec<(Arch, f64)>, BenchError> {
         let (vx, vy) = (&x[..BATCH * input.len()], &y[..BATCH]);
         let cfg = TrainConfig { max_epochs: 1, patience: 1, ..TrainConfig::default() };
         let norm = (vec![0.0; input.len()], vec![1.0; input.len()]);
-        let (_, report) =
-            train(arch, input, &cfg, norm, Windows { x: &x, y: &y }, Windows { x: vx, y: vy }, &mut |_| {})
-                .map_err(tool)?;
+        let (train_w, val_w) = (Windows { x: &x, y: &y }, Windows { x: vx, y: vy });
+        let (_, report) = train(arch, input, &cfg, norm, &train_w, &val_w, Hooks::epochs(&mut |_| {})).map_err(tool)?;
         let ms = report.seconds_per_step * 1000.0;
         println!("{:<12} {:>10.2}", arch.as_str(), ms);
         out.push((arch, ms));

@@ -4,6 +4,8 @@
 //! - [`layers`]: dense, 1D convolution and layer norm blocks;
 //! - [`mlp`], [`cnn`], [`recurrent`] (GRU and LSTM), [`transformer`];
 //! - [`trainer`]: the one training loop they share;
+//! - [`source`]: where training windows come from, and epoch sampling;
+//! - [`resume`]: the trainer's state after an epoch, to continue a run;
 //! - [`weights`]: named tensors, the checkpoint's weight format.
 //!
 //! Inputs are normalized with the training split's statistics
@@ -14,6 +16,8 @@ pub mod cnn;
 pub mod layers;
 pub mod mlp;
 pub mod recurrent;
+pub mod resume;
+pub mod source;
 pub mod trainer;
 pub mod transformer;
 pub mod weights;
@@ -134,6 +138,12 @@ pub enum NeuralError {
     /// Weights unusable.
     #[error(transparent)]
     Weights(#[from] WeightsError),
+    /// Stopped on request; the state saved after the last completed epoch resumes it.
+    #[error("interrupted after {epochs_done} completed epochs")]
+    Interrupted {
+        /// Epochs completed (and saved) before the stop.
+        epochs_done: usize,
+    },
 }
 
 /// One of the five networks.

@@ -1,7 +1,8 @@
 //! Each architecture learns a tiny set perfectly, trains deterministically,
 //! and its ONNX file run by tract matches the native forward pass.
 
-use super::trainer::{TrainConfig, Windows, train};
+use super::source::Windows;
+use super::trainer::{Hooks, TrainConfig, train};
 use super::*;
 use crate::onnx::OnnxRunner;
 use crate::score::argmax_rows;
@@ -70,7 +71,7 @@ fn fit(arch: Arch, seed: u64) -> Result<(NeuralModel, Vec<f32>, Vec<u32>), Neura
         ..TrainConfig::default()
     };
     let windows = Windows { x: &x, y: &y };
-    let (model, _) = train(arch, input, &cfg, (mean, std), windows, windows, &mut |_| {})?;
+    let (model, _) = train(arch, input, &cfg, (mean, std), &windows, &windows, Hooks::epochs(&mut |_| {}))?;
     Ok((model, x, y))
 }
 
@@ -148,4 +149,85 @@ fn damaged_weights_and_bad_inputs_are_refused() {
     let seq = InputShape::Sequence { channels: 4, steps: 20 };
     assert!(Net::init(Arch::Mlp, seq, 32, &mut Rng::new(1), &Device::flex()).is_err());
     assert!(Net::init(Arch::Transformer, seq, 30, &mut Rng::new(1), &Device::flex()).is_err());
+}
+
+/// A run stopped after some epochs and resumed from its saved state ends
+/// with the same weights and the same curve as a run never stopped; a
+/// sampled epoch (fewer windows than the set) keeps that promise too.
+#[test]
+fn a_resumed_run_equals_an_uninterrupted_one() -> Result<(), NeuralError> {
+    use std::sync::atomic::AtomicBool;
+    for (arch, sampled) in [(Arch::Cnn, false), (Arch::Mlp, true), (Arch::Gru, false)] {
+        let (x, y, input) = tiny_set(6, arch == Arch::Mlp);
+        let len = input.len();
+        let norm = || (vec![100.0f32; len], vec![3.0f32; len]);
+        let cfg = TrainConfig {
+            max_epochs: 6,
+            patience: 6,
+            batch_size: 8,
+            width: Some(8),
+            max_windows_per_epoch: sampled.then_some(20),
+            ..TrainConfig::default()
+        };
+        let windows = Windows { x: &x, y: &y };
+        let (whole, whole_report) = train(arch, input, &cfg, norm(), &windows, &windows, Hooks::epochs(&mut |_| {}))?;
+
+        // First run: saves after each epoch, stopped during epoch 4.
+        let stop = AtomicBool::new(false);
+        let mut saved: Vec<u8> = Vec::new();
+        let mut save = |bytes: &[u8]| {
+            saved = bytes.to_vec();
+            Ok(())
+        };
+        let mut on_epoch = |r: &super::trainer::EpochReport| {
+            if r.epoch == 3 {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        let first = train(
+            arch,
+            input,
+            &cfg,
+            norm(),
+            &windows,
+            &windows,
+            Hooks {
+                on_epoch: &mut on_epoch,
+                on_batch: None,
+                save_state: Some(&mut save),
+                resume_from: None,
+                stop: Some(&stop),
+            },
+        );
+        assert!(matches!(first, Err(NeuralError::Interrupted { epochs_done: 3 })), "{arch:?}: {first:?}");
+
+        let mut seen = Vec::new();
+        let mut on_epoch = |r: &super::trainer::EpochReport| seen.push(r.epoch);
+        let hooks =
+            Hooks { on_epoch: &mut on_epoch, on_batch: None, save_state: None, resume_from: Some(&saved), stop: None };
+        let (resumed, resumed_report) = train(arch, input, &cfg, norm(), &windows, &windows, hooks)?;
+        assert_eq!(seen, [1, 2, 3, 4, 5, 6], "{arch:?}: restored epochs are reported again");
+        assert_eq!(resumed.weights_bytes(), whole.weights_bytes(), "{arch:?}: same weights");
+        let curve = |r: &super::trainer::TrainReport| -> Vec<(f64, f64, f64)> {
+            r.history.iter().map(|e| (e.train_loss, e.val_macro_f1, e.lr)).collect()
+        };
+        assert_eq!(curve(&resumed_report), curve(&whole_report), "{arch:?}: same curve");
+        assert_eq!(resumed_report.best_epoch, whole_report.best_epoch);
+
+        // A state is refused by another run.
+        let other = TrainConfig { seed: cfg.seed + 1, ..cfg.clone() };
+        let hooks =
+            Hooks { on_epoch: &mut |_| {}, on_batch: None, save_state: None, resume_from: Some(&saved), stop: None };
+        let refused = train(arch, input, &other, norm(), &windows, &windows, hooks);
+        assert!(matches!(&refused, Err(NeuralError::Invalid(m)) if m.contains("another run")), "{refused:?}");
+        let hooks = Hooks {
+            on_epoch: &mut |_| {},
+            on_batch: None,
+            save_state: None,
+            resume_from: Some(&saved[..saved.len() / 2]),
+            stop: None,
+        };
+        assert!(train(arch, input, &cfg, norm(), &windows, &windows, hooks).is_err(), "a cut state is refused");
+    }
+    Ok(())
 }

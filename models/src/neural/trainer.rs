@@ -6,6 +6,7 @@
 //! generator and the CPU backend runs single-threaded, so a seed gives the
 //! same model bit for bit.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -14,6 +15,8 @@ use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 use cis490_shared::rng::Rng;
 
+use super::resume::TrainerState;
+use super::source::{WindowSource, epoch_sample};
 use super::weights::Weights;
 use super::{Arch, InputShape, Net, NeuralError, NeuralModel, normalize_rows};
 use crate::NUM_CLASSES;
@@ -42,7 +45,8 @@ pub struct TrainConfig {
     pub width: Option<usize>,
     /// Seed of weights and batch order.
     pub seed: u64,
-    /// Cap on training windows per epoch (a fresh random subset each epoch); `None` uses all.
+    /// Training windows per epoch: a fresh class-stratified sample each
+    /// epoch when the training side is larger; `None` uses all.
     pub max_windows_per_epoch: Option<usize>,
 }
 
@@ -64,17 +68,8 @@ impl Default for TrainConfig {
     }
 }
 
-/// Windows and labels: `y.len()` rows of `x.len() / y.len()` raw values.
-#[derive(Debug, Clone, Copy)]
-pub struct Windows<'a> {
-    /// Raw inputs, row-major.
-    pub x: &'a [f32],
-    /// Class index per row.
-    pub y: &'a [u32],
-}
-
 /// What one epoch did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochReport {
     /// 1-based epoch.
     pub epoch: usize,
@@ -147,27 +142,81 @@ pub fn expand_normalization(input: InputShape, mean: &[f64], std: &[f64]) -> (Ve
     (expand(mean), expand(std))
 }
 
-fn check(input: InputShape, w: &Windows<'_>, side: &str) -> Result<(), NeuralError> {
-    if w.y.is_empty() || w.x.len() != w.y.len() * input.len() {
+/// Where a run in progress is in its epoch, after each batch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchProgress {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Most epochs.
+    pub max_epochs: usize,
+    /// Training windows done in this epoch.
+    pub windows_done: usize,
+    /// Training windows per epoch.
+    pub epoch_windows: usize,
+    /// Seconds of this epoch so far.
+    pub epoch_seconds: f64,
+}
+
+/// Persists a trainer state; an error stops the run with that error.
+pub type SaveState<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), String>;
+
+/// What a training run reports and how it is resumed or stopped.
+pub struct Hooks<'a> {
+    /// Each epoch as it ends.
+    pub on_epoch: &'a mut dyn FnMut(&EpochReport),
+    /// After each batch.
+    pub on_batch: Option<&'a mut dyn FnMut(&BatchProgress)>,
+    /// Gets the whole trainer state after each completed epoch (for a
+    /// later resume); an error stops the run with that error.
+    pub save_state: Option<SaveState<'a>>,
+    /// A state from `save_state` to continue from.
+    pub resume_from: Option<&'a [u8]>,
+    /// Set to stop between batches (the last saved state stays resumable).
+    pub stop: Option<&'a AtomicBool>,
+}
+
+impl<'a> Hooks<'a> {
+    /// Only an epoch callback.
+    pub fn epochs(on_epoch: &'a mut dyn FnMut(&EpochReport)) -> Self {
+        Self { on_epoch, on_batch: None, save_state: None, resume_from: None, stop: None }
+    }
+}
+
+fn check(input: InputShape, w: &dyn WindowSource, side: &str) -> Result<(), NeuralError> {
+    if w.labels().is_empty() || w.row_len() != input.len() {
         return Err(NeuralError::Invalid(format!(
-            "{side}: {} values for {} windows of {} inputs",
-            w.x.len(),
-            w.y.len(),
+            "{side}: {} windows of {} inputs, the model takes {}",
+            w.labels().len(),
+            w.row_len(),
             input.len()
         )));
     }
-    if let Some(c) = w.y.iter().find(|c| **c as usize >= NUM_CLASSES) {
+    if let Some(c) = w.labels().iter().find(|c| **c as usize >= NUM_CLASSES) {
         return Err(NeuralError::Invalid(format!("{side}: class index {c} is out of range")));
     }
     Ok(())
 }
 
-fn predict_classes(net: &Net, input: InputShape, x: &[f32], device: &Device) -> Result<Vec<u32>, NeuralError> {
+/// Rows predicted per forward pass on the validation side.
+const PREDICT_ROWS: usize = 512;
+
+fn predict_classes(
+    net: &Net,
+    input: InputShape,
+    source: &dyn WindowSource,
+    (mean, std): (&[f32], &[f32]),
+    device: &Device,
+) -> Result<Vec<u32>, NeuralError> {
     let len = input.len();
-    let mut out = Vec::with_capacity(x.len() / len);
-    for rows in x.chunks(512 * len) {
-        let n = rows.len() / len;
-        let t = Tensor::<2>::from_data(TensorData::new(rows.to_vec(), [n, len]), device);
+    let n = source.labels().len();
+    let mut out = Vec::with_capacity(n);
+    let mut rows = Vec::with_capacity(PREDICT_ROWS * len);
+    for start in (0..n).step_by(PREDICT_ROWS) {
+        let count = PREDICT_ROWS.min(n - start);
+        rows.clear();
+        source.read_range(start, count, &mut rows).map_err(NeuralError::Invalid)?;
+        normalize_rows(&mut rows, mean, std);
+        let t = Tensor::<2>::from_data(TensorData::new(rows.clone(), [count, len]), device);
         let logits =
             net.logits(t, input).into_data().try_to_vec::<f32>().map_err(|e| NeuralError::Invalid(format!("{e:?}")))?;
         out.extend(argmax_rows(&logits, NUM_CLASSES));
@@ -177,31 +226,31 @@ fn predict_classes(net: &Net, input: InputShape, x: &[f32], device: &Device) -> 
 
 /// Trains `arch` on `train` (raw inputs), early-stopping on `val`;
 /// `mean`/`std` are per input position (see [`expand_normalization`]).
-/// `on_epoch` sees every epoch as it ends.
+/// Batches are read from the sources one at a time and normalized as they
+/// are read, so memory does not grow with the sets. `hooks` sees every
+/// epoch and batch, and can save the state after each epoch and resume
+/// from one: a resumed run ends exactly as an uninterrupted one.
 pub fn train(
     arch: Arch,
     input: InputShape,
     cfg: &TrainConfig,
     (mean, std): (Vec<f32>, Vec<f32>),
-    train: Windows<'_>,
-    val: Windows<'_>,
-    on_epoch: &mut dyn FnMut(&EpochReport),
+    train: &dyn WindowSource,
+    val: &dyn WindowSource,
+    hooks: Hooks<'_>,
 ) -> Result<(NeuralModel, TrainReport), NeuralError> {
-    check(input, &train, "training windows")?;
-    check(input, &val, "validation windows")?;
+    check(input, train, "training windows")?;
+    check(input, val, "validation windows")?;
     if mean.len() != input.len() || std.len() != input.len() {
         return Err(NeuralError::Invalid("normalization does not match the input".into()));
     }
-    if cfg.batch_size == 0 || cfg.max_epochs == 0 {
-        return Err(NeuralError::Invalid("batch size and epochs must be at least 1".into()));
+    if cfg.batch_size == 0 || cfg.max_epochs == 0 || cfg.max_windows_per_epoch == Some(0) {
+        return Err(NeuralError::Invalid("batch size, epochs and windows per epoch must be at least 1".into()));
     }
+    let Hooks { on_epoch, mut on_batch, mut save_state, resume_from, stop } = hooks;
     let started = Instant::now();
     let len = input.len();
-    let mut train_x = train.x.to_vec();
-    normalize_rows(&mut train_x, &mean, &std);
-    let mut val_x = val.x.to_vec();
-    normalize_rows(&mut val_x, &mean, &std);
-
+    let labels = train.labels();
     let width = cfg.width.unwrap_or(arch.default_width());
     let device = Device::flex().autodiff();
     let plain = Device::flex();
@@ -211,75 +260,114 @@ pub fn train(
         .with_weight_decay(cfg.weight_decay)
         .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.clip_norm)))
         .init();
-    let weights = class_weights(train.y);
-    let per_epoch = cfg.max_windows_per_epoch.unwrap_or(usize::MAX).min(train.y.len());
+    let weights = class_weights(labels);
+    let per_epoch = cfg.max_windows_per_epoch.unwrap_or(usize::MAX).min(labels.len());
     let steps_per_epoch = per_epoch.div_ceil(cfg.batch_size);
     let total_steps = steps_per_epoch * cfg.max_epochs;
 
-    let mut order: Vec<usize> = (0..train.y.len()).collect();
-    let mut history = Vec::new();
-    let (mut best_f1, mut best_epoch, mut best_weights) = (-1.0, 0, Weights::new());
-    let mut step = 0;
-    let mut lr = cfg.learning_rate;
-    let mut step_seconds = 0.0;
-    for epoch in 1..=cfg.max_epochs {
-        rng.shuffle(&mut order);
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    let mut state = TrainerState::fresh(cfg.learning_rate);
+    if let Some(bytes) = resume_from {
+        let resumed = TrainerState::decode(bytes, arch, input, width, cfg, labels.len())?;
+        (net, optim) = resumed.restore((arch, input, width), optim, &device)?;
+        rng = Rng::from_state(resumed.rng_state);
+        order = resumed.order.clone();
+        // The restored epochs are reported again, so a watcher has the whole curve.
+        for report in &resumed.history {
+            on_epoch(report);
+        }
+        state = resumed;
+    }
+    let (mut x, mut target) = (Vec::with_capacity(cfg.batch_size * len), Vec::new());
+    for epoch in state.epoch + 1..=cfg.max_epochs {
+        let epoch_started = Instant::now();
+        let chosen = epoch_sample(&mut order, labels, per_epoch, &mut rng);
         let mut loss_sum = 0.0;
-        for batch in order[..per_epoch].chunks(cfg.batch_size) {
+        let mut done = 0;
+        for batch in chosen.chunks(cfg.batch_size) {
+            if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
+                return Err(NeuralError::Interrupted { epochs_done: epoch - 1 });
+            }
             let step_started = Instant::now();
-            let mut x = Vec::with_capacity(batch.len() * len);
-            let mut target = vec![0.0f32; batch.len() * NUM_CLASSES];
+            x.clear();
+            train.read_rows(batch, &mut x).map_err(NeuralError::Invalid)?;
+            normalize_rows(&mut x, &mean, &std);
+            target.clear();
+            target.resize(batch.len() * NUM_CLASSES, 0.0f32);
             let mut weight_sum = 0.0;
             for (row, &i) in batch.iter().enumerate() {
-                x.extend_from_slice(&train_x[i * len..(i + 1) * len]);
-                let class = train.y[i] as usize;
+                let class = labels[i] as usize;
                 target[row * NUM_CLASSES + class] = weights[class];
                 weight_sum += weights[class];
             }
-            let x = Tensor::<2>::from_data(TensorData::new(x, [batch.len(), len]), &device);
-            let target = Tensor::<2>::from_data(TensorData::new(target, [batch.len(), NUM_CLASSES]), &device);
-            let log_probs = log_softmax(net.logits(x, input), 1);
-            let loss = (log_probs * target).sum().neg() / weight_sum.max(f32::MIN_POSITIVE);
+            let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [batch.len(), len]), &device);
+            let tt = Tensor::<2>::from_data(TensorData::new(target.clone(), [batch.len(), NUM_CLASSES]), &device);
+            let log_probs = log_softmax(net.logits(xt, input), 1);
+            let loss = (log_probs * tt).sum().neg() / weight_sum.max(f32::MIN_POSITIVE);
             let grads = GradientsParams::from_grads(loss.backward(), &net);
-            lr = learning_rate(cfg, step, total_steps);
-            net = optim.step(lr, net, grads);
+            state.lr = learning_rate(cfg, state.step, total_steps);
+            net = optim.step(state.lr, net, grads);
             loss_sum += f64::from(loss.into_scalar::<f32>()) * batch.len() as f64;
-            step += 1;
-            step_seconds += step_started.elapsed().as_secs_f64();
+            state.step += 1;
+            state.step_seconds += step_started.elapsed().as_secs_f64();
+            done += batch.len();
+            if let Some(on_batch) = on_batch.as_mut() {
+                on_batch(&BatchProgress {
+                    epoch,
+                    max_epochs: cfg.max_epochs,
+                    windows_done: done,
+                    epoch_windows: per_epoch,
+                    epoch_seconds: epoch_started.elapsed().as_secs_f64(),
+                });
+            }
         }
         let snapshot = net.valid();
-        let predicted = predict_classes(&snapshot, input, &val_x, &plain)?;
-        let f1 = macro_f1(val.y, &predicted, NUM_CLASSES);
-        let improved = f1 > best_f1;
+        let predicted = predict_classes(&snapshot, input, val, (&mean, &std), &plain)?;
+        let f1 = macro_f1(val.labels(), &predicted, NUM_CLASSES);
+        let improved = f1 > state.best_f1;
         if improved {
-            best_f1 = f1;
-            best_epoch = epoch;
-            best_weights = snapshot.save();
+            state.best_f1 = f1;
+            state.best_epoch = epoch;
+            state.best_weights = snapshot.save().to_bytes();
         }
         let report = EpochReport {
             epoch,
             max_epochs: cfg.max_epochs,
             train_loss: loss_sum / per_epoch as f64,
             val_macro_f1: f1,
-            lr,
-            seconds: started.elapsed().as_secs_f64(),
+            lr: state.lr,
+            seconds: state.seconds_before + started.elapsed().as_secs_f64(),
             best: improved,
         };
         on_epoch(&report);
-        history.push(report);
-        if epoch - best_epoch >= cfg.patience && epoch < cfg.max_epochs {
+        state.history.push(report);
+        state.epoch = epoch;
+        let stopping = epoch - state.best_epoch >= cfg.patience && epoch < cfg.max_epochs;
+        if let Some(save) = save_state.as_mut()
+            && epoch < cfg.max_epochs
+            && !stopping
+        {
+            let mut saved = state.clone();
+            saved.rng_state = rng.state();
+            saved.order.clone_from(&order);
+            saved.seconds_before += started.elapsed().as_secs_f64();
+            let bytes = saved.encode(&net, &optim, arch, input, width, cfg, labels.len())?;
+            save(&bytes).map_err(NeuralError::Invalid)?;
+        }
+        if stopping {
             break;
         }
     }
-    let stopped_early = history.len() < cfg.max_epochs;
-    let net = Net::load(arch, input, width, &best_weights, &plain)?;
+    let stopped_early = state.history.len() < cfg.max_epochs;
+    let best = Weights::from_bytes(&state.best_weights)?;
+    let net = Net::load(arch, input, width, &best, &plain)?;
     let model = NeuralModel::new(arch, input, width, mean, std, net);
     let report = TrainReport {
-        best_epoch,
-        best_val_macro_f1: best_f1,
-        history,
+        best_epoch: state.best_epoch,
+        best_val_macro_f1: state.best_f1,
+        history: state.history,
         stopped_early,
-        seconds_per_step: step_seconds / step.max(1) as f64,
+        seconds_per_step: state.step_seconds / state.step.max(1) as f64,
     };
     Ok((model, report))
 }
