@@ -38,6 +38,7 @@ pub fn validate_store(store: &Path, out: &Path) -> Result<validate::Sweep, valid
         limits: ReadLimits::default(),
         progress: false,
         force: false,
+        full: false,
     };
     validate::run(&opts, &|_, _, _| {})
 }
@@ -296,6 +297,8 @@ pub fn quick_train_options(
         jobs: 2,
         publisher: None,
         progress: false,
+        resume: false,
+        stop: None,
     }
 }
 

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use cis490_models::architecture::{Architecture, TrainedModel, header_input};
 use cis490_models::checkpoint::CheckpointHeader;
+use cis490_models::gbt::Table;
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
 use cis490_shared::label::Label;
@@ -42,7 +43,7 @@ use crate::split::episodes::read_episodes;
 use crate::train::dataset::{self, FeatureKind, Windows};
 use crate::train::{load_model, model_dirs};
 use bootstrap::{Draws, paired};
-use predictions_file::{IN_DISTRIBUTION, PredictionRows, RowSource};
+use predictions_file::{IN_DISTRIBUTION, RowSource, write_predictions};
 use report::{
     BootstrapSettings, Comparison, ConfusionEntry, FORMAT, InDistribution, ModelEntry, ModelRef, Report, SIGNIFICANCE,
     SkippedModel, SplitSummary,
@@ -55,6 +56,9 @@ pub const DEFAULT_RESAMPLES: usize = 2000;
 pub const MIN_RESAMPLES: usize = 100;
 /// Salt of the in-distribution side's draws (independent of the test side's).
 const IN_DISTRIBUTION_DRAWS: u64 = 0x1d_d7a3;
+
+/// Windows predicted at once by every model of a variant and feature kind.
+const PREDICT_BATCH: usize = 4096;
 
 /// What to evaluate.
 #[derive(Clone)]
@@ -266,35 +270,70 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     };
     let id_side = SideEpisodes::new(id_ids, facts);
 
-    // One table per variant and feature kind, over both sides' episodes.
-    let wanted: BTreeSet<String> = test_side.ids.iter().chain(&id_side.ids).cloned().collect();
-    let mut tables: BTreeMap<(Variant, bool), Windows> = BTreeMap::new();
-    for c in &candidates {
-        let key = (c.header.variant, c.arch.reads_tensors());
-        if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(key) {
-            let kind = if key.1 { FeatureKind::Tensor } else { FeatureKind::Summary };
-            slot.insert(dataset::windows(&features, &wanted, key.0, kind)?);
-        }
-    }
-
     clock.lap("load");
 
-    // Predictions, models in parallel.
+    // Windows are streamed per variant and feature kind, over both sides'
+    // episodes, a batch at a time through every model that reads them; only
+    // keys, truths and probabilities are kept.
+    let wanted: BTreeSet<String> = test_side.ids.iter().chain(&id_side.ids).cloned().collect();
+    let mut groups: BTreeMap<(Variant, bool), Vec<usize>> = BTreeMap::new();
+    for (i, c) in candidates.iter().enumerate() {
+        groups.entry((c.header.variant, c.arch.reads_tensors())).or_default().push(i);
+    }
+    let mut tables: BTreeMap<(Variant, bool), Windows> = BTreeMap::new();
+    let mut probs: Vec<Vec<ClassProbabilities>> = candidates.iter().map(|_| Vec::new()).collect();
     let done = std::sync::atomic::AtomicU64::new(0);
-    let predicted: Vec<Predicted> = candidates
-        .into_par_iter()
-        .map(|c| {
-            let table = &tables[&(c.header.variant, c.arch.reads_tensors())].table;
-            let rows: Vec<&[f32]> = table.x.chunks(table.cols.max(1)).collect();
-            let probs = c.model.predict_proba(&rows).map_err(|e| EvalError::Model {
-                path: c.path.display().to_string(),
-                message: format!("cannot predict: {e}"),
-            })?;
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress.report(n, total, "predicting", Map::new());
-            Ok(Predicted { path: c.path, arch: c.arch, variant: c.header.variant, probs })
+    for (&(variant, tensors), members) in &groups {
+        let kind = if tensors { FeatureKind::Tensor } else { FeatureKind::Summary };
+        let cols = dataset::row_len(variant, kind);
+        let mut windows = Windows { table: Table { cols, ..Table::default() }, keys: Vec::new() };
+        let mut batch: Vec<f32> = Vec::with_capacity(PREDICT_BATCH * cols);
+        let predict = |batch: &mut Vec<f32>, probs: &mut Vec<Vec<ClassProbabilities>>| -> Result<(), EvalError> {
+            let rows: Vec<&[f32]> = batch.chunks(cols.max(1)).collect();
+            let out: Vec<Vec<ClassProbabilities>> = members
+                .par_iter()
+                .map(|i| {
+                    let c = &candidates[*i];
+                    c.model.predict_proba(&rows).map_err(|e| EvalError::Model {
+                        path: c.path.display().to_string(),
+                        message: format!("cannot predict: {e}"),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            for (i, p) in members.iter().zip(out) {
+                probs[*i].extend(p);
+            }
+            batch.clear();
+            Ok(())
+        };
+        let mut failed: Option<EvalError> = None;
+        dataset::scan(&features, &[&wanted], variant, kind, &mut |_, key, class, row| {
+            windows.keys.push(key.to_owned());
+            windows.table.y.push(class);
+            windows.table.rows += 1;
+            batch.extend_from_slice(row);
+            if batch.len() == PREDICT_BATCH * cols
+                && let Err(e) = predict(&mut batch, &mut probs)
+            {
+                failed = Some(e);
+                return Err(crate::train::TrainError::Options("prediction failed".into()));
+            }
+            Ok(())
         })
-        .collect::<Result<_, EvalError>>()?;
+        .map_err(|e| failed.take().unwrap_or_else(|| e.into()))?;
+        if !batch.is_empty() {
+            predict(&mut batch, &mut probs)?;
+        }
+        let n = done.fetch_add(members.len() as u64, std::sync::atomic::Ordering::Relaxed) + members.len() as u64;
+        progress.report(n, total, "predicting", Map::new());
+        tables.insert((variant, tensors), windows);
+    }
+
+    let predicted: Vec<Predicted> = candidates
+        .into_iter()
+        .zip(probs)
+        .map(|(c, probs)| Predicted { path: c.path, arch: c.arch, variant: c.header.variant, probs })
+        .collect();
 
     clock.lap("predict");
 
@@ -370,19 +409,20 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     let staged =
         StagedDir::begin(&opts.out, "cis490 eval", "report.json", opts.force, &[&opts.run, &opts.split, &features])
             .map_err(|e| write_err(&opts.out, e.to_string()))?;
-    let mut rows = PredictionRows::default();
-    for p in &predicted {
-        let windows = &tables[&(p.variant, p.arch.reads_tensors())];
-        for ((key, truth), probs) in windows.keys.iter().zip(&windows.table.y).zip(&p.probs) {
-            let split_name =
-                if test_side.position(&key.episode_id).is_some() { recipe.as_str() } else { IN_DISTRIBUTION };
-            let source = RowSource { model: p.arch.as_str(), variant: p.variant.as_str(), split: split_name };
-            rows.push(source, key, Label::ALL[*truth as usize % Label::ALL.len()], probs);
-        }
-    }
     let predictions_path = opts.out.join("predictions.parquet");
-    let prediction_rows =
-        rows.write(&staged.path().join("predictions.parquet")).map_err(|e| write_err(&predictions_path, e))?;
+    let prediction_rows = write_predictions(&staged.path().join("predictions.parquet"), |rows| {
+        for p in &predicted {
+            let windows = &tables[&(p.variant, p.arch.reads_tensors())];
+            for ((key, truth), probs) in windows.keys.iter().zip(&windows.table.y).zip(&p.probs) {
+                let split_name =
+                    if test_side.position(&key.episode_id).is_some() { recipe.as_str() } else { IN_DISTRIBUTION };
+                let source = RowSource { model: p.arch.as_str(), variant: p.variant.as_str(), split: split_name };
+                rows.push(source, key, Label::ALL[*truth as usize % Label::ALL.len()], probs)?;
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| write_err(&predictions_path, e))?;
     let report_path = opts.out.join("report.json");
     let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&report_path, e.to_string()))?;
     atomic_file::write_bytes_atomically(&staged.path().join("report.json"), &json)

@@ -21,11 +21,18 @@ use crate::train::dataset::WindowKey;
 /// The `split` value of in-distribution rows.
 pub const IN_DISTRIBUTION: &str = "in_distribution";
 
-/// Rows collected before writing.
-pub struct PredictionRows {
+/// Rows per record batch written (a few MB whatever the number of rows).
+const BATCH_ROWS: usize = 65_536;
+
+/// Rows being written: collected a batch at a time and flushed to the
+/// Parquet writer, so the file's size never sits in memory.
+pub struct PredictionRows<'w, 'o> {
     text: [StringBuilder; 7],
     window_start_s: Float64Builder,
     probs: Vec<Float32Builder>,
+    pending: usize,
+    written: usize,
+    writer: &'w mut ArrowWriter<&'o mut std::io::BufWriter<std::fs::File>>,
 }
 
 const TEXT_COLUMNS: [&str; 7] = ["model", "variant", "split", "episode_id", "host_id", "truth", "predicted"];
@@ -46,19 +53,23 @@ pub struct RowSource<'a> {
     pub split: &'a str,
 }
 
-impl Default for PredictionRows {
-    fn default() -> Self {
-        Self {
-            text: std::array::from_fn(|_| StringBuilder::new()),
-            window_start_s: Float64Builder::new(),
-            probs: Label::ALL.iter().map(|_| Float32Builder::new()).collect(),
-        }
-    }
+fn schema() -> Arc<Schema> {
+    let mut fields: Vec<Field> = TEXT_COLUMNS[..5].iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect();
+    fields.push(Field::new("window_start_s", DataType::Float64, false));
+    fields.extend(TEXT_COLUMNS[5..].iter().map(|n| Field::new(*n, DataType::Utf8, false)));
+    fields.extend(Label::ALL.iter().map(|l| Field::new(probability_column(*l), DataType::Float32, false)));
+    Arc::new(Schema::new(fields))
 }
 
-impl PredictionRows {
+impl PredictionRows<'_, '_> {
     /// Appends one window.
-    pub fn push(&mut self, source: RowSource<'_>, key: &WindowKey, truth: Label, probs: &ClassProbabilities) {
+    pub fn push(
+        &mut self,
+        source: RowSource<'_>,
+        key: &WindowKey,
+        truth: Label,
+        probs: &ClassProbabilities,
+    ) -> Result<(), String> {
         let predicted = cis490_models::argmax(probs);
         let values = [
             source.model,
@@ -76,30 +87,61 @@ impl PredictionRows {
         for (builder, p) in self.probs.iter_mut().zip(probs) {
             builder.append_value(*p);
         }
+        self.pending += 1;
+        if self.pending == BATCH_ROWS { self.flush() } else { Ok(()) }
     }
 
-    /// Writes the rows as zstd Parquet, atomically.
-    pub fn write(mut self, path: &Path) -> Result<usize, String> {
-        let mut fields: Vec<Field> = TEXT_COLUMNS[..5].iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect();
-        fields.push(Field::new("window_start_s", DataType::Float64, false));
-        fields.extend(TEXT_COLUMNS[5..].iter().map(|n| Field::new(*n, DataType::Utf8, false)));
-        fields.extend(Label::ALL.iter().map(|l| Field::new(probability_column(*l), DataType::Float32, false)));
+    fn flush(&mut self) -> Result<(), String> {
+        if self.pending == 0 {
+            return Ok(());
+        }
         let mut text: Vec<ArrayRef> = self.text.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef).collect();
         let mut columns: Vec<ArrayRef> = text.drain(..5).collect();
         columns.push(Arc::new(self.window_start_s.finish()));
         columns.extend(text);
         columns.extend(self.probs.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
-        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())?;
-        let props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| e.to_string())?))
-            .build();
-        atomic_file::write_atomically(path, |out| {
-            let mut writer = ArrowWriter::try_new(out, batch.schema(), Some(props)).map_err(std::io::Error::other)?;
-            writer.write(&batch).map_err(std::io::Error::other)?;
-            writer.close().map_err(std::io::Error::other)?;
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
-        Ok(batch.num_rows())
+        let batch = RecordBatch::try_new(schema(), columns).map_err(|e| e.to_string())?;
+        self.writer.write(&batch).map_err(|e| e.to_string())?;
+        self.written += self.pending;
+        self.pending = 0;
+        Ok(())
+    }
+}
+
+/// Writes `path` atomically as zstd Parquet with the rows `fill` pushes;
+/// returns how many there were.
+pub fn write_predictions(
+    path: &Path,
+    fill: impl FnOnce(&mut PredictionRows<'_, '_>) -> Result<(), String>,
+) -> Result<usize, String> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(|e| e.to_string())?))
+        .build();
+    let mut failure: Option<String> = None;
+    let mut rows = 0;
+    let result = atomic_file::write_atomically(path, |out| {
+        let mut writer = ArrowWriter::try_new(out, schema(), Some(props)).map_err(std::io::Error::other)?;
+        {
+            let mut sink = PredictionRows {
+                text: std::array::from_fn(|_| StringBuilder::new()),
+                window_start_s: Float64Builder::new(),
+                probs: Label::ALL.iter().map(|_| Float32Builder::new()).collect(),
+                pending: 0,
+                written: 0,
+                writer: &mut writer,
+            };
+            if let Err(e) = fill(&mut sink).and_then(|()| sink.flush()) {
+                failure = Some(e.clone());
+                return Err(std::io::Error::other(e));
+            }
+            rows = sink.written;
+        }
+        writer.close().map_err(std::io::Error::other)?;
+        Ok(())
+    });
+    match (result, failure) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(e.to_string()),
+        (Ok(()), None) => Ok(rows),
     }
 }

@@ -2,7 +2,16 @@
 //! on its validation side, schema-hashed checkpoints and ONNX files in
 //! `RUN/<model>-<variant>/`.
 //!
-//! - [`dataset`]: summary and tensor tables from the feature shards.
+//! - [`dataset`]: summary and tensor windows streamed from the feature shards;
+//! - [`row_file`]: tensor windows kept on disk while the networks train.
+//!
+//! Memory: one variant at a time; its summary tables (train and
+//! validation) are held once, shared by the trees and the mlp; its tensors
+//! go to a file in `RUN/.windows-*/` and are read back a batch at a time.
+//! A network's epoch is a class-stratified sample of `--epoch-windows`
+//! windows when the training side is larger. After each epoch the trainer's
+//! state goes to `RUN/.resume/<model>-<variant>.state`, from which
+//! `--resume` continues a killed run exactly.
 //!
 //! Jobs run on `jobs` worker threads (each network trains on one core; the
 //! longest jobs start first). Each neural epoch is a `progress` event
@@ -11,18 +20,19 @@
 //! `train_loss`, `val_macro_f1`); the terminal shows one bar over all epochs.
 
 pub mod dataset;
+pub mod row_file;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cis490_models::architecture::{Architecture, FitError, FitSettings, TrainedModel, fit};
+use cis490_models::architecture::{Architecture, FitData, FitError, FitSettings, TrainedModel, fit};
 use cis490_models::checkpoint::{self, CheckpointError, CheckpointHeader, FORMAT_VERSION};
 use cis490_models::gbt::Table;
 use cis490_models::neural::Arch;
-use cis490_models::neural::trainer::EpochReport;
+use cis490_models::neural::trainer::{BatchProgress, EpochReport, Hooks};
 use cis490_models::variant::Variant;
 use cis490_shared::features::stats::summary_names;
 use cis490_shared::label::Label;
@@ -30,6 +40,7 @@ use cis490_shared::registry::schema_hash;
 use serde_json::{Map, Value, json};
 
 use self::dataset::FeatureKind;
+use self::row_file::{RowFile, RowFileWriter, ScratchDir};
 use crate::atomic_file;
 use crate::hub::client::Publish;
 use crate::hub::progress_events::ProgressEvents;
@@ -58,6 +69,10 @@ pub struct TrainOptions {
     pub publisher: Option<Arc<dyn Publish>>,
     /// Show a terminal progress bar.
     pub progress: bool,
+    /// Continue from the states and models an interrupted run left in `out`.
+    pub resume: bool,
+    /// Set to stop the networks between batches (their last epoch's state stays resumable).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl std::fmt::Debug for TrainOptions {
@@ -186,13 +201,80 @@ fn cost(arch: Architecture) -> u32 {
     }
 }
 
-/// Training and validation tables of one variant and feature kind.
-struct Sides {
-    train: Table,
-    val: Table,
+/// Training and validation windows of one variant and feature kind: summary
+/// tables in memory (shared by the trees and the mlp), tensors on disk.
+enum Sides {
+    Tables { train: Arc<Table>, val: Arc<Table> },
+    Files { train: RowFile, val: RowFile },
 }
 
-/// Trains every requested model × variant.
+impl Sides {
+    fn data(&self) -> FitData<'_> {
+        match self {
+            Sides::Tables { train, val } => FitData::Tables { train, val },
+            Sides::Files { train, val } => FitData::Sources { train, val },
+        }
+    }
+}
+
+/// Summary tables of both sides, each allocated once at its exact size.
+fn load_tables(opts: &TrainOptions, ids: [&BTreeSet<String>; 2], variant: Variant) -> Result<Sides, TrainError> {
+    let counts = dataset::count(&opts.features, &ids, variant)?;
+    let cols = dataset::row_len(variant, FeatureKind::Summary);
+    let mut tables: Vec<Table> = counts
+        .iter()
+        .map(|n| Table { x: Vec::with_capacity(n * cols), rows: 0, cols, y: Vec::with_capacity(*n) })
+        .collect();
+    dataset::scan(&opts.features, &ids, variant, FeatureKind::Summary, &mut |side, _, class, row| {
+        let t = &mut tables[side];
+        t.x.extend_from_slice(row);
+        t.y.push(class);
+        t.rows += 1;
+        Ok(())
+    })?;
+    let val = tables.pop().unwrap_or_default();
+    let train = tables.pop().unwrap_or_default();
+    Ok(Sides::Tables { train: Arc::new(train), val: Arc::new(val) })
+}
+
+/// Tensor rows of both sides, written to files in `scratch`.
+fn write_tensor_files(
+    opts: &TrainOptions,
+    ids: [&BTreeSet<String>; 2],
+    variant: Variant,
+    scratch: &Path,
+) -> Result<Sides, TrainError> {
+    let len = dataset::row_len(variant, FeatureKind::Tensor);
+    let io =
+        |path: &Path, e: std::io::Error| TrainError::Write { path: path.display().to_string(), message: e.to_string() };
+    let mut writers = Vec::new();
+    for side in ["train", "val"] {
+        let path = scratch.join(format!("{}-{side}.f32", variant.as_str()));
+        writers.push((RowFileWriter::create(&path, len).map_err(|e| io(&path, e))?, path));
+    }
+    dataset::scan(&opts.features, &ids, variant, FeatureKind::Tensor, &mut |side, _, class, row| {
+        let (w, path) = &mut writers[side];
+        w.push(row, class).map_err(|e| io(path, e))
+    })?;
+    let mut files = Vec::new();
+    for (w, path) in writers {
+        files.push(w.finish().map_err(|e| io(&path, e))?);
+    }
+    let val = files.pop();
+    let train = files.pop();
+    match (train, val) {
+        (Some(train), Some(val)) => Ok(Sides::Files { train, val }),
+        _ => Err(TrainError::Options("tensor files were not written".into())),
+    }
+}
+
+/// Where a job's trainer state is kept between epochs (for `--resume`).
+pub fn state_path(run: &Path, job: &str) -> PathBuf {
+    run.join(".resume").join(format!("{job}.state"))
+}
+
+/// Trains every requested model × variant, one variant at a time (only
+/// that variant's windows are loaded), its jobs on `jobs` threads.
 pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
     let models = parse_models(&opts.models)?;
     if opts.variants.is_empty() {
@@ -205,63 +287,125 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
     let norm: Normalization = read_json(&normalization_path(&opts.split))?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
+    let scratch = ScratchDir::create(&opts.out)
+        .map_err(|e| TrainError::Write { path: opts.out.display().to_string(), message: e.to_string() })?;
+    let bars = crate::progress::Bars::new(opts.progress);
 
-    let mut tables: BTreeMap<(Variant, bool), Sides> = BTreeMap::new();
+    let mut results: BTreeMap<(String, Variant), Result<Trained, TrainError>> = BTreeMap::new();
     for variant in &opts.variants {
-        for tensors in [false, true] {
-            if !models.iter().any(|m| m.reads_tensors() == tensors) {
-                continue;
-            }
-            let kind = if tensors { FeatureKind::Tensor } else { FeatureKind::Summary };
-            let train = dataset::windows(&opts.features, &train_ids, *variant, kind)?.table;
-            let val = dataset::windows(&opts.features, &val_ids, *variant, kind)?.table;
-            if train.rows == 0 || val.rows == 0 {
+        let mut order: Vec<Architecture> = models.clone();
+        order.sort_by_key(|m| std::cmp::Reverse(cost(*m)));
+        let mut kept = Vec::new();
+        if opts.resume {
+            order.retain(|m| match kept_model(opts, &split, *m, *variant) {
+                Some(t) => {
+                    kept.push(t);
+                    false
+                }
+                None => true,
+            });
+        }
+        for t in kept {
+            tracing::info!("{}-{}: kept (trained on this split with these settings)", t.model, t.variant.as_str());
+            results.insert((t.model.clone(), *variant), Ok(t));
+        }
+        if order.is_empty() {
+            continue;
+        }
+        let mut tables: BTreeMap<bool, Sides> = BTreeMap::new();
+        let ids = [&train_ids, &val_ids];
+        if order.iter().any(|m| !m.reads_tensors()) {
+            tables.insert(false, load_tables(opts, ids, *variant)?);
+        }
+        if order.iter().any(|m| m.reads_tensors()) {
+            tables.insert(true, write_tensor_files(opts, ids, *variant, scratch.path())?);
+        }
+        for sides in tables.values() {
+            let data = sides.data();
+            if data.train_windows() == 0 || data.val_windows() == 0 {
                 return Err(TrainError::Options(format!(
                     "{} variant: no usable training or validation windows",
                     variant.as_str()
                 )));
             }
-            tables.insert((*variant, tensors), Sides { train, val });
+        }
+        let next = AtomicUsize::new(0);
+        let done: Mutex<Vec<(String, Result<Trained, TrainError>)>> = Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..opts.jobs.clamp(1, order.len().max(1)) {
+                scope.spawn(|| {
+                    while let Some(arch) = order.get(next.fetch_add(1, Ordering::SeqCst)).copied() {
+                        let sides = &tables[&arch.reads_tensors()];
+                        let result = train_one(opts, &split, &norm, arch, *variant, sides, &bars);
+                        done.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .push((arch.as_str().to_string(), result));
+                    }
+                });
+            }
+        });
+        for (model, result) in done.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            results.insert((model, *variant), result);
         }
     }
-
-    let mut jobs: Vec<(Architecture, Variant)> =
-        opts.variants.iter().flat_map(|v| models.iter().map(move |m| (*m, *v))).collect();
-    let order: Vec<(Architecture, Variant)> = {
-        let mut sorted = jobs.clone();
-        sorted.sort_by_key(|(m, _)| std::cmp::Reverse(cost(*m)));
-        sorted
-    };
-    let total_epochs: u64 = jobs
+    drop(scratch);
+    let _ = std::fs::remove_dir(opts.out.join(".resume"));
+    opts.variants
         .iter()
-        .map(|(m, _)| if *m == Architecture::Gbt { 1 } else { opts.settings.neural.max_epochs as u64 })
-        .sum();
-    let bar = crate::progress::bar(total_epochs, "train", opts.progress);
-    let next = AtomicUsize::new(0);
-    let results: Mutex<BTreeMap<(String, Variant), Result<Trained, TrainError>>> = Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for _ in 0..opts.jobs.clamp(1, order.len().max(1)) {
-            scope.spawn(|| {
-                while let Some((arch, variant)) = order.get(next.fetch_add(1, Ordering::SeqCst)).copied() {
-                    let sides = &tables[&(variant, arch.reads_tensors())];
-                    let result = train_one(opts, &split, &norm, arch, variant, sides, &bar);
-                    results
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert((arch.as_str().to_string(), variant), result);
-                }
-            });
-        }
-    });
-    bar.finish_and_clear();
-    let mut results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    jobs.drain(..)
+        .flat_map(|v| models.iter().map(move |m| (*m, *v)))
         .map(|(m, v)| {
             results
                 .remove(&(m.as_str().to_string(), v))
                 .unwrap_or_else(|| Err(TrainError::Options(format!("{}-{} did not run", m.as_str(), v.as_str()))))
         })
         .collect()
+}
+
+/// With `--resume`: a model folder already holding this job, trained on
+/// this split with these settings and no unfinished state beside it.
+fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, variant: Variant) -> Option<Trained> {
+    let job = format!("{}-{}", arch.as_str(), variant.as_str());
+    if state_path(&opts.out, &job).exists() {
+        return None;
+    }
+    let dir = opts.out.join(&job);
+    let (header, _) = load_model(&dir.join("checkpoint.bin")).ok()?;
+    let settings_match = if arch == Architecture::Gbt {
+        serde_json::to_value(&opts.settings.gbt).ok().as_ref() == Some(&header.config)
+    } else {
+        serde_json::to_value(&opts.settings.neural).ok().as_ref() == header.config.get("trainer")
+    };
+    let training = &header.training;
+    let same = header.variant == variant
+        && settings_match
+        && training.get("split_digest").and_then(Value::as_str) == Some(split.digest().as_str());
+    let number = |k: &str| training.get(k).and_then(Value::as_f64).unwrap_or_default();
+    same.then(|| Trained {
+        model: arch.as_str().to_string(),
+        variant,
+        train_windows: number("train_windows") as usize,
+        val_windows: number("val_windows") as usize,
+        val_macro_f1: number("val_macro_f1"),
+        epochs: training.get("details").and_then(|d| d.get("history")).and_then(Value::as_array).map_or(1, Vec::len),
+        seconds: number("seconds"),
+        checkpoint: dir.join("checkpoint.bin"),
+        onnx: dir.join("model.onnx"),
+    })
+}
+
+/// Throughput and time left of a job, for its events and log lines.
+struct Pace {
+    started: Instant,
+}
+
+impl Pace {
+    /// Windows per second and seconds left, from `done` of `total` units of `windows_per_unit`.
+    fn figures(&self, done: f64, total: f64, windows_per_unit: f64) -> (f64, f64) {
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-9);
+        let per_s = done / seconds;
+        let eta = if per_s > 0.0 { (total - done).max(0.0) / per_s } else { f64::NAN };
+        (per_s * windows_per_unit, eta)
+    }
 }
 
 fn train_one(
@@ -271,10 +415,12 @@ fn train_one(
     arch: Architecture,
     variant: Variant,
     sides: &Sides,
-    bar: &indicatif::ProgressBar,
+    bars: &crate::progress::Bars,
 ) -> Result<Trained, TrainError> {
     let job = format!("{}-{}", arch.as_str(), variant.as_str());
     let started = Instant::now();
+    let data = sides.data();
+    let (train_windows, val_windows) = (data.train_windows(), data.val_windows());
     let channels = variant.channel_indices();
     let summary_indices = variant.summary_indices();
     let names = summary_names();
@@ -292,7 +438,15 @@ fn train_one(
         )
     };
     let input = arch.input_shape(channels.len(), summary_indices.len());
-    let events = ProgressEvents::new(opts.publisher.clone(), "train", &job, "epochs").unthrottled();
+    let neural = &opts.settings.neural;
+    let epoch_windows = neural.max_windows_per_epoch.unwrap_or(usize::MAX).min(train_windows);
+    let (unit, max_units) = if arch == Architecture::Gbt {
+        ("rounds", opts.settings.gbt.rounds.max(1))
+    } else {
+        ("epochs", neural.max_epochs)
+    };
+    let events = ProgressEvents::new(opts.publisher.clone(), "train", &job, unit);
+    let epoch_events = ProgressEvents::new(opts.publisher.clone(), "train", &job, unit).unthrottled();
     let extra = |report: Option<&EpochReport>| -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("model".into(), json!(arch.as_str()));
@@ -305,40 +459,120 @@ fn train_one(
         }
         m
     };
-    let max_epochs = if arch == Architecture::Gbt { 1 } else { opts.settings.neural.max_epochs };
-    events.report(0, max_epochs as u64, "started", extra(None));
+    let pace_fields = |m: &mut Map<String, Value>, (per_s, eta): (f64, f64)| {
+        m.insert("windows_per_s".into(), json!(per_s.round()));
+        if eta.is_finite() {
+            m.insert("eta_s".into(), json!(eta.round()));
+        }
+    };
+    // The bar counts training windows: epochs × windows per epoch, or
+    // boosting rounds × training windows for the trees.
+    let bar_total = if arch == Architecture::Gbt {
+        (max_units * train_windows) as u64
+    } else {
+        (neural.max_epochs * epoch_windows) as u64
+    };
+    let bar = bars.job(&job, bar_total);
+    epoch_events.report(0, max_units as u64, "started", extra(None));
+    let pace = Pace { started: Instant::now() };
+    let history: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+    let history_now = || Value::Array(history.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
     let mut epochs = 0;
+    let mut last_epoch: Option<EpochReport> = None;
     // Every epoch's event carries the curve so far, so a dashboard that
     // connects late (the hub keeps only the latest progress per job) can
     // still draw the whole curve.
-    let mut history: Vec<Value> = Vec::new();
     let mut on_epoch = |r: &EpochReport| {
         epochs = r.epoch;
-        history.push(json!({"epoch": r.epoch, "train_loss": r.train_loss, "val_macro_f1": r.val_macro_f1}));
-        bar.inc(1);
-        bar.set_message(format!("{job} {}", r.epoch));
+        history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(json!({"epoch": r.epoch, "train_loss": r.train_loss, "val_macro_f1": r.val_macro_f1}));
+        bar.set_position((r.epoch * epoch_windows) as u64);
+        bar.set_message(format!("{job} epoch {}/{}", r.epoch, r.max_epochs));
+        let figures = pace.figures((r.epoch * epoch_windows) as f64, (r.max_epochs * epoch_windows) as f64, 1.0);
         tracing::info!(
-            "{job} epoch {}/{}: loss {:.4}, val macro F1 {:.3}, lr {:.2e}{}",
+            "{job} epoch {}/{}: loss {:.4}, val macro F1 {:.3}, lr {:.2e}, {:.0} windows/s{}",
             r.epoch,
             r.max_epochs,
             r.train_loss,
             r.val_macro_f1,
             r.lr,
+            figures.0,
             if r.best { " (best)" } else { "" }
         );
         let mut fields = extra(Some(r));
-        fields.insert("history".into(), Value::Array(history.clone()));
-        events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), fields);
+        fields.insert("history".into(), history_now());
+        pace_fields(&mut fields, figures);
+        epoch_events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), fields);
+        last_epoch = Some(r.clone());
     };
-    let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
-    let fitted =
-        fit(arch, input, &sides.train, &sides.val, (&mean, &std), &opts.settings, &mut on_epoch).map_err(fit_err)?;
-    let skipped_epochs = max_epochs.saturating_sub(epochs.max(1));
-    bar.inc(skipped_epochs as u64 + u64::from(arch == Architecture::Gbt));
+    let mut on_batch = |b: &BatchProgress| {
+        let done = (b.epoch - 1) * b.epoch_windows + b.windows_done;
+        bar.set_position(done as u64);
+        let mut fields = extra(None);
+        fields.insert("epoch".into(), json!(b.epoch - 1));
+        fields.insert("history".into(), history_now());
+        pace_fields(&mut fields, pace.figures(done as f64, (b.max_epochs * b.epoch_windows) as f64, 1.0));
+        events.report((b.epoch - 1) as u64, b.max_epochs as u64, &format!("epoch {}", b.epoch), fields);
+    };
+    let last_log = Mutex::new(Instant::now());
+    let mut on_round = |round: usize| {
+        let done = round + 1;
+        bar.set_position((done * train_windows) as u64);
+        bar.set_message(format!("{job} round {done}/{max_units}"));
+        let figures = pace.figures(done as f64, max_units as f64, train_windows as f64);
+        let mut fields = extra(None);
+        fields.insert("round".into(), json!(done));
+        pace_fields(&mut fields, figures);
+        events.report(done as u64, max_units as u64, &format!("round {done}"), fields);
+        let mut last = last_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.elapsed().as_secs() >= 10 {
+            *last = Instant::now();
+            tracing::info!("{job} round {done}/{max_units}: {:.0} windows/s, eta {:.0} s", figures.0, figures.1);
+        }
+    };
+    let state_file = state_path(&opts.out, &job);
+    let resume_bytes = if opts.resume && state_file.is_file() {
+        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_CHECKPOINT_BYTES * 4).map_err(|e| {
+            TrainError::Checkpoint {
+                path: state_file.display().to_string(),
+                source: CheckpointError::Corrupt(e.to_string()),
+            }
+        })?;
+        tracing::info!("{job}: resuming from {}", state_file.display());
+        Some(bytes)
+    } else {
+        None
+    };
+    let mut save_state = |bytes: &[u8]| -> Result<(), String> {
+        if let Some(parent) = state_file.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+        }
+        atomic_file::write_bytes_atomically(&state_file, bytes).map_err(|e| format!("{}: {e}", state_file.display()))
+    };
+    let hooks = Hooks {
+        on_epoch: &mut on_epoch,
+        on_batch: Some(&mut on_batch),
+        save_state: Some(&mut save_state),
+        resume_from: resume_bytes.as_deref(),
+        stop: opts.stop.as_deref(),
+    };
+    let fit_err = |source: FitError| match source {
+        FitError::Neural(cis490_models::neural::NeuralError::Invalid(m)) if m.starts_with("trainer state") => {
+            TrainError::Checkpoint { path: state_file.display().to_string(), source: CheckpointError::Corrupt(m) }
+        }
+        source => TrainError::Fit { job: job.clone(), source },
+    };
+    let fitted = fit(arch, input, data, (&mean, &std), &opts.settings, hooks, &mut on_round).map_err(fit_err)?;
+    bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let mut done = extra(None);
+    let mut done = extra(last_epoch.as_ref());
     done.insert("val_macro_f1".into(), json!(fitted.val_macro_f1));
-    events.report(max_epochs as u64, max_epochs as u64, "done", done);
+    if arch != Architecture::Gbt {
+        done.insert("history".into(), history_now());
+    }
+    epoch_events.report(max_units as u64, max_units as u64, "done", done);
 
     let header = CheckpointHeader {
         format_version: FORMAT_VERSION,
@@ -353,7 +587,7 @@ fn train_one(
         config: fitted.config.clone(),
         training: json!({
             "split": opts.split.display().to_string(), "recipe": split.recipe, "split_digest": split.digest(),
-            "train_windows": sides.train.rows, "val_windows": sides.val.rows,
+            "train_windows": train_windows, "val_windows": val_windows, "epoch_windows": epoch_windows,
             "val_macro_f1": fitted.val_macro_f1, "seconds": seconds, "details": fitted.details,
         }),
         input_shape: input.dims(),
@@ -362,6 +596,7 @@ fn train_one(
     let path = dir.join("checkpoint.bin");
     let onnx_path = dir.join("model.onnx");
     let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
+    let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
     let weights = fitted.model.weights_bytes().map_err(fit_err)?;
     let onnx = fitted.model.onnx_bytes(&header).map_err(fit_err)?;
     // Checkpoint and ONNX file are staged and swapped in together: a model
@@ -373,11 +608,13 @@ fn train_one(
     atomic_file::write_bytes_atomically(&staged.path().join("model.onnx"), &onnx)
         .map_err(|e| write_err(&onnx_path, e.to_string()))?;
     staged.commit().map_err(|e| write_err(&dir, e.to_string()))?;
+    // The model is in place: its resumable state is no longer needed.
+    let _ = std::fs::remove_file(&state_file);
     Ok(Trained {
         model: arch.as_str().to_string(),
         variant,
-        train_windows: sides.train.rows,
-        val_windows: sides.val.rows,
+        train_windows,
+        val_windows,
         val_macro_f1: fitted.val_macro_f1,
         epochs: epochs.max(1),
         seconds,
