@@ -3,7 +3,9 @@
 //!
 //! - [`rules`]: the corpus format's rules over one read archive (pure);
 //! - [`reasons`]: reason codes and the status each implies;
-//! - [`index`]: the Parquet acceptance index.
+//! - [`index`]: the Parquet acceptance index;
+//! - [`cache`]: what lets a later sweep of a grown store re-read only new
+//!   and changed archives.
 //!
 //! The sweep runs on a rayon pool (`--jobs`, both cores by default), keeps
 //! going past any bad episode (a panic in one episode marks it `errored`),
@@ -12,6 +14,7 @@
 //! `--out` always come from the same sweep, and the summary records the
 //! index's sha256 so `extract` can check that they do.
 
+pub mod cache;
 pub mod index;
 pub mod reasons;
 pub mod rules;
@@ -46,6 +49,9 @@ pub struct ValidateOptions {
     pub progress: bool,
     /// Replace `out` even if it is not an earlier validation output.
     pub force: bool,
+    /// Validate every archive even where `out` holds an earlier sweep of
+    /// the same store (otherwise unchanged archives keep their rows).
+    pub full: bool,
 }
 
 /// Most skipped store paths listed in the summary (the rest are counted).
@@ -83,6 +89,8 @@ pub struct Sweep {
     pub summary: ValidationSummary,
     /// One row per episode, in store order.
     pub rows: Vec<IndexRow>,
+    /// Rows reused from the earlier sweep in the output folder (unchanged archives).
+    pub reused: u64,
 }
 
 /// Validates one episode archive into its index row.
@@ -152,14 +160,32 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
         .build()
         .map_err(|e| ValidateError::Pool { jobs: opts.jobs, message: e.to_string() })?;
     let total = listing.episodes.len() as u64;
+    let key = cache::SweepKey::new(&opts.store, &opts.limits);
+    let mut reusable = if opts.full { cache::Reusable::default() } else { cache::Reusable::load(&opts.out, &key) };
+    // Stamps are taken before reading: an archive that changes during the
+    // sweep is validated again next time.
+    let planned: Vec<(Option<cache::FileStamp>, Option<IndexRow>)> = listing
+        .episodes
+        .iter()
+        .map(|ep| {
+            let stamp = cache::FileStamp::of(&ep.path);
+            (stamp, reusable.take(&ep.rel_path, stamp))
+        })
+        .collect();
+    drop(reusable);
+    let reused = planned.iter().filter(|(_, row)| row.is_some()).count() as u64;
+    if reused > 0 {
+        tracing::info!("reusing {reused} of {total} rows of the earlier sweep; validating {}", total - reused);
+    }
     let bar = crate::progress::bar(total, "validating", opts.progress);
     let done = std::sync::atomic::AtomicU64::new(0);
     let rows: Vec<IndexRow> = pool.install(|| {
         listing
             .episodes
             .par_iter()
-            .map(|ep| {
-                let row = validate_episode(ep, &opts.limits);
+            .zip(&planned)
+            .map(|(ep, (_, earlier))| {
+                let row = earlier.clone().unwrap_or_else(|| validate_episode(ep, &opts.limits));
                 bar.inc(1);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 on_done(&row, n, total);
@@ -186,6 +212,14 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
         ValidateError::Summary(WriteError { path: opts.out.join(SUMMARY_FILE), source: std::io::Error::other(e) })
     })?;
     atomic_file::write_bytes_atomically(&staged.path().join(SUMMARY_FILE), &json)?;
+    let cache = cache::CacheFile {
+        key,
+        entries: rows.iter().zip(&planned).map(|(row, (stamp, _))| (row.path.clone(), *stamp)).collect(),
+    };
+    let json = serde_json::to_vec(&cache).map_err(|e| {
+        ValidateError::Summary(WriteError { path: opts.out.join(cache::CACHE_FILE), source: std::io::Error::other(e) })
+    })?;
+    atomic_file::write_bytes_atomically(&staged.path().join(cache::CACHE_FILE), &json)?;
     staged.commit()?;
-    Ok(Sweep { summary, rows })
+    Ok(Sweep { summary, rows, reused })
 }

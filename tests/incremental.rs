@@ -1,0 +1,129 @@
+//! Incremental sweeps: a store that gained, changed and lost archives
+//! since its last validation is validated again reading only the new and
+//! changed archives, and the index and summary equal a full sweep's.
+
+use std::path::{Path, PathBuf};
+
+use cis490_backend::store::archive::ReadLimits;
+use cis490_backend::validate::{self, SUMMARY_FILE, ValidateOptions, index::INDEX_FILE};
+use cis490_tests::{small_store, validate_store};
+use sha2::{Digest, Sha256};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn archives(store: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for host in std::fs::read_dir(store)? {
+        let host = host?.path();
+        if host.is_dir() {
+            for ep in std::fs::read_dir(&host)? {
+                out.push(ep?.path());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn digest(path: &Path) -> Result<String, std::io::Error> {
+    Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
+}
+
+fn sweep(store: &Path, out: &Path, full: bool, limits: ReadLimits) -> Result<validate::Sweep, validate::ValidateError> {
+    let opts = ValidateOptions {
+        store: store.to_path_buf(),
+        out: out.to_path_buf(),
+        jobs: 2,
+        limits,
+        progress: false,
+        force: false,
+        full,
+    };
+    validate::run(&opts, &|_, _, _| {})
+}
+
+/// The index and summary of `a` and `b` are the same bytes.
+fn same_outputs(a: &Path, b: &Path) -> TestResult {
+    assert_eq!(digest(&a.join(INDEX_FILE))?, digest(&b.join(INDEX_FILE))?, "index");
+    let summary = |p: &Path| -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join(SUMMARY_FILE))?)?;
+        // The summary names the index's digest (checked above) and the store.
+        if let Some(o) = v.as_object_mut() {
+            o.remove("index_sha256");
+        }
+        Ok(v)
+    };
+    assert_eq!(summary(a)?, summary(b)?, "summary");
+    Ok(())
+}
+
+#[test]
+fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("store");
+    small_store(&store, 40, 1414, 0.2);
+    let all = archives(&store)?;
+    assert!(all.len() >= 40);
+
+    // Three archives arrive later: set them aside for the first sweep.
+    let later = dir.path().join("later");
+    std::fs::create_dir(&later)?;
+    let mut held = Vec::new();
+    for (i, path) in all.iter().enumerate().filter(|(i, _)| i % 13 == 5) {
+        let aside = later.join(format!("{i}"));
+        std::fs::rename(path, &aside)?;
+        held.push((aside, path.clone()));
+    }
+    let out = dir.path().join("validation");
+    let first = validate_store(&store, &out)?;
+    assert_eq!(first.reused, 0, "nothing to reuse the first time");
+    assert_eq!(first.rows.len(), all.len() - held.len());
+
+    // The store grows, one archive changes, one is touched, one leaves.
+    for (aside, path) in &held {
+        std::fs::rename(aside, path)?;
+    }
+    let changed = &all[2];
+    let mut bytes = std::fs::read(changed)?;
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(changed, &bytes)?;
+    let touched = &all[3];
+    let same = std::fs::read(touched)?;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(touched, &same)?;
+    std::fs::remove_file(&all[4])?;
+
+    let second = validate_store(&store, &out)?;
+    let expected_reused = first.rows.len() - 3; // changed, touched and deleted are not reused
+    assert_eq!(second.reused as usize, expected_reused, "reused rows");
+    assert_eq!(second.rows.len(), all.len() - 1);
+    assert!(second.rows.iter().any(
+        |r| r.path.ends_with(&*changed.file_name().unwrap_or_default().to_string_lossy()) && r.status != "accepted"
+    ));
+
+    // Exactly what a full sweep writes.
+    let full_out = dir.path().join("full");
+    let full = sweep(&store, &full_out, true, ReadLimits::default())?;
+    assert_eq!(full.reused, 0);
+    assert_eq!(second.rows, full.rows);
+    same_outputs(&out, &full_out)?;
+
+    // Unchanged store: everything reused, same outputs.
+    let third = validate_store(&store, &out)?;
+    assert_eq!(third.reused as usize, third.rows.len());
+    same_outputs(&out, &full_out)?;
+
+    // --full and other limits read everything again.
+    assert_eq!(sweep(&store, &out, true, ReadLimits::default())?.reused, 0);
+    let other = ReadLimits { max_span_s: 3 * 3600, ..ReadLimits::default() };
+    assert_eq!(sweep(&store, &out, false, other)?.reused, 0, "limits changed");
+    assert_eq!(validate_store(&store, &out)?.reused, 0, "and back");
+
+    // Another store's sweep in the folder is never reused.
+    let other_store = dir.path().join("other-store");
+    small_store(&other_store, 5, 7, 0.0);
+    let other_sweep = validate_store(&other_store, &out)?;
+    assert_eq!(other_sweep.reused, 0);
+    assert_eq!(other_sweep.rows.len(), archives(&other_store)?.len());
+    Ok(())
+}
