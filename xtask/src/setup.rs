@@ -91,8 +91,11 @@ fn is_root() -> bool {
     cmd::output(Command::new("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0")
 }
 
-/// The Python packages the peer-tool tests read our Parquet and ONNX files with.
-const PYTHON_PACKAGES: [&str; 4] = ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22", "onnxruntime>=1.17"];
+/// The Python packages the peer-tool tests read our Parquet and ONNX files with
+/// (duckdb and polars run the recipes of `docs/queries.md`; polars before 1.43
+/// cannot read the Parquet footers our writer makes).
+const PYTHON_PACKAGES: [&str; 6] =
+    ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22", "onnxruntime>=1.17", "duckdb>=1.1", "polars>=1.43"];
 
 /// A virtual environment with pyarrow and pandas, outside the clone
 /// (`$HOME/.cache/cis490-pyenv`), created once; returns its python.
@@ -102,12 +105,15 @@ pub fn python_env() -> Result<std::path::PathBuf> {
     let python = venv.join("bin").join("python");
     let ready = || {
         Command::new(&python)
-            .args(["-c", "import pyarrow, pandas, zstandard, onnxruntime"])
+            .args(["-c", "import pyarrow, pandas, zstandard, onnxruntime, duckdb, polars"])
             .output()
             .is_ok_and(|out| out.status.success())
     };
     if ready() {
-        eprintln!("setup: python env with pyarrow, pandas and onnxruntime already at {}", venv.display());
+        eprintln!(
+            "setup: python env with pyarrow, pandas, onnxruntime, duckdb and polars already at {}",
+            venv.display()
+        );
         return Ok(python);
     }
     if !cmd::exists("python3") {
@@ -128,7 +134,7 @@ pub fn python_env() -> Result<std::path::PathBuf> {
         made.context("cannot create a python venv (install python3-venv)")?;
     }
     cmd::run_step(
-        "pip install pyarrow pandas zstandard onnxruntime",
+        "pip install pyarrow pandas zstandard onnxruntime duckdb polars",
         Command::new(&python)
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
             .args(PYTHON_PACKAGES),
