@@ -1,12 +1,17 @@
 //! Incremental sweeps: a store that gained, changed and lost archives
 //! since its last validation is validated again reading only the new and
-//! changed archives, and the index and summary equal a full sweep's.
+//! changed archives, and the index and summary equal a full sweep's; the
+//! extraction after it extracts only new and changed episodes and holds
+//! exactly the rows of a full extraction.
 
 use std::path::{Path, PathBuf};
 
+use arrow_array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array};
+use cis490_backend::extract::{self, ExtractSummary};
 use cis490_backend::store::archive::ReadLimits;
 use cis490_backend::validate::{self, SUMMARY_FILE, ValidateOptions, index::INDEX_FILE};
-use cis490_tests::{small_store, validate_store};
+use cis490_tests::{extract_store, small_store, validate_store};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -77,6 +82,9 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
     let out = dir.path().join("validation");
     let first = validate_store(&store, &out)?;
     assert_eq!(first.reused, 0, "nothing to reuse the first time");
+    let features = dir.path().join("features");
+    let first_extract = extract_store(&store, &out, &features)?;
+    assert_eq!(first_extract.reused_episodes, 0);
     assert_eq!(first.rows.len(), all.len() - held.len());
 
     // The store grows, one archive changes, one is touched, one leaves.
@@ -108,6 +116,24 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
     assert_eq!(second.rows, full.rows);
     same_outputs(&out, &full_out)?;
 
+    // Extraction: only the new and changed episodes are extracted, and the
+    // folder holds exactly the rows of a full extraction.
+    let second_extract = extract_store(&store, &out, &features)?;
+    let full_features = dir.path().join("full-features");
+    let full_extract = extract_store(&store, &out, &full_features)?;
+    assert_eq!(full_extract.reused_episodes, 0);
+    let usable_before = first_extract.episodes;
+    assert!(
+        second_extract.reused_episodes + 3 >= usable_before && second_extract.reused_episodes < usable_before,
+        "reused {} of {usable_before}",
+        second_extract.reused_episodes
+    );
+    same_features(&features, &full_features, &second_extract, &full_extract)?;
+    // Nothing changed: every shard is kept.
+    let again = extract_store(&store, &out, &features)?;
+    assert_eq!(again.reused_episodes, again.episodes);
+    same_features(&features, &full_features, &again, &full_extract)?;
+
     // Unchanged store: everything reused, same outputs.
     let third = validate_store(&store, &out)?;
     assert_eq!(third.reused as usize, third.rows.len());
@@ -125,5 +151,39 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
     let other_sweep = validate_store(&other_store, &out)?;
     assert_eq!(other_sweep.reused, 0);
     assert_eq!(other_sweep.rows.len(), archives(&other_store)?.len());
+    Ok(())
+}
+
+/// Every row of a kind's shards, sorted by episode and window start.
+fn sorted_rows(features: &Path, kind: &str) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+    let mut batches = Vec::new();
+    for path in extract::shard_files(features, kind)? {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&path)?)?.build()?;
+        for batch in reader {
+            batches.push(batch?);
+        }
+    }
+    let schema = batches.first().ok_or("no rows")?.schema();
+    let all = arrow_select::concat::concat_batches(&schema, &batches)?;
+    let ids = all.column_by_name("episode_id").and_then(|c| c.as_any().downcast_ref::<StringArray>()).ok_or("ids")?;
+    let starts =
+        all.column_by_name("window_start_s").and_then(|c| c.as_any().downcast_ref::<Float64Array>()).ok_or("starts")?;
+    let mut order: Vec<u32> = (0..all.num_rows() as u32).collect();
+    order.sort_by(|a, b| {
+        let (a, b) = (*a as usize, *b as usize);
+        ids.value(a).cmp(ids.value(b)).then(starts.value(a).total_cmp(&starts.value(b)))
+    });
+    Ok(arrow_select::take::take_record_batch(&all, &UInt32Array::from(order))?)
+}
+
+/// Two feature folders hold the same rows and their summaries the same counts.
+fn same_features(a: &Path, b: &Path, sa: &ExtractSummary, sb: &ExtractSummary) -> TestResult {
+    for kind in ["summary", "tensors"] {
+        assert!(sorted_rows(a, kind)? == sorted_rows(b, kind)?, "{kind} rows differ");
+    }
+    assert_eq!(
+        (sa.indexed, sa.episodes, sa.windows, sa.dropped_windows, &sa.skipped, &sa.index_sha256),
+        (sb.indexed, sb.episodes, sb.windows, sb.dropped_windows, &sb.skipped, &sb.index_sha256)
+    );
     Ok(())
 }

@@ -58,6 +58,7 @@ pub fn extract_store(
         progress: false,
         limits: ReadLimits::default(),
         force: false,
+        full: false,
     };
     extract::run(&opts, &|_, _| {})
 }
@@ -297,6 +298,7 @@ pub fn quick_train_options(
         jobs: 2,
         publisher: None,
         progress: false,
+        max_tree_windows: None,
         resume: false,
         stop: None,
     }

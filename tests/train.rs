@@ -185,3 +185,74 @@ fn a_runs_models_predict_replayed_windows() -> TestResult {
     assert!((benign - f64::from(native[0])).abs() < 1e-4, "tract {benign} vs native {}", native[0]);
     Ok(())
 }
+
+/// The weights and the curve (loss, validation F1, learning rate per
+/// epoch) of a checkpoint: what an interrupted and resumed run must share
+/// with an uninterrupted one (wall times differ).
+fn weights_and_curve(path: &Path) -> Result<(Vec<u8>, Vec<serde_json::Value>), Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path)?;
+    let (header, weights) = checkpoint::decode(&bytes)?;
+    let history = header.training["details"]["history"].as_array().cloned().unwrap_or_default();
+    let curve =
+        history.iter().map(|e| serde_json::json!([e["epoch"], e["train_loss"], e["val_macro_f1"], e["lr"]])).collect();
+    Ok((weights.to_vec(), curve))
+}
+
+/// A run stopped during a network's third epoch and resumed with
+/// `resume` ends with the very model an uninterrupted run of the same seed
+/// trains; the trees it finished before the stop are kept, not retrained;
+/// a state left by another run is refused by name.
+#[test]
+fn an_interrupted_run_resumes_to_the_same_models() -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir()?;
+    let mut opts =
+        TrainOptions { variants: vec![Variant::Realistic], jobs: 1, ..options(dir.path(), &["gbt", "mlp"])? };
+    opts.settings.neural.max_epochs = 5;
+    opts.settings.neural.patience = 5;
+    opts.settings.neural.max_windows_per_epoch = Some(300);
+    let whole = train::run(&TrainOptions { out: dir.path().join("whole"), ..opts.clone() })?;
+
+    // Stop the mlp once its second epoch's state is on disk.
+    let stop = Arc::new(AtomicBool::new(false));
+    let state = train::state_path(&opts.out, "mlp-realistic");
+    let watcher = {
+        let (stop, state) = (Arc::clone(&stop), state.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            while started.elapsed().as_secs() < 120 {
+                let epochs = std::fs::read(&state).ok().map(|b| b.windows(9).filter(|w| w == b"\"epoch\":2").count());
+                if epochs.is_some_and(|n| n > 0) {
+                    stop.store(true, Ordering::Relaxed);
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        })
+    };
+    let interrupted = train::run(&TrainOptions { stop: Some(Arc::clone(&stop)), ..opts.clone() });
+    let _ = watcher.join();
+    let err = interrupted.err().ok_or("the run was not interrupted")?.to_string();
+    assert!(err.contains("mlp-realistic") && err.contains("interrupted"), "{err}");
+    assert!(state.is_file(), "the state stays for --resume");
+    let gbt_checkpoint = opts.out.join("gbt-realistic").join("checkpoint.bin");
+    let gbt_before = std::fs::metadata(&gbt_checkpoint)?.modified()?;
+
+    let resumed = train::run(&TrainOptions { resume: true, ..opts.clone() })?;
+    assert_eq!(resumed.len(), 2);
+    assert_eq!(std::fs::metadata(&gbt_checkpoint)?.modified()?, gbt_before, "finished trees are kept");
+    assert!(!state.exists(), "a finished model's state is removed");
+    for (a, b) in whole.iter().zip(&resumed) {
+        assert_eq!(weights_and_curve(&a.checkpoint)?, weights_and_curve(&b.checkpoint)?, "{}", a.model);
+    }
+
+    // A state from another run (other settings) is refused, naming the file.
+    std::fs::create_dir_all(state.parent().ok_or("no parent")?)?;
+    std::fs::write(&state, b"CIS490-TRAINER-STATE\n\x05\0\0\0\0\0\0\0{}")?;
+    let refused = train::run(&TrainOptions { resume: true, ..opts.clone() }).err().ok_or("accepted")?.to_string();
+    assert!(refused.contains("mlp-realistic.state"), "{refused}");
+    // Without --resume the state is ignored and overwritten.
+    train::run(&TrainOptions { models: vec!["mlp".into()], ..opts })?;
+    Ok(())
+}

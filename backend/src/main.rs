@@ -192,6 +192,10 @@ struct ExtractArgs {
     /// Replace --out even if it is not an earlier extraction.
     #[arg(long)]
     force: bool,
+    /// Extract every episode; by default an --out holding an earlier
+    /// extraction of this store keeps the shards of unchanged episodes.
+    #[arg(long)]
+    full: bool,
     #[command(flatten)]
     hub: HubArgs,
 }
@@ -282,6 +286,11 @@ struct TrainArgs {
     /// each epoch when the training side is larger (0: every window).
     #[arg(long, default_value_t = DEFAULT_EPOCH_WINDOWS)]
     epoch_windows: usize,
+    /// Most training windows in the summary tables the trees and the mlp
+    /// read (a class-stratified sample when there are more; 0: all); it
+    /// bounds the trees' memory, ~3 KB per window with all 46 channels.
+    #[arg(long, default_value_t = DEFAULT_TREE_WINDOWS)]
+    tree_windows: usize,
     /// Continue an interrupted run in --out: each network from its last
     /// completed epoch, models already trained on this split kept.
     #[arg(long)]
@@ -293,6 +302,10 @@ struct TrainArgs {
 /// Windows per network epoch by default: about a minute of the cnn on 2
 /// cores; the demo's training sides are smaller, so they train on all.
 const DEFAULT_EPOCH_WINDOWS: usize = 200_000;
+
+/// Training windows the trees see by default: about 3 GiB for the oracle
+/// trees; the lab's corpus has ~1.7 M, the demo ~20 k.
+const DEFAULT_TREE_WINDOWS: usize = 1_000_000;
 
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -720,6 +733,7 @@ fn run_pipeline(
         jobs: default_jobs(),
         limits: LimitArgs::default(),
         force: false,
+        full: false,
         hub: HubArgs::default(),
     };
     run_extract(&extract_args, publisher.clone())?;
@@ -745,6 +759,7 @@ fn run_pipeline(
             seed,
             jobs: default_jobs(),
             epoch_windows: DEFAULT_EPOCH_WINDOWS,
+            tree_windows: DEFAULT_TREE_WINDOWS,
             resume: false,
             hub: HubArgs::default(),
         },
@@ -905,18 +920,21 @@ fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Resul
         progress: true,
         limits: args.limits.read_limits()?,
         force: args.force,
+        full: args.full,
     };
     let progress = ProgressEvents::new(publisher, "extract", &args.out.display().to_string(), "episodes");
     let summary =
         extract::run(&opts, &|done, total| progress.report(done, total, "extracting", serde_json::Map::new()))?;
     println!(
-        "extracted {} windows from {} episodes ({} windows dropped at transitions, {} episodes skipped) into {} in {:.1} s",
+        "extracted {} windows from {} episodes ({} windows dropped at transitions, {} episodes skipped) into {} in {:.1} s; {} episodes' rows kept from the earlier extraction, {} extracted",
         summary.windows,
         summary.episodes,
         summary.dropped_windows,
         summary.skipped.len(),
         args.out.display(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        summary.reused_episodes,
+        summary.episodes - summary.reused_episodes,
     );
     Ok(())
 }
@@ -946,7 +964,32 @@ fn run_split(args: &SplitArgs) -> Result<()> {
     Ok(())
 }
 
+/// A flag the first Ctrl-C sets (training then stops after the current
+/// batch or boosting round, its states left for `--resume`); a second
+/// Ctrl-C exits at once.
+fn stop_on_ctrl_c() -> Arc<std::sync::atomic::AtomicBool> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    let watcher = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+        runtime.block_on(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nstopping after the current batch (Ctrl-C again quits at once)");
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+    });
+    if let Err(e) = watcher {
+        tracing::warn!("Ctrl-C will end training without a clean stop: {e}");
+    }
+    stop
+}
+
 fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
+    let stop = stop_on_ctrl_c();
     let variants =
         args.variants.iter().map(|v| v.parse::<Variant>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
     if args.epochs == 0 || args.jobs == 0 {
@@ -973,11 +1016,22 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
         jobs: args.jobs,
         publisher,
         progress: true,
+        max_tree_windows: (args.tree_windows > 0).then_some(args.tree_windows),
         resume: args.resume,
-        stop: None,
+        stop: Some(Arc::clone(&stop)),
     };
     println!("{:<24} {:>9} {:>8} {:>8} {:>7} {:>8}", "model", "val F1", "train", "val", "epochs", "seconds");
-    for t in train::run(&opts)? {
+    let trained = train::run(&opts).map_err(|e| {
+        let e = anyhow::Error::from(e);
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            e.context(
+                "stopped by Ctrl-C: run the same command with --resume to continue from the last completed epochs",
+            )
+        } else {
+            e
+        }
+    })?;
+    for t in trained {
         println!(
             "{:<24} {:>9.3} {:>8} {:>8} {:>7} {:>8.1}",
             format!("{}-{}", t.model, t.variant.as_str()),

@@ -156,7 +156,7 @@ impl FitData<'_> {
 /// side. `norm` is the training split's mean and std per input feature
 /// (summary) or per channel (tensors); `hooks` sees each neural epoch and
 /// batch (and saves or resumes the trainer's state), `on_round` each
-/// boosting round of the trees.
+/// boosting round of the trees (returning `false` stops them).
 pub fn fit(
     arch: Architecture,
     input: InputShape,
@@ -164,7 +164,7 @@ pub fn fit(
     norm: (&[f64], &[f64]),
     settings: &FitSettings,
     hooks: Hooks<'_>,
-    on_round: &mut (dyn FnMut(usize) + Send),
+    on_round: &mut (dyn FnMut(usize) -> bool + Send),
 ) -> Result<Fitted, FitError> {
     match (arch, data) {
         (Architecture::Gbt, FitData::Tables { train: train_table, val: val_table }) => {

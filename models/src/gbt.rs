@@ -50,6 +50,12 @@ pub enum GbtError {
     /// hessboost refused or failed.
     #[error("gradient boosting: {0}")]
     Boost(String),
+    /// Stopped on request after `rounds` rounds (trees are not resumable: they start again).
+    #[error("interrupted after {rounds} boosting rounds")]
+    Interrupted {
+        /// Rounds done.
+        rounds: usize,
+    },
 }
 
 fn boost(e: impl std::fmt::Display) -> GbtError {
@@ -108,16 +114,17 @@ pub struct Gbt {
 impl Gbt {
     /// Trains on `train`, stopping early on `val`'s multiclass log-loss.
     pub fn fit(train: &Table, val: &Table, config: &GbtConfig) -> Result<Self, GbtError> {
-        Self::fit_shared(&Arc::new(train.clone()), &Arc::new(val.clone()), config, &mut |_| {})
+        Self::fit_shared(&Arc::new(train.clone()), &Arc::new(val.clone()), config, &mut |_| true)
     }
 
     /// [`Gbt::fit`] over shared tables, read in place; `on_round` sees
-    /// each finished boosting round (0-based).
+    /// each finished boosting round (0-based) and returns `false` to stop
+    /// training ([`GbtError::Interrupted`]).
     pub fn fit_shared(
         train: &Arc<Table>,
         val: &Arc<Table>,
         config: &GbtConfig,
-        on_round: &mut (dyn FnMut(usize) + Send),
+        on_round: &mut (dyn FnMut(usize) -> bool + Send),
     ) -> Result<Self, GbtError> {
         let params = TrainingParams::builder()
             .objective(Objective::Softprob(Multiclass::new(NUM_CLASSES).map_err(boost)?))
@@ -129,15 +136,23 @@ impl Gbt {
         let dtrain = shared_matrix(train)?;
         let dval = shared_matrix(val)?;
         let patience = NonZeroUsize::new(config.early_stopping_rounds.max(1)).unwrap_or(NonZeroUsize::MIN);
+        let mut stopped = None;
         let result = Trainer::new(&params, &dtrain, config.rounds.max(1))
             .eval(&dval, "valid")
             .early_stopping_rounds(patience)
             .on_round(|round| {
-                on_round(round.iteration());
-                std::ops::ControlFlow::Continue(())
+                if on_round(round.iteration()) {
+                    std::ops::ControlFlow::Continue(())
+                } else {
+                    stopped = Some(round.iteration() + 1);
+                    std::ops::ControlFlow::Break(())
+                }
             })
             .train()
             .map_err(boost)?;
+        if let Some(rounds) = stopped {
+            return Err(GbtError::Interrupted { rounds });
+        }
         Ok(Self { model: result.model, cols: train.cols })
     }
 

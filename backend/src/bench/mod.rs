@@ -273,6 +273,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
             progress: false,
             limits: ReadLimits::default(),
             force: true,
+            full: true,
         },
         &|_, _| {},
     )

@@ -3,7 +3,9 @@
 //!
 //! - [`episode`]: one episode's grid, windows and features, on demand;
 //! - [`index_reader`]: reading `validation_v1.parquet`;
-//! - [`shards`]: the Parquet shard layout.
+//! - [`shards`]: the Parquet shard layout;
+//! - [`reuse`]: what lets a later extraction of a grown store extract only
+//!   new and changed episodes.
 //!
 //! Episodes stream through in chunks: both cores compute a chunk's windows,
 //! then the chunk is written as one summary and one tensor shard, so memory
@@ -20,6 +22,7 @@
 
 pub mod episode;
 pub mod index_reader;
+pub mod reuse;
 pub mod shards;
 
 use std::fs;
@@ -59,6 +62,9 @@ pub struct ExtractOptions {
     pub limits: ReadLimits,
     /// Replace `out` even if it is not an earlier extraction.
     pub force: bool,
+    /// Extract every episode even where `out` holds an earlier extraction
+    /// of the same store (otherwise unchanged episodes keep their rows).
+    pub full: bool,
 }
 
 /// Extraction could not run.
@@ -136,6 +142,9 @@ pub struct ExtractSummary {
     /// Every shard written, in order: a feature folder holds exactly these.
     #[serde(default)]
     pub shard_files: Vec<ShardFile>,
+    /// Episodes whose rows were kept from the earlier extraction (not written to the file).
+    #[serde(skip)]
+    pub reused_episodes: u64,
 }
 
 /// Which threat models can use an episode, from its validation reasons.
@@ -169,6 +178,16 @@ fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
             mask: f.mask,
         })
         .collect()
+}
+
+/// A kept shard in the new output: a hard link (same file system as the
+/// staging folder beside it), or a copy where links are not supported.
+fn link_or_copy(from: &Path, to: &Path) -> Result<(), ExtractError> {
+    let fail = |e: std::io::Error| ExtractError::Write { path: to.display().to_string(), message: e.to_string() };
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to).map_err(fail)?;
+    }
+    Ok(())
 }
 
 fn create_dir(path: &Path) -> Result<(), ExtractError> {
@@ -249,7 +268,52 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         .num_threads(opts.jobs.max(1))
         .build()
         .map_err(|e| ExtractError::Pool(e.to_string()))?;
-    let bar = crate::progress::bar(usable.len() as u64, "extracting", opts.progress);
+
+    // Shards of an earlier extraction of this store whose episodes are
+    // unchanged are kept; only new and changed episodes are extracted.
+    let key = reuse::ExtractKey::new(&opts.store, &opts.limits);
+    let plan = if opts.full { None } else { reuse::plan(&opts.out, &key, &usable, &opts.store) }.unwrap_or_default();
+    let mut kept_files: Vec<ShardFile> = Vec::new();
+    let mut cached: Vec<reuse::CachedShard> = Vec::new();
+    for (file, shard) in &plan.keep {
+        for kind in ["summary", "tensors"] {
+            link_or_copy(&opts.out.join(kind).join(&file.name), &out.join(kind).join(&file.name))?;
+        }
+        kept_files.push(file.clone());
+        cached.push(shard.clone());
+    }
+    for (file, shard) in &plan.rewrite {
+        let ids: std::collections::BTreeSet<&str> = shard.episodes.iter().map(|e| e.id.as_str()).collect();
+        let (rows, summary_bytes) = reuse::rewrite_shard(
+            &opts.out.join("summary").join(&file.name),
+            &out.join("summary").join(&file.name),
+            &ids,
+        )?;
+        let (_, tensors_bytes) = reuse::rewrite_shard(
+            &opts.out.join("tensors").join(&file.name),
+            &out.join("tensors").join(&file.name),
+            &ids,
+        )?;
+        kept_files.push(ShardFile { name: file.name.clone(), rows, summary_bytes, tensors_bytes });
+        cached.push(shard.clone());
+    }
+    let (reused_windows, reused_dropped) = plan.reused_counts();
+    summary.episodes += plan.reused.len() as u64;
+    summary.windows += reused_windows;
+    summary.dropped_windows += reused_dropped;
+    let reused = plan.reused.len() as u64;
+    summary.reused_episodes = reused;
+    if reused > 0 {
+        tracing::info!(
+            "reusing {reused} episodes' rows ({} shards kept, {} rewritten without changed or removed episodes)",
+            plan.keep.len(),
+            plan.rewrite.len()
+        );
+    }
+    let to_extract: Vec<&IndexRow> = usable.iter().copied().filter(|e| !plan.reused.contains(&e.episode_id)).collect();
+    let total = usable.len() as u64;
+
+    let bar = crate::progress::bar(to_extract.len() as u64, "extracting", opts.progress);
     let skipped_before = summary.skipped.len() as u64;
     let limits = opts.limits;
     // A writer thread encodes shard N while the pool computes chunk N + 1.
@@ -270,7 +334,8 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
             }
             Ok(files)
         });
-        for (shard, chunk) in usable.chunks(EPISODES_PER_SHARD).enumerate() {
+        for (i, chunk) in to_extract.chunks(EPISODES_PER_SHARD).enumerate() {
+            let shard = plan.next_shard + i;
             let results: Vec<Result<(Vec<WindowRow>, usize), String>> = pool.install(|| {
                 chunk
                     .par_iter()
@@ -288,11 +353,18 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                     .collect()
             });
             let mut rows = Vec::new();
-            for result in results {
+            let mut episodes = Vec::new();
+            for (entry, result) in chunk.iter().zip(results) {
                 match result {
                     Ok((r, dropped)) => {
                         summary.episodes += 1;
                         summary.dropped_windows += dropped as u64;
+                        episodes.push(reuse::ShardEpisode {
+                            id: entry.episode_id.clone(),
+                            fingerprint: reuse::fingerprint(entry),
+                            windows: r.len() as u64,
+                            dropped: dropped as u64,
+                        });
                         rows.extend(r);
                     }
                     Err(why) => {
@@ -302,7 +374,8 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                 }
             }
             summary.windows += rows.len() as u64;
-            on_done(summary.episodes + summary.skipped.len() as u64 - skipped_before, usable.len() as u64);
+            cached.push(reuse::CachedShard { name: format!("part-{shard:05}.parquet"), episodes });
+            on_done(summary.episodes + summary.skipped.len() as u64 - skipped_before, total);
             if to_writer.send((shard, rows)).is_err() {
                 break; // the writer failed; its error is reported below
             }
@@ -310,6 +383,8 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         drop(to_writer);
         writer.join().unwrap_or_else(|_| Err(ExtractError::Pool("the shard writer panicked".into())))
     })?;
+    let mut written = [kept_files, written].concat();
+    written.sort_by(|a, b| a.name.cmp(&b.name));
     summary.shards = written.len() as u64;
     summary.shard_files = written;
     bar.finish_and_clear();
@@ -318,6 +393,11 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })?;
     atomic_file::write_bytes_atomically(&out.join(EXTRACT_SUMMARY_FILE), &json)
         .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })?;
+    let cache_path = opts.out.join(reuse::CACHE_FILE);
+    let cache = serde_json::to_vec(&reuse::CacheFile { key, shards: cached })
+        .map_err(|e| ExtractError::Write { path: cache_path.display().to_string(), message: e.to_string() })?;
+    atomic_file::write_bytes_atomically(&out.join(reuse::CACHE_FILE), &cache)
+        .map_err(|e| ExtractError::Write { path: cache_path.display().to_string(), message: e.to_string() })?;
     staged.commit()?;
     Ok(summary)
 }

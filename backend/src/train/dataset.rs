@@ -119,15 +119,15 @@ impl KeyRef<'_> {
 /// the episode belongs to, its key, class index and feature values.
 pub type WindowSink<'s> = dyn FnMut(usize, KeyRef<'_>, u32, &[f32]) -> Result<(), TrainError> + 's;
 
-/// Windows per side (in `sides` order) usable by `variant`, counted from
-/// the key columns only.
-pub fn count(features: &Path, sides: &[&BTreeSet<String>], variant: Variant) -> Result<Vec<usize>, TrainError> {
-    let mut counts = vec![0; sides.len()];
-    read_shards(features, sides, variant, None, &mut |side, _, _, _| {
-        counts[side] += 1;
+/// The class of every window per side (in `sides` order, in scan order)
+/// usable by `variant`, read from the key columns only.
+pub fn classes(features: &Path, sides: &[&BTreeSet<String>], variant: Variant) -> Result<Vec<Vec<u32>>, TrainError> {
+    let mut out = vec![Vec::new(); sides.len()];
+    read_shards(features, sides, variant, None, &mut |side, _, class, _| {
+        out[side].push(class);
         Ok(())
     })?;
-    Ok(counts)
+    Ok(out)
 }
 
 /// Streams every window of the episodes in `sides` usable by `variant`,

@@ -9,7 +9,9 @@
 //! validation) are held once, shared by the trees and the mlp; its tensors
 //! go to a file in `RUN/.windows-*/` and are read back a batch at a time.
 //! A network's epoch is a class-stratified sample of `--epoch-windows`
-//! windows when the training side is larger. After each epoch the trainer's
+//! windows when the training side is larger; the summary tables hold at
+//! most `--tree-windows` training windows (a class-stratified sample fixed
+//! by the seed), which bounds the trees' memory whatever the corpus size. After each epoch the trainer's
 //! state goes to `RUN/.resume/<model>-<variant>.state`, from which
 //! `--resume` continues a killed run exactly.
 //!
@@ -69,6 +71,9 @@ pub struct TrainOptions {
     pub publisher: Option<Arc<dyn Publish>>,
     /// Show a terminal progress bar.
     pub progress: bool,
+    /// Most training windows in the summary tables (trees and mlp): a
+    /// class-stratified sample when the training side is larger; `None`: all.
+    pub max_tree_windows: Option<usize>,
     /// Continue from the states and models an interrupted run left in `out`.
     pub resume: bool,
     /// Set to stop the networks between batches (their last epoch's state stays resumable).
@@ -217,15 +222,46 @@ impl Sides {
     }
 }
 
-/// Summary tables of both sides, each allocated once at its exact size.
+/// Summary tables of both sides, each allocated once at its exact size;
+/// a training side over `--tree-windows` keeps a class-stratified sample
+/// of that many windows (in shard order, fixed by the seed).
 fn load_tables(opts: &TrainOptions, ids: [&BTreeSet<String>; 2], variant: Variant) -> Result<Sides, TrainError> {
-    let counts = dataset::count(&opts.features, &ids, variant)?;
+    let classes = dataset::classes(&opts.features, &ids, variant)?;
+    let keep: Option<Vec<bool>> = match opts.max_tree_windows {
+        Some(cap) if classes[0].len() > cap => {
+            let mut order: Vec<usize> = (0..classes[0].len()).collect();
+            let mut rng = cis490_shared::rng::Rng::derive(opts.settings.neural.seed, TREE_SAMPLE_STREAM);
+            let mut keep = vec![false; classes[0].len()];
+            for i in cis490_models::neural::source::epoch_sample(&mut order, &classes[0], cap, &mut rng) {
+                keep[i] = true;
+            }
+            tracing::info!(
+                "{} variant: trees and mlp train on {cap} of {} windows (class-stratified, --tree-windows)",
+                variant.as_str(),
+                classes[0].len()
+            );
+            Some(keep)
+        }
+        _ => None,
+    };
+    let sizes = [keep.as_ref().map_or(classes[0].len(), |k| k.iter().filter(|b| **b).count()), classes[1].len()];
+    drop(classes);
     let cols = dataset::row_len(variant, FeatureKind::Summary);
-    let mut tables: Vec<Table> = counts
+    let mut tables: Vec<Table> = sizes
         .iter()
         .map(|n| Table { x: Vec::with_capacity(n * cols), rows: 0, cols, y: Vec::with_capacity(*n) })
         .collect();
+    let mut seen_train = 0;
     dataset::scan(&opts.features, &ids, variant, FeatureKind::Summary, &mut |side, _, class, row| {
+        if stopping(opts) {
+            return Err(interrupted_while_reading());
+        }
+        if side == 0 {
+            seen_train += 1;
+            if keep.as_ref().is_some_and(|k| !k.get(seen_train - 1).copied().unwrap_or(false)) {
+                return Ok(());
+            }
+        }
         let t = &mut tables[side];
         t.x.extend_from_slice(row);
         t.y.push(class);
@@ -236,6 +272,19 @@ fn load_tables(opts: &TrainOptions, ids: [&BTreeSet<String>; 2], variant: Varian
     let train = tables.pop().unwrap_or_default();
     Ok(Sides::Tables { train: Arc::new(train), val: Arc::new(val) })
 }
+
+/// Whether the run was asked to stop (Ctrl-C).
+fn stopping(opts: &TrainOptions) -> bool {
+    opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+}
+
+/// The error of a stop asked for while windows were being read.
+fn interrupted_while_reading() -> TrainError {
+    TrainError::Options("interrupted while reading the windows".into())
+}
+
+/// The generator stream of the trees' training sample.
+const TREE_SAMPLE_STREAM: u64 = 0x7ee5;
 
 /// Tensor rows of both sides, written to files in `scratch`.
 fn write_tensor_files(
@@ -253,6 +302,9 @@ fn write_tensor_files(
         writers.push((RowFileWriter::create(&path, len).map_err(|e| io(&path, e))?, path));
     }
     dataset::scan(&opts.features, &ids, variant, FeatureKind::Tensor, &mut |side, _, class, row| {
+        if stopping(opts) {
+            return Err(interrupted_while_reading());
+        }
         let (w, path) = &mut writers[side];
         w.push(row, class).map_err(|e| io(path, e))
     })?;
@@ -376,8 +428,10 @@ fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, varian
         serde_json::to_value(&opts.settings.neural).ok().as_ref() == header.config.get("trainer")
     };
     let training = &header.training;
+    let same_windows = arch.reads_tensors() || training.get("max_tree_windows") == Some(&json!(opts.max_tree_windows));
     let same = header.variant == variant
         && settings_match
+        && same_windows
         && training.get("split_digest").and_then(Value::as_str) == Some(split.digest().as_str());
     let number = |k: &str| training.get(k).and_then(Value::as_f64).unwrap_or_default();
     same.then(|| Trained {
@@ -531,6 +585,7 @@ fn train_one(
             *last = Instant::now();
             tracing::info!("{job} round {done}/{max_units}: {:.0} windows/s, eta {:.0} s", figures.0, figures.1);
         }
+        !stopping(opts)
     };
     let state_file = state_path(&opts.out, &job);
     let resume_bytes = if opts.resume && state_file.is_file() {
@@ -588,6 +643,7 @@ fn train_one(
         training: json!({
             "split": opts.split.display().to_string(), "recipe": split.recipe, "split_digest": split.digest(),
             "train_windows": train_windows, "val_windows": val_windows, "epoch_windows": epoch_windows,
+            "max_tree_windows": opts.max_tree_windows,
             "val_macro_f1": fitted.val_macro_f1, "seconds": seconds, "details": fitted.details,
         }),
         input_shape: input.dims(),
