@@ -24,9 +24,73 @@ pub struct ScaleBench {
     pub train_args: Vec<String>,
 }
 
-/// The stages, in order.
-pub const STAGES: [&str; 8] =
-    ["synth", "validate", "extract", "split", "train-gbt-realistic", "train-gbt-oracle", "train-cnn-1-epoch", "eval"];
+/// The stages, in order. `validate-1pct-new` and `extract-1pct-new` time
+/// an incremental sweep after 1 % of the store arrived (set up by an
+/// untimed full sweep of the other 99 % into separate folders).
+pub const STAGES: [&str; 10] = [
+    "synth",
+    "validate",
+    "extract",
+    "split",
+    "train-gbt-realistic",
+    "train-gbt-oracle",
+    "train-cnn-1-epoch",
+    "eval",
+    "validate-1pct-new",
+    "extract-1pct-new",
+];
+
+/// Archives set aside for the incremental stages; moved back when dropped
+/// (and by the next run, should this one be killed).
+struct HeldBack {
+    moved: Vec<(PathBuf, PathBuf)>,
+}
+
+impl HeldBack {
+    /// Moves every 100th archive of `store` into `aside`.
+    fn take(store: &Path, aside: &Path) -> Result<Self, ScaleError> {
+        let io = |p: &Path, e: std::io::Error| ScaleError::Io { path: p.display().to_string(), message: e.to_string() };
+        std::fs::create_dir_all(aside).map_err(|e| io(aside, e))?;
+        let listing = crate::store::layout::list_store(store)
+            .map_err(|e| ScaleError::Io { path: s(store), message: e.to_string() })?;
+        let mut held = Self { moved: Vec::new() };
+        for (i, ep) in listing.episodes.iter().enumerate().filter(|(i, _)| i % 100 == 50) {
+            let to = aside.join(format!("{i}.tar.zst"));
+            std::fs::rename(&ep.path, &to).map_err(|e| io(&ep.path, e))?;
+            held.moved.push((to, ep.path.clone()));
+        }
+        let manifest: String = held.moved.iter().map(|(a, b)| format!("{}\t{}\n", a.display(), b.display())).collect();
+        std::fs::write(aside.join("held.tsv"), manifest).map_err(|e| io(aside, e))?;
+        Ok(held)
+    }
+
+    /// Puts back what a killed run left aside.
+    fn restore_leftovers(aside: &Path) {
+        if let Ok(text) = std::fs::read_to_string(aside.join("held.tsv")) {
+            for line in text.lines() {
+                if let Some((from, to)) = line.split_once('\t') {
+                    let _ = std::fs::rename(from, to);
+                }
+            }
+            let _ = std::fs::remove_file(aside.join("held.tsv"));
+        }
+    }
+}
+
+impl Drop for HeldBack {
+    fn drop(&mut self) {
+        for (from, to) in &self.moved {
+            if let Err(e) = std::fs::rename(from, to) {
+                tracing::error!("could not put {} back to {}: {e}", from.display(), to.display());
+            }
+        }
+        if let Some((from, _)) = self.moved.first()
+            && let Some(aside) = from.parent()
+        {
+            let _ = std::fs::remove_file(aside.join("held.tsv"));
+        }
+    }
+}
 
 /// The benchmark could not run.
 #[derive(Debug, thiserror::Error)]
@@ -166,6 +230,18 @@ fn stage_args(stage: &str, dir: &Path, episodes: u64, train_args: &[String]) -> 
             features,
             "--force".into(),
         ],
+        "validate-1pct-new" => {
+            vec!["validate".into(), "--store".into(), store, "--out".into(), s(&dir.join("validation-incr"))]
+        }
+        "extract-1pct-new" => vec![
+            "extract".into(),
+            "--store".into(),
+            store,
+            "--index".into(),
+            s(&dir.join("validation-incr").join("validation_v1.parquet")),
+            "--out".into(),
+            s(&dir.join("features-incr")),
+        ],
         "split" => {
             vec!["split".into(), "--features".into(), features, "--recipe".into(), "host".into(), "--out".into(), split]
         }
@@ -232,7 +308,35 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
         let dir = opts.workdir.join(format!("scale-{episodes}"));
         std::fs::create_dir_all(&dir).map_err(|e| ScaleError::Io { path: s(&dir), message: e.to_string() })?;
         let marker = dir.join("store.complete");
+        HeldBack::restore_leftovers(&dir.join("held-back"));
+        let mut held: Option<HeldBack> = None;
         for stage in &stages {
+            if stage.ends_with("-1pct-new") && held.is_none() {
+                // Untimed set-up: a full sweep of the store without 1 % of
+                // its archives, then those archives return.
+                let setup = HeldBack::take(&dir.join("store"), &dir.join("held-back"))?;
+                for (name, args) in [
+                    ("setup-validate", vec!["validate", "--store", "STORE", "--out", "VAL", "--full", "--force"]),
+                    (
+                        "setup-extract",
+                        vec!["extract", "--store", "STORE", "--index", "INDEX", "--out", "FEAT", "--full", "--force"],
+                    ),
+                ] {
+                    let args: Vec<String> = args
+                        .iter()
+                        .map(|a| match *a {
+                            "STORE" => s(&dir.join("store")),
+                            "VAL" => s(&dir.join("validation-incr")),
+                            "INDEX" => s(&dir.join("validation-incr").join("validation_v1.parquet")),
+                            "FEAT" => s(&dir.join("features-incr")),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    run_stage(&exe, &args, &dir.join(format!("{name}.log")), name, episodes)?;
+                }
+                drop(setup);
+                held = Some(HeldBack { moved: Vec::new() });
+            }
             let reuse = *stage == "synth" && marker.is_file();
             let (seconds, peak) = if reuse {
                 (None, None)
@@ -256,7 +360,7 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
             };
             let windows = extracted_windows(&dir.join("features"));
             let (unit, units) = match *stage {
-                "synth" | "validate" | "split" => ("episodes", episodes),
+                "synth" | "validate" | "split" | "validate-1pct-new" => ("episodes", episodes),
                 _ => ("windows", windows),
             };
             let figure = StageFigure { episodes, stage: stage.to_string(), seconds, peak_rss_mib: peak, unit, units };
@@ -316,6 +420,18 @@ fn print_table(figures: &[StageFigure]) {
         v.dedup();
         v
     };
+    let seconds =
+        |n: u64, stage: &str| figures.iter().find(|f| f.episodes == n && f.stage == stage).and_then(|f| f.seconds);
+    for n in &sizes {
+        for (full, incremental) in [("validate", "validate-1pct-new"), ("extract", "extract-1pct-new")] {
+            if let (Some(a), Some(b)) = (seconds(*n, full), seconds(*n, incremental)) {
+                println!(
+                    "{n} episodes, 1 % new: {incremental} {b:.1} s = {:.1} % of a full {full} ({a:.1} s; goal ≤ 10 %)",
+                    100.0 * b / a.max(1e-9)
+                );
+            }
+        }
+    }
     let (Some(small), Some(large)) = (sizes.first(), sizes.last()) else { return };
     if small == large {
         return;
