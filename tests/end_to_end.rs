@@ -135,12 +135,12 @@ fn the_index_has_the_spec_columns_and_reads_back() -> TestResult {
     let summary: cis490_shared::validation::ValidationSummary =
         serde_json::from_slice(&fs::read(out.join("validation_summary.json"))?)?;
     assert_eq!(summary.total, 40);
-    // Nothing but the two outputs in the output folder.
+    // Nothing but the two outputs and the incremental-sweep cache in the output folder.
     let mut names: Vec<String> = fs::read_dir(&out)?
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()?;
     names.sort();
-    assert_eq!(names, ["validation_summary.json", "validation_v1.parquet"]);
+    assert_eq!(names, ["validation_cache_v1.json", "validation_summary.json", "validation_v1.parquet"]);
     Ok(())
 }
 
