@@ -345,6 +345,9 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
 
     let mut results: BTreeMap<(String, Variant), Result<Trained, TrainError>> = BTreeMap::new();
     for variant in &opts.variants {
+        if stopping(opts) {
+            break; // the models of this variant are reported as not run
+        }
         let mut order: Vec<Architecture> = models.clone();
         order.sort_by_key(|m| std::cmp::Reverse(cost(*m)));
         let mut kept = Vec::new();
