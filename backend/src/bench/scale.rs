@@ -140,6 +140,11 @@ impl StageFigure {
     pub fn ms_per_episode(&self) -> Option<f64> {
         self.seconds.map(|s| s * 1000.0 / self.episodes.max(1) as f64)
     }
+
+    /// Units per second.
+    pub fn rate(&self) -> Option<f64> {
+        self.seconds.map(|s| self.units as f64 / s.max(1e-9))
+    }
 }
 
 /// Where a stage's process writes its own peak RSS when it exits (the
@@ -309,9 +314,9 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
         std::fs::create_dir_all(&dir).map_err(|e| ScaleError::Io { path: s(&dir), message: e.to_string() })?;
         let marker = dir.join("store.complete");
         HeldBack::restore_leftovers(&dir.join("held-back"));
-        let mut held: Option<HeldBack> = None;
+        let mut incremental_set_up = false;
         for stage in &stages {
-            if stage.ends_with("-1pct-new") && held.is_none() {
+            if stage.ends_with("-1pct-new") && !incremental_set_up {
                 // Untimed set-up: a full sweep of the store without 1 % of
                 // its archives, then those archives return.
                 let setup = HeldBack::take(&dir.join("store"), &dir.join("held-back"))?;
@@ -335,7 +340,7 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
                     run_stage(&exe, &args, &dir.join(format!("{name}.log")), name, episodes)?;
                 }
                 drop(setup);
-                held = Some(HeldBack { moved: Vec::new() });
+                incremental_set_up = true;
             }
             let reuse = *stage == "synth" && marker.is_file();
             let (seconds, peak) = if reuse {
@@ -378,16 +383,10 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
 }
 
 fn print_figure(f: &StageFigure) {
-    match (f.seconds, f.peak_rss_mib) {
-        (Some(sec), Some(rss)) => println!(
+    match (f.seconds, f.rate(), f.ms_per_episode(), f.peak_rss_mib) {
+        (Some(sec), Some(rate), Some(ms), Some(rss)) => println!(
             "{:>6} {:<20} {:>8.1} s {:>10.0} {}/s {:>8.2} ms/episode {:>8.0} MiB peak",
-            f.episodes,
-            f.stage,
-            sec,
-            f.units as f64 / sec.max(1e-9),
-            f.unit,
-            sec * 1000.0 / f.episodes.max(1) as f64,
-            rss
+            f.episodes, f.stage, sec, rate, f.unit, ms, rss
         ),
         _ => {
             println!("{:>6} {:<20} reused (delete scale-{}/store.complete to re-time)", f.episodes, f.stage, f.episodes)
@@ -401,17 +400,9 @@ fn print_table(figures: &[StageFigure]) {
     println!("\n| episodes | stage | wall s | rate | ms / episode | peak RSS MiB |");
     println!("|---:|---|---:|---:|---:|---:|");
     for f in figures {
-        if let (Some(sec), Some(rss)) = (f.seconds, f.peak_rss_mib) {
-            println!(
-                "| {} | {} | {:.1} | {:.0} {}/s | {:.2} | {:.0} |",
-                f.episodes,
-                f.stage,
-                sec,
-                f.units as f64 / sec.max(1e-9),
-                f.unit,
-                sec * 1000.0 / f.episodes.max(1) as f64,
-                rss
-            );
+        if let (Some(sec), Some(rate), Some(ms), Some(rss)) = (f.seconds, f.rate(), f.ms_per_episode(), f.peak_rss_mib)
+        {
+            println!("| {} | {} | {sec:.1} | {rate:.0} {}/s | {ms:.2} | {rss:.0} |", f.episodes, f.stage, f.unit);
         }
     }
     let sizes: Vec<u64> = {
