@@ -27,7 +27,6 @@ use std::sync::Arc;
 
 use cis490_models::architecture::{Architecture, TrainedModel, header_input};
 use cis490_models::checkpoint::CheckpointHeader;
-use cis490_models::gbt::Table;
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
 use cis490_shared::label::Label;
@@ -40,7 +39,7 @@ use crate::hub::progress_events::ProgressEvents;
 use crate::output_dir::StagedDir;
 use crate::split::SplitFile;
 use crate::split::episodes::read_episodes;
-use crate::train::dataset::{self, FeatureKind, Windows};
+use crate::train::dataset::{self, FeatureKind, WindowKey};
 use crate::train::{load_model, model_dirs};
 use bootstrap::{Draws, paired};
 use predictions_file::{IN_DISTRIBUTION, RowSource, write_predictions};
@@ -56,6 +55,14 @@ pub const DEFAULT_RESAMPLES: usize = 2000;
 pub const MIN_RESAMPLES: usize = 100;
 /// Salt of the in-distribution side's draws (independent of the test side's).
 const IN_DISTRIBUTION_DRAWS: u64 = 0x1d_d7a3;
+
+/// The scored windows of one variant and feature kind: each one's key and
+/// true class index, in the order the models' probabilities come.
+#[derive(Default)]
+struct ScoredKeys {
+    keys: Vec<WindowKey>,
+    truth: Vec<u32>,
+}
 
 /// Windows predicted at once by every model of a variant and feature kind.
 const PREDICT_BATCH: usize = 4096;
@@ -142,7 +149,8 @@ pub struct Evaluated {
     pub predictions_path: PathBuf,
     /// Rows in the predictions file.
     pub prediction_rows: usize,
-    /// Wall seconds per phase: `load` (checkpoints and tables), `predict`,
+    /// Wall seconds per phase: `load` (split and checkpoints), `predict`
+    /// (the windows streamed through the models),
     /// `score` (bootstrap and comparisons), `write`.
     pub seconds: Vec<(&'static str, f64)>,
 }
@@ -280,13 +288,13 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     for (i, c) in candidates.iter().enumerate() {
         groups.entry((c.header.variant, c.arch.reads_tensors())).or_default().push(i);
     }
-    let mut tables: BTreeMap<(Variant, bool), Windows> = BTreeMap::new();
+    let mut scored_keys: BTreeMap<(Variant, bool), ScoredKeys> = BTreeMap::new();
     let mut probs: Vec<Vec<ClassProbabilities>> = candidates.iter().map(|_| Vec::new()).collect();
     let done = std::sync::atomic::AtomicU64::new(0);
     for (&(variant, tensors), members) in &groups {
         let kind = if tensors { FeatureKind::Tensor } else { FeatureKind::Summary };
         let cols = dataset::row_len(variant, kind);
-        let mut windows = Windows { table: Table { cols, ..Table::default() }, keys: Vec::new() };
+        let mut windows = ScoredKeys::default();
         let mut batch: Vec<f32> = Vec::with_capacity(PREDICT_BATCH * cols);
         let predict = |batch: &mut Vec<f32>, probs: &mut Vec<Vec<ClassProbabilities>>| -> Result<(), EvalError> {
             let rows: Vec<&[f32]> = batch.chunks(cols.max(1)).collect();
@@ -309,8 +317,7 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
         let mut failed: Option<EvalError> = None;
         dataset::scan(&features, &[&wanted], variant, kind, &mut |_, key, class, row| {
             windows.keys.push(key.to_owned());
-            windows.table.y.push(class);
-            windows.table.rows += 1;
+            windows.truth.push(class);
             batch.extend_from_slice(row);
             if batch.len() == PREDICT_BATCH * cols
                 && let Err(e) = predict(&mut batch, &mut probs)
@@ -326,7 +333,7 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
         }
         let n = done.fetch_add(members.len() as u64, std::sync::atomic::Ordering::Relaxed) + members.len() as u64;
         progress.report(n, total, "predicting", Map::new());
-        tables.insert((variant, tensors), windows);
+        scored_keys.insert((variant, tensors), windows);
     }
 
     let predicted: Vec<Predicted> = candidates
@@ -343,12 +350,12 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     let scored: Vec<(SideScores, SideScores)> = predicted
         .par_iter()
         .map(|p| {
-            let windows = &tables[&(p.variant, p.arch.reads_tensors())];
+            let windows = &scored_keys[&(p.variant, p.arch.reads_tensors())];
             let side_windows = |side: &SideEpisodes| -> Vec<ScoredWindow> {
                 windows
                     .keys
                     .iter()
-                    .zip(&windows.table.y)
+                    .zip(&windows.truth)
                     .zip(&p.probs)
                     .filter_map(|((key, truth), probs)| {
                         let episode = side.position(&key.episode_id)?;
@@ -412,8 +419,8 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     let predictions_path = opts.out.join("predictions.parquet");
     let prediction_rows = write_predictions(&staged.path().join("predictions.parquet"), |rows| {
         for p in &predicted {
-            let windows = &tables[&(p.variant, p.arch.reads_tensors())];
-            for ((key, truth), probs) in windows.keys.iter().zip(&windows.table.y).zip(&p.probs) {
+            let windows = &scored_keys[&(p.variant, p.arch.reads_tensors())];
+            for ((key, truth), probs) in windows.keys.iter().zip(&windows.truth).zip(&p.probs) {
                 let split_name =
                     if test_side.position(&key.episode_id).is_some() { recipe.as_str() } else { IN_DISTRIBUTION };
                 let source = RowSource { model: p.arch.as_str(), variant: p.variant.as_str(), split: split_name };
