@@ -164,16 +164,12 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
     let mut reusable = if opts.full { cache::Reusable::default() } else { cache::Reusable::load(&opts.out, &key) };
     // Stamps are taken before reading: an archive that changes during the
     // sweep is validated again next time.
-    let planned: Vec<(Option<cache::FileStamp>, Option<IndexRow>)> = listing
-        .episodes
-        .iter()
-        .map(|ep| {
-            let stamp = cache::FileStamp::of(&ep.path);
-            (stamp, reusable.take(&ep.rel_path, stamp))
-        })
-        .collect();
+    let stamps: Vec<Option<cache::FileStamp>> =
+        listing.episodes.iter().map(|ep| cache::FileStamp::of(&ep.path)).collect();
+    let earlier: Vec<Option<IndexRow>> =
+        listing.episodes.iter().zip(&stamps).map(|(ep, stamp)| reusable.take(&ep.rel_path, *stamp)).collect();
     drop(reusable);
-    let reused = planned.iter().filter(|(_, row)| row.is_some()).count() as u64;
+    let reused = earlier.iter().filter(|row| row.is_some()).count() as u64;
     if reused > 0 {
         tracing::info!("reusing {reused} of {total} rows of the earlier sweep; validating {}", total - reused);
     }
@@ -183,9 +179,9 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
         listing
             .episodes
             .par_iter()
-            .zip(&planned)
-            .map(|(ep, (_, earlier))| {
-                let row = earlier.clone().unwrap_or_else(|| validate_episode(ep, &opts.limits));
+            .zip(earlier)
+            .map(|(ep, earlier)| {
+                let row = earlier.unwrap_or_else(|| validate_episode(ep, &opts.limits));
                 bar.inc(1);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 on_done(&row, n, total);
@@ -214,7 +210,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
     atomic_file::write_bytes_atomically(&staged.path().join(SUMMARY_FILE), &json)?;
     let cache = cache::CacheFile {
         key,
-        entries: rows.iter().zip(&planned).map(|(row, (stamp, _))| (row.path.clone(), *stamp)).collect(),
+        entries: rows.iter().zip(&stamps).map(|(row, stamp)| (row.path.clone(), *stamp)).collect(),
     };
     let json = serde_json::to_vec(&cache).map_err(|e| {
         ValidateError::Summary(WriteError { path: opts.out.join(cache::CACHE_FILE), source: std::io::Error::other(e) })
