@@ -424,7 +424,9 @@ fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, varian
         return None;
     }
     let dir = opts.out.join(&job);
-    let (header, _) = load_model(&dir.join("checkpoint.bin")).ok()?;
+    // Only the header is needed: the weights are not decoded into a model.
+    let bytes = crate::store::regular_file::read_regular(&dir.join("checkpoint.bin"), MAX_CHECKPOINT_BYTES).ok()?;
+    let (header, _) = checkpoint::decode(&bytes).ok()?;
     let settings_match = if arch == Architecture::Gbt {
         serde_json::to_value(&opts.settings.gbt).ok().as_ref() == Some(&header.config)
     } else {
