@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array};
 use cis490_backend::extract::{self, ExtractSummary};
 use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::validate::{self, SUMMARY_FILE, ValidateOptions, index::INDEX_FILE};
-use cis490_tests::{extract_store, small_store, validate_store};
+use cis490_backend::validate::{SUMMARY_FILE, index::INDEX_FILE};
+use cis490_tests::{extract_store, small_store, validate_store, validate_store_with};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 
@@ -32,19 +32,6 @@ fn archives(store: &Path) -> Result<Vec<PathBuf>, Box<dyn std::error::Error>> {
 
 fn digest(path: &Path) -> Result<String, std::io::Error> {
     Ok(hex::encode(Sha256::digest(std::fs::read(path)?)))
-}
-
-fn sweep(store: &Path, out: &Path, full: bool, limits: ReadLimits) -> Result<validate::Sweep, validate::ValidateError> {
-    let opts = ValidateOptions {
-        store: store.to_path_buf(),
-        out: out.to_path_buf(),
-        jobs: 2,
-        limits,
-        progress: false,
-        force: false,
-        full,
-    };
-    validate::run(&opts, &|_, _, _| {})
 }
 
 /// The index and summary of `a` and `b` are the same bytes.
@@ -111,7 +98,7 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
 
     // Exactly what a full sweep writes.
     let full_out = dir.path().join("full");
-    let full = sweep(&store, &full_out, true, ReadLimits::default())?;
+    let full = validate_store_with(&store, &full_out, true, ReadLimits::default())?;
     assert_eq!(full.reused, 0);
     assert_eq!(second.rows, full.rows);
     same_outputs(&out, &full_out)?;
@@ -140,9 +127,9 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
     same_outputs(&out, &full_out)?;
 
     // --full and other limits read everything again.
-    assert_eq!(sweep(&store, &out, true, ReadLimits::default())?.reused, 0);
+    assert_eq!(validate_store_with(&store, &out, true, ReadLimits::default())?.reused, 0);
     let other = ReadLimits { max_span_s: 3 * 3600, ..ReadLimits::default() };
-    assert_eq!(sweep(&store, &out, false, other)?.reused, 0, "limits changed");
+    assert_eq!(validate_store_with(&store, &out, false, other)?.reused, 0, "limits changed");
     assert_eq!(validate_store(&store, &out)?.reused, 0, "and back");
 
     // Another store's sweep in the folder is never reused.

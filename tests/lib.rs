@@ -31,14 +31,25 @@ use sha2::{Digest, Sha256};
 
 /// Validates `store` into `out` (2 jobs, default limits, no `--force`).
 pub fn validate_store(store: &Path, out: &Path) -> Result<validate::Sweep, validate::ValidateError> {
+    validate_store_with(store, out, false, ReadLimits::default())
+}
+
+/// Validates `store` into `out` (2 jobs, no `--force`) under `limits`,
+/// reading every archive when `full`.
+pub fn validate_store_with(
+    store: &Path,
+    out: &Path,
+    full: bool,
+    limits: ReadLimits,
+) -> Result<validate::Sweep, validate::ValidateError> {
     let opts = ValidateOptions {
         store: store.to_path_buf(),
         out: out.to_path_buf(),
         jobs: 2,
-        limits: ReadLimits::default(),
+        limits,
         progress: false,
         force: false,
-        full: false,
+        full,
     };
     validate::run(&opts, &|_, _, _| {})
 }
