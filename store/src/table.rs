@@ -61,6 +61,28 @@ impl LineProblems {
         self.malformed + self.wrong_type + self.missing_time + self.too_long + self.over_row_cap > 0
     }
 
+    /// Counts a line that did not parse, or whose field `wrong` is not
+    /// `expected` (the first such field); true when the line is unusable.
+    fn refused(
+        &mut self,
+        line_no: u64,
+        parsed: Result<(), jsonl::LineError>,
+        wrong: Option<&str>,
+        expected: &str,
+    ) -> bool {
+        if let Err(e) = parsed {
+            self.malformed += 1;
+            self.note(line_no, || e.to_string());
+            return true;
+        }
+        if let Some(key) = wrong {
+            self.wrong_type += 1;
+            self.note(line_no, || format!("field {key:?} is not {expected}"));
+            return true;
+        }
+        false
+    }
+
     /// Counts a line past the row cap of `max_rows`.
     fn past_row_cap(&mut self, line_no: u64, max_rows: usize) {
         self.over_row_cap = self.over_row_cap.saturating_add(1);
@@ -164,14 +186,7 @@ impl SourceTable {
                 }
             }
         });
-        if let Err(e) = parsed {
-            self.problems.malformed += 1;
-            self.problems.note(line_no, || e.to_string());
-            return;
-        }
-        if let Some(key) = wrong {
-            self.problems.wrong_type += 1;
-            self.problems.note(line_no, || format!("field {key:?} is not a number"));
+        if self.problems.refused(line_no, parsed, wrong.as_deref(), "a number") {
             return;
         }
         let (Some(mono), Some(wall)) = (mono, wall) else {
@@ -310,14 +325,7 @@ impl LabelsTable {
             },
             _ => {}
         });
-        if let Err(e) = parsed {
-            self.problems.malformed += 1;
-            self.problems.note(line_no, || e.to_string());
-            return;
-        }
-        if let Some(key) = wrong {
-            self.problems.wrong_type += 1;
-            self.problems.note(line_no, || format!("field {key:?} is not a string"));
+        if self.problems.refused(line_no, parsed, wrong, "a string") {
             return;
         }
         match (mono, wall, label) {
