@@ -126,6 +126,16 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
     assert_eq!(third.reused as usize, third.rows.len());
     same_outputs(&out, &full_out)?;
 
+    // A damaged cache (validate) or cache file (extract) means a full run,
+    // with the same outputs, never an error or a wrong row.
+    std::fs::write(out.join("validation_cache_v1.json"), b"{\"key\": [1, 2")?;
+    assert_eq!(validate_store(&store, &out)?.reused, 0, "damaged validation cache");
+    same_outputs(&out, &full_out)?;
+    std::fs::write(features.join("extract_cache_v1.json"), vec![b'['; 1 << 16])?;
+    let rebuilt = extract_store(&store, &out, &features)?;
+    assert_eq!(rebuilt.reused_episodes, 0, "damaged extraction cache");
+    same_features(&features, &full_features, &rebuilt, &full_extract)?;
+
     // --full and other limits read everything again.
     assert_eq!(validate_store_with(&store, &out, true, ReadLimits::default())?.reused, 0);
     let other = ReadLimits { max_span_s: 3 * 3600, ..ReadLimits::default() };

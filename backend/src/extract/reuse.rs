@@ -31,8 +31,8 @@ use crate::validate::index::IndexRow;
 /// File name of the cache inside the feature folder.
 pub const CACHE_FILE: &str = "extract_cache_v1.json";
 
-/// Largest cache read.
-const MAX_CACHE_BYTES: u64 = 1 << 30;
+/// Largest cache read (≈ 150 B per episode: about 1.7 M episodes).
+const MAX_CACHE_BYTES: u64 = 256 << 20;
 
 /// What an extraction's rows depend on besides the index rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -27,8 +27,8 @@ pub const CACHE_FILE: &str = "validation_cache_v1.json";
 /// not reused. Bump it whenever a change to `validate` can change a row.
 pub const RULES_VERSION: u32 = 1;
 
-/// Largest cache read (≈ 100 B per episode: millions of episodes).
-const MAX_CACHE_BYTES: u64 = 1 << 30;
+/// Largest cache read (≈ 100 B per episode: about 2.5 M episodes).
+const MAX_CACHE_BYTES: u64 = 256 << 20;
 
 /// When an archive was last seen: size and modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
