@@ -594,7 +594,7 @@ fn train_one(
     };
     let state_file = state_path(&opts.out, &job);
     let resume_bytes = if opts.resume && state_file.is_file() {
-        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_CHECKPOINT_BYTES * 4).map_err(|e| {
+        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_STATE_BYTES).map_err(|e| {
             TrainError::Checkpoint {
                 path: state_file.display().to_string(),
                 source: CheckpointError::Corrupt(e.to_string()),
@@ -696,6 +696,11 @@ pub fn model_dirs(run: &Path) -> std::io::Result<Vec<PathBuf>> {
     dirs.sort();
     Ok(dirs)
 }
+
+/// Largest trainer state read for `--resume`: two copies of a network's
+/// weights, its AdamW moments and 4 bytes per training window (the demo's
+/// are under 1 MB; 77,000 episodes' about 7 MB).
+const MAX_STATE_BYTES: u64 = 256 << 20;
 
 /// Largest checkpoint read (the demo's are under 10 MB).
 pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
