@@ -503,7 +503,8 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
     let count = |testid: &str| format!("document.querySelectorAll('[data-testid{testid}]').length");
     let scenes: [(&str, String, DomCheck); 6] = [
         ("training", format!("{} === 2", count("^=curve-")), check_training),
-        ("metrics", format!("{} === 2", count("=metrics-row")), check_metrics),
+        // The heat tables come a frame or two after the rows: wait for the last.
+        ("metrics", format!("{} === 2 && {} > 0", count("=metrics-row"), count("=confusion")), check_metrics),
         ("overview", format!("{} === 1", count("=job-row")), check_overview),
         ("replay", format!("{} === 2", count("=probability-row")), check_replay),
         ("perf", format!("{} === 2", count("=latency-row")), check_perf),
@@ -524,7 +525,10 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
     }
     // The confusion matrix follows the model picked.
     browser.goto(&format!("{url}?scene=metrics"))?;
-    browser.wait_for(&format!("{} === 2", count("=metrics-row")), Duration::from_secs(20))?;
+    browser.wait_for(
+        &format!("{} === 2 && {} > 0", count("=metrics-row"), count("=confusion")),
+        Duration::from_secs(20),
+    )?;
     browser.run(
         "const picker = document.querySelector('[data-testid=confusion-model]');
          picker.value = 'mlp-realistic'; picker.dispatchEvent(new Event('change'));",
