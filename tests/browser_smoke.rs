@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cis490_backend::serve::{self, ServeConfig};
+use cis490_server::serve::{self, ServeConfig};
 
 /// A summary with distinctive numbers, so matches cannot be accidental.
 const SUMMARY_JSON: &str = r#"{

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use cis490_backend::serve::{self, ServeConfig};
+use cis490_server::serve::{self, ServeConfig};
 use cis490_tests::webdriver::Browser;
 use serde_json::{Value, json};
 
@@ -22,7 +22,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 /// A server on a runtime of its own, stopped on [`Server::stop`].
 struct Server {
     addr: SocketAddr,
-    hub: std::sync::Arc<cis490_backend::hub::Hub>,
+    hub: std::sync::Arc<cis490_server::hub::Hub>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -428,9 +428,9 @@ fn in_browser_inference_matches_the_server() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn"])?;
     let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
-    let frames = cis490_backend::producers::replay::frames_of(&ep, &row.episode_id, &row.host_id);
-    let live = cis490_backend::producers::predictions::load_run(&run)?;
-    let predicted = cis490_backend::producers::predictions::prediction_events(&live, &ep, &row.episode_id);
+    let frames = cis490_pipeline::producers::replay::frames_of(&ep, &row.episode_id, &row.host_id);
+    let live = cis490_pipeline::producers::predictions::load_run(&run)?;
+    let predicted = cis490_pipeline::producers::predictions::prediction_events(&live, &ep, &row.episode_id);
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     // A hub that wants a publish token: the page presents the one in its URL.

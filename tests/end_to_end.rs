@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use arrow_array::{Array, StringArray};
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::synth::{self, SynthOptions};
-use cis490_backend::validate::{self, ValidateOptions};
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::synth::{self, SynthOptions};
+use cis490_pipeline::validate::{self, ValidateOptions};
 use cis490_shared::validation::Status;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 

@@ -9,12 +9,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch, StringArray};
-use cis490_backend::eval::confusion::Confusion;
-use cis490_backend::eval::{self, EvalOptions};
-use cis490_backend::hub::Hub;
-use cis490_backend::split::recipes::Recipe;
-use cis490_backend::split::{self, SplitOptions};
-use cis490_backend::train;
+use cis490_pipeline::eval::confusion::Confusion;
+use cis490_pipeline::eval::{self, EvalOptions};
+use cis490_pipeline::split::recipes::Recipe;
+use cis490_pipeline::split::{self, SplitOptions};
+use cis490_pipeline::train;
+use cis490_server::hub::Hub;
 use cis490_shared::label::Label;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::fs;
 
 use arrow_array::{Array, FixedSizeListArray, Float32Array, Float64Array, StringArray};
-use cis490_backend::extract::episode::{extract_episode, features_of};
-use cis490_backend::store::archive::{ReadLimits, read_archive_from};
+use cis490_pipeline::extract::episode::{extract_episode, features_of};
+use cis490_pipeline::store::archive::{ReadLimits, read_archive_from};
 use cis490_shared::features::stats::{SUMMARY_LEN, summary_names};
 use cis490_shared::registry::CHANNELS;
 use cis490_tests::EpisodeFixture;
@@ -36,7 +36,7 @@ fn netflow_features_are_present_although_its_monotonic_clock_differs() -> TestRe
         netflow_mono.zip(proc_mono).is_some_and(|(n, p)| (n - p).abs() > 100_000_000_000_000),
         "fixture clocks differ"
     );
-    cis490_backend::validate::rules::judge(
+    cis490_pipeline::validate::rules::judge(
         &mut archive,
         cis490_tests::HOST,
         cis490_tests::EPISODE,
@@ -58,7 +58,7 @@ fn windows_carry_the_labels_of_the_timeline() -> TestResult {
     let fx = EpisodeFixture::clean();
     let (_, archive) = read_archive_from(fx.build().as_slice(), &ReadLimits::default());
     let mut archive = archive?;
-    cis490_backend::validate::rules::judge(
+    cis490_pipeline::validate::rules::judge(
         &mut archive,
         cis490_tests::HOST,
         cis490_tests::EPISODE,

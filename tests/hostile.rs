@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use cis490_backend::store::tar_writer::{MemberType, header_block, padding};
+use cis490_pipeline::store::tar_writer::{MemberType, header_block, padding};
 use serde_json::json;
 
 use crate::{EPISODE, HOST, START_WALL_NS};
@@ -207,7 +207,7 @@ fn long_sparse_map(path: &Path, scale: u64) -> io::Result<()> {
     header[257..265].copy_from_slice(b"ustar  \0");
     header[482] = 1;
     octal(&mut header[483..495], chunks);
-    cis490_backend::store::tar_writer::set_checksum(&mut header);
+    cis490_pipeline::store::tar_writer::set_checksum(&mut header);
     a.header(&header)?;
     let mut block = [0u8; 512];
     for b in 0..blocks {

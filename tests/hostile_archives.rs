@@ -17,10 +17,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::store::layout::EpisodeRef;
-use cis490_backend::validate;
-use cis490_backend::validate::index::IndexRow;
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::store::layout::EpisodeRef;
+use cis490_pipeline::validate;
+use cis490_pipeline::validate::index::IndexRow;
 use cis490_shared::ids::{EpisodeId, HostId};
 use cis490_tests::hostile::cases;
 use cis490_tests::{HOST, small_store};
@@ -87,7 +87,7 @@ fn a_store_mixing_hostile_and_good_archives_is_swept_whole() -> TestResult {
     }
     // The index on disk holds every row and reads back.
     let index = mixed_out.join(validate::index::INDEX_FILE);
-    assert_eq!(cis490_backend::extract::index_reader::read_index(&index)?, mixed);
+    assert_eq!(cis490_pipeline::extract::index_reader::read_index(&index)?, mixed);
     // Extraction of the mixed store: every usable episode extracted.
     let summary = cis490_tests::extract_store(&store, &mixed_out, &dir.path().join("features"))?;
     let usable = mixed.iter().filter(|r| r.status == "accepted" || r.status == "degraded").count() as u64;
@@ -133,7 +133,7 @@ fn hostile_memory_probe() -> TestResult {
         };
         validate::validate_episode(&episode, &limits).status
     } else {
-        match cis490_backend::extract::episode::extract_episode(&path, &limits) {
+        match cis490_pipeline::extract::episode::extract_episode(&path, &limits) {
             Ok(ep) => format!("{} windows", ep.windows.len()),
             Err(e) => format!("refused: {}", e.to_string().chars().take(80).collect::<String>()),
         }

@@ -187,7 +187,7 @@ async fn shutdown_closes_sockets_cleanly() -> TestResult {
 
 #[test]
 fn the_producers_emit_events_that_pass_the_schema_check() -> TestResult {
-    use cis490_backend::producers::{profiles, replay};
+    use cis490_pipeline::producers::{profiles, replay};
     use cis490_shared::events::{EventKind, check_event};
     use cis490_shared::label::Profile;
     let dir = tempfile::tempdir()?;

@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use cis490_backend::hub::HubLimits;
-use cis490_backend::hub::state::Bound;
+use cis490_server::hub::HubLimits;
+use cis490_server::hub::state::Bound;
 use cis490_tests::hub_client::{Error, closed_within, connect, exchange, get, next_event, post, start_with};
 use futures_util::SinkExt;
 use serde_json::{Value, json};

@@ -7,9 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, Float64Array, RecordBatch, StringArray, UInt32Array};
-use cis490_backend::extract::{self, ExtractSummary};
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::validate::{SUMMARY_FILE, index::INDEX_FILE};
+use cis490_pipeline::extract::{self, ExtractSummary};
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::validate::{SUMMARY_FILE, index::INDEX_FILE};
 use cis490_tests::{extract_store, small_store, validate_store, validate_store_with};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};

@@ -8,7 +8,7 @@ pub mod hostile;
 pub mod hub_client;
 pub mod webdriver;
 
-use cis490_backend::synth::{self, SynthOptions};
+use cis490_pipeline::synth::{self, SynthOptions};
 
 /// Generates a store of `episodes` episodes under `dir` with `seed`.
 pub fn small_store(dir: &Path, episodes: u64, seed: u64, fault_rate: f64) -> synth::SynthReport {
@@ -19,12 +19,12 @@ pub fn small_store(dir: &Path, episodes: u64, seed: u64, fault_rate: f64) -> syn
     }
 }
 
-use cis490_backend::extract::{self, ExtractOptions};
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::store::layout::EpisodeRef;
-use cis490_backend::store::tar_writer::{MemberType, TarWriter};
-use cis490_backend::validate::index::IndexRow;
-use cis490_backend::validate::{self, ValidateOptions};
+use cis490_pipeline::extract::{self, ExtractOptions};
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::store::layout::EpisodeRef;
+use cis490_pipeline::store::tar_writer::{MemberType, TarWriter};
+use cis490_pipeline::validate::index::IndexRow;
+use cis490_pipeline::validate::{self, ValidateOptions};
 use cis490_shared::ids::{EpisodeId, HostId};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -270,7 +270,7 @@ pub fn validate_bytes(dir: &Path, archive: &[u8], limits: &ReadLimits) -> IndexR
         panic!("fixture ids are invalid")
     };
     let episode = EpisodeRef { host_id, episode_id, path, rel_path: format!("{HOST}/{EPISODE}.tar.zst") };
-    cis490_backend::validate::validate_episode(&episode, limits)
+    cis490_pipeline::validate::validate_episode(&episode, limits)
 }
 
 /// The Python of the peer-tool checks (`CIS490_PYTHON`, set by `cargo
@@ -291,12 +291,12 @@ pub fn quick_train_options(
     split: std::path::PathBuf,
     out: std::path::PathBuf,
     models: &[&str],
-) -> cis490_backend::train::TrainOptions {
+) -> cis490_pipeline::train::TrainOptions {
     use cis490_models::architecture::FitSettings;
     use cis490_models::gbt::GbtConfig;
     use cis490_models::neural::trainer::TrainConfig;
     use cis490_models::variant::Variant;
-    cis490_backend::train::TrainOptions {
+    cis490_pipeline::train::TrainOptions {
         features,
         split,
         models: models.iter().map(|m| m.to_string()).collect(),
@@ -319,8 +319,8 @@ pub fn quick_train_options(
 /// (`dir/split.json`): the feature folder, the split file and its contents.
 pub fn small_time_split(
     dir: &Path,
-) -> Result<(std::path::PathBuf, std::path::PathBuf, cis490_backend::split::SplitFile), Box<dyn std::error::Error>> {
-    use cis490_backend::split::{self, SplitOptions, recipes::Recipe};
+) -> Result<(std::path::PathBuf, std::path::PathBuf, cis490_pipeline::split::SplitFile), Box<dyn std::error::Error>> {
+    use cis490_pipeline::split::{self, SplitOptions, recipes::Recipe};
     let features = extracted_store(dir, 60, 41, 0.1)?;
     let split_path = dir.join("split.json");
     let made = split::run(&SplitOptions {
@@ -341,24 +341,24 @@ pub fn small_time_split(
 pub fn small_trained_run(
     dir: &Path,
     models: &[&str],
-) -> Result<(cis490_backend::split::SplitFile, std::path::PathBuf), Box<dyn std::error::Error>> {
+) -> Result<(cis490_pipeline::split::SplitFile, std::path::PathBuf), Box<dyn std::error::Error>> {
     let (features, split_path, made) = small_time_split(dir)?;
     let run = dir.join("run");
-    cis490_backend::train::run(&quick_train_options(features, split_path, run.clone(), models))?;
+    cis490_pipeline::train::run(&quick_train_options(features, split_path, run.clone(), models))?;
     Ok((made, run))
 }
 
 /// A test episode of `split` from the store under `dir` (accepted), extracted.
 pub fn test_episode(
     dir: &Path,
-    split: &cis490_backend::split::SplitFile,
-) -> Result<(IndexRow, cis490_backend::extract::episode::EpisodeWindows), Box<dyn std::error::Error>> {
-    let index = cis490_backend::extract::index_reader::read_index(&dir.join("validation/validation_v1.parquet"))?;
+    split: &cis490_pipeline::split::SplitFile,
+) -> Result<(IndexRow, cis490_pipeline::extract::episode::EpisodeWindows), Box<dyn std::error::Error>> {
+    let index = cis490_pipeline::extract::index_reader::read_index(&dir.join("validation/validation_v1.parquet"))?;
     let row = index
         .into_iter()
         .find(|r| split.test.contains(&r.episode_id) && r.status == "accepted")
         .ok_or("no accepted test episode")?;
     let ep =
-        cis490_backend::extract::episode::extract_episode(&dir.join("store").join(&row.path), &ReadLimits::default())?;
+        cis490_pipeline::extract::episode::extract_episode(&dir.join("store").join(&row.path), &ReadLimits::default())?;
     Ok((row, ep))
 }

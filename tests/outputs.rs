@@ -13,11 +13,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cis490_backend::extract::{self, EXTRACT_SUMMARY_FILE};
-use cis490_backend::split::{self, SplitOptions, recipes::Recipe};
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::validate::index::INDEX_FILE;
-use cis490_backend::validate::{self, SUMMARY_FILE};
+use cis490_pipeline::extract::{self, EXTRACT_SUMMARY_FILE};
+use cis490_pipeline::split::{self, SplitOptions, recipes::Recipe};
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::validate::index::INDEX_FILE;
+use cis490_pipeline::validate::{self, SUMMARY_FILE};
 use cis490_tests::small_store;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -96,7 +96,7 @@ fn training_refuses_a_split_of_an_earlier_extraction() -> TestResult {
     validate_into(&store, &validation)?;
     extract_into(&store, &validation, &features)?;
     let opts = cis490_tests::quick_train_options(features, split_path, dir.path().join("run"), &["gbt"]);
-    let err = cis490_backend::train::run(&opts).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = cis490_pipeline::train::run(&opts).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("another extraction"), "{err}");
     Ok(())
 }
@@ -170,7 +170,7 @@ fn a_fifo_where_an_archive_should_be_is_an_error_not_a_hang() -> TestResult {
     let fifo = store.join(&victim.path);
     mkfifo(&fifo)?;
     // validate: the archive became a FIFO after the listing.
-    let episode = cis490_backend::store::layout::EpisodeRef {
+    let episode = cis490_pipeline::store::layout::EpisodeRef {
         host_id: cis490_shared::ids::HostId::new(victim.host_id.clone())?,
         episode_id: cis490_shared::ids::EpisodeId::new(victim.episode_id.clone())?,
         path: fifo.clone(),

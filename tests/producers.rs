@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cis490_backend::hub::background::Background;
-use cis490_backend::hub::client::HttpPublisher;
-use cis490_backend::hub::retry::Retrying;
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::validate::{self, ValidateOptions};
+use cis490_pipeline::publish::HttpPublisher;
+use cis490_pipeline::publish::background::Background;
+use cis490_pipeline::publish::retry::Retrying;
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::validate::{self, ValidateOptions};
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -57,7 +57,7 @@ async fn a_replay_resumes_on_a_restarted_hub() -> TestResult {
             let publisher = Retrying::forever(HttpPublisher::new(&url, None).map_err(|e| e.to_string())?);
             let mut passes = 0;
             while !stop.load(Ordering::Relaxed) {
-                cis490_backend::producers::replay::stream(
+                cis490_pipeline::producers::replay::stream(
                     &path,
                     &row.episode_id,
                     &row.host_id,
@@ -95,10 +95,10 @@ fn a_job_whose_hub_is_gone_writes_its_outputs_without_waiting() -> TestResult {
     // A "hub" that accepts connections and never answers: every attempt
     // would wait for the client's read timeout.
     let silent = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let publisher: Arc<dyn cis490_backend::hub::client::Publish> =
+    let publisher: Arc<dyn cis490_pipeline::publish::Publish> =
         Arc::new(Background::start(Box::new(HttpPublisher::new(&format!("http://{}", silent.local_addr()?), None)?)));
     let progress =
-        cis490_backend::hub::progress_events::ProgressEvents::new(Some(publisher), "validate", "test", "episodes");
+        cis490_pipeline::publish::progress_events::ProgressEvents::new(Some(publisher), "validate", "test", "episodes");
     let out = dir.path().join("validation");
     let opts = ValidateOptions {
         store,

@@ -8,10 +8,10 @@
 
 use std::path::Path;
 
-use cis490_backend::eval::{self, EvalOptions, MIN_RESAMPLES};
-use cis490_backend::split::recipes::Recipe;
-use cis490_backend::split::{self, SplitOptions};
-use cis490_backend::train;
+use cis490_pipeline::eval::{self, EvalOptions, MIN_RESAMPLES};
+use cis490_pipeline::split::recipes::Recipe;
+use cis490_pipeline::split::{self, SplitOptions};
+use cis490_pipeline::train;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -3,7 +3,7 @@
 //! in the compressed stream) always yields one of the four statuses, and
 //! never the `internal_error` that a panic would produce.
 
-use cis490_backend::store::archive::ReadLimits;
+use cis490_pipeline::store::archive::ReadLimits;
 use cis490_tests::{EpisodeFixture, validate_bytes};
 
 /// SplitMix64, seeded: the same damage every run.

@@ -5,9 +5,9 @@
 //! equal to the server's `prediction` events for the same windows, for a
 //! summary model (mlp) and a tensor model (cnn) under both threat models.
 
-use cis490_backend::producers::{predictions, replay};
-use cis490_backend::train;
 use cis490_frontend::state::DashboardState;
+use cis490_pipeline::producers::{predictions, replay};
+use cis490_pipeline::train;
 use cis490_runner::WindowModel;
 use cis490_shared::label::Label;
 

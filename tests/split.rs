@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use cis490_backend::split::recipes::Recipe;
-use cis490_backend::split::{self, SplitError, SplitFile, SplitOptions};
+use cis490_pipeline::split::recipes::Recipe;
+use cis490_pipeline::split::{self, SplitError, SplitFile, SplitOptions};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -6,11 +6,11 @@
 
 use std::path::Path;
 
-use cis490_backend::train::dataset::{self, FeatureKind};
-use cis490_backend::train::{self, TrainOptions};
 use cis490_models::Classifier;
 use cis490_models::checkpoint::{self, CheckpointError};
 use cis490_models::variant::Variant;
+use cis490_pipeline::train::dataset::{self, FeatureKind};
+use cis490_pipeline::train::{self, TrainOptions};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -20,7 +20,7 @@ fn options(dir: &Path, models: &[&str]) -> Result<TrainOptions, Box<dyn std::err
 }
 
 fn val_ids(opts: &TrainOptions) -> Result<std::collections::BTreeSet<String>, Box<dyn std::error::Error>> {
-    let split: cis490_backend::split::SplitFile = serde_json::from_slice(&std::fs::read(&opts.split)?)?;
+    let split: cis490_pipeline::split::SplitFile = serde_json::from_slice(&std::fs::read(&opts.split)?)?;
     Ok(split.val.iter().cloned().collect())
 }
 
@@ -153,9 +153,9 @@ fn unknown_models_and_variants_are_named() -> TestResult {
 /// with the checkpoint's native model.
 #[test]
 fn a_runs_models_predict_replayed_windows() -> TestResult {
-    use cis490_backend::extract::episode::extract_episode;
-    use cis490_backend::producers::predictions::{load_run, prediction_events};
-    use cis490_backend::store::archive::ReadLimits;
+    use cis490_pipeline::extract::episode::extract_episode;
+    use cis490_pipeline::producers::predictions::{load_run, prediction_events};
+    use cis490_pipeline::store::archive::ReadLimits;
     let dir = tempfile::tempdir()?;
     let mut opts = TrainOptions { variants: vec![Variant::Realistic], ..options(dir.path(), &["gbt", "cnn"])? };
     opts.settings.neural.max_epochs = 1;
@@ -163,7 +163,7 @@ fn a_runs_models_predict_replayed_windows() -> TestResult {
     let models = load_run(&opts.out)?;
     assert_eq!(models.len(), 2);
     let index =
-        cis490_backend::extract::index_reader::read_index(&dir.path().join("validation/validation_v1.parquet"))?;
+        cis490_pipeline::extract::index_reader::read_index(&dir.path().join("validation/validation_v1.parquet"))?;
     let row = index.iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?;
     let episode = extract_episode(&dir.path().join("store").join(&row.path), &ReadLimits::default())?;
     let events = prediction_events(&models, &episode, &row.episode_id);

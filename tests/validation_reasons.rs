@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::store::tar_writer::MemberType;
-use cis490_backend::validate::index::IndexRow;
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::store::tar_writer::MemberType;
+use cis490_pipeline::validate::index::IndexRow;
 use cis490_tests::{EpisodeFixture, validate_bytes};
 use serde_json::json;
 
@@ -128,13 +128,13 @@ fn a_manifest_that_is_not_json_is_errored() {
 #[test]
 fn an_unreadable_file_is_errored() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
-    let episode = cis490_backend::store::layout::EpisodeRef {
+    let episode = cis490_pipeline::store::layout::EpisodeRef {
         host_id: cis490_shared::ids::HostId::new("lab-pc-07")?,
         episode_id: cis490_shared::ids::EpisodeId::new("ep-gone")?,
         path: dir.path().join("lab-pc-07/ep-gone.tar.zst"),
         rel_path: "lab-pc-07/ep-gone.tar.zst".into(),
     };
-    let row = cis490_backend::validate::validate_episode(&episode, &ReadLimits::default());
+    let row = cis490_pipeline::validate::validate_episode(&episode, &ReadLimits::default());
     assert_judged(&row, "errored", "io_error");
     Ok(())
 }

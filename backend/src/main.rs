@@ -3,6 +3,8 @@
 //! (`profiles`, `replay`), `bench`, and `demo`, which serves the dashboard
 //! and runs them all on built-in defaults.
 
+mod bench;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -12,18 +14,19 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use cis490_backend::hub::background::Background;
-use cis490_backend::hub::client::{HttpPublisher, Publish};
-use cis490_backend::hub::progress_events::ProgressEvents;
-use cis490_backend::hub::retry::Retrying;
-use cis490_backend::store::archive::ReadLimits;
-use cis490_backend::synth::{self, SynthOptions};
-use cis490_backend::validate::{self, ValidateOptions};
-use cis490_backend::{bench, eval, extract, producers, serve, split, train};
 use cis490_models::architecture::{Architecture, FitSettings};
 use cis490_models::gbt::GbtConfig;
 use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
+use cis490_pipeline::publish::background::Background;
+use cis490_pipeline::publish::progress_events::ProgressEvents;
+use cis490_pipeline::publish::retry::Retrying;
+use cis490_pipeline::publish::{HttpPublisher, Publish};
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::synth::{self, SynthOptions};
+use cis490_pipeline::validate::{self, ValidateOptions};
+use cis490_pipeline::{eval, extract, producers, split, train};
+use cis490_server::serve;
 use cis490_shared::validation::Status;
 
 #[derive(Parser)]
@@ -200,13 +203,20 @@ struct ExtractArgs {
     hub: HubArgs,
 }
 
+/// `--recipe`: the three names, listed in `--help` and completed by shells.
+fn recipe_parser() -> impl clap::builder::TypedValueParser<Value = split::recipes::Recipe> {
+    use clap::builder::TypedValueParser;
+    use split::recipes::Recipe;
+    clap::builder::PossibleValuesParser::new(Recipe::ALL.map(Recipe::as_str)).try_map(|name| name.parse::<Recipe>())
+}
+
 #[derive(clap::Args)]
 struct SplitArgs {
     /// The feature folder written by `cis490 extract`.
     #[arg(long)]
     features: PathBuf,
     /// host, sample or time.
-    #[arg(long, value_enum)]
+    #[arg(long, value_parser = recipe_parser())]
     recipe: split::recipes::Recipe,
     /// Hosts to hold out (host recipe; default: one chosen by --seed).
     #[arg(long, value_delimiter = ',')]
@@ -654,14 +664,21 @@ fn run() -> Result<()> {
             bench::eval::evaluation(&run, &split, resamples)?;
             Ok(())
         }
+        #[cfg(feature = "hub-bench")]
         Command::Bench { which: BenchCommand::Hub { seconds } } => {
             bench::hub::hub_load(seconds)?;
             Ok(())
         }
+        #[cfg(feature = "hub-bench")]
         Command::Bench { which: BenchCommand::HubMemory { scenario, server } } => {
             bench::hub_memory::hub_memory(&scenario, server.as_deref())?;
             Ok(())
         }
+        #[cfg(not(feature = "hub-bench"))]
+        Command::Bench { which: BenchCommand::Hub { .. } | BenchCommand::HubMemory { .. } } => bail!(
+            "the hub benchmarks need WebSocket clients the normal binary leaves out: \
+             build with `cargo build --release -p cis490-backend --features hub-bench`"
+        ),
         Command::Bench { which: BenchCommand::Scale { episodes, workdir, stages, train_args } } => {
             bench::scale::scale(&bench::scale::ScaleBench { episodes, workdir, stages, train_args })?;
             Ok(())
@@ -1112,7 +1129,7 @@ mod tests {
     #[test]
     fn an_error_line_says_each_cause_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
-        let archive = cis490_backend::store::archive::ArchiveError::Io(io);
+        let archive = cis490_pipeline::store::archive::ArchiveError::Io(io);
         let err = anyhow::Error::new(archive).context("ep-1.tar.zst: cannot replay");
         assert_eq!(
             one_line(&err),

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::BenchError;
-use crate::eval::{self, EvalOptions};
+use cis490_pipeline::eval::{self, EvalOptions};
 
 fn failed(message: impl ToString) -> BenchError {
     BenchError::Tool { tool: "eval".into(), message: message.to_string() }

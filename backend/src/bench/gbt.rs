@@ -13,8 +13,8 @@ use cis490_models::score::{argmax_rows, macro_f1};
 use cis490_models::variant::Variant;
 
 use super::BenchError;
-use crate::split::SplitFile;
-use crate::train::dataset::summary_table;
+use cis490_pipeline::split::SplitFile;
+use cis490_pipeline::train::dataset::summary_table;
 
 fn tool(message: impl ToString) -> BenchError {
     BenchError::Tool { tool: "gbt".into(), message: message.to_string() }
@@ -33,7 +33,7 @@ fn write_table(dir: &Path, stem: &str, t: &Table) -> Result<(), BenchError> {
 
 /// Trains hessboost for `rounds` rounds and reports time and validation macro F1.
 pub fn gbt_training(features: &Path, split: &Path, out: &PathBuf, rounds: usize) -> Result<(f64, f64), BenchError> {
-    let made: SplitFile = crate::split::read_split_file(split).map_err(tool)?;
+    let made: SplitFile = cis490_pipeline::split::read_split_file(split).map_err(tool)?;
     let ids = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
     let train = summary_table(features, &ids(&made.train), Variant::Realistic).map_err(tool)?;
     let val = summary_table(features, &ids(&made.val), Variant::Realistic).map_err(tool)?;

@@ -12,8 +12,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::BenchError;
-use crate::hub::client::{HttpPublisher, Publish};
-use crate::serve::{self, ServeConfig};
+use cis490_pipeline::publish::{HttpPublisher, Publish};
+use cis490_server::serve::{self, ServeConfig};
 
 /// One measured configuration.
 #[derive(Debug, Clone)]

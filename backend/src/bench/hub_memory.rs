@@ -23,7 +23,7 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::BenchError;
-use crate::hub::client::{HttpPublisher, Publish};
+use cis490_pipeline::publish::{HttpPublisher, Publish};
 
 /// Marks every event this benchmark publishes (and nothing else).
 const MARK: &str = "bench-memory";

@@ -19,7 +19,9 @@
 
 pub mod eval;
 pub mod gbt;
+#[cfg(feature = "hub-bench")]
 pub mod hub;
+#[cfg(feature = "hub-bench")]
 pub mod hub_memory;
 pub mod neural;
 pub mod scale;
@@ -28,10 +30,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::store::archive::ReadLimits;
-use crate::store::layout::list_store;
-use crate::synth::{self, SynthOptions};
-use crate::validate::{self, ValidateOptions};
+use cis490_pipeline::store::archive::ReadLimits;
+use cis490_pipeline::store::layout::list_store;
+use cis490_pipeline::synth::{self, SynthOptions};
+use cis490_pipeline::validate::{self, ValidateOptions};
 
 /// Options of the validation benchmark.
 #[derive(Debug, Clone)]
@@ -68,7 +70,7 @@ pub enum BenchError {
     Validate(#[from] validate::ValidateError),
     /// Listing the store failed.
     #[error(transparent)]
-    Layout(#[from] crate::store::layout::LayoutError),
+    Layout(#[from] cis490_pipeline::store::layout::LayoutError),
     /// A reference tool is missing or failed.
     #[error("reference tool {tool} failed: {message} (install it: apt-get install zstd coreutils)")]
     Tool {
@@ -237,7 +239,7 @@ fn decompress_only(files: &[PathBuf], jobs: usize) -> Result<(f64, u64), BenchEr
 pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchError> {
     let store = store_for(&ValidateBench { workdir: opts.workdir.clone(), episodes: opts.episodes, jobs: vec![] })?;
     let validation = opts.workdir.join(format!("validation-extract-{}", opts.episodes));
-    let index = validation.join(crate::validate::index::INDEX_FILE);
+    let index = validation.join(cis490_pipeline::validate::index::INDEX_FILE);
     if !index.exists() {
         validate::run(
             &ValidateOptions {
@@ -252,7 +254,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
             &|_, _, _| {},
         )?;
     }
-    let entries = crate::extract::index_reader::read_index(&index)
+    let entries = cis490_pipeline::extract::index_reader::read_index(&index)
         .map_err(|e| BenchError::Tool { tool: "index".into(), message: e.to_string() })?;
     let files: Vec<PathBuf> = entries
         .iter()
@@ -264,8 +266,8 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
     let (read_s, raw) = decompress_only(&files, opts.jobs)?;
     let out = opts.workdir.join(format!("features-{}", opts.episodes));
     let started = Instant::now();
-    let summary = crate::extract::run(
-        &crate::extract::ExtractOptions {
+    let summary = cis490_pipeline::extract::run(
+        &cis490_pipeline::extract::ExtractOptions {
             store: store.clone(),
             index,
             out,

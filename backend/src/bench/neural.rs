@@ -69,7 +69,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// tract latency per window for every `model.onnx` under `run`: `windows`
 /// single-window runs (p50, p99) and batches of 64.
 pub fn inference_latency(run: &Path, windows: usize) -> Result<Vec<InferenceLatency>, BenchError> {
-    let dirs = crate::train::model_dirs(run).map_err(|e| tool(format!("{}: {e}", run.display())))?;
+    let dirs = cis490_pipeline::train::model_dirs(run).map_err(|e| tool(format!("{}: {e}", run.display())))?;
     if dirs.is_empty() {
         return Err(tool(format!("no <model>-<variant>/model.onnx under {}", run.display())));
     }

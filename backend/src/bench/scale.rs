@@ -51,7 +51,7 @@ impl HeldBack {
     fn take(store: &Path, aside: &Path) -> Result<Self, ScaleError> {
         let io = |p: &Path, e: std::io::Error| ScaleError::Io { path: p.display().to_string(), message: e.to_string() };
         std::fs::create_dir_all(aside).map_err(|e| io(aside, e))?;
-        let listing = crate::store::layout::list_store(store)
+        let listing = cis490_pipeline::store::layout::list_store(store)
             .map_err(|e| ScaleError::Io { path: s(store), message: e.to_string() })?;
         let mut held = Self { moved: Vec::new() };
         for (i, ep) in listing.episodes.iter().enumerate().filter(|(i, _)| i % 100 == 50) {
@@ -376,7 +376,7 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
     print_table(&figures);
     let json = serde_json::to_vec_pretty(&figures).unwrap_or_default();
     let path = opts.workdir.join("scale.json");
-    if let Err(e) = crate::atomic_file::write_bytes_atomically(&path, &json) {
+    if let Err(e) = cis490_pipeline::atomic_file::write_bytes_atomically(&path, &json) {
         tracing::warn!("{}: {e}", path.display());
     }
     Ok(figures)

@@ -34,9 +34,9 @@ use rayon::prelude::*;
 use serde_json::Map;
 
 use crate::atomic_file;
-use crate::hub::client::Publish;
-use crate::hub::progress_events::ProgressEvents;
 use crate::output_dir::StagedDir;
+use crate::publish::Publish;
+use crate::publish::progress_events::ProgressEvents;
 use crate::split::SplitFile;
 use crate::split::episodes::read_episodes;
 use crate::train::dataset::{self, FeatureKind, WindowKey};

@@ -4,7 +4,7 @@
 //!
 //! [`stream`] paces the frames against the wall clock and attaches each
 //! window's predictions to the frame at its end. A replay is live: when the
-//! hub was away (a [`crate::hub::retry::Retrying`] publisher waits for it)
+//! hub was away (a [`crate::publish::retry::Retrying`] publisher waits for it)
 //! the frames that fell more than [`MAX_LATE`] behind are skipped, so the
 //! replay resumes at the frame due now instead of replaying the outage in
 //! a burst.
@@ -18,8 +18,8 @@ use cis490_shared::registry::CHANNELS;
 use serde_json::{Map, Value, json};
 
 use crate::extract::episode::{EpisodeError, EpisodeWindows, extract_episode};
-use crate::hub::client::{Publish, PublishError};
 use crate::producers::predictions::{LiveModel, prediction_events};
+use crate::publish::{Publish, PublishError};
 use crate::store::archive::ReadLimits;
 
 /// Frames further behind their time than this are skipped.

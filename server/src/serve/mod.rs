@@ -31,8 +31,8 @@ use tokio::sync::watch;
 
 use crate::hub::routes::{HubState, WsLimits};
 use crate::hub::{self, Hub, HubLimits, HubStats};
-use crate::validate::SUMMARY_FILE;
 use access::{Access, AccessConfigError, HostPolicy, OriginPolicy, Rule, Token};
+use cis490_pipeline::validate::SUMMARY_FILE;
 use connections::{ConnectionLimits, ConnectionStats};
 use files::Folder;
 
@@ -280,15 +280,15 @@ const PROCESS_PERF_EVERY: u64 = 5;
 async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
     let mut last = (HubStats::default(), 0u64);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut process = crate::producers::perf::sample("self");
+    let mut process = cis490_pipeline::producers::perf::sample("self");
     let mut ticks = 0u64;
     loop {
         tick.tick().await;
         ticks += 1;
         if ticks.is_multiple_of(PROCESS_PERF_EVERY)
-            && let (Some(before), Some(now)) = (process, crate::producers::perf::sample("self"))
+            && let (Some(before), Some(now)) = (process, cis490_pipeline::producers::perf::sample("self"))
         {
-            for event in crate::producers::perf::events("cis490-serve", &before, &now) {
+            for event in cis490_pipeline::producers::perf::events("cis490-serve", &before, &now) {
                 hub.publish(EventKind::Perf, event);
             }
             process = Some(now);
@@ -380,7 +380,7 @@ async fn validation_summary(State(state): State<Arc<AppState>>) -> Response {
     let path = dir.join(SUMMARY_FILE);
     let read = {
         let path = path.clone();
-        tokio::task::spawn_blocking(move || crate::store::regular_file::read_regular(&path, 64 << 20)).await
+        tokio::task::spawn_blocking(move || cis490_store::regular_file::read_regular(&path, 64 << 20)).await
     };
     match read.unwrap_or_else(|e| Err(std::io::Error::other(e))) {
         Ok(bytes) => match serde_json::from_slice::<cis490_shared::validation::ValidationSummary>(&bytes) {

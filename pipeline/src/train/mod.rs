@@ -44,9 +44,9 @@ use serde_json::{Map, Value, json};
 use self::dataset::FeatureKind;
 use self::row_file::{RowFile, RowFileWriter, ScratchDir};
 use crate::atomic_file;
-use crate::hub::client::Publish;
-use crate::hub::progress_events::ProgressEvents;
 use crate::output_dir::StagedDir;
+use crate::publish::Publish;
+use crate::publish::progress_events::ProgressEvents;
 use crate::split::norm::Normalization;
 use crate::split::{SplitFile, normalization_path};
 

@@ -1,5 +1,7 @@
-//! The `cis490` backend: everything the `cis490` binary does, as a library
-//! so end-to-end tests and benchmarks can call it in-process.
+//! The cis490 pipeline as a library: every stage from the receiver store
+//! to the evaluation report, and the producers that turn its outputs into
+//! dashboard events. The `cis490` binary and the tests both call it; it has
+//! no async runtime and no web server (those live in `cis490-server`).
 //!
 //! - [`store`]: reading the receiver store and its episode archives;
 //! - [`synth`]: the synthetic corpus generator;
@@ -8,23 +10,20 @@
 //! - [`split`]: held-out host / sample / time splits and normalization;
 //! - [`train`]: models × variants into schema-hashed checkpoints;
 //! - [`eval`]: cluster-bootstrap evaluation of a run on its split;
-//! - [`hub`]: the event hub (publish, WebSocket fan-out, state for late joiners);
-//! - [`serve`]: the HTTP server for the dashboard and the hub;
-//! - [`producers`]: attack-profile curves and episode replay for the hub;
-//! - [`bench`]: throughput benchmarks with their reference limits;
+//! - [`producers`]: dashboard events from the pipeline's outputs (replay,
+//!   live predictions, metrics, attack profiles, perf);
+//! - [`publish`]: sending events to a hub (HTTP, retries, background);
 //! - [`atomic_file`], [`output_dir`]: atomic files and output folders that
 //!   always hold one consistent run;
 //! - [`progress`]: progress bars.
 
 pub mod atomic_file;
-pub mod bench;
 pub mod eval;
 pub mod extract;
-pub mod hub;
 pub mod output_dir;
 pub mod producers;
 pub mod progress;
-pub mod serve;
+pub mod publish;
 pub mod split;
 pub mod synth;
 pub mod train;

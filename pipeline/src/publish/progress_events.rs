@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
-use super::client::Publish;
+use super::Publish;
 
 /// Sends `progress` events for one job.
 pub struct ProgressEvents {

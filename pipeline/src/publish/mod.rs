@@ -1,18 +1,25 @@
-//! Publishing events: to a hub over HTTP (`--hub http://127.0.0.1:8447`)
-//! or in-process to a [`Hub`] (the demo), behind one [`Publish`] trait.
+//! Publishing events to the hub, behind one [`Publish`] trait: over HTTP
+//! (`--hub http://127.0.0.1:8447`, [`HttpPublisher`]) or in-process (the
+//! server crate's hub implements [`Publish`] for the demo).
+//!
+//! - [`retry`]: producers that reconnect to a restarted hub;
+//! - [`background`]: publishing from jobs without ever waiting for the hub;
+//! - [`progress_events`]: throttled `progress` events for long jobs.
 //!
 //! The HTTP client is a minimal blocking HTTP/1.1 `POST`: producers send a
 //! few events a second to a hub on the same machine or LAN, so a full HTTP
 //! stack is not worth its build time. Only `http://` URLs are supported.
 
+pub mod background;
+pub mod progress_events;
+pub mod retry;
+
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use cis490_shared::events::{EventError, check_event};
+use cis490_shared::events::EventError;
 use serde_json::Value;
-
-use super::Hub;
 
 /// Publishing failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,16 +57,6 @@ pub enum PublishError {
 pub trait Publish: Send + Sync {
     /// Publishes events in order.
     fn publish(&self, events: &[Value]) -> Result<(), PublishError>;
-}
-
-impl Publish for Hub {
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
-        let kinds = events.iter().map(check_event).collect::<Result<Vec<_>, _>>()?;
-        for (event, kind) in events.iter().zip(kinds) {
-            Hub::publish(self, kind, event.clone());
-        }
-        Ok(())
-    }
 }
 
 /// Publishes to a hub over HTTP.

@@ -103,7 +103,7 @@ pub struct SplitFile {
     #[serde(default)]
     pub features: String,
     /// Fingerprint of that folder's extraction
-    /// (`cis490_backend::extract::features_digest`): training and
+    /// (`crate::extract::features_digest`): training and
     /// evaluation refuse features extracted again since.
     #[serde(default)]
     pub features_digest: String,

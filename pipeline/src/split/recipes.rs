@@ -9,7 +9,7 @@ use super::SplitError;
 use super::episodes::EpisodeInfo;
 
 /// How to hold data out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Recipe {
     /// Whole hosts in test: generalization to an unseen device.
@@ -18,6 +18,36 @@ pub enum Recipe {
     Sample,
     /// The latest episodes in test: generalization forward in time.
     Time,
+}
+
+impl Recipe {
+    /// All three, in the order the CLI lists them.
+    pub const ALL: [Recipe; 3] = [Recipe::Host, Recipe::Sample, Recipe::Time];
+
+    /// The name on the command line and in split files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recipe::Host => "host",
+            Recipe::Sample => "sample",
+            Recipe::Time => "time",
+        }
+    }
+}
+
+impl std::fmt::Display for Recipe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Recipe {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Recipe::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| {
+            format!("unknown recipe {s:?} (expected one of: {})", Recipe::ALL.map(Recipe::as_str).join(", "))
+        })
+    }
 }
 
 /// Episode ids per side before validation is carved out.

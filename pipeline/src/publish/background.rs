@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Publish, PublishError};
 use super::retry::backoff;
+use super::{Publish, PublishError};
 
 /// Most events waiting for the hub.
 pub const QUEUE_EVENTS: usize = 4096;
@@ -52,7 +52,7 @@ pub struct Background {
 
 impl Background {
     /// Starts the delivery thread for `inner` (one attempt per call, e.g.
-    /// an [`super::client::HttpPublisher`]).
+    /// an [`super::HttpPublisher`]).
     pub fn start(inner: Box<dyn Publish>) -> Self {
         let shared = Arc::new(Shared { queue: Mutex::new(Queue::default()), wake: Condvar::new() });
         let worker_shared = shared.clone();

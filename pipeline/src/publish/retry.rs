@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::client::{Publish, PublishError};
+use super::{Publish, PublishError};
 
 /// First wait after a failed attempt.
 pub const FIRST_WAIT: Duration = Duration::from_millis(500);

@@ -6,21 +6,16 @@
 //! - [`queue`]: each client's bounded queue (a stalled client never slows
 //!   publishers or other clients);
 //! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`;
-//! - [`client`]: publishing over HTTP or in-process;
-//! - [`retry`]: producers that reconnect to a restarted hub;
-//! - [`background`]: publishing from jobs without ever waiting for the hub;
-//! - [`progress_events`]: throttled `progress` events for long jobs.
+//!
+//! Producers reach the hub through `cis490_pipeline::publish` (HTTP), or
+//! in-process through this hub's [`Publish`] implementation (the demo).
 //!
 //! An event is serialized before the hub's lock is taken; under it,
 //! publishing only numbers the text, keeps it and hands it to every
 //! client queue without waiting. Snapshots copy reference-counted texts
 //! under the lock and sort and join them after it.
 
-pub mod background;
-pub mod client;
-pub mod progress_events;
 pub mod queue;
-pub mod retry;
 pub mod routes;
 pub mod state;
 
@@ -28,7 +23,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cis490_shared::events::{EventKind, state_key};
+use cis490_pipeline::publish::{Publish, PublishError};
+use cis490_shared::events::{EventKind, check_event, state_key};
 use serde_json::Value;
 
 use queue::ClientQueue;
@@ -271,6 +267,18 @@ impl Hub {
         inner.state.values().map(KeyedState::bytes).sum::<usize>()
             + inner.recent_replay.bytes()
             + inner.recent_predictions.bytes()
+    }
+}
+
+/// The demo publishes to its own hub in-process, through the same trait
+/// as producers that publish over HTTP.
+impl Publish for Hub {
+    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
+        let kinds = events.iter().map(check_event).collect::<Result<Vec<_>, _>>()?;
+        for (event, kind) in events.iter().zip(kinds) {
+            Hub::publish(self, kind, event.clone());
+        }
+        Ok(())
     }
 }
 
