@@ -29,7 +29,7 @@ fn synth_then_validate_gives_the_planned_statuses_and_reasons() -> TestResult {
         let row = by_id.get(plan.episode_id.as_str()).ok_or("episode missing from the index")?;
         let expected = plan.fault.map_or(Status::Accepted, |f| f.expected_status());
         let reason_ok = plan.fault.is_none_or(|f| row.reasons.iter().any(|r| r.starts_with(f.expected_reason())));
-        if row.status != expected.as_str() || !reason_ok {
+        if row.status != expected || !reason_ok {
             wrong.push(format!(
                 "{} {:?}: got {} {:?} ({})",
                 row.episode_id, plan.fault, row.status, row.reasons, row.details

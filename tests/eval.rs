@@ -48,7 +48,7 @@ fn trained_run(dir: &Path) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Err
         out: split_path.clone(),
     })?;
     let run = dir.join("run");
-    train::run(&cis490_tests::quick_train_options(features, split_path.clone(), run.clone(), &["gbt", "mlp"]))?;
+    train::run(&cis490_tests::quick_train_options(features, split_path.clone(), run.clone(), &["gbt", "mlp"])?)?;
     Ok((run, split_path))
 }
 

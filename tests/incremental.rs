@@ -92,9 +92,8 @@ fn a_grown_store_is_validated_reading_only_new_and_changed_archives() -> TestRes
     let expected_reused = first.rows.len() - 3; // changed, touched and deleted are not reused
     assert_eq!(second.reused as usize, expected_reused, "reused rows");
     assert_eq!(second.rows.len(), all.len() - 1);
-    assert!(second.rows.iter().any(
-        |r| r.path.ends_with(&*changed.file_name().unwrap_or_default().to_string_lossy()) && r.status != "accepted"
-    ));
+    assert!(second.rows.iter().any(|r| r.path.ends_with(&*changed.file_name().unwrap_or_default().to_string_lossy())
+        && r.status != cis490_shared::validation::Status::Accepted));
 
     // Exactly what a full sweep writes.
     let full_out = dir.path().join("full");

@@ -291,15 +291,16 @@ pub fn quick_train_options(
     split: std::path::PathBuf,
     out: std::path::PathBuf,
     models: &[&str],
-) -> cis490_pipeline::train::TrainOptions {
+) -> Result<cis490_pipeline::train::TrainOptions, cis490_pipeline::train::TrainError> {
     use cis490_models::architecture::FitSettings;
     use cis490_models::gbt::GbtConfig;
     use cis490_models::neural::trainer::TrainConfig;
     use cis490_models::variant::Variant;
-    cis490_pipeline::train::TrainOptions {
+    let names: Vec<String> = models.iter().map(|m| m.to_string()).collect();
+    Ok(cis490_pipeline::train::TrainOptions {
         features,
         split,
-        models: models.iter().map(|m| m.to_string()).collect(),
+        models: cis490_pipeline::train::parse_models(&names)?,
         variants: vec![Variant::Realistic, Variant::Oracle],
         out,
         settings: FitSettings {
@@ -312,7 +313,7 @@ pub fn quick_train_options(
         max_tree_windows: None,
         resume: false,
         stop: None,
-    }
+    })
 }
 
 /// 60 extracted episodes under `dir` and a time split of them
@@ -344,7 +345,7 @@ pub fn small_trained_run(
 ) -> Result<(cis490_pipeline::split::SplitFile, std::path::PathBuf), Box<dyn std::error::Error>> {
     let (features, split_path, made) = small_time_split(dir)?;
     let run = dir.join("run");
-    cis490_pipeline::train::run(&quick_train_options(features, split_path, run.clone(), models))?;
+    cis490_pipeline::train::run(&quick_train_options(features, split_path, run.clone(), models)?)?;
     Ok((made, run))
 }
 
@@ -353,10 +354,10 @@ pub fn test_episode(
     dir: &Path,
     split: &cis490_pipeline::split::SplitFile,
 ) -> Result<(IndexRow, cis490_pipeline::extract::episode::EpisodeWindows), Box<dyn std::error::Error>> {
-    let index = cis490_pipeline::extract::index_reader::read_index(&dir.join("validation/validation_v1.parquet"))?;
+    let index = cis490_pipeline::validate::index::read_index(&dir.join("validation/validation_v1.parquet"))?;
     let row = index
         .into_iter()
-        .find(|r| split.test.contains(&r.episode_id) && r.status == "accepted")
+        .find(|r| split.test.contains(&r.episode_id) && r.status == cis490_shared::validation::Status::Accepted)
         .ok_or("no accepted test episode")?;
     let ep =
         cis490_pipeline::extract::episode::extract_episode(&dir.join("store").join(&row.path), &ReadLimits::default())?;

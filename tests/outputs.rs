@@ -91,11 +91,12 @@ fn training_refuses_a_split_of_an_earlier_extraction() -> TestResult {
     host_split(&features, &split_path)?;
     // The store changes and is validated and extracted again: the split
     // no longer describes these features.
-    let gone = rows.iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?;
+    let gone =
+        rows.iter().find(|r| r.status == cis490_shared::validation::Status::Accepted).ok_or("no accepted episode")?;
     std::fs::remove_file(store.join(&gone.path))?;
     validate_into(&store, &validation)?;
     extract_into(&store, &validation, &features)?;
-    let opts = cis490_tests::quick_train_options(features, split_path, dir.path().join("run"), &["gbt"]);
+    let opts = cis490_tests::quick_train_options(features, split_path, dir.path().join("run"), &["gbt"])?;
     let err = cis490_pipeline::train::run(&opts).err().map(|e| e.to_string()).unwrap_or_default();
     assert!(err.contains("another extraction"), "{err}");
     Ok(())
@@ -108,8 +109,10 @@ fn an_archive_swapped_after_validation_is_that_episodes_error() -> TestResult {
     small_store(&store, 30, 5, 0.3);
     let validation = dir.path().join("validation");
     let rows = validate_into(&store, &validation)?;
-    let accepted = rows.iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?;
-    let rejected = rows.iter().find(|r| r.status == "rejected").ok_or("no rejected episode")?;
+    let accepted =
+        rows.iter().find(|r| r.status == cis490_shared::validation::Status::Accepted).ok_or("no accepted episode")?;
+    let rejected =
+        rows.iter().find(|r| r.status == cis490_shared::validation::Status::Rejected).ok_or("no rejected episode")?;
     std::fs::copy(store.join(&rejected.path), store.join(&accepted.path))?;
     let summary = extract_into(&store, &validation, &dir.path().join("features"))?;
     let why = summary
@@ -118,7 +121,7 @@ fn an_archive_swapped_after_validation_is_that_episodes_error() -> TestResult {
         .find(|s| s.starts_with(&format!("{}:", accepted.episode_id)))
         .ok_or(format!("{} was extracted: {:?}", accepted.episode_id, summary.skipped))?;
     assert!(why.contains("changed since validation"), "{why}");
-    let usable = rows.iter().filter(|r| r.status == "accepted" || r.status == "degraded").count() as u64;
+    let usable = rows.iter().filter(|r| r.status.is_usable()).count() as u64;
     assert_eq!(summary.episodes, usable - 1, "every other episode is extracted");
     Ok(())
 }
@@ -166,7 +169,11 @@ fn a_fifo_where_an_archive_should_be_is_an_error_not_a_hang() -> TestResult {
     small_store(&store, 12, 9, 0.0);
     let validation = dir.path().join("validation");
     let rows = validate_into(&store, &validation)?;
-    let victim = rows.iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?.clone();
+    let victim = rows
+        .iter()
+        .find(|r| r.status == cis490_shared::validation::Status::Accepted)
+        .ok_or("no accepted episode")?
+        .clone();
     let fifo = store.join(&victim.path);
     mkfifo(&fifo)?;
     // validate: the archive became a FIFO after the listing.
@@ -177,7 +184,7 @@ fn a_fifo_where_an_archive_should_be_is_an_error_not_a_hang() -> TestResult {
         rel_path: victim.path.clone(),
     };
     let row = within(20, move || validate::validate_episode(&episode, &ReadLimits::default()))?;
-    assert_eq!(row.status, "errored");
+    assert_eq!(row.status, cis490_shared::validation::Status::Errored);
     assert!(row.details.contains("FIFO"), "{}", row.details);
     // extract: a FIFO at an indexed path.
     let (store2, validation2, features) = (store.clone(), validation.clone(), dir.path().join("features"));

@@ -47,7 +47,10 @@ async fn a_replay_resumes_on_a_restarted_hub() -> TestResult {
     let store = dir.path().join("store");
     cis490_tests::small_store(&store, 6, 3, 0.0);
     let rows = cis490_tests::validate_store(&store, &dir.path().join("validation"))?.rows;
-    let row = rows.into_iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?;
+    let row = rows
+        .into_iter()
+        .find(|r| r.status == cis490_shared::validation::Status::Accepted)
+        .ok_or("no accepted episode")?;
 
     let (addr, stop_first) = start_hub("127.0.0.1:0".parse()?).await?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -48,7 +48,7 @@ fn the_documented_queries_agree_with_pyarrow() -> TestResult {
         out: split_path.clone(),
     })?;
     let run = dir.path().join("run");
-    train::run(&cis490_tests::quick_train_options(features.clone(), split_path.clone(), run.clone(), &["gbt"]))?;
+    train::run(&cis490_tests::quick_train_options(features.clone(), split_path.clone(), run.clone(), &["gbt"])?)?;
     let out = dir.path().join("eval");
     eval::run(&EvalOptions {
         run,

@@ -65,7 +65,11 @@ fn damaged_archives_always_get_a_status_and_never_crash() -> Result<(), Box<dyn 
         let row = validate_bytes(dir.path(), &archive, &ReadLimits::default());
         assert!(["accepted", "degraded", "rejected", "errored"].contains(&row.status.as_str()), "{row:?}");
         assert!(!row.reasons.contains(&"internal_error".to_string()), "round {round}: the reader panicked");
-        assert_eq!(row.status == "accepted", row.reasons.is_empty(), "round {round}: {row:?}");
+        assert_eq!(
+            row.status == cis490_shared::validation::Status::Accepted,
+            row.reasons.is_empty(),
+            "round {round}: {row:?}"
+        );
         *statuses.entry(row.status).or_insert(0) += 1;
     }
     // The damage really exercised the rules, not only the zstd layer.

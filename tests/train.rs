@@ -16,7 +16,7 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 fn options(dir: &Path, models: &[&str]) -> Result<TrainOptions, Box<dyn std::error::Error>> {
     let (features, split_path, _) = cis490_tests::small_time_split(dir)?;
-    Ok(cis490_tests::quick_train_options(features, split_path, dir.join("run"), models))
+    Ok(cis490_tests::quick_train_options(features, split_path, dir.join("run"), models)?)
 }
 
 fn val_ids(opts: &TrainOptions) -> Result<std::collections::BTreeSet<String>, Box<dyn std::error::Error>> {
@@ -141,8 +141,10 @@ fn foreign_or_damaged_checkpoints_are_refused_by_name() -> TestResult {
 fn unknown_models_and_variants_are_named() -> TestResult {
     let dir = tempfile::tempdir()?;
     let opts = options(dir.path(), &["gbt"])?;
-    let err = train::run(&TrainOptions { models: vec!["forest".into()], ..opts.clone() }).err().ok_or("accepted")?;
+    let err = train::parse_models(&["forest".into()]).err().ok_or("accepted")?;
     assert!(err.to_string().contains("forest") && err.to_string().contains("transformer"), "{err}");
+    let err = train::run(&TrainOptions { models: vec![], ..opts.clone() }).err().ok_or("accepted")?;
+    assert!(err.to_string().contains("no models"), "{err}");
     let err = train::run(&TrainOptions { variants: vec![], ..opts }).err().ok_or("accepted")?;
     assert!(err.to_string().contains("variants"), "{err}");
     Ok(())
@@ -162,9 +164,9 @@ fn a_runs_models_predict_replayed_windows() -> TestResult {
     let trained = train::run(&opts)?;
     let models = load_run(&opts.out)?;
     assert_eq!(models.len(), 2);
-    let index =
-        cis490_pipeline::extract::index_reader::read_index(&dir.path().join("validation/validation_v1.parquet"))?;
-    let row = index.iter().find(|r| r.status == "accepted").ok_or("no accepted episode")?;
+    let index = cis490_pipeline::validate::index::read_index(&dir.path().join("validation/validation_v1.parquet"))?;
+    let row =
+        index.iter().find(|r| r.status == cis490_shared::validation::Status::Accepted).ok_or("no accepted episode")?;
     let episode = extract_episode(&dir.path().join("store").join(&row.path), &ReadLimits::default())?;
     let events = prediction_events(&models, &episode, &row.episode_id);
     assert_eq!(events.len(), episode.windows.len() * 2);
@@ -253,6 +255,6 @@ fn an_interrupted_run_resumes_to_the_same_models() -> TestResult {
     let refused = train::run(&TrainOptions { resume: true, ..opts.clone() }).err().ok_or("accepted")?.to_string();
     assert!(refused.contains("mlp-realistic.state"), "{refused}");
     // Without --resume the state is ignored and overwritten.
-    train::run(&TrainOptions { models: vec!["mlp".into()], ..opts })?;
+    train::run(&TrainOptions { models: train::parse_models(&["mlp".into()])?, ..opts })?;
     Ok(())
 }

@@ -23,7 +23,7 @@ fn judge_archive(archive: &[u8]) -> IndexRow {
 
 #[track_caller]
 fn assert_judged(row: &IndexRow, status: &str, reason: &str) {
-    assert_eq!(row.status, status, "reasons {:?} ({})", row.reasons, row.details);
+    assert_eq!(row.status.as_str(), status, "reasons {:?} ({})", row.reasons, row.details);
     assert!(
         row.reasons.iter().any(|r| r == reason),
         "expected reason {reason:?}, got {:?} ({})",
@@ -41,7 +41,7 @@ fn with(edit: impl FnOnce(&mut EpisodeFixture)) -> IndexRow {
 #[test]
 fn a_clean_episode_is_accepted_with_its_facts() {
     let row = judge(&EpisodeFixture::clean());
-    assert_eq!(row.status, "accepted", "{:?} {}", row.reasons, row.details);
+    assert_eq!(row.status.as_str(), "accepted", "{:?} {}", row.reasons, row.details);
     assert!(row.reasons.is_empty());
     assert_eq!(row.profile.as_deref(), Some("cpu-saturate"));
     assert_eq!(row.sample_id.as_deref(), Some("miner-z"));

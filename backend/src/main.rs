@@ -6,28 +6,26 @@
 mod bench;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
-use cis490_models::architecture::{Architecture, FitSettings};
+use cis490_models::architecture::FitSettings;
 use cis490_models::gbt::GbtConfig;
 use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
 use cis490_pipeline::publish::background::Background;
-use cis490_pipeline::publish::progress_events::ProgressEvents;
 use cis490_pipeline::publish::retry::Retrying;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
 use cis490_pipeline::store::archive::ReadLimits;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
-use cis490_pipeline::{eval, extract, producers, split, train};
+use cis490_pipeline::{DEFAULT_SEED, default_jobs, demo, eval, extract, jobs, producers, split, train};
 use cis490_server::serve;
-use cis490_shared::validation::Status;
 
 #[derive(Parser)]
 #[command(
@@ -40,29 +38,22 @@ struct Cli {
     command: Command,
 }
 
-/// Most epochs per network in `cis490 demo` (a few minutes for all twelve models on 2 cores).
-const DEMO_EPOCHS: usize = 8;
-
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
-}
-
 #[derive(clap::Args)]
 struct SynthArgs {
     /// Store folder to write (`<store>/<host_id>/<episode_id>.tar.zst`).
     #[arg(long)]
     out: PathBuf,
     /// Number of hosts.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = synth::DEFAULT_HOSTS)]
     hosts: usize,
     /// Number of episodes.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = synth::DEFAULT_EPISODES)]
     episodes: u64,
     /// Seed; the same seed writes the same bytes.
-    #[arg(long, default_value_t = 490)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Share of episodes with an injected fault (0..=1).
-    #[arg(long, default_value_t = 0.16)]
+    #[arg(long, default_value_t = synth::DEFAULT_FAULT_RATE)]
     fault_rate: f64,
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = default_jobs())]
@@ -222,14 +213,14 @@ struct SplitArgs {
     #[arg(long, value_delimiter = ',')]
     test_hosts: Vec<String>,
     /// Seed of every random choice.
-    #[arg(long, default_value_t = 490)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Share of training episodes carved into validation.
-    #[arg(long, default_value_t = 0.15)]
+    #[arg(long, default_value_t = split::DEFAULT_VAL_SHARE)]
     val_share: f64,
     /// Share of training episodes carved into an in-distribution test side
     /// (scored by `cis490 eval` beside the held-out test; 0: none).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = split::DEFAULT_IN_DISTRIBUTION_SHARE)]
     in_distribution_share: f64,
     /// The split file to write (normalization goes beside it as <name>.norm.json).
     #[arg(long)]
@@ -254,7 +245,7 @@ struct EvalArgs {
     #[arg(long, default_value_t = eval::DEFAULT_RESAMPLES)]
     resamples: usize,
     /// Seed of the resamples.
-    #[arg(long, default_value_t = 490)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Replace --out even if it is not an earlier evaluation.
     #[arg(long)]
@@ -281,25 +272,25 @@ struct TrainArgs {
     #[arg(long)]
     out: PathBuf,
     /// Most epochs of each network (early stopping usually ends sooner).
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = train::DEFAULT_EPOCHS)]
     epochs: usize,
     /// Epochs without a better validation macro F1 before a network stops.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = train::DEFAULT_PATIENCE)]
     patience: usize,
     /// Seed of the networks' weights and batch order.
-    #[arg(long, default_value_t = 490)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
     /// Models trained at once (each network uses one core).
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
     /// Training windows per network epoch: a fresh class-stratified sample
     /// each epoch when the training side is larger (0: every window).
-    #[arg(long, default_value_t = DEFAULT_EPOCH_WINDOWS)]
+    #[arg(long, default_value_t = train::DEFAULT_EPOCH_WINDOWS)]
     epoch_windows: usize,
     /// Most training windows in the summary tables the trees and the mlp
     /// read (a class-stratified sample when there are more; 0: all); it
     /// bounds the trees' memory, ~3 KB per window with all 46 channels.
-    #[arg(long, default_value_t = DEFAULT_TREE_WINDOWS)]
+    #[arg(long, default_value_t = train::DEFAULT_TREE_WINDOWS)]
     tree_windows: usize,
     /// Continue an interrupted run in --out: each network from its last
     /// completed epoch, models already trained on this split kept.
@@ -308,14 +299,6 @@ struct TrainArgs {
     #[command(flatten)]
     hub: HubArgs,
 }
-
-/// Windows per network epoch by default: about a minute of the cnn on 2
-/// cores; the demo's training sides are smaller, so they train on all.
-const DEFAULT_EPOCH_WINDOWS: usize = 200_000;
-
-/// Training windows the trees see by default: about 3 GiB for the oracle
-/// trees; the lab's corpus has ~1.7 M, the demo ~20 k.
-const DEFAULT_TREE_WINDOWS: usize = 1_000_000;
 
 #[derive(clap::Args)]
 struct ServeArgs {
@@ -424,10 +407,10 @@ enum Command {
         #[arg(long, default_value = "demo-out")]
         workdir: PathBuf,
         /// Episodes to generate.
-        #[arg(long, default_value_t = 600)]
+        #[arg(long, default_value_t = synth::DEFAULT_EPISODES)]
         episodes: u64,
         /// Seed of the synthetic corpus.
-        #[arg(long, default_value_t = 490)]
+        #[arg(long, default_value_t = DEFAULT_SEED)]
         seed: u64,
         /// Stop after the pipeline instead of serving.
         #[arg(long)]
@@ -546,29 +529,12 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            // Errors name the file or field at fault; a backtrace would bury that.
-            eprintln!("error: {}", one_line(&err));
+            // Errors name the file or field at fault and carry each cause
+            // once; the chain on one line says it all (a backtrace would bury it).
+            eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, each said once: the library
-/// errors' messages already end with their cause's text, so a cause the
-/// line already ends with is left out (`{:#}` would repeat it per level).
-fn one_line(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.ends_with(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
 }
 
 fn run() -> Result<()> {
@@ -581,7 +547,7 @@ fn run() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Synth(args) => run_synth(&args).map(|_| ()),
+        Command::Synth(args) => run_synth(&args),
         Command::Validate(args) => {
             let publisher = args.hub.publisher()?;
             run_validate(&args, publisher)
@@ -592,7 +558,10 @@ fn run() -> Result<()> {
         }
         Command::Profiles { store, index, hub } => {
             let publisher = hub.one_shot_publisher()?;
-            run_profiles(&store, &index, &publisher)
+            let rows = validate::index::read_index(&index)?;
+            let published = producers::profiles::publish(&store, &rows, &publisher)?;
+            eprintln!("published {published} attack profiles");
+            Ok(())
         }
         Command::Metrics { report, hub } => {
             let publisher = hub.one_shot_publisher()?;
@@ -604,13 +573,8 @@ fn run() -> Result<()> {
         Command::Perf { pid, source, interval, hub } => {
             let publisher = hub.live_publisher()?;
             let every = std::time::Duration::from_secs_f64(interval.max(0.1));
-            let mut before = producers::perf::sample(&pid).with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-            loop {
-                std::thread::sleep(every);
-                let now = producers::perf::sample(&pid).with_context(|| format!("process {pid} is gone"))?;
-                publisher.publish(&producers::perf::events(&source, &before, &now))?;
-                before = now;
-            }
+            producers::perf::watch(&pid, &source, every, &publisher)?;
+            Ok(())
         }
         Command::Replay { store, episode, speed, repeat, models, hub } => {
             let publisher = hub.live_publisher()?;
@@ -622,7 +586,8 @@ fn run() -> Result<()> {
             };
             let stop = AtomicBool::new(false);
             loop {
-                run_replay(&path, id, host, speed, &models, &publisher, &stop)?;
+                producers::replay::replay(&path, id, host, speed, &models, &publisher, &stop)
+                    .with_context(|| format!("replaying {}", path.display()))?;
                 if !repeat {
                     return Ok(());
                 }
@@ -637,12 +602,24 @@ fn run() -> Result<()> {
             let publisher = args.hub.publisher()?;
             run_eval(&args, publisher)
         }
-        Command::Serve(args) => run_serve(args),
+        Command::Serve(args) => {
+            serve::serve_until_stopped(serve_config(args), say_where)?;
+            Ok(())
+        }
         Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
-            serve.validation = Some(serve.validation.unwrap_or_else(|| workdir.join("validation")));
-            serve.run = Some(serve.run.unwrap_or_else(|| workdir.join("run")));
-            let pipeline = move |publisher: Option<Arc<dyn Publish>>| run_pipeline(&workdir, episodes, seed, publisher);
-            if no_serve { pipeline(None).map(drop) } else { run_demo(serve, pipeline) }
+            let opts = demo::DemoOptions { workdir, episodes, seed, jobs: default_jobs(), progress: true };
+            let paths = demo::DemoPaths::new(&opts.workdir);
+            if no_serve {
+                demo::run_pipeline(&opts, None, &mut |stage| print_stage(&paths, stage))?;
+                return Ok(());
+            }
+            serve.validation = Some(serve.validation.unwrap_or_else(|| paths.validation.clone()));
+            serve.run = Some(serve.run.unwrap_or_else(|| paths.run.clone()));
+            serve::run_beside(serve_config(serve), say_where, move |hub, stop| {
+                demo::run_pipeline(&opts, Some(Arc::clone(&hub)), &mut |stage| print_stage(&paths, stage))?;
+                demo::keep_live(&paths, hub.as_ref(), stop)
+            })?;
+            Ok(())
         }
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
@@ -702,186 +679,30 @@ fn run_synth(args: &SynthArgs) -> Result<()> {
         progress: true,
     };
     let report = synth::run(&opts).with_context(|| format!("generating a store in {}", args.out.display()))?;
+    print_synth(&report, &args.out, started.elapsed());
+    Ok(())
+}
+
+/// Prints what a demo stage did, as its subcommand would.
+fn print_stage(paths: &demo::DemoPaths, stage: demo::StageDone<'_>) {
+    match stage {
+        demo::StageDone::Synth(report, took) => print_synth(report, &paths.store, took),
+        demo::StageDone::Validate(sweep, took) => print_validate(sweep, &paths.index, took),
+        demo::StageDone::Extract(summary, took) => print_extract(summary, &paths.features, took),
+        demo::StageDone::Split(made) => print_split(made, &paths.split),
+        demo::StageDone::Train(trained, took) => print_trained(trained, &paths.run, took),
+        demo::StageDone::Eval(evaluated, took) => print_eval(evaluated, took),
+    }
+}
+
+fn print_synth(report: &synth::SynthReport, out: &Path, took: Duration) {
     eprintln!(
         "wrote {} episodes ({:.1} MB) to {} in {:.1} s",
         report.plans.len(),
         report.bytes as f64 / 1e6,
-        args.out.display(),
-        started.elapsed().as_secs_f64()
+        out.display(),
+        took.as_secs_f64()
     );
-    Ok(())
-}
-
-/// What the demo pipeline produced, for the producers that follow it.
-struct PipelineOutputs {
-    store: PathBuf,
-    index: PathBuf,
-    split: PathBuf,
-    run: PathBuf,
-}
-
-/// synth → validate → extract → host split → train → eval, publishing
-/// progress (and the evaluation's `metrics` events).
-fn run_pipeline(
-    workdir: &std::path::Path,
-    episodes: u64,
-    seed: u64,
-    publisher: Option<Arc<dyn Publish>>,
-) -> Result<PipelineOutputs> {
-    let store = workdir.join("store");
-    let validation = workdir.join("validation");
-    let synth_args = SynthArgs { out: store.clone(), hosts: 5, episodes, seed, fault_rate: 0.16, jobs: default_jobs() };
-    run_synth(&synth_args)?;
-    let validate_args = ValidateArgs {
-        store: store.clone(),
-        out: validation.clone(),
-        jobs: default_jobs(),
-        limits: LimitArgs::default(),
-        force: false,
-        full: false,
-        hub: HubArgs::default(),
-    };
-    run_validate(&validate_args, publisher.clone())?;
-    let index = validation.join(validate::index::INDEX_FILE);
-    let extract_args = ExtractArgs {
-        store: store.clone(),
-        index: index.clone(),
-        out: workdir.join("features"),
-        jobs: default_jobs(),
-        limits: LimitArgs::default(),
-        force: false,
-        full: false,
-        hub: HubArgs::default(),
-    };
-    run_extract(&extract_args, publisher.clone())?;
-    let split = workdir.join("split-host.json");
-    run_split(&SplitArgs {
-        features: workdir.join("features"),
-        recipe: split::recipes::Recipe::Host,
-        test_hosts: Vec::new(),
-        seed,
-        val_share: 0.15,
-        in_distribution_share: 0.1,
-        out: split.clone(),
-    })?;
-    run_train(
-        &TrainArgs {
-            features: workdir.join("features"),
-            split: split.clone(),
-            models: Architecture::ALL.iter().map(|a| a.as_str().to_string()).collect(),
-            variants: vec!["realistic".into(), "oracle".into()],
-            out: workdir.join("run"),
-            epochs: DEMO_EPOCHS,
-            patience: 3,
-            seed,
-            jobs: default_jobs(),
-            epoch_windows: DEFAULT_EPOCH_WINDOWS,
-            tree_windows: DEFAULT_TREE_WINDOWS,
-            resume: false,
-            hub: HubArgs::default(),
-        },
-        publisher.clone(),
-    )?;
-    let run = workdir.join("run");
-    run_eval(
-        &EvalArgs {
-            run: run.clone(),
-            split: split.clone(),
-            out: None,
-            features: Some(workdir.join("features")),
-            resamples: eval::DEFAULT_RESAMPLES,
-            seed,
-            force: false,
-            hub: HubArgs::default(),
-        },
-        publisher,
-    )?;
-    Ok(PipelineOutputs { store, index, split, run })
-}
-
-/// Serves the dashboard first, runs the pipeline with live progress, then
-/// publishes the profiles and replays the split's test episodes in a loop
-/// (a kiosk always has something live) until Ctrl-C.
-fn run_demo(
-    args: ServeArgs,
-    pipeline: impl FnOnce(Option<Arc<dyn Publish>>) -> Result<PipelineOutputs> + Send + 'static,
-) -> Result<()> {
-    runtime()?.block_on(async move {
-        let server = bind_server(args).await?;
-        let hub: Arc<dyn Publish> = server.hub();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopper = stop.clone();
-        tokio::spawn(async move {
-            serve::shutdown_signal().await;
-            stopper.store(true, Ordering::Relaxed);
-        });
-        let served = tokio::spawn(server.run(serve::shutdown_signal()));
-        let producers = tokio::task::spawn_blocking(move || -> Result<()> {
-            let outputs = pipeline(Some(hub.clone()))?;
-            run_profiles(&outputs.store, &outputs.index, hub.as_ref())?;
-            replay_test_episodes(&outputs, hub.as_ref(), &stop)
-        });
-        let produced = producers.await.context("the demo producers stopped")?;
-        if let Err(e) = produced {
-            // The pipeline failed: say so, but keep serving what exists.
-            eprintln!("error: {}", one_line(&e));
-        }
-        served.await.context("the server task stopped")?;
-        Ok(())
-    })
-}
-
-/// Replays the split's test episodes in turn, at real time, until `stop`.
-fn replay_test_episodes(outputs: &PipelineOutputs, hub: &dyn Publish, stop: &AtomicBool) -> Result<()> {
-    let made = split::read_split_file(&outputs.split)?;
-    let loaded = producers::predictions::load_run(&outputs.run)?;
-    let models = loaded.as_slice();
-    let index = extract::index_reader::read_index(&outputs.index)?;
-    let episodes: Vec<_> = index.iter().filter(|r| made.test.contains(&r.episode_id)).collect();
-    if episodes.is_empty() {
-        return Ok(());
-    }
-    while !stop.load(Ordering::Relaxed) {
-        for row in &episodes {
-            run_replay(&outputs.store.join(&row.path), &row.episode_id, &row.host_id, 1.0, models, hub, stop)?;
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn run_profiles(store: &std::path::Path, index: &std::path::Path, publisher: &dyn Publish) -> Result<()> {
-    let rows = extract::index_reader::read_index(index)?;
-    let mut events = Vec::new();
-    for result in producers::profiles::profile_events(store, &rows) {
-        match result {
-            Ok(event) => events.push(event),
-            Err(e) => eprintln!("profile skipped: {e}"),
-        }
-    }
-    publisher.publish(&events)?;
-    eprintln!("published {} attack profiles", events.len());
-    Ok(())
-}
-
-/// Publishes an episode's frames at real time × `speed` (see
-/// [`producers::replay::stream`]), saying when frames were skipped.
-fn run_replay(
-    path: &std::path::Path,
-    episode_id: &str,
-    host_id: &str,
-    speed: f64,
-    models: &[producers::predictions::LiveModel],
-    publisher: &dyn Publish,
-    stop: &AtomicBool,
-) -> Result<()> {
-    let done = producers::replay::stream(path, episode_id, host_id, speed, models, publisher, stop)?;
-    if done.skipped > 0 {
-        tracing::info!("{episode_id}: {} frames skipped while the hub was away", done.skipped);
-    }
-    Ok(())
 }
 
 fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
@@ -898,17 +719,12 @@ fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Res
         force: args.force,
         full: args.full,
     };
-    let progress = ProgressEvents::new(publisher, "validate", &args.store.display().to_string(), "episodes");
-    let counts: [AtomicU64; 4] = Default::default();
-    let sweep = validate::run(&opts, &|row, done, total| {
-        let slot = Status::ALL.iter().position(|s| s.as_str() == row.status).unwrap_or(3);
-        counts[slot].fetch_add(1, Ordering::Relaxed);
-        let mut extra = serde_json::Map::new();
-        for (status, count) in Status::ALL.iter().zip(&counts) {
-            extra.insert(status.as_str().into(), count.load(Ordering::Relaxed).into());
-        }
-        progress.report(done, total, "validating", extra);
-    })?;
+    let sweep = jobs::validate(&opts, publisher)?;
+    print_validate(&sweep, &args.out.join(validate::index::INDEX_FILE), started.elapsed());
+    Ok(())
+}
+
+fn print_validate(sweep: &validate::Sweep, index: &Path, took: Duration) {
     for skipped in &sweep.summary.skipped_paths {
         eprintln!("skipped {skipped}");
     }
@@ -916,12 +732,11 @@ fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Res
     let total = sweep.rows.len() as u64;
     eprintln!(
         "index: {} ({:.1} s; {} of {total} rows reused from the earlier sweep, {} archives read)",
-        args.out.join(validate::index::INDEX_FILE).display(),
-        started.elapsed().as_secs_f64(),
+        index.display(),
+        took.as_secs_f64(),
         sweep.reused,
         total - sweep.reused,
     );
-    Ok(())
 }
 
 fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
@@ -939,21 +754,23 @@ fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Resul
         force: args.force,
         full: args.full,
     };
-    let progress = ProgressEvents::new(publisher, "extract", &args.out.display().to_string(), "episodes");
-    let summary =
-        extract::run(&opts, &|done, total| progress.report(done, total, "extracting", serde_json::Map::new()))?;
+    let summary = jobs::extract(&opts, publisher)?;
+    print_extract(&summary, &args.out, started.elapsed());
+    Ok(())
+}
+
+fn print_extract(summary: &extract::ExtractSummary, out: &Path, took: Duration) {
     println!(
         "extracted {} windows from {} episodes ({} windows dropped at transitions, {} episodes skipped) into {} in {:.1} s; {} episodes' rows kept from the earlier extraction, {} extracted",
         summary.windows,
         summary.episodes,
         summary.dropped_windows,
         summary.skipped.len(),
-        args.out.display(),
-        started.elapsed().as_secs_f64(),
+        out.display(),
+        took.as_secs_f64(),
         summary.reused_episodes,
         summary.episodes - summary.reused_episodes,
     );
-    Ok(())
 }
 
 fn run_split(args: &SplitArgs) -> Result<()> {
@@ -967,6 +784,11 @@ fn run_split(args: &SplitArgs) -> Result<()> {
         out: args.out.clone(),
     };
     let made = split::run(&opts)?;
+    print_split(&made, &args.out);
+    Ok(())
+}
+
+fn print_split(made: &split::SplitFile, out: &Path) {
     println!(
         "{:?} split (held out: {}): {} train, {} val, {} test, {} in-distribution test episodes; untested profiles: {}; written to {}",
         made.recipe,
@@ -976,23 +798,22 @@ fn run_split(args: &SplitArgs) -> Result<()> {
         made.test.len(),
         made.in_distribution.len(),
         if made.untested_profiles.is_empty() { "none".to_string() } else { made.untested_profiles.join(", ") },
-        args.out.display()
+        out.display()
     );
-    Ok(())
 }
 
 /// A flag the first Ctrl-C sets (training then stops after the current
 /// batch or boosting round, its states left for `--resume`); a second
 /// Ctrl-C exits at once.
-fn stop_on_ctrl_c() -> Arc<std::sync::atomic::AtomicBool> {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let watcher = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         runtime.block_on(async {
             if tokio::signal::ctrl_c().await.is_ok() {
                 eprintln!("\nstopping after the current batch (Ctrl-C again quits at once)");
-                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                flag.store(true, Ordering::Relaxed);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
                 }
@@ -1009,6 +830,7 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
     let stop = stop_on_ctrl_c();
     let variants =
         args.variants.iter().map(|v| v.parse::<Variant>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
+    let models = train::parse_models(&args.models)?;
     if args.epochs == 0 || args.jobs == 0 {
         bail!("--epochs and --jobs must be at least 1");
     }
@@ -1026,7 +848,7 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
     let opts = train::TrainOptions {
         features: args.features.clone(),
         split: args.split.clone(),
-        models: args.models.clone(),
+        models,
         variants,
         out: args.out.clone(),
         settings,
@@ -1037,10 +859,9 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
         resume: args.resume,
         stop: Some(Arc::clone(&stop)),
     };
-    println!("{:<24} {:>9} {:>8} {:>8} {:>7} {:>8}", "model", "val F1", "train", "val", "epochs", "seconds");
     let trained = train::run(&opts).map_err(|e| {
         let e = anyhow::Error::from(e);
-        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+        if stop.load(Ordering::Relaxed) {
             e.context(
                 "stopped by Ctrl-C: run the same command with --resume to continue from the last completed epochs",
             )
@@ -1048,6 +869,12 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
             e
         }
     })?;
+    print_trained(&trained, &args.out, started.elapsed());
+    Ok(())
+}
+
+fn print_trained(trained: &[train::Trained], out: &Path, took: Duration) {
+    println!("{:<24} {:>9} {:>8} {:>8} {:>7} {:>8}", "model", "val F1", "train", "val", "epochs", "seconds");
     for t in trained {
         println!(
             "{:<24} {:>9.3} {:>8} {:>8} {:>7} {:>8.1}",
@@ -1061,11 +888,10 @@ fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()
     }
     println!(
         "trained {} models in {:.1} s -> {} (checkpoint.bin and model.onnx per model)",
-        args.models.len() * args.variants.len(),
-        started.elapsed().as_secs_f64(),
-        args.out.display()
+        trained.len(),
+        took.as_secs_f64(),
+        out.display()
     );
-    Ok(())
 }
 
 fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
@@ -1073,41 +899,34 @@ fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> 
         run: args.run.clone(),
         split: args.split.clone(),
         features: args.features.clone(),
-        out: args.out.clone().unwrap_or_else(|| args.run.join("eval")),
+        out: args.out.clone().unwrap_or_else(|| args.run.join(eval::EVAL_DIR)),
         resamples: args.resamples,
         seed: args.seed,
-        confidence: 0.95,
+        confidence: eval::DEFAULT_CONFIDENCE,
         publisher,
         force: args.force,
     };
     let started = Instant::now();
     let done = eval::run(&opts)?;
+    print_eval(&done, started.elapsed());
+    Ok(())
+}
+
+fn print_eval(done: &eval::Evaluated, took: Duration) {
     print!("{}", eval::report::summary_table(&done.report));
     eprintln!(
         "evaluated {} models in {:.1} s -> {} and {} ({} rows)",
         done.report.models.len(),
-        started.elapsed().as_secs_f64(),
+        took.as_secs_f64(),
         done.report_path.display(),
         done.predictions_path.display(),
         done.prediction_rows
     );
-    Ok(())
 }
 
-fn run_serve(args: ServeArgs) -> Result<()> {
-    runtime()?.block_on(async move {
-        bind_server(args).await?.run(serve::shutdown_signal()).await;
-        Ok(())
-    })
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
-
-/// Binds the dashboard server and says where it is.
-async fn bind_server(args: ServeArgs) -> Result<serve::BoundServer> {
-    let config = serve::ServeConfig {
+/// The server's configuration from `cis490 serve`'s arguments.
+fn serve_config(args: ServeArgs) -> serve::ServeConfig {
+    serve::ServeConfig {
         validation_dir: args.validation,
         token: args.token,
         private: args.private,
@@ -1116,27 +935,9 @@ async fn bind_server(args: ServeArgs) -> Result<serve::BoundServer> {
         run_dir: args.run,
         limits: serve::ServeLimits { max_connections: args.max_connections, ..serve::ServeLimits::default() },
         ..serve::ServeConfig::new(args.bind, args.public)
-    };
-    let server = serve::bind(config).await?;
-    eprintln!("dashboard: http://{}/  (Ctrl-C stops)", server.local_addr());
-    Ok(server)
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_error_line_says_each_cause_once() {
-        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
-        let archive = cis490_pipeline::store::archive::ArchiveError::Io(io);
-        let err = anyhow::Error::new(archive).context("ep-1.tar.zst: cannot replay");
-        assert_eq!(
-            one_line(&err),
-            "ep-1.tar.zst: cannot replay: cannot read the archive file: No such file or directory (os error 2)"
-        );
-        // Causes that add something are all kept.
-        let err = anyhow::anyhow!("disk full").context("cannot write run/eval/report.json");
-        assert_eq!(one_line(&err), "cannot write run/eval/report.json: disk full");
-    }
+fn say_where(addr: SocketAddr) {
+    eprintln!("dashboard: http://{addr}/  (Ctrl-C stops)");
 }

@@ -13,13 +13,18 @@
 //! - [`producers`]: dashboard events from the pipeline's outputs (replay,
 //!   live predictions, metrics, attack profiles, perf);
 //! - [`publish`]: sending events to a hub (HTTP, retries, background);
+//! - [`jobs`]: validate and extract with their progress events;
+//! - [`demo`]: the whole path on built-in defaults, and the producers that
+//!   keep a dashboard live after it;
 //! - [`atomic_file`], [`output_dir`]: atomic files and output folders that
 //!   always hold one consistent run;
 //! - [`progress`]: progress bars.
 
 pub mod atomic_file;
+pub mod demo;
 pub mod eval;
 pub mod extract;
+pub mod jobs;
 pub mod output_dir;
 pub mod producers;
 pub mod progress;
@@ -31,3 +36,13 @@ pub mod validate;
 
 /// Reading the receiver store (the `cis490-store` crate).
 pub use cis490_store as store;
+
+pub use cis490_shared::error_chain;
+
+/// The seed every stage uses unless told otherwise.
+pub const DEFAULT_SEED: u64 = 490;
+
+/// Worker threads by default: every core.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}

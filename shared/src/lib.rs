@@ -6,6 +6,7 @@
 //! - [`label`]: the seven window classes ([`label::Label`]) and the six
 //!   attack-like behaviour profiles.
 //! - [`ids`]: validated host and episode identifiers.
+//! - [`errors`]: printing an error and its causes, each once ([`error_chain`]).
 //! - [`features`]: alignment on wall-clock time, windows, summary
 //!   statistics and tensors (the same code in the extractor and the browser).
 //! - [`validation`]: episode statuses and the validation summary the
@@ -16,6 +17,7 @@
 //!
 //! Everything here is pure and compiles for `wasm32-unknown-unknown`.
 
+pub mod errors;
 pub mod events;
 pub mod features;
 pub mod ids;
@@ -24,3 +26,5 @@ pub mod quantile;
 pub mod registry;
 pub mod rng;
 pub mod validation;
+
+pub use errors::error_chain;

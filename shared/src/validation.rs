@@ -32,6 +32,38 @@ impl Status {
     }
 }
 
+impl Status {
+    /// Whether episodes with this status are used for features and training
+    /// (accepted, and degraded with its caveats).
+    pub fn is_usable(self) -> bool {
+        matches!(self, Status::Accepted | Status::Degraded)
+    }
+
+    /// Position in [`Status::ALL`] (for per-status counters).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// An episode nothing has judged yet counts as errored: a row that misses
+/// its judgement must never pass as usable.
+impl Default for Status {
+    fn default() -> Self {
+        Status::Errored
+    }
+}
+
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| format!("{s:?} is not a status (accepted, degraded, rejected or errored)"))
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

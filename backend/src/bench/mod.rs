@@ -254,13 +254,9 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
             &|_, _, _| {},
         )?;
     }
-    let entries = cis490_pipeline::extract::index_reader::read_index(&index)
+    let entries = cis490_pipeline::validate::index::read_index(&index)
         .map_err(|e| BenchError::Tool { tool: "index".into(), message: e.to_string() })?;
-    let files: Vec<PathBuf> = entries
-        .iter()
-        .filter(|e| e.status == "accepted" || e.status == "degraded")
-        .map(|e| store.join(&e.path))
-        .collect();
+    let files: Vec<PathBuf> = entries.iter().filter(|e| e.status.is_usable()).map(|e| store.join(&e.path)).collect();
     let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     run_tool_over(&files, "cat", &[], 2, false)?;
     let (read_s, raw) = decompress_only(&files, opts.jobs)?;

@@ -51,6 +51,12 @@ use scoring::{ScoredWindow, SideEpisodes, SideScores, score_side};
 
 /// Default number of bootstrap resamples.
 pub const DEFAULT_RESAMPLES: usize = 2000;
+
+/// Confidence of the bootstrap intervals by default.
+pub const DEFAULT_CONFIDENCE: f64 = 0.95;
+
+/// The evaluation's folder inside a run by default (`RUN/eval`).
+pub const EVAL_DIR: &str = "eval";
 /// Fewest resamples accepted: fewer make the interval bounds noise.
 pub const MIN_RESAMPLES: usize = 100;
 /// Salt of the in-distribution side's draws (independent of the test side's).

@@ -2,7 +2,6 @@
 //! summary and tensor shards.
 //!
 //! - [`episode`]: one episode's grid, windows and features, on demand;
-//! - [`index_reader`]: reading `validation_v1.parquet`;
 //! - [`shards`]: the Parquet shard layout;
 //! - [`reuse`]: what lets a later extraction of a grown store extract only
 //!   new and changed episodes.
@@ -21,7 +20,6 @@
 //! sha256) before its features count.
 
 pub mod episode;
-pub mod index_reader;
 pub mod reuse;
 pub mod shards;
 
@@ -35,9 +33,9 @@ use crate::atomic_file;
 use crate::output_dir::{OutputError, StagedDir};
 use crate::store::archive::ReadLimits;
 use crate::validate::SUMMARY_FILE;
+use crate::validate::index::read_index;
 use crate::validate::index::{IndexRow, file_sha256};
 use episode::{EpisodeWindows, extract_indexed};
-use index_reader::read_index;
 use shards::{WindowKey, WindowRow};
 
 /// Episodes per shard (and per parallel chunk).
@@ -72,7 +70,7 @@ pub struct ExtractOptions {
 pub enum ExtractError {
     /// The index is unreadable.
     #[error(transparent)]
-    Index(#[from] index_reader::IndexReadError),
+    Index(#[from] crate::validate::index::IndexReadError),
     /// The output could not be written.
     #[error("cannot write {path}: {message}")]
     Write {
@@ -251,7 +249,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     let usable: Vec<&IndexRow> = index
         .iter()
         .filter(|e| {
-            let keep = e.status == "accepted" || e.status == "degraded";
+            let keep = e.status.is_usable();
             if !keep {
                 summary.skipped.push(format!("{}: {}", e.episode_id, e.status));
             }

@@ -1,9 +1,11 @@
 //! `perf` events about a process: resident memory and CPU use, read from
 //! Linux's `/proc/<pid>/stat` (on other systems nothing is reported).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::publish::{Publish, PublishError};
 
 /// One reading of a process's counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,6 +30,33 @@ pub fn sample(pid: &str) -> Option<ProcessSample> {
     let stime: f64 = fields.get(12)?.parse().ok()?;
     let rss_pages: u64 = fields.get(21)?.parse().ok()?;
     Some(ProcessSample { rss_bytes: rss_pages * 4096, cpu_s: (utime + stime) / ticks, at: Instant::now() })
+}
+
+/// Watching a process stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// `/proc/<pid>/stat` cannot be read (no such process, or not Linux).
+    #[error("cannot read /proc/{pid}/stat (is process {pid} running?)")]
+    Gone {
+        /// The process watched.
+        pid: String,
+    },
+    /// The hub refused the events.
+    #[error("publishing perf events")]
+    Publish(#[from] PublishError),
+}
+
+/// Publishes `perf` events about `pid` as `source` every `every` until
+/// the process is gone or publishing fails.
+pub fn watch(pid: &str, source: &str, every: Duration, publisher: &dyn Publish) -> Result<(), WatchError> {
+    let gone = || WatchError::Gone { pid: pid.to_string() };
+    let mut before = sample(pid).ok_or_else(gone)?;
+    loop {
+        std::thread::sleep(every);
+        let now = sample(pid).ok_or_else(gone)?;
+        publisher.publish(&events(source, &before, &now))?;
+        before = now;
+    }
 }
 
 /// `perf` events for `source` from two samples: RSS and CPU percent.

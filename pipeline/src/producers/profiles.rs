@@ -6,9 +6,11 @@ use std::path::Path;
 
 use cis490_shared::label::{Label, Profile};
 use cis490_shared::registry::CHANNELS;
+use cis490_shared::validation::Status;
 use serde_json::{Value, json};
 
 use crate::extract::episode::{EpisodeError, extract_episode};
+use crate::publish::{Publish, PublishError};
 use crate::store::archive::ReadLimits;
 use crate::validate::index::IndexRow;
 
@@ -66,16 +68,56 @@ pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<
     }))
 }
 
+/// A profile's representative episode could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{profile}: episode {episode_id}")]
+pub struct ProfileSkipped {
+    /// The profile left without a curve.
+    pub profile: Profile,
+    /// The episode tried.
+    pub episode_id: String,
+    /// Why it could not be read.
+    #[source]
+    pub source: EpisodeError,
+}
+
+/// Publishing the profiles failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfilesError {
+    /// The hub refused them (an unreachable hub is the publisher's to retry).
+    #[error("publishing the attack profiles")]
+    Publish(#[from] PublishError),
+}
+
 /// One event per profile that has an accepted episode in `index`
 /// (the first one in store order); errors are returned per profile.
-pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Value, String>> {
+pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Value, ProfileSkipped>> {
     Profile::ALL
         .iter()
         .filter_map(|p| {
-            let row = index.iter().find(|r| r.status == "accepted" && r.profile.as_deref() == Some(p.as_str()))?;
-            Some(profile_event(*p, &store.join(&row.path), &row.episode_id).map_err(|e| e.to_string()))
+            let row =
+                index.iter().find(|r| r.status == Status::Accepted && r.profile.as_deref() == Some(p.as_str()))?;
+            Some(profile_event(*p, &store.join(&row.path), &row.episode_id).map_err(|source| ProfileSkipped {
+                profile: *p,
+                episode_id: row.episode_id.clone(),
+                source,
+            }))
         })
         .collect()
+}
+
+/// Publishes [`profile_events`]; a profile whose episode cannot be read is
+/// logged and skipped. Returns how many were published.
+pub fn publish(store: &Path, index: &[IndexRow], publisher: &dyn Publish) -> Result<usize, ProfilesError> {
+    let mut events = Vec::new();
+    for result in profile_events(store, index) {
+        match result {
+            Ok(event) => events.push(event),
+            Err(skipped) => tracing::warn!("attack profile skipped: {}", crate::error_chain(&skipped)),
+        }
+    }
+    publisher.publish(&events)?;
+    Ok(events.len())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub const MAX_LATE: Duration = Duration::from_secs(1);
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
     /// The episode cannot be read.
-    #[error("cannot replay: {0}")]
+    #[error("cannot read the episode")]
     Episode(#[from] EpisodeError),
     /// The hub refused the events (unreachable hubs are retried by the publisher).
     #[error(transparent)]
@@ -82,6 +82,23 @@ pub fn stream(
         }
         publisher.publish(&batch)?;
         done.sent += 1;
+    }
+    Ok(done)
+}
+
+/// [`stream`], logging how many frames were skipped while the hub was away.
+pub fn replay(
+    path: &Path,
+    episode_id: &str,
+    host_id: &str,
+    speed: f64,
+    models: &[LiveModel],
+    publisher: &dyn Publish,
+    stop: &AtomicBool,
+) -> Result<Streamed, ReplayError> {
+    let done = stream(path, episode_id, host_id, speed, models, publisher, stop)?;
+    if done.skipped > 0 {
+        tracing::info!("{episode_id}: {} frames skipped while the hub was away", done.skipped);
     }
     Ok(done)
 }

@@ -45,6 +45,11 @@ pub struct SplitOptions {
     pub out: PathBuf,
 }
 
+/// Share of training episodes carved into validation by default.
+pub const DEFAULT_VAL_SHARE: f64 = 0.15;
+/// Share of training episodes carved into the in-distribution test side by default.
+pub const DEFAULT_IN_DISTRIBUTION_SHARE: f64 = 0.1;
+
 /// The split could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {

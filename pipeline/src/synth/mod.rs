@@ -46,15 +46,22 @@ pub struct SynthOptions {
     pub progress: bool,
 }
 
+/// Hosts in a generated store by default.
+pub const DEFAULT_HOSTS: usize = 5;
+/// Episodes in a generated store by default (the demo's corpus).
+pub const DEFAULT_EPISODES: u64 = 600;
+/// Share of episodes with an injected fault by default.
+pub const DEFAULT_FAULT_RATE: f64 = 0.16;
+
 impl Default for SynthOptions {
     fn default() -> Self {
         Self {
             out: PathBuf::from("store"),
-            hosts: 5,
-            episodes: 600,
-            seed: 490,
-            fault_rate: 0.16,
-            jobs: 2,
+            hosts: DEFAULT_HOSTS,
+            episodes: DEFAULT_EPISODES,
+            seed: crate::DEFAULT_SEED,
+            fault_rate: DEFAULT_FAULT_RATE,
+            jobs: crate::default_jobs(),
             progress: false,
         }
     }

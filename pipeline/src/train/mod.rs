@@ -50,7 +50,21 @@ use crate::publish::progress_events::ProgressEvents;
 use crate::split::norm::Normalization;
 use crate::split::{SplitFile, normalization_path};
 
-/// What to train.
+/// Most epochs of each network by default (early stopping usually ends sooner).
+pub const DEFAULT_EPOCHS: usize = 12;
+
+/// Epochs without a better validation macro F1 before a network stops.
+pub const DEFAULT_PATIENCE: usize = 3;
+
+/// Windows per network epoch by default: about a minute of the cnn on 2
+/// cores; the demo's training sides are smaller, so they train on all.
+pub const DEFAULT_EPOCH_WINDOWS: usize = 200_000;
+
+/// Training windows the trees see by default: about 3 GiB for the oracle
+/// trees; the lab's corpus has ~1.7 M, the demo ~20 k.
+pub const DEFAULT_TREE_WINDOWS: usize = 1_000_000;
+
+/// What to train, from what, into where.
 #[derive(Clone)]
 pub struct TrainOptions {
     /// The feature folder.
@@ -58,7 +72,7 @@ pub struct TrainOptions {
     /// The split file (its `.norm.json` beside it).
     pub split: PathBuf,
     /// Architectures to train.
-    pub models: Vec<String>,
+    pub models: Vec<Architecture>,
     /// Threat models to train each under.
     pub variants: Vec<Variant>,
     /// The run folder to write.
@@ -180,11 +194,17 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainErro
 
 /// Parses model names, refusing unknown ones and repeats.
 pub fn parse_models(names: &[String]) -> Result<Vec<Architecture>, TrainError> {
+    let parsed =
+        names.iter().map(|name| name.trim().parse().map_err(TrainError::Options)).collect::<Result<Vec<_>, _>>()?;
+    unique_models(&parsed)
+}
+
+/// `models` without repeats, in order; none is an error.
+fn unique_models(models: &[Architecture]) -> Result<Vec<Architecture>, TrainError> {
     let mut out: Vec<Architecture> = Vec::new();
-    for name in names {
-        let arch: Architecture = name.trim().parse().map_err(TrainError::Options)?;
-        if !out.contains(&arch) {
-            out.push(arch);
+    for arch in models {
+        if !out.contains(arch) {
+            out.push(*arch);
         }
     }
     if out.is_empty() {
@@ -328,7 +348,7 @@ pub fn state_path(run: &Path, job: &str) -> PathBuf {
 /// Trains every requested model × variant, one variant at a time (only
 /// that variant's windows are loaded), its jobs on `jobs` threads.
 pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
-    let models = parse_models(&opts.models)?;
+    let models = unique_models(&opts.models)?;
     if opts.variants.is_empty() {
         return Err(TrainError::Options("no variants named (realistic, oracle)".into()));
     }

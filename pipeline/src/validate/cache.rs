@@ -17,8 +17,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::index::IndexRow;
-use crate::extract::index_reader::read_index;
 use crate::store::archive::ReadLimits;
+use crate::validate::index::read_index;
 
 /// File name of the cache inside the output folder.
 pub const CACHE_FILE: &str = "validation_cache_v1.json";

@@ -113,7 +113,7 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
     let (digest, judged) = match outcome {
         Ok(done) => done,
         Err(_) => {
-            row.status = Status::Errored.to_string();
+            row.status = Status::Errored;
             row.reasons = vec!["internal_error".into()];
             row.details = "the reader panicked on this archive (a bug: please report it)".into();
             return row;
@@ -126,13 +126,13 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
     let judged = match judged {
         Ok(judged) => judged,
         Err(e) => {
-            row.status = Status::Errored.to_string();
+            row.status = Status::Errored;
             row.reasons = vec![e.reason().to_string()];
             row.details = reasons::capped(e.to_string(), reasons::MAX_DETAIL_BYTES);
             return row;
         }
     };
-    row.status = judged.status().to_string();
+    row.status = judged.status();
     row.reasons = judged.findings.reasons();
     row.details = judged.findings.details();
     let facts = judged.facts;
@@ -192,8 +192,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
     bar.finish_and_clear();
     let mut summary = ValidationSummary::default();
     for row in &rows {
-        let status = Status::ALL.into_iter().find(|s| s.as_str() == row.status).unwrap_or(Status::Errored);
-        summary.record(status, &row.reasons);
+        summary.record(row.status, &row.reasons);
     }
     summary.skipped_paths =
         listing.skipped.iter().take(MAX_SKIPPED_LISTED).map(|s| format!("{}: {}", s.rel_path, s.why)).collect();

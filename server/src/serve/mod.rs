@@ -11,8 +11,11 @@
 //! hub accepts published events. Shutdown closes every WebSocket cleanly.
 
 pub mod access;
+pub mod blocking;
 pub mod connections;
 pub mod files;
+
+pub use blocking::{run_beside, serve_until_stopped};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -138,13 +141,16 @@ pub enum ServeError {
     #[error(transparent)]
     Access(#[from] AccessConfigError),
     /// Binding failed.
-    #[error("cannot bind {addr}: {source} (is another cis490 serve running?)")]
+    #[error("cannot bind {addr} (is another cis490 serve running?)")]
     Bind {
         /// The address asked for.
         addr: SocketAddr,
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The async runtime could not start.
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// A bound, not yet running server.

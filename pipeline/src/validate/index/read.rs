@@ -7,7 +7,8 @@ use std::path::Path;
 use arrow_array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, StringArray};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::validate::index::IndexRow;
+use super::IndexRow;
+use cis490_shared::validation::Status;
 
 /// The index could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,18 @@ pub enum IndexReadError {
         /// The index file.
         path: String,
         /// What went wrong.
+        message: String,
+    },
+    /// A value is not what its column allows.
+    #[error("{path}: row {row}, column {column:?}: {message}")]
+    Value {
+        /// The index file.
+        path: String,
+        /// The row (0-based, in file order).
+        row: usize,
+        /// The column.
+        column: &'static str,
+        /// What is wrong.
         message: String,
     },
     /// A required column is missing or has another type.
@@ -90,7 +103,12 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
                 profile: text(profile, i),
                 sample_id: text(sample, i),
                 agent_version: text(agent, i),
-                status: status.value(i).to_string(),
+                status: status.value(i).parse::<Status>().map_err(|message| IndexReadError::Value {
+                    path: shown.clone(),
+                    row: out.len(),
+                    column: "status",
+                    message,
+                })?,
                 reasons: (0..list.len()).map(|j| list.value(j).to_string()).collect(),
                 details: details.value(i).to_string(),
                 started_wall_ns: int(started, i),
@@ -120,7 +138,7 @@ mod tests {
                 profile: Some("io-walk".into()),
                 sample_id: Some("find-walk".into()),
                 agent_version: Some("1.4.0".into()),
-                status: "degraded".into(),
+                status: Status::Degraded,
                 reasons: vec!["row_gate:guest".into(), "gap_over_5s:guest".into()],
                 details: "guest.jsonl: 10 rows".into(),
                 started_wall_ns: Some(1_767_225_600_000_000_001),
@@ -130,14 +148,9 @@ mod tests {
                 archive_bytes: Some(1234),
                 path: "lab-pc-01/ep-1.tar.zst".into(),
             },
-            IndexRow {
-                episode_id: "ep-2".into(),
-                host_id: "h".into(),
-                status: "errored".into(),
-                ..IndexRow::default()
-            },
+            IndexRow { episode_id: "ep-2".into(), host_id: "h".into(), status: Status::Errored, ..IndexRow::default() },
         ];
-        crate::validate::index::write_index(&path, &rows)?;
+        super::super::write_index(&path, &rows)?;
         assert_eq!(read_index(&path)?, rows);
         Ok(())
     }

@@ -7,6 +7,9 @@
 //! string columns stay far below Arrow's 2 GiB offset limit whatever the
 //! archives held: the writer cannot overflow and a sweep always ends with
 //! its index.
+//!
+//! This module owns the format: [`IndexRow`], its writer, and its reader
+//! ([`read_index`], in `read`). Everything else reads the index through it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,6 +25,10 @@ use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
 use crate::atomic_file::{self, WriteError};
+use cis490_shared::validation::Status;
+
+mod read;
+pub use read::{IndexReadError, read_index};
 
 /// File name of the acceptance index inside the output folder.
 pub const INDEX_FILE: &str = "validation_v1.parquet";
@@ -41,8 +48,9 @@ pub struct IndexRow {
     pub sample_id: Option<String>,
     /// Manifest agent version, when readable.
     pub agent_version: Option<String>,
-    /// `accepted`, `degraded`, `rejected` or `errored`.
-    pub status: String,
+    /// The episode's status (the `status` column: `accepted`, `degraded`,
+    /// `rejected` or `errored`).
+    pub status: Status,
     /// Machine-readable reasons (`code` or `code:subject`).
     pub reasons: Vec<String>,
     /// Human-readable details of the reasons, `; `-separated.
@@ -124,7 +132,7 @@ pub fn to_record_batch(rows: &[IndexRow]) -> Result<RecordBatch, ArrowError> {
         strings(rows, |r| r.profile.as_deref()),
         strings(rows, |r| r.sample_id.as_deref()),
         strings(rows, |r| r.agent_version.as_deref()),
-        strings(rows, |r| Some(&r.status)),
+        strings(rows, |r| Some(r.status.as_str())),
         Arc::new(reasons),
         strings(rows, |r| Some(&r.details)),
         ints(rows, |r| r.started_wall_ns),
