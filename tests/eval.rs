@@ -100,7 +100,7 @@ fn a_run_is_evaluated_with_intervals_breakdowns_and_comparisons() -> TestResult 
     let out = dir.path().join("eval");
     let opts = EvalOptions { publisher: Some(hub.clone()), ..options(&run, &split_path, &out) };
     let done = eval::run(&opts)?;
-    let made: split::SplitFile = serde_json::from_slice(&std::fs::read(&split_path)?)?;
+    let made = split::read_split_file(&split_path)?;
     let report: Value = serde_json::from_slice(&std::fs::read(&done.report_path)?)?;
     assert_eq!(report["format"], "cis490-eval/1");
     assert_eq!(report["bootstrap"]["unit"], "episode");
@@ -199,7 +199,7 @@ fn a_run_is_evaluated_with_intervals_breakdowns_and_comparisons() -> TestResult 
 fn models_are_refused_on_a_split_they_were_not_trained_on() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (run, split_path) = shared_run()?;
-    let made: split::SplitFile = serde_json::from_slice(&std::fs::read(&split_path)?)?;
+    let made = split::read_split_file(&split_path)?;
     let other = dir.path().join("other.json");
     split::run(&SplitOptions {
         features: PathBuf::from(&made.features),

@@ -7,7 +7,6 @@
 
 use cis490_frontend::state::DashboardState;
 use cis490_pipeline::producers::{predictions, replay};
-use cis490_pipeline::train;
 use cis490_runner::WindowModel;
 use cis490_shared::label::Label;
 
@@ -29,8 +28,8 @@ fn the_browser_runner_predicts_what_the_server_predicts_from_replay_frames() -> 
     }
 
     let mut compared = 0;
-    for dir in train::model_dirs(&run)? {
-        let model = WindowModel::load(&std::fs::read(dir.join("model.onnx"))?)?;
+    for listed in cis490_pipeline::run_dir::RunDir::new(&run).models()? {
+        let model = WindowModel::load(&std::fs::read(listed.onnx())?)?;
         for (_, event) in served.iter().filter(|(_, e)| {
             format!("{}-{}", e["model"].as_str().unwrap_or(""), e["variant"].as_str().unwrap_or("")) == model.name
         }) {

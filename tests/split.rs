@@ -84,8 +84,7 @@ fn the_three_recipes_keep_episodes_whole_and_profiles_covered() -> TestResult {
     assert!(last_train < first_test, "{last_train} is trained on but later than test's {first_test}");
     // The same seed gives the same split; the file holds what was returned.
     assert_eq!(split(&feats, Recipe::Sample, &[], 490)?, sample);
-    let on_disk: SplitFile =
-        serde_json::from_slice(&std::fs::read(feats.parent().ok_or("dir")?.join("split-Sample-490.json"))?)?;
+    let on_disk: SplitFile = split::read_split_file(&feats.parent().ok_or("dir")?.join("split-Sample-490.json"))?;
     assert_eq!(on_disk, sample);
     assert_eq!(on_disk.digest(), sample.digest());
     assert_ne!(host.digest(), sample.digest());

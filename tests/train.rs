@@ -20,7 +20,7 @@ fn options(dir: &Path, models: &[&str]) -> Result<TrainOptions, Box<dyn std::err
 }
 
 fn val_ids(opts: &TrainOptions) -> Result<std::collections::BTreeSet<String>, Box<dyn std::error::Error>> {
-    let split: cis490_pipeline::split::SplitFile = serde_json::from_slice(&std::fs::read(&opts.split)?)?;
+    let split = cis490_pipeline::split::read_split_file(&opts.split)?;
     Ok(split.val.iter().cloned().collect())
 }
 
@@ -218,7 +218,7 @@ fn an_interrupted_run_resumes_to_the_same_models() -> TestResult {
 
     // Stop the mlp once its second epoch's state is on disk.
     let stop = Arc::new(AtomicBool::new(false));
-    let state = train::state_path(&opts.out, "mlp-realistic");
+    let state = cis490_pipeline::run_dir::RunDir::new(&opts.out).resume_state("mlp-realistic");
     let watcher = {
         let (stop, state) = (Arc::clone(&stop), state.clone());
         std::thread::spawn(move || {

@@ -21,6 +21,7 @@ use cis490_models::variant::Variant;
 use cis490_pipeline::publish::background::Background;
 use cis490_pipeline::publish::retry::Retrying;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
+use cis490_pipeline::run_dir::RunDir;
 use cis490_pipeline::store::archive::ReadLimits;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
@@ -899,7 +900,7 @@ fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> 
         run: args.run.clone(),
         split: args.split.clone(),
         features: args.features.clone(),
-        out: args.out.clone().unwrap_or_else(|| args.run.join(eval::EVAL_DIR)),
+        out: args.out.clone().unwrap_or_else(|| RunDir::new(&args.run).eval_dir()),
         resamples: args.resamples,
         seed: args.seed,
         confidence: eval::DEFAULT_CONFIDENCE,

@@ -24,6 +24,7 @@ use crate::producers::predictions::{self, LoadError};
 use crate::producers::profiles::{self, ProfilesError};
 use crate::producers::replay::{self, ReplayError};
 use crate::publish::Publish;
+use crate::run_dir::RunDir;
 use crate::split::recipes::Recipe;
 use crate::split::{self, SplitError, SplitFile, SplitOptions};
 use crate::store::archive::ReadLimits;
@@ -246,7 +247,7 @@ pub fn run_pipeline(
         run: paths.run.clone(),
         split: paths.split.clone(),
         features: Some(paths.features.clone()),
-        out: paths.run.join(eval::EVAL_DIR),
+        out: RunDir::new(&paths.run).eval_dir(),
         resamples: eval::DEFAULT_RESAMPLES,
         seed: opts.seed,
         confidence: eval::DEFAULT_CONFIDENCE,

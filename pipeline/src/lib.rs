@@ -16,6 +16,7 @@
 //! - [`jobs`]: validate and extract with their progress events;
 //! - [`demo`]: the whole path on built-in defaults, and the producers that
 //!   keep a dashboard live after it;
+//! - [`run_dir`]: the run folder's layout (models, checkpoints, ONNX files);
 //! - [`atomic_file`], [`output_dir`]: atomic files and output folders that
 //!   always hold one consistent run;
 //! - [`progress`]: progress bars.
@@ -29,6 +30,7 @@ pub mod output_dir;
 pub mod producers;
 pub mod progress;
 pub mod publish;
+pub mod run_dir;
 pub mod split;
 pub mod synth;
 pub mod train;

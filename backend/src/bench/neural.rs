@@ -14,6 +14,7 @@ use cis490_shared::rng::Rng;
 use super::BenchError;
 use cis490_models::architecture::header_input;
 use cis490_models::checkpoint;
+use cis490_pipeline::run_dir::RunDir;
 
 fn tool(message: impl ToString) -> BenchError {
     BenchError::Tool { tool: "neural".into(), message: message.to_string() }
@@ -69,18 +70,18 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// tract latency per window for every `model.onnx` under `run`: `windows`
 /// single-window runs (p50, p99) and batches of 64.
 pub fn inference_latency(run: &Path, windows: usize) -> Result<Vec<InferenceLatency>, BenchError> {
-    let dirs = cis490_pipeline::train::model_dirs(run).map_err(|e| tool(format!("{}: {e}", run.display())))?;
-    if dirs.is_empty() {
+    let models = RunDir::new(run).models().map_err(|e| tool(format!("{}: {e}", run.display())))?;
+    if models.is_empty() {
         return Err(tool(format!("no <model>-<variant>/model.onnx under {}", run.display())));
     }
     println!("tract, one core: µs per window ({windows} single windows; batches of 64)");
     println!("{:<24} {:>10} {:>10} {:>12}", "model", "p50", "p99", "batch 64");
     let mut out = Vec::new();
-    for dir in dirs {
-        let checkpoint_bytes = std::fs::read(dir.join("checkpoint.bin")).map_err(tool)?;
+    for model in models {
+        let checkpoint_bytes = std::fs::read(model.checkpoint()).map_err(tool)?;
         let (header, _) = checkpoint::decode(&checkpoint_bytes).map_err(tool)?;
         let dims = header_input(&header).map_err(tool)?.1.dims();
-        let bytes = std::fs::read(dir.join("model.onnx")).map_err(tool)?;
+        let bytes = std::fs::read(model.onnx()).map_err(tool)?;
         let len: usize = dims.iter().product();
         let mut rng = Rng::new(3);
         let x: Vec<f32> = (0..64 * len).map(|_| rng.range(0.0, 100.0) as f32).collect();
@@ -102,7 +103,7 @@ pub fn inference_latency(run: &Path, windows: usize) -> Result<Vec<InferenceLate
             batch.probabilities(&x).map_err(tool)?;
         }
         let batched_us = started.elapsed().as_secs_f64() * 1e6 / (rounds * 64) as f64;
-        let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = model.id.name();
         let line = InferenceLatency {
             model: name,
             p50_us: percentile(&times, 0.5),

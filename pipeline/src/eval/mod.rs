@@ -37,10 +37,11 @@ use crate::atomic_file;
 use crate::output_dir::StagedDir;
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;
+use crate::run_dir::RunDir;
 use crate::split::SplitFile;
 use crate::split::episodes::read_episodes;
 use crate::train::dataset::{self, FeatureKind, WindowKey};
-use crate::train::{load_model, model_dirs};
+use crate::train::load_model;
 use bootstrap::{Draws, paired};
 use predictions_file::{IN_DISTRIBUTION, RowSource, write_predictions};
 use report::{
@@ -54,9 +55,6 @@ pub const DEFAULT_RESAMPLES: usize = 2000;
 
 /// Confidence of the bootstrap intervals by default.
 pub const DEFAULT_CONFIDENCE: f64 = 0.95;
-
-/// The evaluation's folder inside a run by default (`RUN/eval`).
-pub const EVAL_DIR: &str = "eval";
 /// Fewest resamples accepted: fewer make the interval bounds noise.
 pub const MIN_RESAMPLES: usize = 100;
 /// Salt of the in-distribution side's draws (independent of the test side's).
@@ -190,8 +188,8 @@ fn load_candidates(
     split: &SplitFile,
     split_path: &Path,
 ) -> Result<(Vec<Candidate>, Vec<SkippedModel>), EvalError> {
-    let dirs = model_dirs(run).map_err(|e| EvalError::Options(format!("{}: {e}", run.display())))?;
-    if dirs.is_empty() {
+    let models = RunDir::new(run).models().map_err(|e| EvalError::Options(format!("{}: {e}", run.display())))?;
+    if models.is_empty() {
         return Err(EvalError::Options(format!(
             "{}: no trained models here (run `cis490 train` first)",
             run.display()
@@ -201,8 +199,8 @@ fn load_candidates(
     let labels: Vec<String> = Label::ALL.iter().map(|l| l.to_string()).collect();
     let mut out = Vec::new();
     let mut skipped = Vec::new();
-    for dir in dirs {
-        let path = dir.join("checkpoint.bin");
+    for model in models {
+        let path = model.checkpoint();
         let (header, model) = match load_model(&path) {
             Ok(loaded) => loaded,
             Err(e) => {

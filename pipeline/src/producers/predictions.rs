@@ -15,6 +15,8 @@ use cis490_shared::label::Label;
 use serde_json::{Map, Value, json};
 
 use crate::extract::episode::EpisodeWindows;
+use crate::run_dir::{MAX_CHECKPOINT_BYTES, MAX_ONNX_BYTES, RunDir};
+use crate::store::regular_file::read_regular;
 
 /// A model of a run, loaded for single-window inference.
 #[derive(Debug)]
@@ -42,20 +44,21 @@ pub struct LoadError {
 /// header says what it reads; a foreign schema is refused).
 pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
     let err = |path: &Path, message: String| LoadError { path: path.display().to_string(), message };
-    let dirs = crate::train::model_dirs(run).map_err(|e| err(run, e.to_string()))?;
-    if dirs.is_empty() {
+    let models = RunDir::new(run).models().map_err(|e| err(run, e.to_string()))?;
+    if models.is_empty() {
         return Err(err(run, "no <model>-<variant>/model.onnx here (run `cis490 train` first)".into()));
     }
-    dirs.iter()
-        .map(|dir| {
-            let ckpt = dir.join("checkpoint.bin");
-            let bytes = std::fs::read(&ckpt).map_err(|e| err(&ckpt, e.to_string()))?;
+    models
+        .iter()
+        .map(|model| {
+            let ckpt = model.checkpoint();
+            let bytes = read_regular(&ckpt, MAX_CHECKPOINT_BYTES).map_err(|e| err(&ckpt, e.to_string()))?;
             let (header, _): (CheckpointHeader, _) =
                 checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.to_string()))?;
             let (_, input) = header_input(&header).map_err(|e| err(&ckpt, e.to_string()))?;
             let inputs = WindowInputs::for_model(header.variant, &input.dims()).map_err(|e| err(&ckpt, e))?;
-            let onnx = dir.join("model.onnx");
-            let model_bytes = std::fs::read(&onnx).map_err(|e| err(&onnx, e.to_string()))?;
+            let onnx = model.onnx();
+            let model_bytes = read_regular(&onnx, MAX_ONNX_BYTES).map_err(|e| err(&onnx, e.to_string()))?;
             let runner = OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat())
                 .map_err(|e| err(&onnx, e.to_string()))?;
             Ok(LiveModel { model: header.architecture.clone(), variant: header.variant, inputs, runner })

@@ -172,6 +172,15 @@ pub fn read_split_file(path: &Path) -> Result<SplitFile, SplitError> {
     Ok(split)
 }
 
+/// Reads the normalization statistics beside the split file `split`
+/// ([`normalization_path`]). Errors name the file.
+pub fn read_normalization(split: &Path) -> Result<norm::Normalization, SplitError> {
+    let path = normalization_path(split);
+    let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
+    let bytes = crate::store::regular_file::read_regular(&path, 256 << 20).map_err(|e| err(e.to_string()))?;
+    serde_json::from_slice(&bytes).map_err(|e| err(format!("not a normalization file: {e}")))
+}
+
 /// The path of the normalization file beside `split` (`split.norm.json`).
 pub fn normalization_path(split: &Path) -> PathBuf {
     let stem = split.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "split".into());

@@ -47,8 +47,9 @@ use crate::atomic_file;
 use crate::output_dir::StagedDir;
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;
+use crate::run_dir::{CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES, ModelId, ONNX_FILE, RESUME_DIR, RunDir};
+use crate::split::SplitFile;
 use crate::split::norm::Normalization;
-use crate::split::{SplitFile, normalization_path};
 
 /// Most epochs of each network by default (early stopping usually ends sooner).
 pub const DEFAULT_EPOCHS: usize = 12;
@@ -184,12 +185,6 @@ pub struct Trained {
     pub checkpoint: PathBuf,
     /// The ONNX file written.
     pub onnx: PathBuf,
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let err = |message: String| TrainError::Split { path: path.display().to_string(), message };
-    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))
 }
 
 /// Parses model names, refusing unknown ones and repeats.
@@ -340,11 +335,6 @@ fn write_tensor_files(
     }
 }
 
-/// Where a job's trainer state is kept between epochs (for `--resume`).
-pub fn state_path(run: &Path, job: &str) -> PathBuf {
-    run.join(".resume").join(format!("{job}.state"))
-}
-
 /// Trains every requested model × variant, one variant at a time (only
 /// that variant's windows are loaded), its jobs on `jobs` threads.
 pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
@@ -356,7 +346,8 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
         .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), message: e.to_string() })?;
     crate::extract::check_features_digest(&opts.features, &split.features_digest)
         .map_err(|message| TrainError::Split { path: opts.split.display().to_string(), message })?;
-    let norm: Normalization = read_json(&normalization_path(&opts.split))?;
+    let norm: Normalization = crate::split::read_normalization(&opts.split)
+        .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), message: e.to_string() })?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
     let scratch = ScratchDir::create(&opts.out)
@@ -424,7 +415,7 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
         }
     }
     drop(scratch);
-    let _ = std::fs::remove_dir(opts.out.join(".resume"));
+    let _ = std::fs::remove_dir(RunDir::new(&opts.out).path().join(RESUME_DIR));
     opts.variants
         .iter()
         .flat_map(|v| models.iter().map(move |m| (*m, *v)))
@@ -439,13 +430,13 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
 /// With `--resume`: a model folder already holding this job, trained on
 /// this split with these settings and no unfinished state beside it.
 fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, variant: Variant) -> Option<Trained> {
-    let job = format!("{}-{}", arch.as_str(), variant.as_str());
-    if state_path(&opts.out, &job).exists() {
+    let run = RunDir::new(&opts.out);
+    let id = ModelId::new(arch, variant);
+    if run.resume_state(&id.name()).exists() {
         return None;
     }
-    let dir = opts.out.join(&job);
     // Only the header is needed: the weights are not decoded into a model.
-    let bytes = crate::store::regular_file::read_regular(&dir.join("checkpoint.bin"), MAX_CHECKPOINT_BYTES).ok()?;
+    let bytes = crate::store::regular_file::read_regular(&run.checkpoint(id), MAX_CHECKPOINT_BYTES).ok()?;
     let (header, _) = checkpoint::decode(&bytes).ok()?;
     let settings_match = if arch == Architecture::Gbt {
         serde_json::to_value(&opts.settings.gbt).ok().as_ref() == Some(&header.config)
@@ -467,8 +458,8 @@ fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, varian
         val_macro_f1: number("val_macro_f1"),
         epochs: training.get("details").and_then(|d| d.get("history")).and_then(Value::as_array).map_or(1, Vec::len),
         seconds: number("seconds"),
-        checkpoint: dir.join("checkpoint.bin"),
-        onnx: dir.join("model.onnx"),
+        checkpoint: run.checkpoint(id),
+        onnx: run.onnx(id),
     })
 }
 
@@ -612,7 +603,7 @@ fn train_one(
         }
         !stopping(opts)
     };
-    let state_file = state_path(&opts.out, &job);
+    let state_file = RunDir::new(&opts.out).resume_state(&job);
     let resume_bytes = if opts.resume && state_file.is_file() {
         let bytes = crate::store::regular_file::read_regular(&state_file, MAX_STATE_BYTES).map_err(|e| {
             TrainError::Checkpoint {
@@ -673,20 +664,22 @@ fn train_one(
         }),
         input_shape: input.dims(),
     };
-    let dir = opts.out.join(&job);
-    let path = dir.join("checkpoint.bin");
-    let onnx_path = dir.join("model.onnx");
+    let run = RunDir::new(&opts.out);
+    let id = ModelId::new(arch, variant);
+    let dir = run.model_dir(id);
+    let path = run.checkpoint(id);
+    let onnx_path = run.onnx(id);
     let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
     let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
     let weights = fitted.model.weights_bytes().map_err(fit_err)?;
     let onnx = fitted.model.onnx_bytes(&header).map_err(fit_err)?;
     // Checkpoint and ONNX file are staged and swapped in together: a model
     // folder always holds one training's pair.
-    let staged = StagedDir::begin(&dir, "cis490 train", "checkpoint.bin", false, &[&opts.features, &opts.split])
+    let staged = StagedDir::begin(&dir, "cis490 train", CHECKPOINT_FILE, false, &[&opts.features, &opts.split])
         .map_err(|e| write_err(&dir, e.to_string()))?;
-    atomic_file::write_bytes_atomically(&staged.path().join("checkpoint.bin"), &checkpoint::encode(&header, &weights))
+    atomic_file::write_bytes_atomically(&staged.path().join(CHECKPOINT_FILE), &checkpoint::encode(&header, &weights))
         .map_err(|e| write_err(&path, e.to_string()))?;
-    atomic_file::write_bytes_atomically(&staged.path().join("model.onnx"), &onnx)
+    atomic_file::write_bytes_atomically(&staged.path().join(ONNX_FILE), &onnx)
         .map_err(|e| write_err(&onnx_path, e.to_string()))?;
     staged.commit().map_err(|e| write_err(&dir, e.to_string()))?;
     // The model is in place: its resumable state is no longer needed.
@@ -704,26 +697,10 @@ fn train_one(
     })
 }
 
-/// The `<model>-<variant>` folders of a training run that hold both a
-/// checkpoint and an ONNX file, sorted.
-pub fn model_dirs(run: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run)?
-        .filter_map(Result::ok)
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .filter(|p| p.join("model.onnx").is_file() && p.join("checkpoint.bin").is_file())
-        .collect();
-    dirs.sort();
-    Ok(dirs)
-}
-
 /// Largest trainer state read for `--resume`: two copies of a network's
 /// weights, its AdamW moments and 4 bytes per training window (the demo's
 /// are under 1 MB; 77,000 episodes' about 7 MB).
 const MAX_STATE_BYTES: u64 = 256 << 20;
-
-/// Largest checkpoint read (the demo's are under 10 MB).
-pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
 
 /// Loads a checkpoint of any architecture, refusing one made for another
 /// feature schema.

@@ -35,6 +35,7 @@ use tokio::sync::watch;
 use crate::hub::routes::{HubState, WsLimits};
 use crate::hub::{self, Hub, HubLimits, HubStats};
 use access::{Access, AccessConfigError, HostPolicy, OriginPolicy, Rule, Token};
+use cis490_pipeline::run_dir::{ONNX_FILE, RunDir};
 use cis490_pipeline::validate::SUMMARY_FILE;
 use connections::{ConnectionLimits, ConnectionStats};
 use files::Folder;
@@ -319,28 +320,26 @@ async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
     }
 }
 
-/// `<model>-<variant>` folders of the run that hold a `model.onnx` inside
-/// the run folder, with its canonical path and size.
+/// The run's models ([`RunDir::models`]: the same list train and eval
+/// see), each with its ONNX file's canonical path inside the run folder
+/// and its size. A run folder that cannot be read lists nothing (logged).
 fn onnx_models(run: &Folder) -> Vec<(String, PathBuf, u64)> {
-    let mut models: Vec<(String, PathBuf, u64)> = std::fs::read_dir(run.path())
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let name = e.file_name().to_str()?.to_string();
-                    // A `.<model>.staging-…` folder is a model being written.
-                    if name.starts_with('.') {
-                        return None;
-                    }
-                    let file = run.file(&Path::new(&name).join("model.onnx"))?;
-                    let bytes = std::fs::metadata(&file).ok()?.len();
-                    Some((name, file, bytes))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    models.sort();
+    let models = match RunDir::new(run.path()).models() {
+        Ok(models) => models,
+        Err(e) => {
+            tracing::warn!("{}: cannot list the run's models: {e}", run.path().display());
+            return Vec::new();
+        }
+    };
     models
+        .into_iter()
+        .filter_map(|model| {
+            let name = model.id.name();
+            let file = run.file(&Path::new(&name).join(ONNX_FILE))?;
+            let bytes = std::fs::metadata(&file).ok()?.len();
+            Some((name, file, bytes))
+        })
+        .collect()
 }
 
 async fn list_models(State(state): State<Arc<AppState>>) -> Response {
