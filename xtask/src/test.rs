@@ -1,6 +1,7 @@
 //! `cargo xtask test`: the project's one test command. Runs setup, then
 //! `cargo fmt --check` (the workspace and the `fuzz/` crate), clippy for the
-//! host and for wasm32 (warnings are errors), builds the bundle, and runs
+//! host (also with the hub benches' feature) and for wasm32 (warnings are
+//! errors), builds the bundle, and runs
 //! `cargo test --workspace --locked` with the real-browser test required
 //! (`CIS490_REQUIRE_BROWSER=1`) and the pandas/pyarrow check given a Python
 //! with both (`CIS490_PYTHON`), then the fuzz crate's regression replays
@@ -33,6 +34,24 @@ pub fn run(root: &Path) -> Result<()> {
         "clippy (host)",
         cmd::cargo()
             .args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
+            .current_dir(root),
+    )?;
+    // The hub benchmarks are behind a feature the workspace build leaves off.
+    cmd::run_step(
+        "clippy (hub benches)",
+        cmd::cargo()
+            .args([
+                "clippy",
+                "-p",
+                "cis490-backend",
+                "--features",
+                "hub-bench",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ])
             .current_dir(root),
     )?;
     cmd::run_step(

@@ -1,6 +1,6 @@
 //! The event hub: producers publish events, every connected dashboard
 //! receives the current state first and then live events, each with a
-//! strictly increasing `seq` (protocol: `events.md`).
+//! strictly increasing `seq` (the protocol as implemented: `docs/hub.md`).
 //!
 //! - [`state`]: what is kept for late joiners, bounded by count and bytes;
 //! - [`queue`]: each client's bounded queue (a stalled client never slows
