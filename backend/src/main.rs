@@ -608,7 +608,7 @@ fn run() -> Result<()> {
             Ok(())
         }
         Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
-            let opts = demo::DemoOptions { workdir, episodes, seed, jobs: default_jobs(), progress: true };
+            let opts = demo::DemoOptions { workdir, episodes, seed, progress: true, ..demo::DemoOptions::default() };
             let paths = demo::DemoPaths::new(&opts.workdir);
             if no_serve {
                 demo::run_pipeline(&opts, None, &mut |stage| print_stage(&paths, stage))?;

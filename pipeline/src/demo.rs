@@ -50,6 +50,8 @@ pub struct DemoOptions {
     pub seed: u64,
     /// Worker threads.
     pub jobs: usize,
+    /// Most epochs per network ([`DEMO_EPOCHS`] by default).
+    pub max_epochs: usize,
     /// Show progress bars on stderr.
     pub progress: bool,
 }
@@ -61,6 +63,7 @@ impl Default for DemoOptions {
             episodes: synth::DEFAULT_EPISODES,
             seed: DEFAULT_SEED,
             jobs: crate::default_jobs(),
+            max_epochs: DEMO_EPOCHS,
             progress: false,
         }
     }
@@ -225,7 +228,7 @@ pub fn run_pipeline(
         settings: FitSettings {
             gbt: GbtConfig::default(),
             neural: TrainConfig {
-                max_epochs: DEMO_EPOCHS,
+                max_epochs: opts.max_epochs,
                 patience: train::DEFAULT_PATIENCE,
                 seed: opts.seed,
                 max_windows_per_epoch: Some(train::DEFAULT_EPOCH_WINDOWS),
