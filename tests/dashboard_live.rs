@@ -428,9 +428,9 @@ fn in_browser_inference_matches_the_server() -> TestResult {
     let dir = tempfile::tempdir()?;
     let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn"])?;
     let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
-    let frames = cis490_pipeline::producers::replay::frames_of(&ep, &row.episode_id, &row.host_id);
+    let frames = cis490_pipeline::producers::replay::frames_of(&ep, row.episode_id.as_str(), row.host_id.as_str());
     let live = cis490_pipeline::producers::predictions::load_run(&run)?;
-    let predicted = cis490_pipeline::producers::predictions::prediction_events(&live, &ep, &row.episode_id);
+    let predicted = cis490_pipeline::producers::predictions::prediction_events(&live, &ep, row.episode_id.as_str());
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     // A hub that wants a publish token: the page presents the one in its URL.

@@ -28,7 +28,8 @@ fn synth_then_validate_gives_the_planned_statuses_and_reasons() -> TestResult {
     for plan in &report.plans {
         let row = by_id.get(plan.episode_id.as_str()).ok_or("episode missing from the index")?;
         let expected = plan.fault.map_or(Status::Accepted, |f| f.expected_status());
-        let reason_ok = plan.fault.is_none_or(|f| row.reasons.iter().any(|r| r.starts_with(f.expected_reason())));
+        let reason_ok =
+            plan.fault.is_none_or(|f| row.reasons.iter().any(|r| r.to_string().starts_with(f.expected_reason())));
         if row.status != expected || !reason_ok {
             wrong.push(format!(
                 "{} {:?}: got {} {:?} ({})",

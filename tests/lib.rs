@@ -357,7 +357,10 @@ pub fn test_episode(
     let index = cis490_pipeline::validate::index::read_index(&dir.join("validation/validation_v1.parquet"))?;
     let row = index
         .into_iter()
-        .find(|r| split.test.contains(&r.episode_id) && r.status == cis490_shared::validation::Status::Accepted)
+        .find(|r| {
+            split.test.iter().any(|id| id == r.episode_id.as_str())
+                && r.status == cis490_shared::validation::Status::Accepted
+        })
         .ok_or("no accepted test episode")?;
     let ep =
         cis490_pipeline::extract::episode::extract_episode(&dir.join("store").join(&row.path), &ReadLimits::default())?;

@@ -190,7 +190,7 @@ fn a_fifo_where_an_archive_should_be_is_an_error_not_a_hang() -> TestResult {
     let (store2, validation2, features) = (store.clone(), validation.clone(), dir.path().join("features"));
     let summary = within(60, move || extract_into(&store2, &validation2, &features))?.map_err(|e| e.to_string())?;
     assert!(
-        summary.skipped.iter().any(|s| s.starts_with(&victim.episode_id) && s.contains("FIFO")),
+        summary.skipped.iter().any(|s| s.starts_with(victim.episode_id.as_str()) && s.contains("FIFO")),
         "{:?}",
         summary.skipped
     );

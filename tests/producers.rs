@@ -62,8 +62,8 @@ async fn a_replay_resumes_on_a_restarted_hub() -> TestResult {
             while !stop.load(Ordering::Relaxed) {
                 cis490_pipeline::producers::replay::stream(
                     &path,
-                    &row.episode_id,
-                    &row.host_id,
+                    row.episode_id.as_str(),
+                    row.host_id.as_str(),
                     40.0,
                     &[],
                     &publisher,

@@ -18,12 +18,12 @@ fn the_browser_runner_predicts_what_the_server_predicts_from_replay_frames() -> 
     let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn"])?;
     let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
     let live = predictions::load_run(&run)?;
-    let served = predictions::prediction_events(&live, &ep, &row.episode_id);
+    let served = predictions::prediction_events(&live, &ep, row.episode_id.as_str());
     assert!(!served.is_empty());
 
     // The dashboard's view of the episode: its replay frames, as JSON text.
     let mut state = DashboardState::default();
-    for frame in replay::frames_of(&ep, &row.episode_id, &row.host_id) {
+    for frame in replay::frames_of(&ep, row.episode_id.as_str(), row.host_id.as_str()) {
         state.apply_text(&frame.to_string());
     }
 

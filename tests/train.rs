@@ -168,7 +168,7 @@ fn a_runs_models_predict_replayed_windows() -> TestResult {
     let row =
         index.iter().find(|r| r.status == cis490_shared::validation::Status::Accepted).ok_or("no accepted episode")?;
     let episode = extract_episode(&dir.path().join("store").join(&row.path), &ReadLimits::default())?;
-    let events = prediction_events(&models, &episode, &row.episode_id);
+    let events = prediction_events(&models, &episode, row.episode_id.as_str());
     assert_eq!(events.len(), episode.windows.len() * 2);
     let (_, gbt) = train::load_model(&trained[0].checkpoint)?;
     let first_summary: Vec<f32> =

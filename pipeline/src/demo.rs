@@ -271,16 +271,19 @@ pub fn keep_live(paths: &DemoPaths, publisher: &dyn Publish, stop: &AtomicBool) 
     tracing::info!("published {published} attack profiles");
     let made = split::read_split_file(&paths.split).map_err(DemoError::Split)?;
     let models = predictions::load_run(&paths.run).map_err(DemoError::Models)?;
-    let episodes: Vec<_> = index.iter().filter(|row| made.test.contains(&row.episode_id)).collect();
+    let test: std::collections::BTreeSet<&str> = made.test.iter().map(String::as_str).collect();
+    let episodes: Vec<_> = index.iter().filter(|row| test.contains(row.episode_id.as_str())).collect();
     if episodes.is_empty() {
         return Ok(());
     }
     while !stop.load(Ordering::Relaxed) {
         for row in &episodes {
             let path = paths.store.join(&row.path);
-            replay::replay(&path, &row.episode_id, &row.host_id, 1.0, &models, publisher, stop).map_err(|source| {
-                DemoError::Replay { episode: format!("{}/{}", row.host_id, row.episode_id), source }
-            })?;
+            replay::replay(&path, row.episode_id.as_str(), row.host_id.as_str(), 1.0, &models, publisher, stop)
+                .map_err(|source| DemoError::Replay {
+                    episode: format!("{}/{}", row.host_id, row.episode_id),
+                    source,
+                })?;
             if stop.load(Ordering::Relaxed) {
                 break;
             }

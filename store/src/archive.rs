@@ -14,6 +14,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use cis490_shared::registry::Source;
+use cis490_shared::validation::ReasonCode;
 use sha2::{Digest, Sha256};
 
 pub use crate::limits::ReadLimits;
@@ -46,12 +47,12 @@ pub enum ArchiveError {
 
 impl ArchiveError {
     /// The machine-readable reason code of this error.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> ReasonCode {
         match self {
-            ArchiveError::Io(_) => "io_error",
-            ArchiveError::Zstd(_) => "corrupt_zstd",
-            ArchiveError::Tar(_) => "corrupt_tar",
-            ArchiveError::TooLarge { .. } => "decompressed_size_over_limit",
+            ArchiveError::Io(_) => ReasonCode::IoError,
+            ArchiveError::Zstd(_) => ReasonCode::CorruptZstd,
+            ArchiveError::Tar(_) => ReasonCode::CorruptTar,
+            ArchiveError::TooLarge { .. } => ReasonCode::DecompressedSizeOverLimit,
         }
     }
 }

@@ -27,6 +27,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cis490_shared::registry::{Source, schema_hash};
+use cis490_shared::validation::{Reason, ReasonCode};
 use rayon::prelude::*;
 
 use crate::atomic_file;
@@ -146,9 +147,13 @@ pub struct ExtractSummary {
 }
 
 /// Which threat models can use an episode, from its validation reasons.
-pub fn usability(reasons: &[String]) -> (bool, bool) {
-    let broken =
-        |s: Source| reasons.iter().any(|r| *r == format!("source_missing:{s}") || *r == format!("row_gate:{s}"));
+pub fn usability(reasons: &[Reason]) -> (bool, bool) {
+    let broken = |s: Source| {
+        reasons.iter().any(|r| {
+            matches!(r.code, ReasonCode::SourceMissing | ReasonCode::RowGate)
+                && r.subject.as_deref() == Some(s.as_str())
+        })
+    };
     let realistic = ![Source::Proc, Source::Qmp, Source::Netflow].into_iter().any(broken);
     (realistic, realistic && !broken(Source::Guest))
 }
@@ -160,8 +165,8 @@ fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
         .zip(ep.features)
         .map(|(w, f)| WindowRow {
             key: WindowKey {
-                episode_id: entry.episode_id.clone(),
-                host_id: entry.host_id.clone(),
+                episode_id: entry.episode_id.to_string(),
+                host_id: entry.host_id.to_string(),
                 sample_id: entry.sample_id.clone(),
                 profile: entry.profile.clone().unwrap_or_else(|| "benign".into()),
                 agent_version: entry.agent_version.clone(),
@@ -308,7 +313,8 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
             plan.rewrite.len()
         );
     }
-    let to_extract: Vec<&IndexRow> = usable.iter().copied().filter(|e| !plan.reused.contains(&e.episode_id)).collect();
+    let to_extract: Vec<&IndexRow> =
+        usable.iter().copied().filter(|e| !plan.reused.contains(e.episode_id.as_str())).collect();
     let total = usable.len() as u64;
 
     let bar = crate::progress::bar(to_extract.len() as u64, "extracting", opts.progress);
@@ -358,7 +364,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                         summary.episodes += 1;
                         summary.dropped_windows += dropped as u64;
                         episodes.push(reuse::ShardEpisode {
-                            id: entry.episode_id.clone(),
+                            id: entry.episode_id.to_string(),
                             fingerprint: reuse::fingerprint(entry),
                             windows: r.len() as u64,
                             dropped: dropped as u64,

@@ -89,8 +89,58 @@ pub struct CacheFile {
 }
 
 /// What an episode's rows come from, as a digest of its index row.
+///
+/// The digest is of the row's text in the layout `extract_cache_v1` was
+/// defined with (every column, as written), not of [`IndexRow`]'s own
+/// `Debug`: a change of the row's Rust types (a typed status or reason)
+/// must not make every cached shard look changed.
 pub fn fingerprint(row: &IndexRow) -> String {
-    hex::encode(Sha256::digest(format!("{row:?}").as_bytes()))
+    hex::encode(Sha256::digest(format!("{:?}", cached_layout::IndexRow::of(row)).as_bytes()))
+}
+
+/// The index row as `extract_cache_v1` fingerprints it.
+mod cached_layout {
+    /// Same name, fields and order as the row had when the cache format
+    /// was defined, so its `Debug` text (the fingerprinted bytes) is too.
+    #[derive(Debug)]
+    #[expect(dead_code, reason = "the fields are read through `Debug`: the fingerprinted text")]
+    pub struct IndexRow<'a> {
+        episode_id: &'a str,
+        host_id: &'a str,
+        profile: Option<&'a str>,
+        sample_id: Option<&'a str>,
+        agent_version: Option<&'a str>,
+        status: &'a str,
+        reasons: Vec<String>,
+        details: &'a str,
+        started_wall_ns: Option<i64>,
+        duration_s: Option<f64>,
+        rows: [Option<u64>; 4],
+        archive_sha256: Option<&'a str>,
+        archive_bytes: Option<u64>,
+        path: &'a str,
+    }
+
+    impl<'a> IndexRow<'a> {
+        pub fn of(row: &'a super::IndexRow) -> Self {
+            Self {
+                episode_id: row.episode_id.as_str(),
+                host_id: row.host_id.as_str(),
+                profile: row.profile.as_deref(),
+                sample_id: row.sample_id.as_deref(),
+                agent_version: row.agent_version.as_deref(),
+                status: row.status.as_str(),
+                reasons: row.reasons.iter().map(ToString::to_string).collect(),
+                details: &row.details,
+                started_wall_ns: row.started_wall_ns,
+                duration_s: row.duration_s,
+                rows: row.rows,
+                archive_sha256: row.archive_sha256.as_deref(),
+                archive_bytes: row.archive_bytes,
+                path: &row.path,
+            }
+        }
+    }
 }
 
 /// The plan of an incremental extraction.
@@ -207,14 +257,22 @@ pub fn rewrite_shard(path: &Path, to: &Path, episodes: &BTreeSet<&str>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cis490_shared::ids::{EpisodeId, HostId};
+    use cis490_shared::validation::{Reason, ReasonCode};
 
     #[test]
     fn a_fingerprint_changes_with_anything_rows_come_from() {
-        let row = IndexRow { episode_id: "e".into(), archive_sha256: Some("aa".into()), ..IndexRow::default() };
+        let ids = (EpisodeId::new("e"), HostId::new("h"));
+        let (Ok(episode), Ok(host)) = ids else { panic!("valid ids refused: {ids:?}") };
+        let row = IndexRow { archive_sha256: Some("aa".into()), ..IndexRow::new(episode, host, String::new()) };
         let same = fingerprint(&row);
         assert_eq!(same, fingerprint(&row.clone()));
         assert_ne!(same, fingerprint(&IndexRow { archive_sha256: Some("ab".into()), ..row.clone() }));
-        assert_ne!(same, fingerprint(&IndexRow { reasons: vec!["row_gate:guest".into()], ..row }));
+        let gated = vec![Reason::about(ReasonCode::RowGate, "guest")];
+        assert_ne!(same, fingerprint(&IndexRow { reasons: gated, ..row.clone() }));
+        // The digest of this row as extract_cache_v1 has recorded it since
+        // the format was defined (status and reasons were strings then).
+        assert_eq!(same, "4ca78b6092463d039b1780f2ad9ccdbddfbea0c9f79c94a7713acd90a8a5d7ef");
         assert_eq!(shard_number("part-00012.parquet"), Some(12));
         assert_eq!(shard_number("other"), None);
     }

@@ -97,9 +97,9 @@ pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Value, Pro
         .filter_map(|p| {
             let row =
                 index.iter().find(|r| r.status == Status::Accepted && r.profile.as_deref() == Some(p.as_str()))?;
-            Some(profile_event(*p, &store.join(&row.path), &row.episode_id).map_err(|source| ProfileSkipped {
+            Some(profile_event(*p, &store.join(&row.path), row.episode_id.as_str()).map_err(|source| ProfileSkipped {
                 profile: *p,
-                episode_id: row.episode_id.clone(),
+                episode_id: row.episode_id.to_string(),
                 source,
             }))
         })

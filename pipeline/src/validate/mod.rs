@@ -22,7 +22,7 @@ pub mod rules;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 
-use cis490_shared::validation::{Status, ValidationSummary};
+use cis490_shared::validation::{Reason, ReasonCode, Status, ValidationSummary};
 use rayon::prelude::*;
 
 use crate::atomic_file::{self, WriteError};
@@ -95,12 +95,7 @@ pub struct Sweep {
 
 /// Validates one episode archive into its index row.
 pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
-    let mut row = IndexRow {
-        episode_id: episode.episode_id.to_string(),
-        host_id: episode.host_id.to_string(),
-        path: episode.rel_path.clone(),
-        ..IndexRow::default()
-    };
+    let mut row = IndexRow::new(episode.episode_id.clone(), episode.host_id.clone(), episode.rel_path.clone());
     // A panic while reading or judging marks this episode errored; the
     // sweep goes on.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -114,7 +109,7 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
         Ok(done) => done,
         Err(_) => {
             row.status = Status::Errored;
-            row.reasons = vec!["internal_error".into()];
+            row.reasons = vec![Reason::new(ReasonCode::InternalError)];
             row.details = "the reader panicked on this archive (a bug: please report it)".into();
             return row;
         }
@@ -127,7 +122,7 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
         Ok(judged) => judged,
         Err(e) => {
             row.status = Status::Errored;
-            row.reasons = vec![e.reason().to_string()];
+            row.reasons = vec![Reason::new(e.reason())];
             row.details = reasons::capped(e.to_string(), reasons::MAX_DETAIL_BYTES);
             return row;
         }

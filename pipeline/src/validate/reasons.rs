@@ -1,12 +1,13 @@
 //! Reasons an episode is not accepted, each with the status it implies.
 //!
-//! A reason is written to the index as `code` or `code:subject`, e.g.
+//! A reason ([`Reason`]: a [`ReasonCode`] and an optional subject) is
+//! written to the index as `code` or `code:subject`, e.g.
 //! `checksum_mismatch:proc.jsonl` or `row_gate:guest`. The full list and
 //! what each means is in `docs/validation.md`.
 
 use std::collections::HashSet;
 
-use cis490_shared::validation::Status;
+use cis490_shared::validation::{Reason, ReasonCode, Status};
 
 /// Most reasons kept per episode; the rest are counted in a final
 /// `more_reasons:<N>`.
@@ -19,16 +20,7 @@ pub const MAX_DETAILS: usize = 16;
 pub const MAX_DETAIL_BYTES: usize = 240;
 
 /// `text` cut to `max` bytes on a character boundary, with `…` when cut.
-pub fn capped(text: String, max: usize) -> String {
-    if text.len() <= max {
-        return text;
-    }
-    let mut cut = max;
-    while !text.is_char_boundary(cut) {
-        cut -= 1;
-    }
-    format!("{}…", &text[..cut])
-}
+pub use cis490_shared::validation::capped_text as capped;
 
 /// The reasons found for one episode, with their implied status.
 ///
@@ -39,8 +31,8 @@ pub fn capped(text: String, max: usize) -> String {
 /// (or make judging it quadratic).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Findings {
-    found: Vec<(Status, String)>,
-    seen: HashSet<String>,
+    found: Vec<(Status, Reason)>,
+    seen: HashSet<Reason>,
     worst: Option<Status>,
     more_reasons: u64,
     details: Vec<String>,
@@ -49,8 +41,8 @@ pub struct Findings {
 
 impl Findings {
     /// Records a reason with the status it implies.
-    pub fn add(&mut self, status: Status, reason: impl Into<String>) {
-        let reason = capped(reason.into(), MAX_REASON_BYTES);
+    pub fn add(&mut self, status: Status, reason: Reason) {
+        let reason = reason.capped(MAX_REASON_BYTES);
         self.worst = self.worst.max(Some(status));
         if self.seen.contains(&reason) {
             return;
@@ -69,7 +61,7 @@ impl Findings {
     }
 
     /// Records a reason and a human-readable detail.
-    pub fn add_with_detail(&mut self, status: Status, reason: impl Into<String>, detail: impl Into<String>) {
+    pub fn add_with_detail(&mut self, status: Status, reason: Reason, detail: impl Into<String>) {
         self.add(status, reason);
         self.detail(detail);
     }
@@ -84,17 +76,17 @@ impl Findings {
     }
 
     /// Records an `errored` reason.
-    pub fn errored(&mut self, reason: impl Into<String>) {
+    pub fn errored(&mut self, reason: Reason) {
         self.add(Status::Errored, reason);
     }
 
     /// Records a `rejected` reason.
-    pub fn rejected(&mut self, reason: impl Into<String>) {
+    pub fn rejected(&mut self, reason: Reason) {
         self.add(Status::Rejected, reason);
     }
 
     /// Records a `degraded` reason.
-    pub fn degraded(&mut self, reason: impl Into<String>) {
+    pub fn degraded(&mut self, reason: Reason) {
         self.add(Status::Degraded, reason);
     }
 
@@ -106,10 +98,10 @@ impl Findings {
 
     /// The reasons, in the order found; past [`MAX_REASONS`], a final
     /// `more_reasons:<N>` counts the rest.
-    pub fn reasons(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.found.iter().map(|(_, r)| r.clone()).collect();
+    pub fn reasons(&self) -> Vec<Reason> {
+        let mut out: Vec<Reason> = self.found.iter().map(|(_, r)| r.clone()).collect();
         if self.more_reasons > 0 {
-            out.push(format!("more_reasons:{}", self.more_reasons));
+            out.push(Reason::about(ReasonCode::MoreReasons, self.more_reasons.to_string()));
         }
         out
     }
@@ -132,30 +124,35 @@ mod tests {
     fn status_is_the_worst_reason() {
         let mut f = Findings::default();
         assert_eq!(f.status(), Status::Accepted);
-        f.degraded("row_gate:guest");
+        f.degraded(Reason::about(ReasonCode::RowGate, "guest"));
         assert_eq!(f.status(), Status::Degraded);
-        f.rejected("labels_no_end");
-        f.degraded("row_gate:guest");
+        f.rejected(Reason::new(ReasonCode::LabelsNoEnd));
+        f.degraded(Reason::about(ReasonCode::RowGate, "guest"));
         assert_eq!(f.status(), Status::Rejected);
-        assert_eq!(f.reasons(), ["row_gate:guest", "labels_no_end"]);
+        let written: Vec<String> = f.reasons().iter().map(ToString::to_string).collect();
+        assert_eq!(written, ["row_gate:guest", "labels_no_end"]);
     }
 
     #[test]
     fn a_flood_of_reasons_and_details_is_capped_and_counted() {
         let mut f = Findings::default();
         for i in 0..200_000 {
-            f.add_with_detail(Status::Degraded, format!("unlisted_member:m{i}"), format!("member m{i}"));
+            f.add_with_detail(
+                Status::Degraded,
+                Reason::about(ReasonCode::UnlistedMember, format!("m{i}")),
+                format!("member m{i}"),
+            );
         }
-        f.add(Status::Errored, "corrupt_tar");
+        f.add(Status::Errored, Reason::new(ReasonCode::CorruptTar));
         let reasons = f.reasons();
         assert_eq!(reasons.len(), MAX_REASONS + 1);
-        assert_eq!(reasons.last().map(String::as_str), Some("more_reasons:199969"));
+        assert_eq!(reasons.last().map(ToString::to_string).as_deref(), Some("more_reasons:199969"));
         assert_eq!(f.status(), Status::Errored, "a reason past the cap still sets the status");
         assert!(f.details().ends_with("; +199984 more"), "{}", f.details());
         let long = f.clone();
         let mut g = Findings::default();
-        g.rejected(format!("file_missing:{}", "n".repeat(10_000)));
-        assert_eq!(g.reasons()[0].len(), MAX_REASON_BYTES + '…'.len_utf8());
+        g.rejected(Reason::about(ReasonCode::FileMissing, "n".repeat(10_000)));
+        assert_eq!(g.reasons()[0].to_string().len(), MAX_REASON_BYTES + '…'.len_utf8());
         assert_ne!(long, g);
     }
 }

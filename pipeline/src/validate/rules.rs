@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use cis490_shared::label::Label;
 use cis490_shared::registry::Source;
-use cis490_shared::validation::Status;
+use cis490_shared::validation::{Reason, ReasonCode, Status};
 use serde_json::Value;
 
 use super::reasons::Findings;
@@ -30,7 +30,7 @@ fn fact(name: &str, text: &str, f: &mut Findings) -> String {
     if text.len() > MAX_FACT_BYTES {
         f.add_with_detail(
             Status::Rejected,
-            format!("manifest_field_too_long:{name}"),
+            Reason::about(ReasonCode::ManifestFieldTooLong, name),
             format!("manifest.json: {name} is {} bytes (at most {MAX_FACT_BYTES})", text.len()),
         );
     }
@@ -85,11 +85,15 @@ pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str, limi
     let mut j = Judgement::default();
     let manifest = match &archive.manifest {
         None => {
-            j.findings.errored("manifest_missing");
+            j.findings.errored(Reason::new(ReasonCode::ManifestMissing));
             return j;
         }
         Some(ManifestContent::NotJson(msg)) => {
-            j.findings.add_with_detail(Status::Errored, "manifest_not_json", format!("manifest.json: {msg}"));
+            j.findings.add_with_detail(
+                Status::Errored,
+                Reason::new(ReasonCode::ManifestNotJson),
+                format!("manifest.json: {msg}"),
+            );
             return j;
         }
         Some(ManifestContent::Json(v)) => v,
@@ -98,14 +102,14 @@ pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str, limi
     for (name, kind) in &archive.unsafe_members {
         j.findings.add_with_detail(
             Status::Rejected,
-            format!("unsafe_member:{}", kind.as_str()),
+            Reason::about(ReasonCode::UnsafeMember, kind.as_str()),
             format!("member {name:?}"),
         );
     }
     if archive.members_over_limit {
         j.findings.add_with_detail(
             Status::Rejected,
-            "too_many_members",
+            Reason::new(ReasonCode::TooManyMembers),
             format!("more than {} members: the rest of the archive was not read", limits.max_members),
         );
     }
@@ -116,7 +120,7 @@ pub fn judge(archive: &mut EpisodeArchive, host_id: &str, episode_id: &str, limi
         if !within {
             j.findings.add_with_detail(
                 Status::Rejected,
-                "labels_span_over_limit",
+                Reason::new(ReasonCode::LabelsSpanOverLimit),
                 format!("labels.jsonl: the labelled span is over {} s", limits.max_span_s),
             );
         }
@@ -137,29 +141,29 @@ fn check_manifest(
 ) -> Option<BTreeMap<String, ListedFile>> {
     let f = &mut j.findings;
     let Some(obj) = m.as_object() else {
-        f.rejected("manifest_field_mistyped:manifest");
+        f.rejected(Reason::about(ReasonCode::ManifestFieldMistyped, "manifest"));
         return None;
     };
     let field = |name: &str, f: &mut Findings| {
         let v = obj.get(name);
         if v.is_none() {
-            f.rejected(format!("manifest_field_missing:{name}"));
+            f.rejected(Reason::about(ReasonCode::ManifestFieldMissing, name));
         }
         v
     };
-    let mistyped = |name: &str, f: &mut Findings| f.rejected(format!("manifest_field_mistyped:{name}"));
+    let mistyped = |name: &str, f: &mut Findings| f.rejected(Reason::about(ReasonCode::ManifestFieldMistyped, name));
     match field("schema_version", f) {
         Some(v) if v.as_i64() == Some(SCHEMA_VERSION) => {}
-        Some(v) if v.is_i64() || v.is_u64() => f.rejected("unsupported_schema_version"),
+        Some(v) if v.is_i64() || v.is_u64() => f.rejected(Reason::new(ReasonCode::UnsupportedSchemaVersion)),
         Some(_) => mistyped("schema_version", f),
         None => {}
     }
     for (name, expected, reason) in
-        [("episode_id", episode_id, "episode_id_mismatch"), ("host_id", host_id, "host_id_mismatch")]
+        [("episode_id", episode_id, ReasonCode::EpisodeIdMismatch), ("host_id", host_id, ReasonCode::HostIdMismatch)]
     {
         match field(name, f).map(Value::as_str) {
             Some(Some(s)) if s == expected => {}
-            Some(Some(_)) => f.rejected(reason),
+            Some(Some(_)) => f.rejected(Reason::new(reason)),
             Some(None) => mistyped(name, f),
             None => {}
         }
@@ -167,7 +171,7 @@ fn check_manifest(
     match field("profile", f).map(Value::as_str) {
         Some(Some(p)) => {
             if p.parse::<Label>().is_err() {
-                f.rejected("unknown_profile");
+                f.rejected(Reason::new(ReasonCode::UnknownProfile));
             }
             j.facts.profile = Some(fact("profile", p, f));
         }
@@ -216,20 +220,20 @@ fn check_checksums(archive: &EpisodeArchive, listed: Option<&BTreeMap<String, Li
     let Some(listed) = listed else { return };
     for (name, want) in listed {
         match archive.members.get(name) {
-            None => f.rejected(format!("file_missing:{name}")),
+            None => f.rejected(Reason::about(ReasonCode::FileMissing, name)),
             Some(got) if got.sha256 != want.sha256 || got.bytes != want.bytes => {
-                f.rejected(format!("checksum_mismatch:{name}"))
+                f.rejected(Reason::about(ReasonCode::ChecksumMismatch, name))
             }
             Some(got) => {
                 if want.rows.is_some_and(|rows| rows != got.lines) {
-                    f.degraded(format!("row_count_mismatch:{name}"));
+                    f.degraded(Reason::about(ReasonCode::RowCountMismatch, name));
                 }
             }
         }
     }
     for name in archive.members.keys() {
         if name != "manifest.json" && !listed.contains_key(name) {
-            f.degraded(format!("unlisted_member:{name}"));
+            f.degraded(Reason::about(ReasonCode::UnlistedMember, name));
         }
     }
 }
@@ -237,16 +241,16 @@ fn check_checksums(archive: &EpisodeArchive, listed: Option<&BTreeMap<String, Li
 fn line_problems(member: &str, p: &LineProblems, f: &mut Findings) {
     let detail = || format!("{member} {}", p.first.as_deref().unwrap_or(""));
     if p.malformed > 0 {
-        f.add_with_detail(Status::Rejected, format!("malformed_row:{member}"), detail());
+        f.add_with_detail(Status::Rejected, Reason::about(ReasonCode::MalformedRow, member), detail());
     }
     if p.wrong_type + p.missing_time > 0 {
-        f.add_with_detail(Status::Rejected, format!("wrong_type:{member}"), detail());
+        f.add_with_detail(Status::Rejected, Reason::about(ReasonCode::WrongType, member), detail());
     }
     if p.too_long > 0 {
-        f.add_with_detail(Status::Rejected, format!("line_too_long:{member}"), detail());
+        f.add_with_detail(Status::Rejected, Reason::about(ReasonCode::LineTooLong, member), detail());
     }
     if p.over_row_cap > 0 {
-        f.add_with_detail(Status::Rejected, format!("too_many_rows:{member}"), detail());
+        f.add_with_detail(Status::Rejected, Reason::about(ReasonCode::TooManyRows, member), detail());
     }
 }
 
@@ -254,42 +258,46 @@ fn line_problems(member: &str, p: &LineProblems, f: &mut Findings) {
 /// wall-clock ns when the timeline is usable.
 fn check_labels(archive: &EpisodeArchive, facts: &EpisodeFacts, f: &mut Findings) -> Option<(i64, i64)> {
     let Some(labels) = &archive.labels else {
-        f.rejected("labels_missing");
+        f.rejected(Reason::new(ReasonCode::LabelsMissing));
         return None;
     };
     line_problems("labels.jsonl", &labels.problems, f);
     let rows = &labels.rows;
     if rows.is_empty() {
-        f.rejected("labels_empty");
+        f.rejected(Reason::new(ReasonCode::LabelsEmpty));
         return None;
     }
     let mut usable = true;
     for w in rows.windows(2) {
         if w[1].t_wall_ns <= w[0].t_wall_ns || w[1].t_mono_ns <= w[0].t_mono_ns {
-            f.rejected("labels_not_increasing");
+            f.rejected(Reason::new(ReasonCode::LabelsNotIncreasing));
             usable = false;
         }
     }
     let (body, last) = rows.split_at(rows.len() - 1);
     if last[0].label != "end" {
-        f.rejected("labels_no_end");
+        f.rejected(Reason::new(ReasonCode::LabelsNoEnd));
         usable = false;
     }
     let manifest_label = facts.profile.as_deref().and_then(|p| p.parse::<Label>().ok());
     for row in body {
         match row.label.parse::<Label>() {
             Err(_) => {
-                f.add_with_detail(Status::Rejected, "label_unknown", format!("labels.jsonl: label {:?}", row.label));
+                f.add_with_detail(
+                    Status::Rejected,
+                    Reason::new(ReasonCode::LabelUnknown),
+                    format!("labels.jsonl: label {:?}", row.label),
+                );
                 usable = false;
             }
             Ok(Label::Attack(p)) if manifest_label.is_some_and(|m| m != Label::Attack(p)) => {
-                f.rejected("label_disagrees_with_profile")
+                f.rejected(Reason::new(ReasonCode::LabelDisagreesWithProfile))
             }
             Ok(_) => {}
         }
     }
     if body.is_empty() {
-        f.rejected("labels_empty");
+        f.rejected(Reason::new(ReasonCode::LabelsEmpty));
         usable = false;
     }
     usable.then(|| (rows[0].t_wall_ns, last[0].t_wall_ns))
@@ -300,19 +308,19 @@ fn check_source(archive: &mut EpisodeArchive, source: Source, span: Option<(i64,
     // A proc problem makes the episode unusable; other sources only degrade it.
     let gate_status = if source == Source::Proc { Status::Rejected } else { Status::Degraded };
     let Some(table) = archive.sources[source as usize].as_mut() else {
-        f.add(gate_status, format!("source_missing:{source}"));
+        f.add(gate_status, Reason::about(ReasonCode::SourceMissing, source.to_string()));
         return;
     };
     line_problems(source.member_name(), &table.problems, f);
     if table.problems.non_finite > 0 {
-        f.degraded(format!("non_finite:{source}"));
+        f.degraded(Reason::about(ReasonCode::NonFinite, source.to_string()));
     }
     let (dups, backwards) = table.drop_unordered_rows();
     if dups > 0 {
-        f.degraded(format!("duplicate_timestamps:{source}"));
+        f.degraded(Reason::about(ReasonCode::DuplicateTimestamps, source.to_string()));
     }
     if backwards > 0 {
-        f.degraded(format!("out_of_order:{source}"));
+        f.degraded(Reason::about(ReasonCode::OutOfOrder, source.to_string()));
     }
     let Some((start, end)) = span else { return };
     let range = table.rows_between(start, end);
@@ -322,7 +330,7 @@ fn check_source(archive: &mut EpisodeArchive, source: Source, span: Option<(i64,
     if (rows as f64) < ROW_GATE_SHARE * expected {
         f.add_with_detail(
             gate_status,
-            format!("row_gate:{source}"),
+            Reason::about(ReasonCode::RowGate, source.to_string()),
             format!("{}: {rows} rows in the labelled span, {expected:.0} expected", source.member_name()),
         );
     }
@@ -333,7 +341,7 @@ fn check_source(archive: &mut EpisodeArchive, source: Source, span: Option<(i64,
         if let Some(p) = prev
             && t - p > MAX_GAP_NS
         {
-            f.degraded(format!("gap_over_5s:{source}"));
+            f.degraded(Reason::about(ReasonCode::GapOver5s, source.to_string()));
             break;
         }
         prev = Some(t);

@@ -25,7 +25,8 @@ use parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
 use crate::atomic_file::{self, WriteError};
-use cis490_shared::validation::Status;
+use cis490_shared::ids::{EpisodeId, HostId};
+use cis490_shared::validation::{Reason, Status};
 
 mod read;
 pub use read::{IndexReadError, read_index};
@@ -36,12 +37,12 @@ pub const INDEX_FILE: &str = "validation_v1.parquet";
 pub const ROWS_PER_GROUP: usize = 4096;
 
 /// One episode's row in the acceptance index.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct IndexRow {
     /// Episode id (from the file name).
-    pub episode_id: String,
+    pub episode_id: EpisodeId,
     /// Host id (from the folder).
-    pub host_id: String,
+    pub host_id: HostId,
     /// Manifest profile, when readable.
     pub profile: Option<String>,
     /// Manifest sample id, when readable.
@@ -51,8 +52,9 @@ pub struct IndexRow {
     /// The episode's status (the `status` column: `accepted`, `degraded`,
     /// `rejected` or `errored`).
     pub status: Status,
-    /// Machine-readable reasons (`code` or `code:subject`).
-    pub reasons: Vec<String>,
+    /// Why it is not accepted (the `reasons` column, each written as
+    /// `code` or `code:subject`).
+    pub reasons: Vec<Reason>,
     /// Human-readable details of the reasons, `; `-separated.
     pub details: String,
     /// Manifest `started_wall_ns`.
@@ -67,6 +69,29 @@ pub struct IndexRow {
     pub archive_bytes: Option<u64>,
     /// Path relative to the store.
     pub path: String,
+}
+
+impl IndexRow {
+    /// The row of an episode nothing has judged yet: errored, no reasons,
+    /// no manifest facts.
+    pub fn new(episode_id: EpisodeId, host_id: HostId, path: String) -> Self {
+        Self {
+            episode_id,
+            host_id,
+            profile: None,
+            sample_id: None,
+            agent_version: None,
+            status: Status::Errored,
+            reasons: Vec::new(),
+            details: String::new(),
+            started_wall_ns: None,
+            duration_s: None,
+            rows: [None; 4],
+            archive_sha256: None,
+            archive_bytes: None,
+            path,
+        }
+    }
 }
 
 /// The index could not be written.
@@ -100,7 +125,7 @@ pub fn to_record_batch(rows: &[IndexRow]) -> Result<RecordBatch, ArrowError> {
     let mut reasons = ListBuilder::new(StringBuilder::new());
     for row in rows {
         for r in &row.reasons {
-            reasons.values().append_value(r);
+            reasons.values().append_value(r.to_string());
         }
         reasons.append(true);
     }
@@ -127,8 +152,8 @@ pub fn to_record_batch(rows: &[IndexRow]) -> Result<RecordBatch, ArrowError> {
         text("path", false),
     ]);
     let columns: Vec<ArrayRef> = vec![
-        strings(rows, |r| Some(&r.episode_id)),
-        strings(rows, |r| Some(&r.host_id)),
+        strings(rows, |r| Some(r.episode_id.as_str())),
+        strings(rows, |r| Some(r.host_id.as_str())),
         strings(rows, |r| r.profile.as_deref()),
         strings(rows, |r| r.sample_id.as_deref()),
         strings(rows, |r| r.agent_version.as_deref()),

@@ -8,7 +8,8 @@ use arrow_array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, Strin
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::IndexRow;
-use cis490_shared::validation::Status;
+use cis490_shared::ids::{EpisodeId, HostId};
+use cis490_shared::validation::{Reason, Status};
 
 /// The index could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +91,12 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
         let duration = column::<Float64Array>(&batch, &shown, "duration_s", "float64")?;
         let reasons = column::<ListArray>(&batch, &shown, "reasons", "list<string>")?;
         let int = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
+        let value_err = |row: usize, column: &'static str, message: String| IndexReadError::Value {
+            path: shown.clone(),
+            row,
+            column,
+            message,
+        };
         for i in 0..batch.num_rows() {
             let list = reasons.value(i);
             let list = list.as_any().downcast_ref::<StringArray>().ok_or_else(|| IndexReadError::Column {
@@ -98,18 +105,17 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
                 expected: "list<string>",
             })?;
             out.push(IndexRow {
-                episode_id: episode.value(i).to_string(),
-                host_id: host.value(i).to_string(),
+                episode_id: EpisodeId::new(episode.value(i))
+                    .map_err(|e| value_err(out.len(), "episode_id", e.to_string()))?,
+                host_id: HostId::new(host.value(i)).map_err(|e| value_err(out.len(), "host_id", e.to_string()))?,
                 profile: text(profile, i),
                 sample_id: text(sample, i),
                 agent_version: text(agent, i),
-                status: status.value(i).parse::<Status>().map_err(|message| IndexReadError::Value {
-                    path: shown.clone(),
-                    row: out.len(),
-                    column: "status",
-                    message,
-                })?,
-                reasons: (0..list.len()).map(|j| list.value(j).to_string()).collect(),
+                status: status.value(i).parse::<Status>().map_err(|e| value_err(out.len(), "status", e))?,
+                reasons: (0..list.len())
+                    .map(|j| list.value(j).parse::<Reason>())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| value_err(out.len(), "reasons", e))?,
                 details: details.value(i).to_string(),
                 started_wall_ns: int(started, i),
                 duration_s: (!duration.is_null(i)).then(|| duration.value(i)),
@@ -126,6 +132,7 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cis490_shared::validation::ReasonCode;
 
     #[test]
     fn rows_read_back_as_written() -> Result<(), Box<dyn std::error::Error>> {
@@ -133,13 +140,16 @@ mod tests {
         let path = dir.path().join("validation_v1.parquet");
         let rows = vec![
             IndexRow {
-                episode_id: "ep-1".into(),
-                host_id: "lab-pc-01".into(),
+                episode_id: EpisodeId::new("ep-1")?,
+                host_id: HostId::new("lab-pc-01")?,
                 profile: Some("io-walk".into()),
                 sample_id: Some("find-walk".into()),
                 agent_version: Some("1.4.0".into()),
                 status: Status::Degraded,
-                reasons: vec!["row_gate:guest".into(), "gap_over_5s:guest".into()],
+                reasons: vec![
+                    Reason::about(ReasonCode::RowGate, "guest"),
+                    Reason::about(ReasonCode::GapOver5s, "guest"),
+                ],
                 details: "guest.jsonl: 10 rows".into(),
                 started_wall_ns: Some(1_767_225_600_000_000_001),
                 duration_s: Some(120.5),
@@ -148,10 +158,30 @@ mod tests {
                 archive_bytes: Some(1234),
                 path: "lab-pc-01/ep-1.tar.zst".into(),
             },
-            IndexRow { episode_id: "ep-2".into(), host_id: "h".into(), status: Status::Errored, ..IndexRow::default() },
+            IndexRow::new(EpisodeId::new("ep-2")?, HostId::new("h")?, "h/ep-2.tar.zst".into()),
         ];
         super::super::write_index(&path, &rows)?;
         assert_eq!(read_index(&path)?, rows);
+        Ok(())
+    }
+
+    #[test]
+    fn a_bad_value_is_named_by_row_and_column() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("validation_v1.parquet");
+        let good = IndexRow::new(EpisodeId::new("ep-1")?, HostId::new("h")?, "h/ep-1.tar.zst".into());
+        let mut batch = super::super::to_record_batch(&[good.clone(), good])?;
+        // Another writer's index: a status this format does not have.
+        let status = batch.schema().index_of("status")?;
+        let mut columns = batch.columns().to_vec();
+        columns[status] = std::sync::Arc::new(arrow_array::StringArray::from(vec!["errored", "quarantined"]));
+        batch = RecordBatch::try_new(batch.schema(), columns)?;
+        let file = std::fs::File::create(&path)?;
+        let mut writer = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        let err = read_index(&path).err().ok_or("a bad status was read")?.to_string();
+        assert!(err.contains("row 1") && err.contains("\"status\"") && err.contains("quarantined"), "{err}");
         Ok(())
     }
 }
