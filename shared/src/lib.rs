@@ -2,7 +2,8 @@
 //!
 //! - [`registry`]: the 46-channel telemetry registry ([`registry::CHANNELS`]),
 //!   its sources and their nominal sampling periods.
-//! - [`events`]: the six dashboard event types and their schema checks.
+//! - [`events`]: the six dashboard event types, parsed into one
+//!   [`events::Event`].
 //! - [`evaluation`]: the evaluation report's types and conventions
 //!   (significance threshold, model order).
 //! - [`argmax`]: the one argmax (first maximum wins a tie, NaN never wins).
