@@ -372,7 +372,7 @@ async fn serve_with_events(
     let bound = serve::bind(ServeConfig::new("127.0.0.1:0".parse()?, public_dir.to_path_buf())).await?;
     let hub = bound.hub();
     for event in events {
-        hub.publish(cis490_shared::events::check_event(event)?, event.clone());
+        hub.publish(cis490_shared::events::Event::from_value(event.clone())?)?;
     }
     let url = format!("http://{}/", bound.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use cis490_server::serve::{self, ServeConfig};
+use cis490_shared::events::Event;
 use cis490_tests::webdriver::Browser;
 use serde_json::{Value, json};
 
@@ -104,8 +105,8 @@ fn start_serving(
     }
     let bound = bound.ok_or_else(|| format!("cannot bind {addr}"))?;
     for event in events {
-        let kind = cis490_shared::events::check_event(event).map_err(|e| e.to_string())?;
-        bound.hub().publish(kind, event.clone());
+        let event = Event::from_value(event.clone()).map_err(|e| e.to_string())?;
+        bound.hub().publish(event).map_err(|e| e.to_string())?;
     }
     let addr = bound.local_addr();
     let hub = bound.hub();
@@ -344,14 +345,17 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
     let server = start(&rt, &public, "127.0.0.1:0".parse()?, &[])?;
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
-    let publish = |k: u32| hub.publish(cis490_shared::events::EventKind::Replay, wide_frame(f64::from(k) * 0.5));
+    let publish = |k: u32| -> Result<u64, String> {
+        let frame = Event::from_value(wide_frame(f64::from(k) * 0.5)).map_err(|e| e.to_string())?;
+        hub.publish(frame).map_err(|e| e.to_string())
+    };
     let mut summary = String::new();
     checked(&browser, "replay-budget", || {
         browser.goto(&format!("http://{addr}/?scene=replay&strips=46&timing"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
         // Fill the history in bursts the client's queue can take.
         for k in 0..1200u32 {
-            publish(k);
+            publish(k)?;
             if k % 40 == 39 {
                 std::thread::sleep(Duration::from_millis(60));
             }
@@ -363,7 +367,7 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
         browser.run("window.__cis490_frame_ms = [];", json!([]))?;
         // Then frames at a steady pace, each timed by the page.
         for k in 1200..1260u32 {
-            publish(k);
+            publish(k)?;
             std::thread::sleep(Duration::from_millis(50));
         }
         // Renders are batched per animation frame: wait for the last frame
@@ -443,18 +447,19 @@ fn in_browser_inference_matches_the_server() -> TestResult {
     let mut figures = Vec::new();
     checked(&browser, "browser-inference", || {
         // The page watches the whole episode from its first frame.
-        let stream_episode = || {
+        let stream_episode = || -> Result<(), String> {
             let mut pending = predicted.iter().peekable();
             for (k, frame) in frames.iter().enumerate() {
-                hub.publish(cis490_shared::events::EventKind::Replay, frame.clone());
+                hub.publish(Event::Replay(frame.clone())).map_err(|e| e.to_string())?;
                 while let Some((_, event)) = pending.next_if(|(step, _)| *step <= k + 1) {
-                    hub.publish(cis490_shared::events::EventKind::Prediction, event.clone());
+                    hub.publish(Event::Prediction(event.clone())).map_err(|e| e.to_string())?;
                 }
                 if k % 40 == 39 {
                     std::thread::sleep(Duration::from_millis(50));
                 }
             }
             std::thread::sleep(Duration::from_millis(500));
+            Ok(())
         };
         browser.goto(&format!("http://{addr}/?scene=browser&model=cnn-oracle&token=lab-token"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
@@ -462,7 +467,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         if search.as_str().is_none_or(|q| q.contains("token") || !q.contains("model=cnn-oracle")) {
             return Err(format!("the address bar should keep the query without the token: {search}"));
         }
-        stream_episode();
+        stream_episode()?;
         for model in ["cnn-oracle", "mlp-realistic"] {
             browser.run(
                 "const select = document.querySelector('.browser-controls select');
@@ -484,12 +489,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
             )?;
             let p50 = browser
                 .run("return document.querySelector('[data-testid=browser-latency-p50]').textContent;", json!([]))?;
-            let served = predicted
-                .iter()
-                .filter(|(_, e)| {
-                    format!("{}-{}", e["model"].as_str().unwrap_or(""), e["variant"].as_str().unwrap_or("")) == model
-                })
-                .count();
+            let served = predicted.iter().filter(|(_, e)| format!("{}-{}", e.model, e.variant) == model).count();
             if windows.as_f64() != Some(served as f64) {
                 return Err(format!("{model}: {windows} windows run in the browser, the server predicted {served}"));
             }
@@ -528,7 +528,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         // Without the token the hub refuses, and the page says what to do.
         browser.goto(&format!("http://{addr}/?scene=browser&model=mlp-realistic"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
-        stream_episode();
+        stream_episode()?;
         browser.wait_for(&said("asks for a token"), Duration::from_secs(30))?;
         Ok(())
     })?;

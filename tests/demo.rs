@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use cis490_pipeline::demo::{self, DemoOptions, StageDone};
 use cis490_pipeline::publish::{Publish, PublishError};
 use cis490_pipeline::run_dir::RunDir;
+use cis490_shared::events::Event;
 use serde_json::Value;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -23,9 +24,10 @@ struct Recorder {
 }
 
 impl Publish for Recorder {
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
+    fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        let as_json = events.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>()?;
         let mut kept = self.events.lock().map_err(|_| PublishError::Status { status: 500, body: "poisoned".into() })?;
-        kept.extend_from_slice(events);
+        kept.extend(as_json);
         if kept.iter().filter(|e| e["type"] == "replay").count() >= self.stop_after {
             self.stop.store(true, Ordering::Relaxed);
         }

@@ -188,24 +188,28 @@ async fn shutdown_closes_sockets_cleanly() -> TestResult {
 #[test]
 fn the_producers_emit_events_that_pass_the_schema_check() -> TestResult {
     use cis490_pipeline::producers::{profiles, replay};
-    use cis490_shared::events::{EventKind, check_event};
+    use cis490_shared::events::Event;
     use cis490_shared::label::Profile;
+    // What the hub would make of an event's text: the same event.
+    let as_the_hub_reads =
+        |event: &Event| -> Result<Event, Error> { Ok(serde_json::from_str(&serde_json::to_string(event)?)?) };
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("ep.tar.zst");
     std::fs::write(&path, cis490_tests::EpisodeFixture::clean().build())?;
     let frames = replay::frames(&path, "ep-fixture-1", "lab-pc-07")?;
     assert_eq!(frames.len(), 120, "a frame every 500 ms over 60 s");
     for f in &frames {
-        assert_eq!(check_event(f), Ok(EventKind::Replay), "{f}");
+        let event = Event::Replay(f.clone());
+        assert_eq!(as_the_hub_reads(&event)?, event);
     }
-    assert_eq!(frames[0]["label"], "benign");
-    assert_eq!(frames[50]["label"], "cpu-saturate");
-    assert_eq!(frames[10]["values"].as_object().map(|v| v.len()), Some(46));
+    assert_eq!(frames[0].label, "benign");
+    assert_eq!(frames[50].label, "cpu-saturate");
+    assert_eq!(frames[10].values.len(), 46);
     let profile = profiles::profile_event(Profile::CpuSaturate, &path, "ep-fixture-1")?;
-    assert_eq!(check_event(&profile), Ok(EventKind::AttackProfile));
-    let curve = profile["curve"].as_array().ok_or("curve")?;
-    assert_eq!(curve.len(), 80);
-    assert!(curve.iter().filter_map(Value::as_f64).all(|v| (0.0..=1.0).contains(&v)));
+    assert_eq!(as_the_hub_reads(&profile)?, profile);
+    let Event::AttackProfile(profile) = profile else { return Err("not an attack profile".into()) };
+    assert_eq!(profile.curve.len(), 80);
+    assert!(profile.curve.iter().map(|v| v.as_f64()).all(|v| (0.0..=1.0).contains(&v)));
     Ok(())
 }
 

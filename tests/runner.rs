@@ -24,20 +24,18 @@ fn the_browser_runner_predicts_what_the_server_predicts_from_replay_frames() -> 
     // The dashboard's view of the episode: its replay frames, as JSON text.
     let mut state = DashboardState::default();
     for frame in replay::frames_of(&ep, row.episode_id.as_str(), row.host_id.as_str()) {
-        state.apply_text(&frame.to_string());
+        state.apply_text(&serde_json::to_string(&cis490_shared::events::Event::Replay(frame))?);
     }
 
     let mut compared = 0;
     for listed in cis490_pipeline::run_dir::RunDir::new(&run).models()? {
         let model = WindowModel::load(&std::fs::read(listed.onnx())?)?;
-        for (_, event) in served.iter().filter(|(_, e)| {
-            format!("{}-{}", e["model"].as_str().unwrap_or(""), e["variant"].as_str().unwrap_or("")) == model.name
-        }) {
-            let t = event["t_s"].as_f64().ok_or("t_s")?;
+        for (_, event) in served.iter().filter(|(_, e)| format!("{}-{}", e.model, e.variant) == model.name) {
+            let t = event.t_s.as_f64();
             let (values, observed) = state.replay.window(t).ok_or(format!("no window ending at {t} s"))?;
             let probs = model.run(&values, &observed)?;
             for (label, p) in Label::ALL.iter().zip(&probs) {
-                let server = event["probs"][label.as_str()].as_f64().ok_or("probs")?;
+                let server = event.probability(label.as_str()).ok_or("probs")?;
                 assert!(
                     (f64::from(*p) - server).abs() < 1e-5,
                     "{} at {t} s, {label}: browser {p}, server {server}",

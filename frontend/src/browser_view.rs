@@ -24,6 +24,8 @@ use crate::chart;
 use crate::fetch;
 use crate::perf_view::histogram;
 use crate::state::DashboardState;
+use cis490_shared::argmax::argmax;
+use cis490_shared::events::{Event, Number, PredictionEvent};
 use cis490_shared::label::Label;
 
 /// One window run in the browser.
@@ -150,7 +152,7 @@ fn start_run(
     let server: Vec<Vec<f64>> = windows.iter().map(|w| w.server.clone()).collect();
     let truths: Vec<String> = windows.iter().map(|w| w.truth.clone()).collect();
     let episode = state.with_untracked(|s| s.replay.episode_id.clone());
-    let mut events: Vec<serde_json::Value> = Vec::with_capacity(total);
+    let mut events: Vec<Event> = Vec::with_capacity(total);
     let event_model = model.clone();
     let posted = worker.clone();
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
@@ -175,14 +177,16 @@ fn start_run(
                     js_sys::Array::from(&get(&data, "probs")).iter().filter_map(|v| v.as_f64()).collect();
                 let Some(reference) = server.get(id) else { return };
                 let max_diff = probs.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-                let argmax = |p: &[f64]| p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
                 let result = WindowResult {
                     t_s: get(&data, "t_s").as_f64().unwrap_or(f64::NAN),
                     latency_us: get(&data, "latency_us").as_f64().unwrap_or(f64::NAN),
                     max_diff: if probs.len() == reference.len() { max_diff } else { f64::INFINITY },
                     same_label: argmax(&probs) == argmax(reference),
                 };
-                events.push(browser_prediction(&event_model, &episode, &result, &probs, &truths[id]));
+                match browser_prediction(&event_model, &episode, &result, &probs, &truths[id]) {
+                    Some(event) => events.push(event),
+                    None => leptos::logging::warn!("cis490: window {id} of the browser run has no usable numbers"),
+                }
                 results.update(|r| r.push(result));
                 let done = results.with_untracked(Vec::len);
                 status.set(if done >= total { RunState::Done } else { RunState::Running { done, total } });
@@ -213,23 +217,23 @@ fn start_run(
     });
 }
 
-/// The `prediction` event of one browser-run window (`runtime: "browser"`).
-fn browser_prediction(
-    model: &str,
-    episode: &str,
-    result: &WindowResult,
-    probs: &[f64],
-    truth: &str,
-) -> serde_json::Value {
+/// The `prediction` event of one browser-run window (`runtime: "browser"`);
+/// `None` when its time, latency or every probability is not a number.
+fn browser_prediction(model: &str, episode: &str, result: &WindowResult, probs: &[f64], truth: &str) -> Option<Event> {
     let (architecture, variant) = model.rsplit_once('-').unwrap_or((model, ""));
-    let by_label: serde_json::Map<String, serde_json::Value> =
-        Label::ALL.iter().zip(probs).map(|(l, p)| (l.to_string(), serde_json::json!(p))).collect();
-    let best = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i);
-    serde_json::json!({
-        "type": "prediction", "model": architecture, "variant": variant, "episode_id": episode,
-        "t_s": result.t_s, "probs": by_label, "predicted": Label::ALL[best % Label::ALL.len()].to_string(),
-        "truth": truth, "latency_us": result.latency_us, "runtime": "browser",
-    })
+    let by_label = Label::ALL.iter().zip(probs).map(|(l, p)| (l.to_string(), serde_json::Value::from(*p))).collect();
+    Some(Event::Prediction(PredictionEvent {
+        model: architecture.into(),
+        variant: variant.into(),
+        episode_id: episode.into(),
+        t_s: Number::from_f64(result.t_s)?,
+        probs: by_label,
+        predicted: Label::ALL.get(argmax(probs)?)?.to_string(),
+        truth: truth.into(),
+        latency_us: Number::from_f64(result.latency_us)?,
+        runtime: "browser".into(),
+        extra: serde_json::Map::new(),
+    }))
 }
 
 /// What became of the last publication of a run (shown on the page).
@@ -242,28 +246,35 @@ struct Publishing {
 /// browser's run, with the page's token (`?token=`); the outcome is shown
 /// (a hub started with a token refuses a page opened without one; the run
 /// stays on this page).
-fn publish(events: Vec<serde_json::Value>, publishing: Publishing) {
+fn publish(events: Vec<Event>, publishing: Publishing) {
     if events.is_empty() {
         return;
     }
     let count = events.len();
     spawn_local(async move {
-        let body = serde_json::Value::Array(events).to_string();
-        let outcome = match fetch::post_json("publish", &body).await {
-            Ok((status, _)) if status < 300 => {
-                format!("published {count} windows to the hub (prediction events, runtime browser)")
-            }
-            Ok((status, body)) => match access::refusal(status, fetch::has_token()) {
-                Some(why) => format!("not published: {why}"),
-                None => format!("not published: HTTP {status}: {body}"),
-            },
-            Err(message) => format!("not published: {message}"),
+        let outcome = match serde_json::to_string(&events) {
+            Ok(body) => post_events(&body, count).await,
+            Err(e) => format!("not published: cannot serialize the events: {e}"),
         };
         if outcome.starts_with("not published") {
             leptos::logging::warn!("cis490: browser predictions {outcome}");
         }
         publishing.outcome.set(Some(outcome));
     });
+}
+
+/// Posts the run's events; what became of them, in words.
+async fn post_events(body: &str, count: usize) -> String {
+    match fetch::post_json("publish", body).await {
+        Ok((status, _)) if status < 300 => {
+            format!("published {count} windows to the hub (prediction events, runtime browser)")
+        }
+        Ok((status, body)) => match access::refusal(status, fetch::has_token()) {
+            Some(why) => format!("not published: {why}"),
+            None => format!("not published: HTTP {status}: {body}"),
+        },
+        Err(message) => format!("not published: {message}"),
+    }
 }
 
 fn model_names(body: &str) -> Vec<String> {

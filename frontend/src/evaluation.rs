@@ -1,128 +1,33 @@
-//! What the dashboard reads from `metrics` events (one model × variant ×
+//! What the dashboard keeps of `metrics` events (one model × variant ×
 //! split of an evaluation report, `docs/evaluation.md`), and the grids the
 //! metrics scene draws from them: models × profiles, models × hosts, and
 //! the paired-significance matrix. Pure: unit-tested natively.
 //!
-//! Reading is lenient: only `model`, `variant`, `split` and `macro_f1` are
-//! required (the earlier Python producers sent little else); every other
-//! part is shown when present.
+//! The parts are the report's own types ([`cis490_shared::evaluation`]),
+//! read by [`MetricsEvent::sections`]: only `model`, `variant`, `split` and
+//! `macro_f1` are required (the earlier Python producers sent little
+//! else); every other part is shown when present.
 
-use serde_json::Value;
+use cis490_shared::events::MetricsEvent;
 
-/// A number and its interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Interval {
-    /// The estimate.
-    pub point: f64,
-    /// Lower bound (NaN when unknown).
-    pub lo: f64,
-    /// Upper bound (NaN when unknown).
-    pub hi: f64,
-}
+pub use cis490_shared::evaluation::{ClassScores, Comparison, ConfusionEntry, GroupScores, Interval};
 
-impl Interval {
-    fn from_json(v: &Value) -> Option<Interval> {
-        let num = |k: &str| v.get(k).and_then(Value::as_f64);
-        Some(Interval { point: num("point")?, lo: num("lo").unwrap_or(f64::NAN), hi: num("hi").unwrap_or(f64::NAN) })
+/// One line for a tooltip: every number a profile's or host's scores have.
+pub fn group_detail(g: &GroupScores) -> String {
+    let mut parts = vec![format!("{} episodes", g.episodes)];
+    if let Some(f1) = g.macro_f1.known() {
+        parts.push(format!("macro F1 {}", f1.text()));
     }
-
-    /// `0.905 [0.853, 0.945]`, or just the point without bounds.
-    pub fn text(&self) -> String {
-        if self.lo.is_finite() && self.hi.is_finite() {
-            format!("{:.3} [{:.3}, {:.3}]", self.point, self.lo, self.hi)
-        } else {
-            format!("{:.3}", self.point)
-        }
+    if let Some(recall) = g.recall {
+        parts.push(format!("recall {}", recall.text()));
     }
-
-    /// The interval with its sign flipped (a − b read as b − a).
-    pub fn negated(&self) -> Interval {
-        Interval { point: -self.point, lo: -self.hi, hi: -self.lo }
+    if let Some(d) = g.attack_detected {
+        parts.push(format!("attack detected {:.1} %", d * 100.0));
     }
-}
-
-/// One profile's or host's scores of a model (`per_profile[]`, `per_host[]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct GroupScores {
-    /// The profile (`benign` for all-benign episodes) or the host id.
-    pub name: String,
-    /// Episodes scored.
-    pub episodes: u64,
-    /// Macro F1 over the group's windows.
-    pub macro_f1: Option<Interval>,
-    /// Profiles: recall of the profile's own label.
-    pub recall: Option<Interval>,
-    /// Share of attack windows called any attack.
-    pub attack_detected: Option<f64>,
-    /// Share of benign windows called an attack.
-    pub false_alarm: Option<f64>,
-}
-
-impl GroupScores {
-    fn from_json(v: &Value) -> Option<GroupScores> {
-        Some(GroupScores {
-            name: v.get("name")?.as_str()?.to_string(),
-            episodes: v.get("episodes").and_then(Value::as_u64).unwrap_or(0),
-            macro_f1: v.get("macro_f1").and_then(Interval::from_json),
-            recall: v.get("recall").and_then(Interval::from_json),
-            attack_detected: v.get("attack_detected").and_then(Value::as_f64),
-            false_alarm: v.get("false_alarm").and_then(Value::as_f64),
-        })
+    if let Some(f) = g.false_alarm {
+        parts.push(format!("false alarm {:.1} %", f * 100.0));
     }
-
-    /// One line for a tooltip: every number the group has.
-    pub fn detail(&self) -> String {
-        let mut parts = vec![format!("{} episodes", self.episodes)];
-        if let Some(f1) = self.macro_f1 {
-            parts.push(format!("macro F1 {}", f1.text()));
-        }
-        if let Some(recall) = self.recall {
-            parts.push(format!("recall {}", recall.text()));
-        }
-        if let Some(d) = self.attack_detected {
-            parts.push(format!("attack detected {:.1} %", d * 100.0));
-        }
-        if let Some(f) = self.false_alarm {
-            parts.push(format!("false alarm {:.1} %", f * 100.0));
-        }
-        format!("{}: {}", self.name, parts.join(", "))
-    }
-}
-
-/// A paired-bootstrap comparison of two models (`comparisons[]`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Comparison {
-    /// The split both were scored on, when the producer said.
-    pub split: Option<String>,
-    /// First model, `model-variant`.
-    pub a: String,
-    /// Second model, `model-variant`.
-    pub b: String,
-    /// Macro F1 of `a` minus that of `b`.
-    pub delta: Interval,
-    /// Holm-adjusted p-value (the raw one when the producer sent no Holm).
-    pub p_holm: f64,
-    /// Significant after the correction.
-    pub significant: bool,
-}
-
-impl Comparison {
-    fn from_json(v: &Value) -> Option<Comparison> {
-        let side = |k: &str| {
-            let s = v.get(k)?;
-            Some(format!("{}-{}", s.get("model")?.as_str()?, s.get("variant")?.as_str()?))
-        };
-        let number = |k: &str| v.get(k).and_then(Value::as_f64);
-        let p_holm = number("p_holm").or_else(|| number("p_value"))?;
-        Some(Comparison {
-            split: v.get("split").and_then(Value::as_str).map(String::from),
-            a: side("a")?,
-            b: side("b")?,
-            delta: Interval::from_json(v.get("delta")?)?,
-            p_holm,
-            significant: v.get("significant").and_then(Value::as_bool).unwrap_or(p_holm < 0.05),
-        })
-    }
+    format!("{}: {}", g.name, parts.join(", "))
 }
 
 /// One model × variant × split of an evaluation.
@@ -136,70 +41,42 @@ pub struct MetricsEntry {
     pub split: String,
     /// Held-out macro F1.
     pub macro_f1: Interval,
-    /// In-distribution macro F1, when the report has it.
+    /// In-distribution macro F1, when the event has it.
     pub in_distribution: Option<Interval>,
     /// In-distribution minus held-out.
     pub gap: Option<Interval>,
-    /// Per-class F1 (label, interval), in report order.
-    pub per_class: Vec<(String, Interval)>,
+    /// Per-class scores, in report order.
+    pub per_class: Vec<ClassScores>,
     /// Per profile of the held-out episodes.
     pub per_profile: Vec<GroupScores>,
     /// Per held-out host.
     pub per_host: Vec<GroupScores>,
-    /// Confusion matrix labels.
-    pub confusion_labels: Vec<String>,
-    /// `matrix[truth][predicted]`.
-    pub confusion: Vec<Vec<u64>>,
+    /// The confusion matrix (empty when the event has none).
+    pub confusion: ConfusionEntry,
     /// Profiles without held-out test episodes.
     pub untested_profiles: Vec<String>,
     /// Paired comparisons in which this model is `a` or `b`.
     pub comparisons: Vec<Comparison>,
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().map(|a| a.iter().filter_map(Value::as_str).map(String::from).collect()).unwrap_or_default()
-}
-
-fn list<T>(v: &Value, key: &str, read: fn(&Value) -> Option<T>) -> Vec<T> {
-    v.get(key).and_then(Value::as_array).map(|items| items.iter().filter_map(read).collect()).unwrap_or_default()
-}
-
 impl MetricsEntry {
-    /// Reads a `metrics` event; `None` without the required fields.
-    pub fn from_event(v: &Value) -> Option<MetricsEntry> {
-        let confusion = v.get("confusion");
-        Some(MetricsEntry {
-            model: v.get("model")?.as_str()?.to_string(),
-            variant: v.get("variant")?.as_str()?.to_string(),
-            split: v.get("split")?.as_str()?.to_string(),
-            macro_f1: Interval::from_json(v.get("macro_f1")?)?,
-            in_distribution: v.get("in_distribution").and_then(|d| d.get("macro_f1")).and_then(Interval::from_json),
-            gap: v.get("generalization_gap").and_then(Interval::from_json),
-            per_class: list(v, "per_class", |c| {
-                Some((c.get("label")?.as_str()?.to_string(), Interval::from_json(c.get("f1")?)?))
-            }),
-            per_profile: list(v, "per_profile", GroupScores::from_json),
-            per_host: list(v, "per_host", GroupScores::from_json),
-            confusion_labels: confusion.and_then(|c| c.get("labels")).map(strings).unwrap_or_default(),
-            confusion: confusion
-                .and_then(|c| c.get("matrix"))
-                .and_then(Value::as_array)
-                .map(|rows| {
-                    rows.iter()
-                        // A count written as a float (850.0) still counts; junk is 0, keeping columns aligned.
-                        .map(|r| {
-                            r.as_array()
-                                .map(|r| {
-                                    r.iter().map(|n| n.as_f64().map_or(0, |n| n.max(0.0).round() as u64)).collect()
-                                })
-                                .unwrap_or_default()
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            untested_profiles: v.get("untested_profiles").map(strings).unwrap_or_default(),
-            comparisons: list(v, "comparisons", Comparison::from_json),
-        })
+    /// What the dashboard keeps of a `metrics` event.
+    pub fn from_event(event: &MetricsEvent) -> MetricsEntry {
+        let sections = event.sections();
+        MetricsEntry {
+            model: event.model.clone(),
+            variant: event.variant.clone(),
+            split: event.split.clone(),
+            macro_f1: event.macro_f1.interval(),
+            in_distribution: sections.in_distribution.map(|d| d.macro_f1),
+            gap: sections.generalization_gap,
+            per_class: sections.per_class,
+            per_profile: sections.per_profile,
+            per_host: sections.per_host,
+            confusion: sections.confusion.unwrap_or(ConfusionEntry { labels: Vec::new(), matrix: Vec::new() }),
+            untested_profiles: event.untested_profile_names(),
+            comparisons: sections.comparisons,
+        }
     }
 
     /// `model-variant`.
@@ -255,9 +132,9 @@ pub fn group_grid(entries: &[MetricsEntry], groups: fn(&MetricsEntry) -> &[Group
 /// or on the diagonal. Comparisons repeated by several entries count once.
 pub fn significance_matrix(entries: &[MetricsEntry]) -> Vec<Vec<Option<Comparison>>> {
     let mut cells = vec![vec![None; entries.len()]; entries.len()];
-    let find = |name: &str, split: Option<&str>| entries.iter().position(|e| e.name() == name && e.on_split(split));
+    let find = |name: String, split: Option<&str>| entries.iter().position(|e| e.name() == name && e.on_split(split));
     for c in entries.iter().flat_map(|e| &e.comparisons) {
-        let (Some(i), Some(j)) = (find(&c.a, c.split.as_deref()), find(&c.b, c.split.as_deref())) else {
+        let (Some(i), Some(j)) = (find(c.a.name(), c.split.as_deref()), find(c.b.name(), c.split.as_deref())) else {
             continue;
         };
         if i == j {
@@ -272,7 +149,8 @@ pub fn significance_matrix(entries: &[MetricsEntry]) -> Vec<Vec<Option<Compariso
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use cis490_shared::events::Event;
+    use serde_json::{Value, json};
 
     fn f1(p: f64) -> Value {
         json!({"point": p, "lo": p - 0.05, "hi": p + 0.05})
@@ -284,7 +162,10 @@ mod tests {
         if let (Some(e), Some(x)) = (event.as_object_mut(), extra.as_object()) {
             e.extend(x.clone());
         }
-        MetricsEntry::from_event(&event).unwrap_or_else(|| panic!("{event}"))
+        match Event::from_value(event.clone()) {
+            Ok(Event::Metrics(metrics)) => MetricsEntry::from_event(&metrics),
+            _ => panic!("not a metrics event: {event}"),
+        }
     }
 
     #[test]
@@ -310,14 +191,14 @@ mod tests {
             (4, Some(0.6), Some(0.75), None)
         );
         assert_eq!(
-            io.detail(),
+            group_detail(io),
             "io-walk: 4 episodes, macro F1 0.700 [0.650, 0.750], recall 0.600 [0.550, 0.650], attack detected 75.0 %"
         );
         assert_eq!(e.per_host[0].false_alarm, Some(0.02));
         assert_eq!(e.comparisons.len(), 1, "a comparison without both sides is left out");
         assert_eq!(
-            (e.comparisons[0].b.as_str(), e.comparisons[0].p_holm, e.comparisons[0].significant),
-            ("mlp-realistic", 0.018, true)
+            (e.comparisons[0].b.name(), e.comparisons[0].p_holm, e.comparisons[0].significant),
+            ("mlp-realistic".to_string(), 0.018, true)
         );
         // A minimal event (earlier producers) still reads, with empty breakdowns.
         let bare = entry("mlp", "oracle", json!({}));
@@ -333,7 +214,7 @@ mod tests {
         ];
         let grid = group_grid(&entries, |e| &e.per_profile);
         assert_eq!(grid.rows, vec!["benign", "io-walk", "bursty-c2"]);
-        let point = |r: usize, c: usize| grid.cells[r][c].as_ref().and_then(|g| g.macro_f1).map(|i| i.point);
+        let point = |r: usize, c: usize| grid.cells[r][c].as_ref().and_then(|g| g.macro_f1.known()).map(|i| i.point);
         assert_eq!((point(0, 0), point(0, 1)), (Some(0.9), Some(0.7)));
         assert_eq!((point(1, 1), point(2, 0), point(2, 1)), (None, None, Some(0.5)));
     }
@@ -357,7 +238,8 @@ mod tests {
             |i: usize, j: usize| m[i][j].as_ref().map(|c| (c.delta.point, c.delta.lo, c.delta.hi, c.significant));
         assert_eq!(delta(0, 1), Some((0.2, 0.1, 0.25, true)));
         assert_eq!(delta(1, 0), Some((-0.2, -0.25, -0.1, true)), "turned round, interval too");
-        assert_eq!(m[1][0].as_ref().map(|c| (c.a.as_str(), c.b.as_str())), Some(("mlp-realistic", "gbt-realistic")));
+        let sides = m[1][0].as_ref().map(|c| (c.a.name(), c.b.name()));
+        assert_eq!(sides, Some(("mlp-realistic".into(), "gbt-realistic".into())));
         assert_eq!(delta(1, 2).map(|d| d.0), Some(-0.15));
         assert_eq!(delta(2, 1).map(|d| d.0), Some(0.15));
         assert_eq!((delta(0, 2), delta(0, 0), delta(2, 2)), (None, None, None), "no comparison made, diagonal");

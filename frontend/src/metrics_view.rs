@@ -10,7 +10,9 @@
 
 use leptos::prelude::*;
 
-use crate::evaluation::{GroupGrid, GroupScores, MetricsEntry, display_names, group_grid, significance_matrix};
+use crate::evaluation::{
+    GroupGrid, GroupScores, MetricsEntry, display_names, group_detail, group_grid, significance_matrix,
+};
 use crate::heat_table::{self, HeatCell};
 use crate::state::{DashboardState, Interval};
 
@@ -32,9 +34,9 @@ fn heat_table(
 
 fn per_class_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
     let mut labels: Vec<String> = Vec::new();
-    for (label, _) in entries.iter().flat_map(|e| &e.per_class) {
-        if !labels.contains(label) {
-            labels.push(label.clone());
+    for class in entries.iter().flat_map(|e| &e.per_class) {
+        if !labels.contains(&class.label) {
+            labels.push(class.label.clone());
         }
     }
     let rows = entries
@@ -43,8 +45,8 @@ fn per_class_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
         .map(|(e, name)| {
             let cells = labels
                 .iter()
-                .map(|label| match e.per_class.iter().find(|(l, _)| l == label) {
-                    Some((_, f1)) => HeatCell::shaded(
+                .map(|label| match e.per_class.iter().find(|c| c.label == *label).map(|c| c.f1) {
+                    Some(f1) => HeatCell::shaded(
                         format!("{:.2}", f1.point),
                         f1.point,
                         format!("{name} on {label}: F1 {}", f1.text()),
@@ -86,9 +88,11 @@ fn group_table(
                 .cells
                 .iter()
                 .map(|row| match row[column].as_ref().and_then(|g| Some((g, number(g)?))) {
-                    Some((g, value)) => {
-                        HeatCell::shaded(format!("{:.2}", value.point), value.point, format!("{name}, {}", g.detail()))
-                    }
+                    Some((g, value)) => HeatCell::shaded(
+                        format!("{:.2}", value.point),
+                        value.point,
+                        format!("{name}, {}", group_detail(g)),
+                    ),
                     None => HeatCell::missing("not scored"),
                 })
                 .collect();
@@ -119,8 +123,8 @@ fn significance_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
                             style,
                             title: format!(
                                 "{} − {}: Δ macro F1 {}, Holm p = {:.3}",
-                                c.a,
-                                c.b,
+                                c.a.name(),
+                                c.b.name(),
                                 c.delta.text(),
                                 c.p_holm
                             ),
@@ -146,13 +150,14 @@ fn significance_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
 fn confusion_table(entry: &MetricsEntry) -> impl IntoView + use<> {
     let rows = entry
         .confusion
+        .matrix
         .iter()
-        .zip(&entry.confusion_labels)
+        .zip(&entry.confusion.labels)
         .map(|(row, truth)| {
             let total = row.iter().sum::<u64>().max(1) as f64;
             let cells = row
                 .iter()
-                .zip(&entry.confusion_labels)
+                .zip(&entry.confusion.labels)
                 .map(|(n, predicted)| {
                     HeatCell::shaded(
                         n.to_string(),
@@ -170,7 +175,7 @@ fn confusion_table(entry: &MetricsEntry) -> impl IntoView + use<> {
     heat_table(
         "confusion",
         "truth \\ predicted",
-        entry.confusion_labels.clone(),
+        entry.confusion.labels.clone(),
         rows,
         format!(
             "Confusion matrix of {} on the held-out {} split (rows: truth, shaded by row share)",
@@ -292,7 +297,7 @@ pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl Int
                                         "per-host",
                                         &entries,
                                         grid,
-                                        |g| g.macro_f1,
+                                        |g| g.macro_f1.known(),
                                         "Per held-out host: macro F1 (false-alarm and detection rates in the tooltips)"
                                             .into(),
                                     )

@@ -11,6 +11,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use cis490_shared::evaluation::report_order;
+use cis490_shared::events::{
+    AttackProfileEvent, EpochScores, Event, Number, PerfEvent, PredictionEvent, ProgressEvent, ReplayEvent,
+};
 use cis490_shared::features::WINDOW_STEPS;
 use cis490_shared::label::Label;
 use cis490_shared::registry::CHANNELS;
@@ -28,10 +32,6 @@ pub const MAX_PERF_POINTS: usize = 600;
 pub const MAX_CURVE_POINTS: usize = 1000;
 /// Most jobs kept (oldest-updated dropped first).
 pub const MAX_JOBS: usize = 64;
-
-fn text(v: &Value, key: &str) -> String {
-    v.get(key).and_then(Value::as_str).unwrap_or_default().to_string()
-}
 
 /// A long job's latest progress.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,12 +70,9 @@ pub struct EpochPoint {
     pub val_macro_f1: f64,
 }
 
-impl EpochPoint {
-    /// Reads `epoch`, `train_loss`, `val_macro_f1` from an event or a
-    /// `history` entry.
-    fn from_json(v: &Value) -> Option<EpochPoint> {
-        let num = |k: &str| v.get(k).and_then(Value::as_f64);
-        Some(EpochPoint { epoch: num("epoch")?, train_loss: num("train_loss")?, val_macro_f1: num("val_macro_f1")? })
+impl From<EpochScores> for EpochPoint {
+    fn from(s: EpochScores) -> EpochPoint {
+        EpochPoint { epoch: s.epoch.as_f64(), train_loss: s.train_loss, val_macro_f1: s.val_macro_f1 }
     }
 }
 
@@ -232,78 +229,64 @@ pub struct DashboardState {
     pub perf: BTreeMap<(String, String), PerfSeries>,
     /// Events applied, per type.
     pub received: BTreeMap<String, u64>,
-    /// Events that could not be read (not JSON, no type).
+    /// Messages that were not events (not JSON, or not a valid event).
     pub unreadable: u64,
     updates: u64,
 }
 
 impl DashboardState {
-    /// Applies one WebSocket message (a JSON event).
+    /// Applies one WebSocket message (a JSON event, or an array of them).
     pub fn apply_text(&mut self, text: &str) {
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Array(events)) => events.iter().for_each(|e| self.apply(e)),
-            Ok(event) => self.apply(&event),
+            Ok(Value::Array(events)) => events.into_iter().for_each(|e| self.apply_json(e)),
+            Ok(event) => self.apply_json(event),
+            Err(_) => self.unreadable += 1,
+        }
+    }
+
+    fn apply_json(&mut self, value: Value) {
+        match Event::from_value(value) {
+            Ok(event) => self.apply(event),
             Err(_) => self.unreadable += 1,
         }
     }
 
     /// Applies one event.
-    pub fn apply(&mut self, event: &Value) {
-        let Some(kind) = event.get("type").and_then(Value::as_str) else {
-            self.unreadable += 1;
-            return;
-        };
-        *self.received.entry(kind.to_string()).or_default() += 1;
+    pub fn apply(&mut self, event: Event) {
+        *self.received.entry(event.kind().as_str().to_string()).or_default() += 1;
         self.updates += 1;
-        match kind {
-            "progress" => self.apply_progress(event),
-            "replay" => self.apply_replay(event),
-            "prediction" => self.apply_prediction(event),
-            "attack_profile" => {
-                if let Some(name) = event.get("name").and_then(Value::as_str) {
-                    let curve = event
-                        .get("curve")
-                        .and_then(Value::as_array)
-                        .map(|c| c.iter().filter_map(Value::as_f64).collect())
-                        .unwrap_or_default();
-                    let profile = ProfileCurve {
-                        name: name.to_string(),
-                        shape: text(event, "shape"),
-                        curve,
-                        channel: text(event, "channel"),
-                    };
-                    self.profiles.insert(name.to_string(), profile);
-                }
+        match event {
+            Event::Progress(e) => self.apply_progress(e),
+            Event::Replay(e) => self.apply_replay(e),
+            Event::Prediction(e) => self.apply_prediction(e),
+            Event::AttackProfile(e) => self.apply_profile(e),
+            Event::Perf(e) => self.apply_perf(e),
+            Event::Metrics(e) => {
+                let entry = MetricsEntry::from_event(&e);
+                self.metrics.insert((e.model, e.variant, e.split), entry);
             }
-            "perf" => self.apply_perf(event),
-            "metrics" => {
-                if let Some(entry) = MetricsEntry::from_event(event) {
-                    let key = (entry.model.clone(), entry.variant.clone(), entry.split.clone());
-                    self.metrics.insert(key, entry);
-                }
-            }
-            _ => {}
         }
     }
 
-    fn apply_replay(&mut self, event: &Value) {
-        let (Some(episode), Some(t), Some(values)) = (
-            event.get("episode_id").and_then(Value::as_str),
-            event.get("t_s").and_then(Value::as_f64),
-            event.get("values").and_then(Value::as_object),
-        ) else {
-            return;
-        };
+    fn apply_profile(&mut self, e: AttackProfileEvent) {
+        let curve = e.curve.iter().map(Number::as_f64).collect();
+        let profile =
+            ProfileCurve { name: e.name.clone(), shape: e.shape, curve, channel: e.channel.unwrap_or_default() };
+        self.profiles.insert(e.name, profile);
+    }
+
+    fn apply_replay(&mut self, e: ReplayEvent) {
+        let t = e.t_s.as_f64();
         let replay = &mut self.replay;
         // A new episode, or the same one restarting (looping replay): start over.
-        if replay.episode_id != episode || replay.t_s.back().is_some_and(|last| t < *last) {
-            *replay = Replay { episode_id: episode.to_string(), host_id: text(event, "host_id"), ..Replay::default() };
+        if replay.episode_id != e.episode_id || replay.t_s.back().is_some_and(|last| t < *last) {
+            *replay = Replay { episode_id: e.episode_id.clone(), host_id: e.host_id.clone(), ..Replay::default() };
             self.predictions.values_mut().for_each(|p| {
                 p.windows.clear();
                 p.probs.clear();
             });
         }
-        for name in values.keys() {
+        for name in e.values.keys() {
             if !replay.values.contains_key(name) {
                 replay.channels.push(name.clone());
                 // Earlier frames had no value for a channel seen only now.
@@ -311,81 +294,60 @@ impl DashboardState {
             }
         }
         for (name, series) in replay.values.iter_mut() {
-            let v = values.get(name).and_then(Value::as_f64).unwrap_or(f64::NAN);
-            push_bounded(series, v, MAX_REPLAY_POINTS);
+            push_bounded(series, e.value(name).unwrap_or(f64::NAN), MAX_REPLAY_POINTS);
         }
         push_bounded(&mut replay.t_s, t, MAX_REPLAY_POINTS);
-        push_bounded(&mut replay.labels, text(event, "label"), MAX_REPLAY_POINTS);
+        push_bounded(&mut replay.labels, e.label, MAX_REPLAY_POINTS);
     }
 
-    fn apply_prediction(&mut self, event: &Value) {
-        let (Some(model), Some(t)) =
-            (event.get("model").and_then(Value::as_str), event.get("t_s").and_then(Value::as_f64))
-        else {
-            return;
-        };
+    fn apply_prediction(&mut self, e: PredictionEvent) {
         // Browser runs of a model are kept apart from the server's.
-        let runtime = text(event, "runtime");
-        let key = if runtime == "browser" {
-            format!("{model}-{} (browser)", text(event, "variant"))
+        let key = if e.runtime == "browser" {
+            format!("{}-{} (browser)", e.model, e.variant)
         } else {
-            format!("{model}-{}", text(event, "variant"))
+            format!("{}-{}", e.model, e.variant)
         };
         let entry = self.predictions.entry(key).or_default();
-        let probs = event.get("probs").and_then(Value::as_object);
-        let in_label_order = Label::ALL
-            .iter()
-            .map(|l| probs.and_then(|p| p.get(l.as_str())).and_then(Value::as_f64).unwrap_or(0.0))
-            .collect();
-        let window = PredictedWindow {
-            t_s: t,
-            predicted: text(event, "predicted"),
-            truth: text(event, "truth"),
-            probs: in_label_order,
-        };
+        let in_label_order = Label::ALL.iter().map(|l| e.probability(l.as_str()).unwrap_or(0.0)).collect();
+        let probs = e.probabilities().map(|(label, p)| (label.to_string(), p)).collect();
+        let window =
+            PredictedWindow { t_s: e.t_s.as_f64(), predicted: e.predicted, truth: e.truth, probs: in_label_order };
         push_bounded(&mut entry.windows, window, MAX_PREDICTIONS);
-        if let Some(probs) = probs {
-            entry.probs = probs.iter().filter_map(|(k, v)| Some((k.clone(), v.as_f64()?))).collect();
-        }
-        if let Some(us) = event.get("latency_us").and_then(Value::as_f64) {
-            push_bounded(&mut entry.latency_us, us, MAX_PREDICTIONS);
-        }
-        entry.runtime = runtime;
+        entry.probs = probs;
+        push_bounded(&mut entry.latency_us, e.latency_us.as_f64(), MAX_PREDICTIONS);
+        entry.runtime = e.runtime;
     }
 
-    fn apply_perf(&mut self, event: &Value) {
-        let Some(value) = event.get("value").and_then(Value::as_f64) else { return };
-        let num = |k: &str| event.get(k).and_then(Value::as_f64);
-        let series = self.perf.entry((text(event, "source"), text(event, "name"))).or_default();
-        series.unit = text(event, "unit");
+    fn apply_perf(&mut self, e: PerfEvent) {
+        let value = e.value.as_f64();
+        let series = self.perf.entry((e.source, e.name)).or_default();
+        series.unit = e.unit;
         series.value = value;
-        (series.p50, series.p95, series.p99) = (num("p50"), num("p95"), num("p99"));
+        (series.p50, series.p95, series.p99) =
+            (e.p50.map(|n| n.as_f64()), e.p95.map(|n| n.as_f64()), e.p99.map(|n| n.as_f64()));
         push_bounded(&mut series.history, value, MAX_PERF_POINTS);
     }
 
-    fn apply_progress(&mut self, event: &Value) {
-        let num = |k: &str| event.get(k).and_then(Value::as_f64);
+    fn apply_progress(&mut self, e: ProgressEvent) {
         let job = Job {
-            job: text(event, "job"),
-            id: text(event, "id"),
-            done: num("done").unwrap_or(0.0),
-            total: num("total").unwrap_or(0.0),
-            unit: text(event, "unit"),
-            message: text(event, "message"),
+            job: e.job.clone(),
+            id: e.id.clone(),
+            done: e.done.as_f64(),
+            total: e.total.as_f64(),
+            unit: e.unit.clone().unwrap_or_default(),
+            message: e.message.clone().unwrap_or_default(),
             updated: self.updates,
         };
-        if job.job == "train"
-            && let Some(history) = event.get("history").and_then(Value::as_array)
-        {
+        if job.job == "train" && e.history.is_some() {
             // The producer sent the curve so far: it replaces what we had
             // (a dashboard that connected late gets the whole curve).
-            let mut curve: Vec<EpochPoint> = history.iter().filter_map(EpochPoint::from_json).collect();
+            let mut curve: Vec<EpochPoint> = e.history_scores().into_iter().map(EpochPoint::from).collect();
             curve.sort_by(|a, b| a.epoch.total_cmp(&b.epoch));
             curve.drain(..curve.len().saturating_sub(MAX_CURVE_POINTS));
             self.curves.insert(job.id.clone(), curve);
         }
         if job.job == "train"
-            && let Some(point) = EpochPoint::from_json(event)
+            && let Some(point) = e.epoch_scores().map(EpochPoint::from)
         {
             let epoch = point.epoch;
             let curve = self.curves.entry(job.id.clone()).or_default();
@@ -416,18 +378,11 @@ impl DashboardState {
         jobs
     }
 
-    /// Evaluation entries in report order (model order of the six, realistic first).
+    /// Evaluation entries in report order
+    /// ([`cis490_shared::evaluation::report_order`], then by split).
     pub fn metrics_in_order(&self) -> Vec<&MetricsEntry> {
-        const MODELS: [&str; 6] = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"];
         let mut entries: Vec<&MetricsEntry> = self.metrics.values().collect();
-        let rank = |e: &MetricsEntry| {
-            (
-                MODELS.iter().position(|m| *m == e.model).unwrap_or(MODELS.len()),
-                e.variant != "realistic",
-                e.split.clone(),
-            )
-        };
-        entries.sort_by_key(|e| rank(e));
+        entries.sort_by_key(|e| (report_order(&e.model, &e.variant), e.split.clone()));
         entries
     }
 }
@@ -452,9 +407,9 @@ mod tests {
     #[test]
     fn training_progress_becomes_curves_and_jobs() {
         let mut s = DashboardState::default();
-        s.apply(&epoch("gru-oracle", 1, 0.5));
-        s.apply(&epoch("gru-oracle", 2, 0.7));
-        s.apply(&epoch("mlp-oracle", 1, 0.6));
+        s.apply_json(epoch("gru-oracle", 1, 0.5));
+        s.apply_json(epoch("gru-oracle", 2, 0.7));
+        s.apply_json(epoch("mlp-oracle", 1, 0.6));
         // A reconnect sends the latest state again: nothing is duplicated.
         s.apply_text(&epoch("gru-oracle", 2, 0.7).to_string());
         assert_eq!(s.curves["gru-oracle"].len(), 2);
@@ -474,7 +429,7 @@ mod tests {
             {"epoch": 2, "train_loss": 0.5, "val_macro_f1": 0.7},
             {"epoch": 3, "train_loss": 0.33, "val_macro_f1": 0.8},
         ]);
-        s.apply(&latest);
+        s.apply_json(latest);
         let f1: Vec<f64> = s.curves["cnn-realistic"].iter().map(|p| p.val_macro_f1).collect();
         assert_eq!(f1, vec![0.5, 0.7, 0.8]);
     }
@@ -483,12 +438,14 @@ mod tests {
     fn buffers_stay_bounded() {
         let mut s = DashboardState::default();
         for e in 0..(MAX_CURVE_POINTS as u32 + 50) {
-            s.apply(&epoch("lstm-realistic", e + 1, 0.5));
+            s.apply_json(epoch("lstm-realistic", e + 1, 0.5));
         }
         assert_eq!(s.curves["lstm-realistic"].len(), MAX_CURVE_POINTS);
         assert_eq!(s.curves["lstm-realistic"][0].epoch, 51.0);
         for i in 0..(MAX_JOBS + 10) {
-            s.apply(&json!({"type": "progress", "job": "validate", "id": format!("store-{i}"), "done": 1, "total": 2}));
+            s.apply_json(
+                json!({"type": "progress", "job": "validate", "id": format!("store-{i}"), "done": 1, "total": 2}),
+            );
         }
         assert_eq!(s.jobs.len(), MAX_JOBS);
         assert!(!s.jobs.contains_key(&("train".to_string(), "lstm-realistic".to_string())), "oldest kept");
@@ -506,22 +463,22 @@ mod tests {
         };
         let mut s = DashboardState::default();
         s.apply_text(&json!([event("mlp", "oracle", 0.7), event("gbt", "oracle", 0.8)]).to_string());
-        s.apply(&event("gbt", "realistic", 0.85));
-        s.apply(&event("gbt", "oracle", 0.9));
+        s.apply_json(event("gbt", "realistic", 0.85));
+        s.apply_json(event("gbt", "oracle", 0.9));
         let order: Vec<String> = s.metrics_in_order().iter().map(|e| e.name()).collect();
         assert_eq!(order, vec!["gbt-realistic", "gbt-oracle", "mlp-oracle"]);
         let gbt = s.metrics_in_order()[1];
         assert_eq!(gbt.macro_f1.point, 0.9);
         assert_eq!(gbt.macro_f1.text(), "0.900 [0.850, 0.950]");
-        assert_eq!(gbt.confusion, vec![vec![9, 1], vec![0, 4]]);
+        assert_eq!(gbt.confusion.matrix, vec![vec![9, 1], vec![0, 4]]);
         assert_eq!(gbt.untested_profiles, vec!["scan-and-dial"]);
         assert_eq!(gbt.in_distribution.map(|i| i.point), Some(0.95));
         // A metrics event without macro_f1, a non-event and garbage are counted, not fatal.
-        s.apply(&json!({"type": "metrics", "model": "x"}));
-        s.apply(&json!({"no": "type"}));
+        s.apply_json(json!({"type": "metrics", "model": "x"}));
+        s.apply_json(json!({"no": "type"}));
         s.apply_text("not json");
         assert_eq!(s.metrics.len(), 3);
-        assert_eq!(s.unreadable, 2);
+        assert_eq!(s.unreadable, 3);
     }
 
     #[test]
@@ -532,24 +489,28 @@ mod tests {
                    "values": {"host_cpu": t, "guest_rss": if t > 1.0 { json!(2.0) } else { Value::Null }}})
         };
         for k in 0..(MAX_REPLAY_POINTS + 30) {
-            s.apply(&frame("ep-1", k as f64 * 0.5, if k > 100 { "io-walk" } else { "benign" }));
+            s.apply_json(frame("ep-1", k as f64 * 0.5, if k > 100 { "io-walk" } else { "benign" }));
         }
         assert_eq!(s.replay.t_s.len(), MAX_REPLAY_POINTS);
         assert_eq!(s.replay.values["host_cpu"].len(), MAX_REPLAY_POINTS);
         assert_eq!(s.replay.labels.back().map(String::as_str), Some("io-walk"));
         assert_eq!(s.replay.channels, vec!["guest_rss", "host_cpu"]);
-        s.apply(&json!({"type": "prediction", "model": "gbt", "variant": "oracle", "episode_id": "ep-1", "t_s": 10.0,
+        s.apply_json(
+            json!({"type": "prediction", "model": "gbt", "variant": "oracle", "episode_id": "ep-1", "t_s": 10.0,
             "probs": {"benign": 0.2, "io-walk": 0.8}, "predicted": "io-walk", "truth": "io-walk",
-            "latency_us": 120.0, "runtime": "server"}));
+            "latency_us": 120.0, "runtime": "server"}),
+        );
         assert_eq!(s.predictions["gbt-oracle"].agreement(), Some(1.0));
-        s.apply(&json!({"type": "prediction", "model": "gbt", "variant": "oracle", "episode_id": "ep-1", "t_s": 10.0,
+        s.apply_json(
+            json!({"type": "prediction", "model": "gbt", "variant": "oracle", "episode_id": "ep-1", "t_s": 10.0,
             "probs": {"benign": 0.2, "io-walk": 0.8}, "predicted": "benign", "truth": "io-walk",
-            "latency_us": 900.0, "runtime": "browser"}));
+            "latency_us": 900.0, "runtime": "browser"}),
+        );
         assert_eq!(s.predictions["gbt-oracle (browser)"].agreement(), Some(0.0));
         assert_eq!(s.predictions["gbt-oracle"].windows.len(), 1, "browser runs are kept apart");
         assert_eq!(s.predictions["gbt-oracle"].probs.len(), 2);
         // The next episode starts over; a null value is NaN, not 0.
-        s.apply(&frame("ep-2", 0.0, "benign"));
+        s.apply_json(frame("ep-2", 0.0, "benign"));
         assert_eq!(s.replay.episode_id, "ep-2");
         assert_eq!(s.replay.t_s.len(), 1);
         assert!(s.replay.values["guest_rss"][0].is_nan());
@@ -561,10 +522,10 @@ mod tests {
     #[test]
     fn profiles_and_perf_series() {
         let mut s = DashboardState::default();
-        s.apply(&json!({"type": "attack_profile", "name": "io-walk", "shape": "disk sweep", "curve": [0.0, 0.5, 1.0], "channel": "host_io"}));
+        s.apply_json(json!({"type": "attack_profile", "name": "io-walk", "shape": "disk sweep", "curve": [0.0, 0.5, 1.0], "channel": "host_io"}));
         for v in 0..(MAX_PERF_POINTS + 5) {
-            s.apply(
-                &json!({"type": "perf", "source": "hub", "name": "fanout", "value": v, "unit": "events/s", "p99": 2.0}),
+            s.apply_json(
+                json!({"type": "perf", "source": "hub", "name": "fanout", "value": v, "unit": "events/s", "p99": 2.0}),
             );
         }
         assert_eq!(s.profiles["io-walk"].curve, vec![0.0, 0.5, 1.0]);

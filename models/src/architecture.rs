@@ -25,7 +25,8 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    /// All six, in the order runs list them.
+    /// All six, in the order runs and reports list them
+    /// ([`cis490_shared::evaluation::MODEL_ORDER`], tested).
     pub const ALL: [Architecture; 6] = [
         Architecture::Gbt,
         Architecture::Neural(Arch::Mlp),
@@ -276,5 +277,18 @@ impl Classifier for TrainedModel {
 
     fn predict_proba(&self, windows: &[&[f32]]) -> Result<Vec<ClassProbabilities>, ModelError> {
         self.classifier().predict_proba(windows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::Variant;
+    use cis490_shared::evaluation::{MODEL_ORDER, VARIANT_ORDER};
+
+    #[test]
+    fn runs_list_models_in_the_report_order() {
+        assert_eq!(Architecture::ALL.map(Architecture::as_str), MODEL_ORDER);
+        assert_eq!(Variant::ALL.map(Variant::as_str), VARIANT_ORDER);
     }
 }

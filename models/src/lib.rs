@@ -56,15 +56,11 @@ pub trait Classifier {
     fn predict_proba(&self, windows: &[&[f32]]) -> Result<Vec<ClassProbabilities>, ModelError>;
 }
 
-/// The most probable class of one window.
+/// The most probable class of one window ([`cis490_shared::argmax`]: the
+/// lowest class wins a tie, NaN never wins; a window without any number
+/// is called benign, class 0).
 pub fn argmax(probs: &ClassProbabilities) -> Label {
-    let mut best = 0;
-    for (i, p) in probs.iter().enumerate() {
-        if *p > probs[best] {
-            best = i;
-        }
-    }
-    Label::ALL[best]
+    Label::ALL[cis490_shared::argmax::argmax(probs).unwrap_or(0)]
 }
 
 #[cfg(test)]
@@ -78,5 +74,8 @@ mod tests {
         p[1] = 0.1;
         assert_eq!(argmax(&p), Label::ALL[3]);
         assert_eq!(argmax(&[0.0; NUM_CLASSES]), Label::Benign);
+        p[5] = 0.9;
+        assert_eq!(argmax(&p), Label::ALL[3], "a tie goes to the lowest class");
+        assert_eq!(argmax(&[f32::NAN; NUM_CLASSES]), Label::Benign);
     }
 }

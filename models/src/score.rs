@@ -12,12 +12,11 @@ pub fn macro_f1(truth: &[u32], predicted: &[u32], classes: usize) -> f64 {
     Confusion::from_pairs(truth, predicted, classes).macro_f1().unwrap_or(0.0)
 }
 
-/// The index of the largest value of each `classes`-long row.
+/// The index of the largest value of each `classes`-long row
+/// ([`cis490_shared::argmax`]: the lowest index wins a tie, NaN never
+/// wins; 0 for a row without any number).
 pub fn argmax_rows(probs: &[f32], classes: usize) -> Vec<u32> {
-    probs
-        .chunks(classes.max(1))
-        .map(|row| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32))
-        .collect()
+    probs.chunks(classes.max(1)).map(|row| cis490_shared::argmax::argmax(row).unwrap_or(0) as u32).collect()
 }
 
 #[cfg(test)]
@@ -32,5 +31,6 @@ mod tests {
         // A class only predicted counts with F1 0.
         assert_eq!(macro_f1(&[0, 0], &[0, 2], 3), (2.0 / 3.0 + 0.0) / 2.0);
         assert_eq!(argmax_rows(&[0.1, 0.9, 0.7, 0.3], 2), vec![1, 0]);
+        assert_eq!(argmax_rows(&[0.5, 0.5, f32::NAN, 0.2, f32::NAN, f32::NAN], 2), vec![0, 1, 0], "ties, NaN");
     }
 }

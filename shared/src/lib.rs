@@ -2,7 +2,11 @@
 //!
 //! - [`registry`]: the 46-channel telemetry registry ([`registry::CHANNELS`]),
 //!   its sources and their nominal sampling periods.
-//! - [`events`]: the six dashboard event types and their schema checks.
+//! - [`events`]: the six dashboard event types, parsed into one
+//!   [`events::Event`].
+//! - [`evaluation`]: the evaluation report's types and conventions
+//!   (significance threshold, model order).
+//! - [`argmax`]: the one argmax (first maximum wins a tie, NaN never wins).
 //! - [`label`]: the seven window classes ([`label::Label`]) and the six
 //!   attack-like behaviour profiles.
 //! - [`ids`]: validated host and episode identifiers.
@@ -17,7 +21,9 @@
 //!
 //! Everything here is pure and compiles for `wasm32-unknown-unknown`.
 
+pub mod argmax;
 pub mod errors;
+pub mod evaluation;
 pub mod events;
 pub mod features;
 pub mod ids;

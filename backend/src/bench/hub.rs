@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cis490_shared::events::{Event, ReplayEvent};
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 use super::BenchError;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
@@ -64,10 +65,16 @@ fn publish_load(
             }
         }
         let sent_us = epoch.elapsed().as_micros() as u64;
-        let events: Vec<Value> = (0..per_batch)
+        let events: Vec<Event> = (0..per_batch)
             .map(|i| {
-                json!({"type": "replay", "episode_id": "bench", "host_id": "bench", "t_s": b * per_batch + i,
-                       "label": "benign", "values": {"proc.cpu_user": 1.0}, "sent_us": sent_us})
+                Event::Replay(ReplayEvent {
+                    episode_id: "bench".into(),
+                    host_id: "bench".into(),
+                    t_s: (b * per_batch + i).into(),
+                    label: "benign".into(),
+                    values: Map::from_iter([("proc.cpu_user".to_string(), Value::from(1.0))]),
+                    extra: Map::from_iter([("sent_us".to_string(), Value::from(sent_us))]),
+                })
             })
             .collect();
         publisher.publish(&events).map_err(tool)?;

@@ -19,8 +19,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cis490_shared::events::{Event, PerfEvent, PredictionEvent, ProgressEvent, ReplayEvent};
 use futures_util::StreamExt;
-use serde_json::{Value, json};
+use serde_json::{Map, Value};
 
 use super::BenchError;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
@@ -71,22 +72,40 @@ fn resident_mib(pid: u32) -> Result<(f64, f64), BenchError> {
 }
 
 /// Batch `b` of `scenario` (`None` past the last).
-fn batch(scenario: &str, b: usize) -> Option<Vec<Value>> {
+fn batch(scenario: &str, b: usize) -> Option<Vec<Event>> {
     let big = || "x".repeat(1_000_000);
+    let padded = || Map::from_iter([("pad".to_string(), Value::from(big()))]);
     match scenario {
         "keys" if b < 200 => Some(
             (0..1000)
-                .map(|i| json!({"type": "perf", "source": MARK, "name": format!("k{}", b * 1000 + i), "value": 1, "unit": "x"}))
+                .map(|i| Event::Perf(PerfEvent::new(MARK, &format!("k{}", b * 1000 + i), 1u64.into(), "x")))
                 .collect(),
         ),
-        "progress" if b < 1000 => Some(vec![
-            json!({"type": "progress", "job": MARK, "id": format!("j{b}"), "done": 1, "total": 2, "message": big()}),
-        ]),
-        "frames" if b < 240 => Some(vec![json!({"type": "replay", "episode_id": MARK, "host_id": "h", "t_s": b,
-            "label": "benign", "values": {"pad": big()}})]),
-        "frames" if b < 720 => Some(vec![json!({"type": "prediction", "model": MARK, "variant": "realistic",
-            "episode_id": "e", "t_s": b, "probs": {"benign": 1.0}, "predicted": "benign", "truth": "benign",
-            "latency_us": 1, "runtime": "server", "pad": big()})]),
+        "progress" if b < 1000 => {
+            let mut event = ProgressEvent::new(MARK, &format!("j{b}"), 1, 2);
+            event.message = Some(big());
+            Some(vec![Event::Progress(event)])
+        }
+        "frames" if b < 240 => Some(vec![Event::Replay(ReplayEvent {
+            episode_id: MARK.into(),
+            host_id: "h".into(),
+            t_s: b.into(),
+            label: "benign".into(),
+            values: padded(),
+            extra: Map::new(),
+        })]),
+        "frames" if b < 720 => Some(vec![Event::Prediction(PredictionEvent {
+            model: MARK.into(),
+            variant: "realistic".into(),
+            episode_id: "e".into(),
+            t_s: b.into(),
+            probs: Map::from_iter([("benign".to_string(), Value::from(1.0))]),
+            predicted: "benign".into(),
+            truth: "benign".into(),
+            latency_us: 1u64.into(),
+            runtime: "server".into(),
+            extra: padded(),
+        })]),
         _ => None,
     }
 }
@@ -185,7 +204,7 @@ fn publish_while(publisher: &HttpPublisher, done: &AtomicBool) -> Option<f64> {
     let mut i = 0u64;
     while !done.load(Ordering::Relaxed) {
         let started = Instant::now();
-        let event = json!({"type": "perf", "source": "probe", "name": "p", "value": i, "unit": "x"});
+        let event = Event::Perf(PerfEvent::new("probe", "p", i.into(), "x"));
         publisher.publish(&[event]).ok()?;
         slowest = slowest.max(started.elapsed().as_secs_f64() * 1000.0);
         i += 1;

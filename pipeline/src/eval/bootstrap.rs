@@ -9,16 +9,8 @@
 use cis490_shared::quantile;
 use cis490_shared::rng::Rng;
 
-/// A point estimate and its percentile interval.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Interval {
-    /// The estimate on the data as observed.
-    pub point: f64,
-    /// Lower bound.
-    pub lo: f64,
-    /// Upper bound.
-    pub hi: f64,
-}
+/// A point estimate and its percentile interval (the report's type).
+pub use cis490_shared::evaluation::Interval;
 
 /// How many times each episode is drawn, per resample.
 #[derive(Debug, Clone, PartialEq, Eq)]

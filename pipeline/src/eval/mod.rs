@@ -29,6 +29,7 @@ use cis490_models::architecture::{Architecture, TrainedModel, header_input};
 use cis490_models::checkpoint::CheckpointHeader;
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
+use cis490_shared::evaluation::report_order;
 use cis490_shared::label::Label;
 use rayon::prelude::*;
 use serde_json::Map;
@@ -232,7 +233,7 @@ fn load_candidates(
             reasons.join("; ")
         )));
     }
-    out.sort_by_key(|c| (Architecture::ALL.iter().position(|a| *a == c.arch), c.header.variant));
+    out.sort_by_key(|c| report_order(c.arch.as_str(), c.header.variant.as_str()));
     Ok((out, skipped))
 }
 
@@ -546,7 +547,7 @@ fn compare(
         .zip(tests)
         .zip(adjusted)
         .map(|(((a, b), t), p_holm)| Comparison {
-            split: recipe.into(),
+            split: Some(recipe.into()),
             a: model_ref(&predicted[*a]),
             b: model_ref(&predicted[*b]),
             delta: t.delta,

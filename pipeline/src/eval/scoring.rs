@@ -53,45 +53,8 @@ impl SideEpisodes {
     }
 }
 
-/// Per-class scores.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct ClassScores {
-    /// The label.
-    pub label: String,
-    /// Windows whose truth is this label.
-    pub support: u64,
-    /// Windows predicted as this label.
-    pub predicted: u64,
-    /// Precision (null when never predicted).
-    pub precision: Option<f64>,
-    /// Recall (null when absent from the truth).
-    pub recall: Option<f64>,
-    /// F1 with its interval.
-    pub f1: Interval,
-}
-
-/// Scores of a group of episodes (one profile or one host).
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct GroupScores {
-    /// The profile or host.
-    pub name: String,
-    /// Episodes with at least one scored window.
-    pub episodes: usize,
-    /// Windows scored.
-    pub windows: u64,
-    /// Macro F1 over the group's windows.
-    pub macro_f1: Interval,
-    /// Accuracy over the group's windows.
-    pub accuracy: Interval,
-    /// Profiles only: recall of the profile's own label (benign: benign
-    /// windows called benign).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recall: Option<Interval>,
-    /// Attack-labelled windows predicted as any attack (null without any).
-    pub attack_detected: Option<f64>,
-    /// Benign windows predicted as an attack (null without any).
-    pub false_alarm: Option<f64>,
-}
+/// Per-class and per-group scores (the report's types).
+pub use cis490_shared::evaluation::{ClassScores, GroupScores};
 
 /// Everything measured of one model on one side.
 #[derive(Debug, Clone, PartialEq)]

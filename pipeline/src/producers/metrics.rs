@@ -5,13 +5,14 @@
 
 use std::path::Path;
 
-use cis490_shared::events::{EventError, check_event};
+use cis490_shared::evaluation::Report;
+use cis490_shared::events::{Event, EventError};
 use serde_json::Value;
 
 /// The report could not be turned into events.
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
-    /// Unreadable file or not JSON.
+    /// Unreadable file or not a report.
     #[error("{path}: {message}")]
     Read {
         /// The report.
@@ -19,7 +20,7 @@ pub enum MetricsError {
         /// What went wrong.
         message: String,
     },
-    /// An entry is not a valid `metrics` event.
+    /// An entry is not a valid `metrics` event (an undefined macro F1).
     #[error("{path}: models[{index}]: {source}")]
     Entry {
         /// The report.
@@ -31,65 +32,140 @@ pub enum MetricsError {
     },
 }
 
-/// The `metrics` events of the report at `path`.
-pub fn events(path: &Path) -> Result<Vec<Value>, MetricsError> {
+/// The `metrics` events of the report at `path`: each entry's fields,
+/// `type`, and its comparisons.
+pub fn events(path: &Path) -> Result<Vec<Event>, MetricsError> {
     let shown = path.display().to_string();
     let read = |message: String| MetricsError::Read { path: shown.clone(), message };
-    let report: Value = serde_json::from_slice(&std::fs::read(path).map_err(|e| read(e.to_string()))?)
-        .map_err(|e| read(e.to_string()))?;
-    let models = report.get("models").and_then(Value::as_array).ok_or_else(|| read("no `models` array".into()))?;
-    let comparisons = report.get("comparisons").and_then(Value::as_array).cloned().unwrap_or_default();
-    models
-        .iter()
-        .enumerate()
-        .map(|(index, entry)| {
-            let mut event = entry.clone();
-            let Some(obj) = event.as_object_mut() else {
-                return Err(MetricsError::Entry { path: shown.clone(), index, source: EventError::NotAnObject });
-            };
-            obj.insert("type".into(), "metrics".into());
-            let model = obj.get("model").and_then(Value::as_str).unwrap_or_default().to_string();
-            let variant = obj.get("variant").and_then(Value::as_str).unwrap_or_default().to_string();
-            let is_this = |side: Option<&Value>| {
-                let field = |k: &str| side.and_then(|s| s.get(k)).and_then(Value::as_str);
-                field("model") == Some(model.as_str()) && field("variant") == Some(variant.as_str())
-            };
-            let mine: Vec<Value> =
-                comparisons.iter().filter(|c| is_this(c.get("a")) || is_this(c.get("b"))).cloned().collect();
-            obj.entry("comparisons").or_insert(Value::Array(mine));
-            check_event(&event).map_err(|source| MetricsError::Entry { path: shown.clone(), index, source })?;
-            Ok(event)
-        })
-        .collect()
+    let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+    let report: Report = serde_json::from_slice(&bytes).map_err(|e| read(e.to_string()))?;
+    let entry_event = |index: usize, entry| -> Result<Event, MetricsError> {
+        let json = |e: serde_json::Error| read(format!("models[{index}]: {e}"));
+        let mut value = serde_json::to_value(entry).map_err(json)?;
+        if let Value::Object(fields) = &mut value {
+            fields.insert("type".into(), "metrics".into());
+            fields.insert("comparisons".into(), serde_json::to_value(report.comparisons_of(entry)).map_err(json)?);
+        }
+        Event::from_value(value).map_err(|source| MetricsError::Entry { path: shown.clone(), index, source })
+    };
+    report.models.iter().enumerate().map(|(index, entry)| entry_event(index, entry)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cis490_shared::evaluation::{
+        BootstrapSettings, Comparison, ConfusionEntry, InDistribution, Interval, ModelEntry, ModelRef, SplitSummary,
+    };
+
+    fn f1(point: f64) -> Interval {
+        Interval { point, lo: point - 0.05, hi: point + 0.05 }
+    }
+
+    fn entry(model: &str, variant: &str, point: f64) -> ModelEntry {
+        ModelEntry {
+            model: model.into(),
+            variant: variant.into(),
+            split: "host".into(),
+            checkpoint: format!("run/{model}-{variant}/checkpoint.bin"),
+            episodes: 3,
+            windows: 30,
+            macro_f1: f1(point),
+            accuracy: f1(point),
+            per_class: Vec::new(),
+            per_profile: Vec::new(),
+            per_host: Vec::new(),
+            confusion: ConfusionEntry { labels: vec!["benign".into()], matrix: vec![vec![30]] },
+            untested_profiles: vec!["scan-and-dial".into()],
+            in_distribution: InDistribution {
+                episodes: 2,
+                windows: 20,
+                macro_f1: f1(0.9),
+                accuracy: f1(0.9),
+                per_class: Vec::new(),
+            },
+            generalization_gap: f1(0.9 - point),
+        }
+    }
+
+    fn report(models: Vec<ModelEntry>) -> Report {
+        let side = |model: &str, variant: &str| ModelRef { model: model.into(), variant: variant.into() };
+        let compare = |a, b, p_holm| Comparison {
+            split: Some("host".into()),
+            a,
+            b,
+            delta: f1(0.1),
+            p_value: p_holm,
+            p_holm,
+            significant: p_holm < 0.05,
+        };
+        Report {
+            format: cis490_shared::evaluation::FORMAT.into(),
+            run: "run".into(),
+            split: SplitSummary {
+                file: "split.json".into(),
+                recipe: "host".into(),
+                held_out: vec!["rpi-01".into()],
+                digest: "d".into(),
+                test_episodes: 3,
+                in_distribution_episodes: 2,
+                in_distribution_source: "in_distribution".into(),
+            },
+            bootstrap: BootstrapSettings {
+                unit: "episode".into(),
+                resamples: 100,
+                seed: 1,
+                confidence: 0.95,
+                interval: "percentile".into(),
+                p_value: "paired".into(),
+                correction: "holm".into(),
+                macro_f1: "macro".into(),
+            },
+            labels: vec!["benign".into()],
+            models,
+            comparisons: vec![
+                compare(side("gbt", "realistic"), side("mlp", "realistic"), 0.01),
+                compare(side("gbt", "oracle"), side("mlp", "oracle"), 0.2),
+            ],
+            skipped: Vec::new(),
+        }
+    }
 
     #[test]
     fn report_entries_become_metrics_events_with_their_comparisons() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("report.json");
-        let f1 = |p: f64| serde_json::json!({"point": p, "lo": p - 0.05, "hi": p + 0.05});
-        let report = serde_json::json!({
-            "models": [
-                {"model": "gbt", "variant": "realistic", "split": "host", "macro_f1": f1(0.8), "untested_profiles": ["scan-and-dial"]},
-                {"model": "mlp", "variant": "realistic", "split": "host", "macro_f1": f1(0.7), "untested_profiles": []},
-            ],
-            "comparisons": [
-                {"a": {"model": "gbt", "variant": "realistic"}, "b": {"model": "mlp", "variant": "realistic"}, "p_holm": 0.01},
-                {"a": {"model": "gbt", "variant": "oracle"}, "b": {"model": "mlp", "variant": "oracle"}, "p_holm": 0.2},
-            ],
-        });
-        std::fs::write(&path, report.to_string())?;
+        let written = report(vec![entry("gbt", "realistic", 0.8), entry("mlp", "realistic", 0.7)]);
+        std::fs::write(&path, serde_json::to_vec_pretty(&written)?)?;
         let events = events(&path)?;
         assert_eq!(events.len(), 2);
-        assert_eq!(events[0]["type"], "metrics");
-        assert_eq!(events[1]["comparisons"].as_array().map(Vec::len), Some(1));
+        let Event::Metrics(mlp) = &events[1] else { return Err("not a metrics event".into()) };
+        assert_eq!((mlp.model.as_str(), mlp.macro_f1.interval()), ("mlp", f1(0.7)));
+        let sections = mlp.sections();
+        assert_eq!(sections.comparisons, written.comparisons[..1].to_vec(), "only its own comparisons");
+        assert_eq!(sections.in_distribution.map(|d| d.windows), Some(20));
+        assert_eq!(mlp.untested_profile_names(), vec!["scan-and-dial"]);
+        // Every field of the entry reaches the event.
+        let event_fields = serde_json::to_value(&events[0])?;
+        let entry_fields = serde_json::to_value(&written.models[0])?;
+        for (name, value) in entry_fields.as_object().into_iter().flatten() {
+            assert_eq!(event_fields.get(name), Some(value), "{name}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_damaged_report_or_an_undefined_macro_f1_is_named() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("report.json");
         std::fs::write(&path, r#"{"models": [{"model": "gbt"}]}"#)?;
-        let err = super::events(&path).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("models[0]") && err.contains("variant"), "{err}");
+        let err = events(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("report.json") && err.contains("missing field"), "{err}");
+        let mut undefined = entry("gbt", "realistic", 0.8);
+        undefined.macro_f1.lo = f64::NAN;
+        std::fs::write(&path, serde_json::to_vec(&report(vec![entry("cnn", "oracle", 0.5), undefined]))?)?;
+        let err = events(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("models[1]") && err.contains("macro_f1.lo"), "{err}");
         Ok(())
     }
 }

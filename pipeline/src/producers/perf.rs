@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use cis490_shared::events::{Event, Number, PerfEvent};
 
 use crate::publish::{Publish, PublishError};
 
@@ -60,19 +60,21 @@ pub fn watch(pid: &str, source: &str, every: Duration, publisher: &dyn Publish) 
 }
 
 /// `perf` events for `source` from two samples: RSS and CPU percent.
-pub fn events(source: &str, before: &ProcessSample, now: &ProcessSample) -> Vec<Value> {
+pub fn events(source: &str, before: &ProcessSample, now: &ProcessSample) -> Vec<Event> {
     let wall = now.at.duration_since(before.at).as_secs_f64();
     let cpu = if wall > 0.0 { 100.0 * (now.cpu_s - before.cpu_s) / wall } else { 0.0 };
-    vec![
-        json!({"type": "perf", "source": source, "name": "rss_bytes", "value": now.rss_bytes, "unit": "bytes"}),
-        json!({"type": "perf", "source": source, "name": "cpu_percent", "value": cpu, "unit": "%"}),
-    ]
+    let mut events = vec![Event::Perf(PerfEvent::new(source, "rss_bytes", now.rss_bytes.into(), "bytes"))];
+    // Finite for any two readings of /proc; a broken clock reports no CPU figure.
+    if let Some(cpu) = Number::from_f64(cpu) {
+        events.push(Event::Perf(PerfEvent::new(source, "cpu_percent", cpu, "%")));
+    }
+    events
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cis490_shared::events::{EventKind, check_event};
+    use cis490_shared::events::EventKind;
 
     #[test]
     fn this_process_can_be_measured() {
@@ -81,8 +83,7 @@ mod tests {
         assert!(spin > 0);
         let b = sample("self").unwrap_or(a);
         assert!(b.rss_bytes > 1 << 20);
-        for e in events("test", &a, &b) {
-            assert_eq!(check_event(&e), Ok(EventKind::Perf));
-        }
+        let events = events("test", &a, &b);
+        assert_eq!(events.iter().map(Event::kind).collect::<Vec<_>>(), [EventKind::Perf; 2]);
     }
 }

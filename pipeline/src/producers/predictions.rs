@@ -10,9 +10,11 @@ use cis490_models::architecture::header_input;
 use cis490_models::checkpoint::{self, CheckpointHeader};
 use cis490_models::onnx::OnnxRunner;
 use cis490_models::variant::{Variant, WindowInputs};
+use cis490_shared::argmax::argmax;
+use cis490_shared::events::{Number, PredictionEvent};
 use cis490_shared::features::{STEP_NS, WINDOW_STEPS};
 use cis490_shared::label::Label;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::extract::episode::EpisodeWindows;
 use crate::run_dir::{MAX_CHECKPOINT_BYTES, MAX_ONNX_BYTES, RunDir};
@@ -68,35 +70,40 @@ pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
 
 /// One prediction event per model and kept window of `ep`, each paired
 /// with the grid step at the window's end (when a live system would know).
-pub fn prediction_events(models: &[LiveModel], ep: &EpisodeWindows, episode_id: &str) -> Vec<(usize, Value)> {
+pub fn prediction_events(models: &[LiveModel], ep: &EpisodeWindows, episode_id: &str) -> Vec<(usize, PredictionEvent)> {
     let mut out = Vec::new();
     for (window, features) in ep.windows.iter().zip(&ep.features) {
         let end_step = window.start_step + WINDOW_STEPS;
+        let Some(t_s) = Number::from_f64((end_step as i64 * STEP_NS) as f64 / 1e9) else { continue };
         for model in models {
             let x = model.inputs.select(&features.summary, &features.tensor);
             let started = Instant::now();
+            let name = || format!("{}-{}", model.model, model.variant.as_str());
             let Ok(probs) = model.runner.probabilities(&x) else {
-                tracing::warn!("{}-{}: inference failed on {episode_id}", model.model, model.variant.as_str());
+                tracing::warn!("{}: inference failed on {episode_id}", name());
                 continue;
             };
-            let latency_us = started.elapsed().as_secs_f64() * 1e6;
-            let mut by_label = Map::new();
-            let mut best = 0;
-            for (i, p) in probs.iter().enumerate() {
-                by_label.insert(Label::ALL[i].to_string(), json!(p));
-                if *p > probs[best] {
-                    best = i;
-                }
-            }
-            out.push((
-                end_step,
-                json!({
-                    "type": "prediction", "model": model.model, "variant": model.variant.as_str(),
-                    "episode_id": episode_id, "t_s": (end_step as i64 * STEP_NS) as f64 / 1e9,
-                    "probs": by_label, "predicted": Label::ALL[best].to_string(), "truth": window.label.to_string(),
-                    "latency_us": latency_us, "runtime": "server",
-                }),
-            ));
+            let (Some(latency_us), Some(best)) =
+                (Number::from_f64(started.elapsed().as_secs_f64() * 1e6), argmax(&probs))
+            else {
+                tracing::warn!("{}: no probability is a number on {episode_id}", name());
+                continue;
+            };
+            let by_label: Map<String, Value> =
+                probs.iter().zip(Label::ALL).map(|(p, label)| (label.to_string(), Value::from(*p))).collect();
+            let event = PredictionEvent {
+                model: model.model.clone(),
+                variant: model.variant.as_str().into(),
+                episode_id: episode_id.into(),
+                t_s: t_s.clone(),
+                probs: by_label,
+                predicted: Label::ALL[best].to_string(),
+                truth: window.label.to_string(),
+                latency_us,
+                runtime: "server".into(),
+                extra: Map::new(),
+            };
+            out.push((end_step, event));
         }
     }
     out

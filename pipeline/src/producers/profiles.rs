@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use cis490_shared::events::{AttackProfileEvent, Event, Number};
 use cis490_shared::label::{Label, Profile};
 use cis490_shared::registry::CHANNELS;
 use cis490_shared::validation::Status;
-use serde_json::{Value, json};
+use serde_json::Map;
 
 use crate::extract::episode::{EpisodeError, extract_episode};
 use crate::publish::{Publish, PublishError};
@@ -47,7 +48,7 @@ pub fn curve(values: &[f32], points: usize) -> Vec<f64> {
 }
 
 /// The `attack_profile` event of one profile from one episode archive.
-pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<Value, EpisodeError> {
+pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<Event, EpisodeError> {
     let ep = extract_episode(path, &ReadLimits::default())?;
     let (channel, shape) = characteristic(profile);
     let index = CHANNELS.iter().position(|c| c.name() == channel).unwrap_or(0);
@@ -58,13 +59,13 @@ pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<
         .flat_map(|w| w.start_step..w.start_step + cis490_shared::features::STRIDE_STEPS)
         .collect();
     let series: Vec<f32> = steps.iter().filter_map(|k| ep.grid.channel(index).get(*k).copied()).collect();
-    Ok(json!({
-        "type": "attack_profile",
-        "name": profile.as_str(),
-        "shape": shape,
-        "curve": curve(&series, CURVE_POINTS),
-        "channel": channel,
-        "episode_id": episode_id,
+    Ok(Event::AttackProfile(AttackProfileEvent {
+        name: profile.as_str().into(),
+        shape: shape.into(),
+        // Averages of finite values, scaled to [0, 1]: always numbers.
+        curve: curve(&series, CURVE_POINTS).into_iter().filter_map(Number::from_f64).collect(),
+        channel: Some(channel.into()),
+        extra: Map::from_iter([("episode_id".to_string(), episode_id.into())]),
     }))
 }
 
@@ -91,7 +92,7 @@ pub enum ProfilesError {
 
 /// One event per profile that has an accepted episode in `index`
 /// (the first one in store order); errors are returned per profile.
-pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Value, ProfileSkipped>> {
+pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Event, ProfileSkipped>> {
     Profile::ALL
         .iter()
         .filter_map(|p| {

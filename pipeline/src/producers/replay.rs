@@ -13,9 +13,10 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use cis490_shared::events::{Event, Number, ReplayEvent};
 use cis490_shared::features::STEP_NS;
 use cis490_shared::registry::CHANNELS;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::extract::episode::{EpisodeError, EpisodeWindows, extract_episode};
 use crate::producers::predictions::{LiveModel, prediction_events};
@@ -76,9 +77,9 @@ pub fn stream(
             done.skipped += 1;
             continue;
         }
-        let mut batch = vec![frame];
+        let mut batch = vec![Event::Replay(frame)];
         while let Some((_, event)) = predictions.next_if(|(step, _)| *step <= k + 1) {
-            batch.push(event);
+            batch.push(Event::Prediction(event));
         }
         publisher.publish(&batch)?;
         done.sent += 1;
@@ -104,29 +105,30 @@ pub fn replay(
 }
 
 /// The frames of one episode, in time order.
-pub fn frames(path: &Path, episode_id: &str, host_id: &str) -> Result<Vec<Value>, EpisodeError> {
+pub fn frames(path: &Path, episode_id: &str, host_id: &str) -> Result<Vec<ReplayEvent>, EpisodeError> {
     let ep = extract_episode(path, &ReadLimits::default())?;
     Ok(frames_of(&ep, episode_id, host_id))
 }
 
 /// The frames of an already extracted episode.
-pub fn frames_of(ep: &EpisodeWindows, episode_id: &str, host_id: &str) -> Vec<Value> {
+pub fn frames_of(ep: &EpisodeWindows, episode_id: &str, host_id: &str) -> Vec<ReplayEvent> {
     let names: Vec<String> = CHANNELS.iter().map(|c| c.name()).collect();
     (0..ep.grid.steps)
-        .map(|k| {
+        .filter_map(|k| {
             let mut values = Map::new();
             for (c, name) in names.iter().enumerate() {
-                let v = if ep.grid.channel_present(c)[k] { json!(ep.grid.channel(c)[k]) } else { Value::Null };
+                let v = if ep.grid.channel_present(c)[k] { Value::from(ep.grid.channel(c)[k]) } else { Value::Null };
                 values.insert(name.clone(), v);
             }
             let t_ns = k as i64 * STEP_NS;
-            json!({
-                "type": "replay",
-                "episode_id": episode_id,
-                "host_id": host_id,
-                "t_s": t_ns as f64 / 1e9,
-                "label": ep.label_at(ep.start_wall_ns + t_ns).map_or("unlabelled".to_string(), |l| l.to_string()),
-                "values": values,
+            Some(ReplayEvent {
+                episode_id: episode_id.into(),
+                host_id: host_id.into(),
+                // Any step count in seconds is a finite number.
+                t_s: Number::from_f64(t_ns as f64 / 1e9)?,
+                label: ep.label_at(ep.start_wall_ns + t_ns).map_or("unlabelled".to_string(), |l| l.to_string()),
+                values,
+                extra: Map::new(),
             })
         })
         .collect()

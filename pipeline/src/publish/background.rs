@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use cis490_shared::events::Event;
 
 use super::retry::backoff;
 use super::{Publish, PublishError};
@@ -28,7 +28,7 @@ pub const FLUSH_FOR: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Default)]
 struct Queue {
-    events: VecDeque<Value>,
+    events: VecDeque<Event>,
     dropped: u64,
     closing: bool,
 }
@@ -71,7 +71,7 @@ impl Background {
 }
 
 impl Publish for Background {
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
+    fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
         let mut q = self.shared.lock();
         for event in events {
             if q.events.len() >= QUEUE_EVENTS {
@@ -108,7 +108,7 @@ fn deliver(shared: &Shared, inner: &dyn Publish) {
     let mut failures = 0u32;
     let mut deadline: Option<Instant> = None;
     loop {
-        let batch: Vec<Value> = {
+        let batch: Vec<Event> = {
             let mut q = shared.lock();
             while q.events.is_empty() && !q.closing {
                 q = shared.wake.wait(q).unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -157,16 +157,22 @@ fn deliver(shared: &Shared, inner: &dyn Publish) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cis490_shared::events::PerfEvent;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// The `i`th event of a test.
+    fn numbered(i: usize) -> Event {
+        Event::Perf(PerfEvent::new("test", "i", i.into(), "events"))
+    }
 
     /// Refuses to connect `down` times, then records what it receives.
     struct Recorder {
         down: AtomicUsize,
-        got: Arc<Mutex<Vec<Value>>>,
+        got: Arc<Mutex<Vec<Event>>>,
     }
 
     impl Publish for Recorder {
-        fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
+        fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
             if self.down.load(Ordering::SeqCst) > 0 {
                 self.down.fetch_sub(1, Ordering::SeqCst);
                 return Err(PublishError::Connect { addr: "hub".into(), source: std::io::Error::other("refused") });
@@ -185,13 +191,13 @@ mod tests {
         let background = Background::start(Box::new(Recorder { down: AtomicUsize::new(2), got: got.clone() }));
         let started = Instant::now();
         for i in 0..10 {
-            background.publish(&[serde_json::json!({"i": i})]).map_err(|e| e.to_string())?;
+            background.publish(&[numbered(i)]).map_err(|e| e.to_string())?;
         }
         assert!(started.elapsed() < Duration::from_millis(100), "publish waited for the hub");
         drop(background);
         let got = got.lock().map_err(|e| e.to_string())?;
-        let order: Vec<i64> = got.iter().filter_map(|v| v["i"].as_i64()).collect();
-        assert_eq!(order, (0..10).collect::<Vec<_>>());
+        let order: Vec<Event> = (0..10).map(numbered).collect();
+        assert_eq!(*got, order);
         Ok(())
     }
 
@@ -200,7 +206,7 @@ mod tests {
         let got = Arc::new(Mutex::new(Vec::new()));
         let background = Background::start(Box::new(Recorder { down: AtomicUsize::new(usize::MAX), got }));
         for i in 0..(QUEUE_EVENTS + 10) {
-            let _ = background.publish(&[serde_json::json!({"i": i})]);
+            let _ = background.publish(&[numbered(i)]);
         }
         assert_eq!(background.dropped(), 10);
         let started = Instant::now();

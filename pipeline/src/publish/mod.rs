@@ -18,8 +18,7 @@ use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use cis490_shared::events::EventError;
-use serde_json::Value;
+use cis490_shared::events::Event;
 
 /// Publishing failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,15 +47,15 @@ pub enum PublishError {
         /// Response body.
         body: String,
     },
-    /// An event failed its schema check (in-process publishing).
-    #[error(transparent)]
-    Event(#[from] EventError),
+    /// The events could not be serialized.
+    #[error("cannot serialize the events: {0}")]
+    Serialize(#[from] serde_json::Error),
 }
 
 /// Something events can be published to.
 pub trait Publish: Send + Sync {
     /// Publishes events in order.
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError>;
+    fn publish(&self, events: &[Event]) -> Result<(), PublishError>;
 }
 
 /// Publishes to a hub over HTTP.
@@ -91,8 +90,8 @@ impl HttpPublisher {
 }
 
 impl Publish for HttpPublisher {
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
-        let body = Value::Array(events.to_vec()).to_string();
+    fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        let body = serde_json::to_string(events)?;
         let connect_err = |source| PublishError::Connect { addr: self.host.clone(), source };
         let addr = self
             .host

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value, json};
+use cis490_shared::events::{Event, ProgressEvent};
+use serde_json::{Map, Value};
 
 use super::Publish;
 
@@ -56,6 +57,12 @@ impl ProgressEvents {
     /// skipped when the previous event was under [`MIN_INTERVAL`] ago,
     /// unless `done == total`.
     pub fn report(&self, done: u64, total: u64, message: &str, extra: Map<String, Value>) {
+        self.report_with(done, total, message, |event| event.extra = extra);
+    }
+
+    /// Reports like [`ProgressEvents::report`], `details` filling in the
+    /// rest of the event (training's epoch, scores and history).
+    pub fn report_with(&self, done: u64, total: u64, message: &str, details: impl FnOnce(&mut ProgressEvent)) {
         let Some(publisher) = &self.publisher else { return };
         {
             let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -64,14 +71,11 @@ impl ProgressEvents {
             }
             *last = Some(Instant::now());
         }
-        let mut event = json!({
-            "type": "progress", "job": self.job, "id": self.id, "done": done, "total": total,
-            "unit": self.unit, "message": message,
-        });
-        if let Some(obj) = event.as_object_mut() {
-            obj.extend(extra);
-        }
-        if let Err(e) = publisher.publish(&[event])
+        let mut event = ProgressEvent::new(&self.job, &self.id, done, total);
+        event.unit = Some(self.unit.clone());
+        event.message = Some(message.into());
+        details(&mut event);
+        if let Err(e) = publisher.publish(&[Event::Progress(event)])
             && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
         {
             tracing::warn!("progress events not delivered (the job goes on): {e}");

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use cis490_shared::events::Event;
 
 use super::{Publish, PublishError};
 
@@ -29,7 +29,7 @@ impl PublishError {
         match self {
             PublishError::Connect { .. } => true,
             PublishError::Status { status, .. } => matches!(status, 0 | 408 | 429 | 500..=599),
-            PublishError::Url { .. } | PublishError::Event(_) => false,
+            PublishError::Url { .. } | PublishError::Serialize(_) => false,
         }
     }
 }
@@ -65,7 +65,7 @@ impl<P: Publish> Retrying<P> {
 }
 
 impl<P: Publish> Publish for Retrying<P> {
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
+    fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
         let started = Instant::now();
         let mut failures = 0u32;
         loop {
@@ -105,7 +105,7 @@ mod tests {
     struct Flaky(Mutex<Vec<PublishError>>);
 
     impl Publish for Flaky {
-        fn publish(&self, _: &[Value]) -> Result<(), PublishError> {
+        fn publish(&self, _: &[Event]) -> Result<(), PublishError> {
             match self.0.lock().map(|mut e| e.pop()) {
                 Ok(Some(e)) => Err(e),
                 _ => Ok(()),

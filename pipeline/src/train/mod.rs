@@ -36,10 +36,11 @@ use cis490_models::gbt::Table;
 use cis490_models::neural::Arch;
 use cis490_models::neural::trainer::{BatchProgress, EpochReport, Hooks};
 use cis490_models::variant::Variant;
+use cis490_shared::events::{Number, ProgressEvent};
 use cis490_shared::features::stats::summary_names;
 use cis490_shared::label::Label;
 use cis490_shared::registry::schema_hash;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use self::dataset::FeatureKind;
 use self::row_file::{RowFile, RowFileWriter, ScratchDir};
@@ -517,22 +518,21 @@ fn train_one(
     };
     let events = ProgressEvents::new(opts.publisher.clone(), "train", &job, unit);
     let epoch_events = ProgressEvents::new(opts.publisher.clone(), "train", &job, unit).unthrottled();
-    let extra = |report: Option<&EpochReport>| -> Map<String, Value> {
-        let mut m = Map::new();
-        m.insert("model".into(), json!(arch.as_str()));
-        m.insert("variant".into(), json!(variant.as_str()));
+    // Which model, and the epoch's scores (a NaN score is left out).
+    let describe = |event: &mut ProgressEvent, report: Option<&EpochReport>| {
+        event.extra.insert("model".into(), arch.as_str().into());
+        event.extra.insert("variant".into(), variant.as_str().into());
         if let Some(r) = report {
-            m.insert("epoch".into(), json!(r.epoch));
-            m.insert("train_loss".into(), json!(r.train_loss));
-            m.insert("val_macro_f1".into(), json!(r.val_macro_f1));
-            m.insert("lr".into(), json!(r.lr));
+            event.epoch = Some(r.epoch.into());
+            event.train_loss = Number::from_f64(r.train_loss);
+            event.val_macro_f1 = Number::from_f64(r.val_macro_f1);
+            event.lr = Number::from_f64(r.lr);
         }
-        m
     };
-    let pace_fields = |m: &mut Map<String, Value>, (per_s, eta): (f64, f64)| {
-        m.insert("windows_per_s".into(), json!(per_s.round()));
+    let pace_fields = |event: &mut ProgressEvent, (per_s, eta): (f64, f64)| {
+        event.extra.insert("windows_per_s".into(), json!(per_s.round()));
         if eta.is_finite() {
-            m.insert("eta_s".into(), json!(eta.round()));
+            event.extra.insert("eta_s".into(), json!(eta.round()));
         }
     };
     // The bar counts training windows: epochs × windows per epoch, or
@@ -543,10 +543,10 @@ fn train_one(
         (neural.max_epochs * epoch_windows) as u64
     };
     let bar = bars.job(&job, bar_total);
-    epoch_events.report(0, max_units as u64, "started", extra(None));
+    epoch_events.report_with(0, max_units as u64, "started", |e| describe(e, None));
     let pace = Pace { started: Instant::now() };
     let history: Mutex<Vec<Value>> = Mutex::new(Vec::new());
-    let history_now = || Value::Array(history.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone());
+    let history_now = || history.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
     let mut epochs = 0;
     let mut last_epoch: Option<EpochReport> = None;
     // Every epoch's event carries the curve so far, so a dashboard that
@@ -571,20 +571,23 @@ fn train_one(
             figures.0,
             if r.best { " (best)" } else { "" }
         );
-        let mut fields = extra(Some(r));
-        fields.insert("history".into(), history_now());
-        pace_fields(&mut fields, figures);
-        epoch_events.report(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), fields);
+        epoch_events.report_with(r.epoch as u64, r.max_epochs as u64, &format!("epoch {}", r.epoch), |e| {
+            describe(e, Some(r));
+            e.history = Some(history_now());
+            pace_fields(e, figures);
+        });
         last_epoch = Some(r.clone());
     };
     let mut on_batch = |b: &BatchProgress| {
         let done = (b.epoch - 1) * b.epoch_windows + b.windows_done;
         bar.set_position(done as u64);
-        let mut fields = extra(None);
-        fields.insert("epoch".into(), json!(b.epoch - 1));
-        fields.insert("history".into(), history_now());
-        pace_fields(&mut fields, pace.figures(done as f64, (b.max_epochs * b.epoch_windows) as f64, 1.0));
-        events.report((b.epoch - 1) as u64, b.max_epochs as u64, &format!("epoch {}", b.epoch), fields);
+        let figures = pace.figures(done as f64, (b.max_epochs * b.epoch_windows) as f64, 1.0);
+        events.report_with((b.epoch - 1) as u64, b.max_epochs as u64, &format!("epoch {}", b.epoch), |e| {
+            describe(e, None);
+            e.epoch = Some((b.epoch - 1).into());
+            e.history = Some(history_now());
+            pace_fields(e, figures);
+        });
     };
     let last_log = Mutex::new(Instant::now());
     let mut on_round = |round: usize| {
@@ -592,10 +595,11 @@ fn train_one(
         bar.set_position((done * train_windows) as u64);
         bar.set_message(format!("{job} round {done}/{max_units}"));
         let figures = pace.figures(done as f64, max_units as f64, train_windows as f64);
-        let mut fields = extra(None);
-        fields.insert("round".into(), json!(done));
-        pace_fields(&mut fields, figures);
-        events.report(done as u64, max_units as u64, &format!("round {done}"), fields);
+        events.report_with(done as u64, max_units as u64, &format!("round {done}"), |e| {
+            describe(e, None);
+            e.extra.insert("round".into(), done.into());
+            pace_fields(e, figures);
+        });
         let mut last = last_log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if last.elapsed().as_secs() >= 10 {
             *last = Instant::now();
@@ -638,12 +642,13 @@ fn train_one(
     let fitted = fit(arch, input, data, (&mean, &std), &opts.settings, hooks, &mut on_round).map_err(fit_err)?;
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let mut done = extra(last_epoch.as_ref());
-    done.insert("val_macro_f1".into(), json!(fitted.val_macro_f1));
-    if arch != Architecture::Gbt {
-        done.insert("history".into(), history_now());
-    }
-    epoch_events.report(max_units as u64, max_units as u64, "done", done);
+    epoch_events.report_with(max_units as u64, max_units as u64, "done", |e| {
+        describe(e, last_epoch.as_ref());
+        e.val_macro_f1 = Number::from_f64(fitted.val_macro_f1);
+        if arch != Architecture::Gbt {
+            e.history = Some(history_now());
+        }
+    });
 
     let header = CheckpointHeader {
         format_version: FORMAT_VERSION,

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use cis490_pipeline::publish::{Publish, PublishError};
-use cis490_shared::events::{EventKind, check_event, state_key};
+use cis490_shared::events::{Event, EventKind};
 use serde_json::Value;
 
 use queue::ClientQueue;
@@ -163,6 +163,21 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
+/// An event serialized for dashboards (stamped, keyed), before its `seq`.
+struct Unnumbered {
+    kind: EventKind,
+    key: Option<Arc<str>>,
+    text: String,
+}
+
+impl Unnumbered {
+    /// `event` stamped at `now_ms` and serialized (outside the hub's lock).
+    fn of(mut event: Event, now_ms: u64) -> Result<Self, serde_json::Error> {
+        event.stamp(now_ms);
+        Ok(Self { kind: event.kind(), key: event.state_key().map(Arc::from), text: serde_json::to_string(&event)? })
+    }
+}
+
 /// `text` (a JSON object without `seq`) with `"seq":N` as its first field.
 fn with_seq(seq: u64, text: &str) -> Arc<str> {
     match text.strip_prefix('{') {
@@ -193,17 +208,24 @@ impl Hub {
         self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Publishes one checked event: assigns `seq` (always, replacing a
-    /// producer's, so it strictly increases per hub run), adds `ts` (Unix
-    /// ms) when missing, keeps it as state or as a recent frame, and queues
-    /// it for every client. Returns the `seq`.
-    pub fn publish(&self, kind: EventKind, mut event: Value) -> u64 {
-        let key = state_key(kind, &event).map(Arc::from);
-        if let Some(obj) = event.as_object_mut() {
-            obj.remove("seq");
-            obj.entry("ts").or_insert_with(|| now_ms().into());
-        }
-        let text = event.to_string();
+    /// Publishes one event: assigns `seq` (always, replacing a producer's,
+    /// so it strictly increases per hub run), adds `ts` (Unix ms) when
+    /// missing ([`Event::stamp`]), keeps it as state or as a recent frame,
+    /// and queues it for every client. Returns the `seq`.
+    pub fn publish(&self, event: Event) -> Result<u64, serde_json::Error> {
+        Ok(self.publish_text(Unnumbered::of(event, now_ms())?))
+    }
+
+    /// Publishes events in order, all or none: each is serialized before
+    /// the first is published. Returns their `seq`s.
+    pub fn publish_all(&self, events: Vec<Event>) -> Result<Vec<u64>, serde_json::Error> {
+        let now = now_ms();
+        let texts = events.into_iter().map(|e| Unnumbered::of(e, now)).collect::<Result<Vec<_>, _>>()?;
+        Ok(texts.into_iter().map(|text| self.publish_text(text)).collect())
+    }
+
+    /// Numbers, keeps and queues one serialized event.
+    fn publish_text(&self, Unnumbered { kind, key, text }: Unnumbered) -> u64 {
         let mut inner = self.lock();
         inner.next_seq += 1;
         let seq = inner.next_seq;
@@ -273,11 +295,8 @@ impl Hub {
 /// The demo publishes to its own hub in-process, through the same trait
 /// as producers that publish over HTTP.
 impl Publish for Hub {
-    fn publish(&self, events: &[Value]) -> Result<(), PublishError> {
-        let kinds = events.iter().map(check_event).collect::<Result<Vec<_>, _>>()?;
-        for (event, kind) in events.iter().zip(kinds) {
-            Hub::publish(self, kind, event.clone());
-        }
+    fn publish(&self, events: &[Event]) -> Result<(), PublishError> {
+        self.publish_all(events.to_vec())?;
         Ok(())
     }
 }
@@ -291,14 +310,29 @@ mod tests {
         hub.snapshot_json().as_array().cloned().unwrap_or_default()
     }
 
+    /// Publishes a fixture event (a test's own JSON, valid by construction).
+    fn publish(hub: &Hub, event: Value) {
+        let parsed = Event::from_value(event).unwrap_or_else(|e| panic!("{e}"));
+        hub.publish(parsed).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    fn replay(t_s: u64, extra: Value) -> Value {
+        let mut frame = json!({"type": "replay", "episode_id": "e", "host_id": "h", "t_s": t_s, "label": "benign",
+                               "values": {}});
+        if let (Some(frame), Some(extra)) = (frame.as_object_mut(), extra.as_object()) {
+            frame.extend(extra.clone());
+        }
+        frame
+    }
+
     #[test]
     fn state_is_latest_per_key_and_seq_increases() {
         let hub = Hub::new();
         let profile =
             |shape: &str| json!({"type": "attack_profile", "name": "io-walk", "shape": shape, "curve": [0.0]});
-        hub.publish(EventKind::AttackProfile, profile("old"));
-        hub.publish(EventKind::Replay, json!({"type": "replay", "ts": 5, "seq": 99}));
-        hub.publish(EventKind::AttackProfile, profile("new"));
+        publish(&hub, profile("old"));
+        publish(&hub, replay(0, json!({"ts": 5, "seq": 99})));
+        publish(&hub, profile("new"));
         let list = list(&hub);
         assert_eq!(list.len(), 2);
         assert_eq!(list[0]["seq"], 2, "a producer's seq is replaced");
@@ -307,7 +341,7 @@ mod tests {
         assert_eq!(list[1]["seq"], 3);
         let (first, queue) = hub.subscribe();
         assert_eq!(first.iter().map(|e| e.seq).collect::<Vec<_>>(), [2, 3]);
-        hub.publish(EventKind::Replay, json!({"type": "replay"}));
+        publish(&hub, replay(1, json!({})));
         assert_eq!(queue.len(), 1);
         assert_eq!(hub.stats(), HubStats { clients: 1, ..HubStats::default() });
     }
@@ -323,10 +357,10 @@ mod tests {
         let hub = Hub::with_limits(limits);
         let perf = |name: String| json!({"type": "perf", "source": "s", "name": name, "value": 1, "unit": "x"});
         for i in 0..25 {
-            hub.publish(EventKind::Perf, perf(format!("k{i}")));
+            publish(&hub, perf(format!("k{i}")));
         }
         let profile = json!({"type": "attack_profile", "name": "io-walk", "shape": "s", "curve": [0.0]});
-        hub.publish(EventKind::AttackProfile, profile);
+        publish(&hub, profile);
         let names: Vec<String> = list(&hub)
             .iter()
             .filter(|e| e["type"] == "perf")
@@ -337,18 +371,22 @@ mod tests {
         assert_eq!(hub.stats().evicted_events, 15);
         // Bytes: three ~900-byte progress events do not fit in 2,000.
         for i in 0..3 {
-            hub.publish(
-                EventKind::Progress,
+            publish(
+                &hub,
                 json!({"type": "progress", "job": "j", "id": i.to_string(), "done": 1, "total": 2, "message": "m".repeat(800)}),
             );
         }
         let ids: Vec<Value> = list(&hub).iter().filter(|e| e["type"] == "progress").map(|e| e["id"].clone()).collect();
         assert_eq!(ids, [json!("1"), json!("2")]);
         assert_eq!(hub.stats().evicted_events, 16);
-        // Frames: by count (replay) and by bytes (predictions, ~166 bytes each).
+        // Frames: by count (replay) and by bytes (predictions, ~160 bytes each).
         for i in 0..5 {
-            hub.publish(EventKind::Replay, json!({"type": "replay", "t_s": i}));
-            hub.publish(EventKind::Prediction, json!({"type": "prediction", "t_s": i, "pad": "p".repeat(100)}));
+            publish(&hub, replay(i, json!({})));
+            publish(
+                &hub,
+                json!({"type": "prediction", "model": "m", "variant": "v", "episode_id": "e", "t_s": i, "probs": {},
+                       "predicted": "p", "truth": "t", "latency_us": 1, "runtime": "server", "ts": 1}),
+            );
         }
         let count = |kind: &str| list(&hub).iter().filter(|e| e["type"] == kind).count();
         assert_eq!((count("replay"), count("prediction")), (3, 2));
@@ -358,14 +396,11 @@ mod tests {
     #[test]
     fn the_snapshot_is_the_kept_texts_joined_in_seq_order() {
         let hub = Hub::new();
-        hub.publish(EventKind::Replay, json!({"type": "replay", "ts": 1}));
-        hub.publish(
-            EventKind::Perf,
-            json!({"type": "perf", "source": "a", "name": "b", "value": 1, "unit": "x", "ts": 2}),
-        );
+        publish(&hub, json!({"type": "perf", "source": "a", "name": "b", "value": 1, "unit": "x", "ts": 1}));
+        publish(&hub, json!({"type": "perf", "source": "a", "name": "c", "value": 2.0, "unit": "x", "ts": 2}));
         assert_eq!(
             hub.snapshot_text(),
-            r#"[{"seq":1,"ts":1,"type":"replay"},{"seq":2,"name":"b","source":"a","ts":2,"type":"perf","unit":"x","value":1}]"#
+            r#"[{"seq":1,"type":"perf","source":"a","name":"b","value":1,"unit":"x","ts":1},{"seq":2,"type":"perf","source":"a","name":"c","value":2.0,"unit":"x","ts":2}]"#
         );
         assert_eq!(Hub::new().snapshot_text(), "[]");
         assert_eq!(&*with_seq(7, "{}"), r#"{"seq":7}"#);

@@ -17,7 +17,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use cis490_shared::events::{EventKind, check_event};
+use cis490_shared::events::Event;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -118,7 +118,7 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize, timeout: Durat
     tokio::time::timeout(timeout, read).await.unwrap_or(Err(BodyProblem::TimedOut(timeout)))
 }
 
-/// `POST /publish`: one event or an array, all checked before any is published.
+/// `POST /publish`: one event or an array, all parsed before any is published.
 pub async fn publish(State(s): State<Arc<HubState>>, headers: HeaderMap, body: Body) -> Response {
     if let Err(problem) = json_content_type(&headers) {
         return json_error(StatusCode::UNSUPPORTED_MEDIA_TYPE, &problem);
@@ -138,16 +138,18 @@ pub async fn publish(State(s): State<Arc<HubState>>, headers: HeaderMap, body: B
     if events.is_empty() {
         return json_error(StatusCode::BAD_REQUEST, "an empty array holds no event");
     }
-    let mut kinds: Vec<EventKind> = Vec::with_capacity(events.len());
-    for (i, event) in events.iter().enumerate() {
-        match check_event(event) {
-            Ok(kind) => kinds.push(kind),
+    let mut parsed: Vec<Event> = Vec::with_capacity(events.len());
+    for (i, event) in events.into_iter().enumerate() {
+        match Event::from_value(event) {
+            Ok(event) => parsed.push(event),
             Err(e) if batch => return json_error(StatusCode::BAD_REQUEST, &format!("event {i}: {e}")),
             Err(e) => return json_error(StatusCode::BAD_REQUEST, &e.to_string()),
         }
     }
-    let seqs: Vec<u64> = events.into_iter().zip(kinds).map(|(event, kind)| s.hub.publish(kind, event)).collect();
-    axum::Json(json!({ "accepted": seqs.len(), "seq": seqs })).into_response()
+    match s.hub.publish_all(parsed) {
+        Ok(seqs) => axum::Json(json!({ "accepted": seqs.len(), "seq": seqs })).into_response(),
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("cannot serialize the events: {e}")),
+    }
 }
 
 /// `GET /api/snapshot`: the kept texts joined into one JSON array.

@@ -29,7 +29,7 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cis490_shared::events::EventKind;
+use cis490_shared::events::{Event, PerfEvent};
 use tokio::sync::watch;
 
 use crate::hub::routes::{HubState, WsLimits};
@@ -281,6 +281,14 @@ impl BoundServer {
     }
 }
 
+/// Publishes the server's own figures (serializing them cannot fail; if
+/// it did, the figure is missing and the log says why).
+fn publish_perf(hub: &Hub, events: Vec<Event>) {
+    if let Err(e) = hub.publish_all(events) {
+        tracing::warn!("a perf figure of the server was not published: {e}");
+    }
+}
+
 /// Seconds between the server's own memory/CPU `perf` events.
 const PROCESS_PERF_EVERY: u64 = 5;
 
@@ -295,9 +303,7 @@ async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
         if ticks.is_multiple_of(PROCESS_PERF_EVERY)
             && let (Some(before), Some(now)) = (process, cis490_pipeline::producers::perf::sample("self"))
         {
-            for event in cis490_pipeline::producers::perf::events("cis490-serve", &before, &now) {
-                hub.publish(EventKind::Perf, event);
-            }
+            publish_perf(&hub, cis490_pipeline::producers::perf::events("cis490-serve", &before, &now));
             process = Some(now);
         }
         let now = (hub.stats(), connections.refused());
@@ -310,9 +316,7 @@ async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
                 ("overflowed_clients", stats.overflowed_clients, "clients"),
                 ("refused_connections", refused, "connections"),
             ] {
-                let event =
-                    serde_json::json!({"type": "perf", "source": "hub", "name": name, "value": value, "unit": unit});
-                hub.publish(EventKind::Perf, event);
+                publish_perf(&hub, vec![Event::Perf(PerfEvent::new("hub", name, value.into(), unit))]);
             }
             // Publishing may have changed the counters (not the client count).
             last = (hub.stats(), connections.refused());
