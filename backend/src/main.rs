@@ -587,7 +587,7 @@ fn run() -> Result<()> {
             };
             let stop = AtomicBool::new(false);
             loop {
-                producers::replay::replay(&path, id, host, speed, &models, &publisher, &stop)
+                producers::replay::stream(&path, id, host, speed, &models, &publisher, &stop)
                     .with_context(|| format!("replaying {}", path.display()))?;
                 if !repeat {
                     return Ok(());
