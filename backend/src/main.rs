@@ -76,12 +76,6 @@ struct HubArgs {
     hub_retry_s: u64,
 }
 
-impl Default for HubArgs {
-    fn default() -> Self {
-        Self { hub: None, hub_token: None, hub_retry_s: 120 }
-    }
-}
-
 impl HubArgs {
     fn http(&self) -> Result<Option<HttpPublisher>> {
         self.hub.as_ref().map(|url| HttpPublisher::new(url, self.hub_token.clone())).transpose().map_err(Into::into)
@@ -113,20 +107,38 @@ struct ValidateArgs {
     /// Output folder for validation_v1.parquet and validation_summary.json.
     #[arg(long)]
     out: PathBuf,
+    #[command(flatten)]
+    sweep: SweepArgs,
+}
+
+/// What `validate` and `extract` share: how they read the store, whether
+/// they may replace or reuse --out, and where they report progress.
+#[derive(clap::Args)]
+struct SweepArgs {
     /// Worker threads (default: all cores).
     #[arg(long, default_value_t = default_jobs())]
     jobs: usize,
     #[command(flatten)]
     limits: LimitArgs,
-    /// Replace --out even if it is not an earlier validation output.
+    /// Replace --out even if it does not hold this command's earlier output.
     #[arg(long)]
     force: bool,
-    /// Re-read every archive; by default an --out holding an earlier sweep
-    /// of this store keeps the rows of archives whose size and mtime are unchanged.
+    /// Redo every episode; by default an --out holding this command's
+    /// earlier output of the same store keeps what unchanged archives gave.
     #[arg(long)]
     full: bool,
     #[command(flatten)]
     hub: HubArgs,
+}
+
+impl SweepArgs {
+    /// `--jobs` checked and `--max-*` as read limits.
+    fn checked(&self) -> Result<(usize, ReadLimits)> {
+        if self.jobs == 0 {
+            bail!("--jobs must be at least 1");
+        }
+        Ok((self.jobs, self.limits.read_limits()?))
+    }
 }
 
 /// Caps on what one archive may cost (docs/reliability.md).
@@ -157,17 +169,6 @@ impl LimitArgs {
     }
 }
 
-impl Default for LimitArgs {
-    fn default() -> Self {
-        let d = ReadLimits::default();
-        Self {
-            max_decompressed_bytes: d.max_decompressed_bytes,
-            max_rows_per_member: d.max_rows_per_member,
-            max_span_s: d.max_span_s,
-        }
-    }
-}
-
 #[derive(clap::Args)]
 struct ExtractArgs {
     /// The receiver store.
@@ -179,20 +180,8 @@ struct ExtractArgs {
     /// Output folder for summary/ and tensors/ shards.
     #[arg(long)]
     out: PathBuf,
-    /// Worker threads (default: all cores).
-    #[arg(long, default_value_t = default_jobs())]
-    jobs: usize,
     #[command(flatten)]
-    limits: LimitArgs,
-    /// Replace --out even if it is not an earlier extraction.
-    #[arg(long)]
-    force: bool,
-    /// Extract every episode; by default an --out holding an earlier
-    /// extraction of this store keeps the shards of unchanged episodes.
-    #[arg(long)]
-    full: bool,
-    #[command(flatten)]
-    hub: HubArgs,
+    sweep: SweepArgs,
 }
 
 /// `--recipe`: the three names, listed in `--help` and completed by shells.
@@ -550,11 +539,11 @@ fn run() -> Result<()> {
     match cli.command {
         Command::Synth(args) => run_synth(&args),
         Command::Validate(args) => {
-            let publisher = args.hub.publisher()?;
+            let publisher = args.sweep.hub.publisher()?;
             run_validate(&args, publisher)
         }
         Command::Extract(args) => {
-            let publisher = args.hub.publisher()?;
+            let publisher = args.sweep.hub.publisher()?;
             run_extract(&args, publisher)
         }
         Command::Profiles { store, index, hub } => {
@@ -707,18 +696,16 @@ fn print_synth(report: &synth::SynthReport, out: &Path, took: Duration) {
 }
 
 fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
-    if args.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
+    let (jobs, limits) = args.sweep.checked()?;
     let started = Instant::now();
     let opts = ValidateOptions {
         store: args.store.clone(),
         out: args.out.clone(),
-        jobs: args.jobs,
-        limits: args.limits.read_limits()?,
+        jobs,
+        limits,
         progress: true,
-        force: args.force,
-        full: args.full,
+        force: args.sweep.force,
+        full: args.sweep.full,
     };
     let sweep = jobs::validate(&opts, publisher)?;
     print_validate(&sweep, &args.out.join(validate::index::INDEX_FILE), started.elapsed());
@@ -741,19 +728,17 @@ fn print_validate(sweep: &validate::Sweep, index: &Path, took: Duration) {
 }
 
 fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
-    if args.jobs == 0 {
-        bail!("--jobs must be at least 1");
-    }
+    let (jobs, limits) = args.sweep.checked()?;
     let started = Instant::now();
     let opts = extract::ExtractOptions {
         store: args.store.clone(),
         index: args.index.clone(),
         out: args.out.clone(),
-        jobs: args.jobs,
+        jobs,
         progress: true,
-        limits: args.limits.read_limits()?,
-        force: args.force,
-        full: args.full,
+        limits,
+        force: args.sweep.force,
+        full: args.sweep.full,
     };
     let summary = jobs::extract(&opts, publisher)?;
     print_extract(&summary, &args.out, started.elapsed());
