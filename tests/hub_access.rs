@@ -169,6 +169,8 @@ async fn links_out_of_the_public_and_run_folders_are_not_followed() -> TestResul
     symlink(outside.path().join("stolen-realistic"), run.path().join("stolen-realistic"))?;
     std::fs::create_dir_all(run.path().join("mlp-realistic"))?;
     std::fs::write(run.path().join("mlp-realistic/model.onnx"), "mlp")?;
+    // A model of the run has both files (RunDir::models, the list train and eval see).
+    std::fs::write(run.path().join("mlp-realistic/checkpoint.bin"), "ckpt")?;
     let (addr, _stop) = start_with(|config| {
         config.public_dir = public.path().to_path_buf();
         config.run_dir = Some(run.path().to_path_buf());
