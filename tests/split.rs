@@ -68,7 +68,7 @@ fn the_three_recipes_keep_episodes_whole_and_profiles_covered() -> TestResult {
     check_sides(&host);
     assert_eq!(host.held_out.len(), 1);
     // In-distribution test episodes come from the training hosts, never the held-out one.
-    let episodes = split::episodes::read_episodes(&feats)?;
+    let episodes = cis490_pipeline::extract::shards::episodes::read_episodes(&feats)?;
     for id in &host.in_distribution {
         let info = episodes.get(id).ok_or("unknown episode")?;
         assert!(!host.held_out.contains(&info.host_id), "{id} of held-out host {}", info.host_id);

@@ -9,7 +9,7 @@ use std::path::Path;
 use cis490_models::Classifier;
 use cis490_models::checkpoint::{self, CheckpointError};
 use cis490_models::variant::Variant;
-use cis490_pipeline::train::dataset::{self, FeatureKind};
+use cis490_pipeline::extract::shards::windows::{self as dataset, FeatureKind};
 use cis490_pipeline::train::{self, TrainOptions};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;

@@ -279,7 +279,7 @@ pub fn keep_live(paths: &DemoPaths, publisher: &dyn Publish, stop: &AtomicBool) 
     while !stop.load(Ordering::Relaxed) {
         for row in &episodes {
             let path = paths.store.join(&row.path);
-            replay::replay(&path, row.episode_id.as_str(), row.host_id.as_str(), 1.0, &models, publisher, stop)
+            replay::stream(&path, row.episode_id.as_str(), row.host_id.as_str(), 1.0, &models, publisher, stop)
                 .map_err(|source| DemoError::Replay {
                     episode: format!("{}/{}", row.host_id, row.episode_id),
                     source,

@@ -13,8 +13,8 @@ use cis490_models::score::{argmax_rows, macro_f1};
 use cis490_models::variant::Variant;
 
 use super::BenchError;
+use cis490_pipeline::extract::shards::windows::summary_table;
 use cis490_pipeline::split::SplitFile;
-use cis490_pipeline::train::dataset::summary_table;
 
 fn tool(message: impl ToString) -> BenchError {
     BenchError::Tool { tool: "gbt".into(), message: message.to_string() }

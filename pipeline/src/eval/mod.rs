@@ -35,13 +35,13 @@ use rayon::prelude::*;
 use serde_json::Map;
 
 use crate::atomic_file;
+use crate::extract::shards::episodes::read_episodes;
+use crate::extract::shards::windows::{self as dataset, FeatureKind, WindowOrigin};
 use crate::output_dir::StagedDir;
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;
 use crate::run_dir::RunDir;
 use crate::split::SplitFile;
-use crate::split::episodes::read_episodes;
-use crate::train::dataset::{self, FeatureKind, WindowKey};
 use crate::train::load_model;
 use bootstrap::{Draws, paired};
 use predictions_file::{IN_DISTRIBUTION, RowSource, write_predictions};
@@ -65,7 +65,7 @@ const IN_DISTRIBUTION_DRAWS: u64 = 0x1d_d7a3;
 /// true class index, in the order the models' probabilities come.
 #[derive(Default)]
 struct ScoredKeys {
-    keys: Vec<WindowKey>,
+    keys: Vec<WindowOrigin>,
     truth: Vec<u32>,
 }
 

@@ -16,7 +16,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
 use crate::atomic_file;
-use crate::train::dataset::WindowKey;
+use crate::extract::shards::windows::WindowOrigin;
 
 /// The `split` value of in-distribution rows.
 pub const IN_DISTRIBUTION: &str = "in_distribution";
@@ -66,7 +66,7 @@ impl PredictionRows<'_, '_> {
     pub fn push(
         &mut self,
         source: RowSource<'_>,
-        key: &WindowKey,
+        key: &WindowOrigin,
         truth: Label,
         probs: &ClassProbabilities,
     ) -> Result<(), String> {

@@ -48,7 +48,8 @@ pub struct Streamed {
 
 /// Publishes an episode's frames at real time × `speed`, each window's
 /// predictions (one per model in `models`) with the frame at its end,
-/// until the end of the episode or `stop`.
+/// until the end of the episode or `stop`. Frames more than [`MAX_LATE`]
+/// behind (the hub was away) are skipped, counted and logged.
 pub fn stream(
     path: &Path,
     episode_id: &str,
@@ -84,20 +85,6 @@ pub fn stream(
         publisher.publish(&batch)?;
         done.sent += 1;
     }
-    Ok(done)
-}
-
-/// [`stream`], logging how many frames were skipped while the hub was away.
-pub fn replay(
-    path: &Path,
-    episode_id: &str,
-    host_id: &str,
-    speed: f64,
-    models: &[LiveModel],
-    publisher: &dyn Publish,
-    stop: &AtomicBool,
-) -> Result<Streamed, ReplayError> {
-    let done = stream(path, episode_id, host_id, speed, models, publisher, stop)?;
     if done.skipped > 0 {
         tracing::info!("{episode_id}: {} frames skipped while the hub was away", done.skipped);
     }

@@ -1,6 +1,7 @@
 //! Held-out splits of a feature folder: by host, by sample or by time.
 //!
-//! - [`episodes`]: the episodes and their windows per label, from the shards;
+//! - the episodes and their windows per label come from the shards'
+//!   owner, [`crate::extract::shards::episodes`];
 //! - [`recipes`]: the three recipes and the carve-outs of the training side
 //!   (in-distribution test, validation);
 //! - [`norm`]: normalization statistics fitted on the training side only.
@@ -10,7 +11,6 @@
 //! why); profiles absent from test are listed so results are never
 //! silently averaged over them.
 
-pub mod episodes;
 pub mod norm;
 pub mod recipes;
 
@@ -22,7 +22,7 @@ use cis490_shared::registry::schema_hash;
 use sha2::{Digest, Sha256};
 
 use crate::atomic_file;
-use episodes::{EpisodeInfo, read_episodes};
+use crate::extract::shards::episodes::{EpisodeInfo, read_episodes};
 use recipes::Recipe;
 
 /// What a split needs.

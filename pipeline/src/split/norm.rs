@@ -13,7 +13,7 @@ use cis490_shared::features::stats::summary_names;
 use cis490_shared::registry::{CHANNELS, Channel, schema_hash};
 
 use super::SplitError;
-use super::episodes::{summary_shards, tensor_shards};
+use crate::extract::shards::episodes::{summary_shards, tensor_shards};
 
 /// Mean and standard deviation per feature; a feature never seen, or
 /// constant, gets std 1 so normalizing never divides by zero.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::synth::rng::Rng;
 
 use super::SplitError;
-use super::episodes::EpisodeInfo;
+use crate::extract::shards::episodes::EpisodeInfo;
 
 /// How to hold data out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -2,7 +2,8 @@
 //! on its validation side, schema-hashed checkpoints and ONNX files in
 //! `RUN/<model>-<variant>/`.
 //!
-//! - [`dataset`]: summary and tensor windows streamed from the feature shards;
+//! - windows come from the feature shards through their owner,
+//!   [`crate::extract::shards::windows`];
 //! - [`row_file`]: tensor windows kept on disk while the networks train.
 //!
 //! Memory: one variant at a time; its summary tables (train and
@@ -21,7 +22,6 @@
 //! macro F1, learning rate and `history` (every epoch so far: `epoch`,
 //! `train_loss`, `val_macro_f1`); the terminal shows one bar over all epochs.
 
-pub mod dataset;
 pub mod row_file;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,9 +42,9 @@ use cis490_shared::label::Label;
 use cis490_shared::registry::schema_hash;
 use serde_json::{Value, json};
 
-use self::dataset::FeatureKind;
 use self::row_file::{RowFile, RowFileWriter, ScratchDir};
 use crate::atomic_file;
+use crate::extract::shards::windows::{self as dataset, FeatureKind};
 use crate::output_dir::StagedDir;
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;

@@ -18,8 +18,8 @@ use cis490_shared::registry::CHANNELS;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::TrainError;
-use crate::split::episodes::{summary_shards, tensor_shards};
+use super::episodes::{summary_shards, tensor_shards};
+use crate::train::TrainError;
 
 /// Which features a table holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub enum FeatureKind {
 
 /// Where a window comes from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct WindowKey {
+pub struct WindowOrigin {
     /// Episode.
     pub episode_id: String,
     /// Host.
@@ -47,7 +47,7 @@ pub struct Windows {
     /// Features and class indices.
     pub table: Table,
     /// One key per row.
-    pub keys: Vec<WindowKey>,
+    pub keys: Vec<WindowOrigin>,
 }
 
 fn column_err(path: &Path, name: &str) -> TrainError {
@@ -106,8 +106,8 @@ pub struct KeyRef<'a> {
 
 impl KeyRef<'_> {
     /// An owned copy.
-    pub fn to_owned(&self) -> WindowKey {
-        WindowKey {
+    pub fn to_owned(&self) -> WindowOrigin {
+        WindowOrigin {
             episode_id: self.episode_id.to_string(),
             host_id: self.host_id.to_string(),
             window_start_s: self.window_start_s,

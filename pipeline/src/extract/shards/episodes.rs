@@ -9,8 +9,8 @@ use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::SplitError;
-use crate::extract::shards::KEY_COLUMNS;
+use super::KEY_COLUMNS;
+use crate::split::SplitError;
 
 /// One episode as the splitter sees it.
 #[derive(Debug, Clone, PartialEq)]

@@ -2,6 +2,16 @@
 //! `<channel>.<stat>`) and `tensors/part-NNNNN.parquet` (a 46×20 float32
 //! tensor and its mask per row), with the same key columns and rows in the
 //! same order in both.
+//!
+//! This module owns the feature folder's shards: their layout and writing
+//! (here), listing them with the schema check ([`crate::extract::shard_files`]),
+//! and reading them back: [`windows`] (training and evaluation windows,
+//! streamed) and [`episodes`] (the episodes and their windows per label,
+//! from the key columns only). Train, split, eval and the benchmarks read
+//! shards only through these.
+
+pub mod episodes;
+pub mod windows;
 
 use std::path::Path;
 use std::sync::Arc;
