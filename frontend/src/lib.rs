@@ -7,9 +7,12 @@
 //! (scene and mode from the query string) and [`chart`] (geometry,
 //! min/max downsampling) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
-//! natively. The Leptos views, the `fetch` calls and the `#[wasm_bindgen(start)]`
-//! entry point only exist on `wasm32`; `cargo xtask bundle` builds them and
-//! runs wasm-bindgen to produce `public/pkg/`.
+//! natively. The Leptos views (the shell in `app`, one module per scene
+//! in `scenes/`, and the pieces several scenes draw: `export`,
+//! `strip_canvas`, `latency_histogram`), the `fetch` calls and the
+//! `#[wasm_bindgen(start)]` entry point only exist on `wasm32`;
+//! `cargo xtask bundle` builds them and runs wasm-bindgen to produce
+//! `public/pkg/`.
 
 pub mod access;
 pub mod chart;
@@ -23,17 +26,11 @@ pub mod summary;
 #[cfg(target_arch = "wasm32")]
 mod app;
 #[cfg(target_arch = "wasm32")]
-mod browser_view;
-#[cfg(target_arch = "wasm32")]
 mod export;
 #[cfg(target_arch = "wasm32")]
 mod fetch;
 #[cfg(target_arch = "wasm32")]
-mod metrics_view;
-#[cfg(target_arch = "wasm32")]
-mod perf_view;
-#[cfg(target_arch = "wasm32")]
-mod replay_view;
+mod latency_histogram;
 #[cfg(target_arch = "wasm32")]
 mod scenes;
 #[cfg(target_arch = "wasm32")]

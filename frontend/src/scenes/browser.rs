@@ -22,7 +22,7 @@ use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType, js_sys};
 use crate::access;
 use crate::chart;
 use crate::fetch;
-use crate::perf_view::histogram;
+use crate::latency_histogram::latency_histogram;
 use crate::state::DashboardState;
 use cis490_shared::argmax::argmax;
 use cis490_shared::events::{Event, Number, PredictionEvent};
@@ -400,7 +400,7 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
                                         {format!("{max_diff:.1e}")}
                                     </td>
                                     <td class="num" data-testid="browser-agreement">{format!("{:.0} %", agreement * 100.0)}</td>
-                                    <td>{histogram(&latencies)}</td>
+                                    <td>{latency_histogram(&latencies)}</td>
                                 </tr>
                             </tbody>
                         </table>

@@ -1,13 +1,12 @@
-//! The perf scene (every `perf` series with its latest value, percentiles
+//! The perf scene: every `perf` series with its latest value, percentiles
 //! and a sparkline of its history; each model's prediction latency as
-//! percentiles and a log-scale histogram) and the profiles scene (the six
-//! attack-profile curves as small multiples).
+//! percentiles and a log-scale histogram (`latency_histogram`).
 
 use leptos::prelude::*;
 
 use crate::chart;
-use crate::export::ExportButtons;
-use crate::state::{DashboardState, PerfSeries, ProfileCurve};
+use crate::latency_histogram::latency_histogram;
+use crate::state::{DashboardState, PerfSeries};
 
 const SPARK_W: f64 = 160.0;
 const SPARK_H: f64 = 28.0;
@@ -21,28 +20,6 @@ fn sparkline(history: &[f64]) -> String {
 
 fn optional(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| format!("{v:.1}"))
-}
-
-/// A log-scale latency histogram (µs).
-pub fn histogram(latencies: &[f64]) -> impl IntoView + use<> {
-    const W: f64 = 200.0;
-    const H: f64 = 40.0;
-    let bins = chart::log_histogram(latencies, 16);
-    let most = bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64;
-    let bar_w = W / bins.len().max(1) as f64;
-    let bars = bins
-        .iter()
-        .enumerate()
-        .map(|(i, (lo, hi, n))| {
-            let h = *n as f64 / most * H;
-            view! {
-                <rect x=format!("{:.1}", i as f64 * bar_w) y=format!("{:.1}", H - h) width=format!("{:.1}", bar_w - 1.0) height=format!("{h:.1}")>
-                    <title>{format!("{lo:.0}–{hi:.0} µs: {n}")}</title>
-                </rect>
-            }
-        })
-        .collect_view();
-    view! { <svg class="histogram" viewBox=format!("0 0 {W} {H}") role="img" aria-label="latency histogram, log scale">{bars}</svg> }
 }
 
 /// Perf series and prediction latency.
@@ -119,7 +96,7 @@ pub fn PerfScene(state: RwSignal<DashboardState>) -> impl IntoView {
                                     <td class="num">{q(0.5)}</td>
                                     <td class="num">{q(0.95)}</td>
                                     <td class="num">{q(0.99)}</td>
-                                    <td>{histogram(&us)}</td>
+                                    <td>{latency_histogram(&us)}</td>
                                 </tr>
                             }
                         })
@@ -134,44 +111,6 @@ pub fn PerfScene(state: RwSignal<DashboardState>) -> impl IntoView {
                         </figure>
                     }
                 })
-            }}
-        </section>
-    }
-}
-
-/// The attack-profile curves as small multiples.
-#[component]
-pub fn ProfilesScene(state: RwSignal<DashboardState>) -> impl IntoView {
-    let profiles = Memo::new(move |_| state.with(|s| s.profiles.values().cloned().collect::<Vec<ProfileCurve>>()));
-    view! {
-        <section class="panel wide profiles" data-testid="scene-profiles">
-            <h2>"Attack profiles"</h2>
-            {move || {
-                let all = profiles.get();
-                if all.is_empty() {
-                    return view! { <p class="muted" data-testid="profiles-empty">"No attack profiles received yet."</p> }.into_any();
-                }
-                let figures = all
-                    .into_iter()
-                    .map(|p| {
-                        const W: f64 = 300.0;
-                        const H: f64 = 100.0;
-                        let data: Vec<(f64, f64)> = p.curve.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect();
-                        let x_end = (p.curve.len().max(2) - 1) as f64;
-                        let points = chart::svg_points(&chart::to_box(&data, (0.0, x_end), (0.0, 1.0), W, H));
-                        let caption = format!("{}: {} ({})", p.name, p.shape, p.channel);
-                        view! {
-                            <figure class="chart curve" data-testid=format!("profile-{}", p.name)>
-                                <svg viewBox=format!("-4 -4 {} {}", W + 8.0, H + 8.0) role="img" aria-label=caption.clone()>
-                                    <line class="axis" x1="0" y1=H x2=W y2=H></line>
-                                    <polyline class=format!("line-profile lab-stroke-{}", p.name) points=points></polyline>
-                                </svg>
-                                <figcaption>{caption} " " <ExportButtons name=format!("profile-{}", p.name)/></figcaption>
-                            </figure>
-                        }
-                    })
-                    .collect_view();
-                view! { <div class="small-multiples">{figures}</div> }.into_any()
             }}
         </section>
     }

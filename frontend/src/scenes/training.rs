@@ -1,56 +1,14 @@
-//! The scene views that read the hub's state: running jobs (overview) and
-//! training curves (the metrics scene is `metrics_view`). Charts are inline SVG inside
-//! `<figure>`s with a `<figcaption>` saying what they show, so they scale
-//! with the window, read on a projector and can be checked in tests.
+//! The training scene: validation macro F1 and training loss per model, per
+//! epoch, as small multiples that grow as `progress` events stream in.
+//! Charts are inline SVG inside `<figure>`s with a `<figcaption>` saying
+//! what they show, so they scale with the window, read on a projector and
+//! can be checked in tests.
 
 use leptos::prelude::*;
 
 use crate::chart;
 use crate::export::ExportButtons;
 use crate::state::{DashboardState, EpochPoint};
-
-/// Running jobs with progress bars.
-#[component]
-pub fn JobsPanel(state: RwSignal<DashboardState>) -> impl IntoView {
-    view! {
-        <section class="panel jobs" data-testid="jobs-panel">
-            <h2>"Running jobs"</h2>
-            {move || {
-                let jobs: Vec<_> = state.with(|s| s.running_jobs().into_iter().cloned().collect());
-                if jobs.is_empty() {
-                    return view! { <p class="muted" data-testid="jobs-empty">"Nothing running."</p> }.into_any();
-                }
-                jobs.into_iter()
-                    .map(|job| {
-                        let percent = job.fraction() * 100.0;
-                        let title = format!("{} {}", job.job, job.id);
-                        view! {
-                            <div class="job" data-testid="job-row">
-                                <div class="job-title">
-                                    <span>{title}</span>
-                                    <span class="muted">
-                                        {format!("{} / {} {}", job.done, job.total, job.unit)}
-                                    </span>
-                                </div>
-                                <div
-                                    class="progress"
-                                    role="progressbar"
-                                    aria-valuenow=format!("{percent:.0}")
-                                    aria-valuemin="0"
-                                    aria-valuemax="100"
-                                >
-                                    <div class="progress-fill" style=format!("width: {percent:.2}%")></div>
-                                </div>
-                                <p class="muted job-message">{job.message}</p>
-                            </div>
-                        }
-                    })
-                    .collect_view()
-                    .into_any()
-            }}
-        </section>
-    }
-}
 
 /// One model's curves: validation macro F1 and training loss (scaled to
 /// its own maximum), per epoch.
