@@ -142,7 +142,7 @@ fn read_and_check(file: &[u8], limits: &ReadLimits, decompressed: Option<usize>)
             Some(episode)
         }
         Err(e) => {
-            assert!(!e.reason().is_empty() && !e.to_string().is_empty());
+            assert!(!e.reason().as_str().is_empty() && !e.to_string().is_empty());
             if let Some(n) = decompressed {
                 // The harness's own zstd stream is well formed and small.
                 assert!(!matches!(e, ArchiveError::Zstd(_)), "a valid zstd stream failed: {e}");
