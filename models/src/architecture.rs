@@ -218,7 +218,7 @@ impl TrainedModel {
     pub fn weights_bytes(&self) -> Result<Vec<u8>, FitError> {
         match self {
             TrainedModel::Gbt(g) => Ok(g.to_bytes()?),
-            TrainedModel::Neural(n) => Ok(n.weights_bytes()),
+            TrainedModel::Neural(n) => Ok(n.weights_bytes().map_err(NeuralError::Weights)?),
         }
     }
 
@@ -245,7 +245,7 @@ impl TrainedModel {
         match self {
             TrainedModel::Gbt(g) => tree_model_bytes(&g.xgboost_json()?, g.input_len(), &metadata)
                 .map_err(|e| FitError::Checkpoint(e.to_string())),
-            TrainedModel::Neural(n) => Ok(n.onnx_bytes(&metadata)),
+            TrainedModel::Neural(n) => Ok(n.onnx_bytes(&metadata).map_err(NeuralError::Weights)?),
         }
     }
 
