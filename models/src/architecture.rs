@@ -90,6 +90,9 @@ pub enum FitError {
     /// The checkpoint does not describe a loadable model.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The ONNX export failed.
+    #[error("ONNX export")]
+    Onnx(#[source] crate::onnx::OnnxError),
 }
 
 /// A trained model of any architecture.
@@ -243,8 +246,9 @@ impl TrainedModel {
     pub fn onnx_bytes(&self, header: &CheckpointHeader) -> Result<Vec<u8>, FitError> {
         let metadata = header.onnx_metadata();
         match self {
-            TrainedModel::Gbt(g) => tree_model_bytes(&g.xgboost_json()?, g.input_len(), &metadata)
-                .map_err(|e| FitError::Checkpoint(e.to_string())),
+            TrainedModel::Gbt(g) => {
+                tree_model_bytes(&g.xgboost_json()?, g.input_len(), &metadata).map_err(FitError::Onnx)
+            }
             TrainedModel::Neural(n) => Ok(n.onnx_bytes(&metadata).map_err(NeuralError::Weights)?),
         }
     }

@@ -54,7 +54,7 @@ pub enum LayoutError {
         path: PathBuf,
     },
     /// Listing a folder failed.
-    #[error("store {path}: cannot list: {source}")]
+    #[error("store {path}: cannot list")]
     Io {
         /// The folder.
         path: PathBuf,

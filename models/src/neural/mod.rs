@@ -399,7 +399,7 @@ impl NeuralModel {
     fn probabilities(&self, x: Vec<f32>, rows: usize) -> Result<Vec<f32>, ModelError> {
         let x = Tensor::<2>::from_data(TensorData::new(x, [rows, self.input.len()]), &self.device);
         let probs = softmax(self.net.logits(x, self.input), 1);
-        probs.into_data().try_to_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))
+        probs.into_data().try_to_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}").into()))
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use cis490_shared::Cause;
 use cis490_shared::events::{EventError, check_event};
 use serde_json::Value;
 
@@ -12,15 +13,16 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// Unreadable file or not JSON.
-    #[error("{path}: {message}")]
+    #[error("cannot read {path}")]
     Read {
         /// The report.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// An entry is not a valid `metrics` event.
-    #[error("{path}: models[{index}]: {source}")]
+    #[error("{path}: models[{index}] is not a metrics event")]
     Entry {
         /// The report.
         path: String,
@@ -34,9 +36,9 @@ pub enum MetricsError {
 /// The `metrics` events of the report at `path`.
 pub fn events(path: &Path) -> Result<Vec<Value>, MetricsError> {
     let shown = path.display().to_string();
-    let read = |message: String| MetricsError::Read { path: shown.clone(), message };
-    let report: Value = serde_json::from_slice(&std::fs::read(path).map_err(|e| read(e.to_string()))?)
-        .map_err(|e| read(e.to_string()))?;
+    let read = |source: Cause| MetricsError::Read { path: shown.clone(), source };
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(path).map_err(|e| read(e.into()))?).map_err(|e| read(e.into()))?;
     let models = report.get("models").and_then(Value::as_array).ok_or_else(|| read("no `models` array".into()))?;
     let comparisons = report.get("comparisons").and_then(Value::as_array).cloned().unwrap_or_default();
     models
@@ -88,7 +90,7 @@ mod tests {
         assert_eq!(events[0]["type"], "metrics");
         assert_eq!(events[1]["comparisons"].as_array().map(Vec::len), Some(1));
         std::fs::write(&path, r#"{"models": [{"model": "gbt"}]}"#)?;
-        let err = super::events(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = super::events(&path).err().map(|e| crate::error_chain(&e)).unwrap_or_default();
         assert!(err.contains("models[0]") && err.contains("variant"), "{err}");
         Ok(())
     }

@@ -10,6 +10,7 @@ use cis490_models::architecture::header_input;
 use cis490_models::checkpoint::{self, CheckpointHeader};
 use cis490_models::onnx::OnnxRunner;
 use cis490_models::variant::{Variant, WindowInputs};
+use cis490_shared::Cause;
 use cis490_shared::features::{STEP_NS, WINDOW_STEPS};
 use cis490_shared::label::Label;
 use serde_json::{Map, Value, json};
@@ -30,34 +31,34 @@ pub struct LiveModel {
 
 /// A run's models could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("cannot load {path}")]
 pub struct LoadError {
     /// The file.
     pub path: String,
     /// What is wrong.
-    pub message: String,
+    #[source]
+    pub source: Cause,
 }
 
 /// Loads every `<model>-<variant>/model.onnx` of `run` (its checkpoint
 /// header says what it reads; a foreign schema is refused).
 pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
-    let err = |path: &Path, message: String| LoadError { path: path.display().to_string(), message };
-    let dirs = crate::train::model_dirs(run).map_err(|e| err(run, e.to_string()))?;
+    let err = |path: &Path, source: Cause| LoadError { path: path.display().to_string(), source };
+    let dirs = crate::train::model_dirs(run).map_err(|e| err(run, e.into()))?;
     if dirs.is_empty() {
         return Err(err(run, "no <model>-<variant>/model.onnx here (run `cis490 train` first)".into()));
     }
     dirs.iter()
         .map(|dir| {
             let ckpt = dir.join("checkpoint.bin");
-            let bytes = std::fs::read(&ckpt).map_err(|e| err(&ckpt, e.to_string()))?;
-            let (header, _): (CheckpointHeader, _) =
-                checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.to_string()))?;
-            let (_, input) = header_input(&header).map_err(|e| err(&ckpt, e.to_string()))?;
-            let inputs = WindowInputs::for_model(header.variant, &input.dims()).map_err(|e| err(&ckpt, e))?;
+            let bytes = std::fs::read(&ckpt).map_err(|e| err(&ckpt, e.into()))?;
+            let (header, _): (CheckpointHeader, _) = checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.into()))?;
+            let (_, input) = header_input(&header).map_err(|e| err(&ckpt, e.into()))?;
+            let inputs = WindowInputs::for_model(header.variant, &input.dims()).map_err(|e| err(&ckpt, e.into()))?;
             let onnx = dir.join("model.onnx");
-            let model_bytes = std::fs::read(&onnx).map_err(|e| err(&onnx, e.to_string()))?;
-            let runner = OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat())
-                .map_err(|e| err(&onnx, e.to_string()))?;
+            let model_bytes = std::fs::read(&onnx).map_err(|e| err(&onnx, e.into()))?;
+            let runner =
+                OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat()).map_err(|e| err(&onnx, e.into()))?;
             Ok(LiveModel { model: header.architecture.clone(), variant: header.variant, inputs, runner })
         })
         .collect()

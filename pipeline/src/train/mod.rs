@@ -36,6 +36,7 @@ use cis490_models::gbt::Table;
 use cis490_models::neural::Arch;
 use cis490_models::neural::trainer::{BatchProgress, EpochReport, Hooks};
 use cis490_models::variant::Variant;
+use cis490_shared::Cause;
 use cis490_shared::features::stats::summary_names;
 use cis490_shared::label::Label;
 use cis490_shared::registry::schema_hash;
@@ -44,11 +45,11 @@ use serde_json::{Map, Value, json};
 use self::dataset::FeatureKind;
 use self::row_file::{RowFile, RowFileWriter, ScratchDir};
 use crate::atomic_file;
-use crate::output_dir::StagedDir;
+use crate::output_dir::{OutputError, StagedDir};
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;
 use crate::split::norm::Normalization;
-use crate::split::{SplitFile, normalization_path};
+use crate::split::{SplitError, SplitFile, normalization_path};
 
 /// Most epochs of each network by default (early stopping usually ends sooner).
 pub const DEFAULT_EPOCHS: usize = 12;
@@ -114,31 +115,46 @@ pub enum TrainError {
     #[error("{0}")]
     Options(String),
     /// Features unreadable.
-    #[error("{path}: {message}")]
+    #[error("cannot read the features at {path}")]
     Features {
         /// File or folder.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
-    /// The split or its normalization is unreadable.
-    #[error("{path}: {message}")]
+    /// The split file or the feature shards are unreadable (the error
+    /// names the file).
+    #[error(transparent)]
+    Input(#[from] SplitError),
+    /// The split does not fit the features, or its normalization is unreadable.
+    #[error("cannot use {path}")]
     Split {
         /// The file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// A model failed to fit.
-    #[error("{job}: {source}")]
+    #[error("training {job} failed")]
     Fit {
         /// `<model>-<variant>`.
         job: String,
         /// What failed.
         source: FitError,
     },
-    /// A checkpoint is unreadable.
-    #[error("{path}: {source}")]
+    /// A checkpoint or trainer state cannot be read from disk.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint (or trainer state) is unreadable.
+    #[error("cannot load {path}")]
     Checkpoint {
         /// The file.
         path: String,
@@ -146,20 +162,24 @@ pub enum TrainError {
         source: CheckpointError,
     },
     /// A checkpoint decodes but does not make a model.
-    #[error("{path}: {source}")]
+    #[error("checkpoint {path} does not make a model")]
     Model {
         /// The file.
         path: String,
         /// What is wrong.
         source: FitError,
     },
+    /// A model's output folder cannot be prepared or swapped in.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// Writing failed.
-    #[error("cannot write {path}: {message}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -187,9 +207,9 @@ pub struct Trained {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
-    let err = |message: String| TrainError::Split { path: path.display().to_string(), message };
-    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| err(e.to_string()))
+    let err = |source: Cause| TrainError::Split { path: path.display().to_string(), source };
+    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| err(e.into()))
 }
 
 /// Parses model names, refusing unknown ones and repeats.
@@ -314,8 +334,7 @@ fn write_tensor_files(
     scratch: &Path,
 ) -> Result<Sides, TrainError> {
     let len = dataset::row_len(variant, FeatureKind::Tensor);
-    let io =
-        |path: &Path, e: std::io::Error| TrainError::Write { path: path.display().to_string(), message: e.to_string() };
+    let io = |path: &Path, e: std::io::Error| TrainError::Write { path: path.display().to_string(), source: e.into() };
     let mut writers = Vec::new();
     for side in ["train", "val"] {
         let path = scratch.join(format!("{}-{side}.f32", variant.as_str()));
@@ -352,15 +371,14 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
     if opts.variants.is_empty() {
         return Err(TrainError::Options("no variants named (realistic, oracle)".into()));
     }
-    let split: SplitFile = crate::split::read_split_file(&opts.split)
-        .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), message: e.to_string() })?;
+    let split: SplitFile = crate::split::read_split_file(&opts.split)?;
     crate::extract::check_features_digest(&opts.features, &split.features_digest)
-        .map_err(|message| TrainError::Split { path: opts.split.display().to_string(), message })?;
+        .map_err(|message| TrainError::Split { path: opts.split.display().to_string(), source: message.into() })?;
     let norm: Normalization = read_json(&normalization_path(&opts.split))?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
     let scratch = ScratchDir::create(&opts.out)
-        .map_err(|e| TrainError::Write { path: opts.out.display().to_string(), message: e.to_string() })?;
+        .map_err(|e| TrainError::Write { path: opts.out.display().to_string(), source: e.into() })?;
     let bars = crate::progress::Bars::new(opts.progress);
 
     let mut results: BTreeMap<(String, Variant), Result<Trained, TrainError>> = BTreeMap::new();
@@ -614,12 +632,8 @@ fn train_one(
     };
     let state_file = state_path(&opts.out, &job);
     let resume_bytes = if opts.resume && state_file.is_file() {
-        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_STATE_BYTES).map_err(|e| {
-            TrainError::Checkpoint {
-                path: state_file.display().to_string(),
-                source: CheckpointError::Corrupt(e.to_string()),
-            }
-        })?;
+        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_STATE_BYTES)
+            .map_err(|source| TrainError::Read { path: state_file.display().to_string(), source })?;
         tracing::info!("{job}: resuming from {}", state_file.display());
         Some(bytes)
     } else {
@@ -629,7 +643,7 @@ fn train_one(
         if let Some(parent) = state_file.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
-        atomic_file::write_bytes_atomically(&state_file, bytes).map_err(|e| format!("{}: {e}", state_file.display()))
+        atomic_file::write_bytes_atomically(&state_file, bytes).map_err(|e| crate::error_chain(&e))
     };
     let hooks = Hooks {
         on_epoch: &mut on_epoch,
@@ -676,19 +690,24 @@ fn train_one(
     let dir = opts.out.join(&job);
     let path = dir.join("checkpoint.bin");
     let onnx_path = dir.join("model.onnx");
-    let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
+    // The staged file's error names the staging folder: the final path is said instead.
+    let write_err = |path: &Path, e: atomic_file::WriteError| TrainError::Write {
+        path: path.display().to_string(),
+        source: e.source.into(),
+    };
     let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
     let weights = fitted.model.weights_bytes().map_err(fit_err)?;
     let onnx = fitted.model.onnx_bytes(&header).map_err(fit_err)?;
+    let checkpoint_bytes = checkpoint::encode(&header, &weights)
+        .map_err(|e| TrainError::Write { path: path.display().to_string(), source: e.into() })?;
     // Checkpoint and ONNX file are staged and swapped in together: a model
     // folder always holds one training's pair.
-    let staged = StagedDir::begin(&dir, "cis490 train", "checkpoint.bin", false, &[&opts.features, &opts.split])
-        .map_err(|e| write_err(&dir, e.to_string()))?;
-    atomic_file::write_bytes_atomically(&staged.path().join("checkpoint.bin"), &checkpoint::encode(&header, &weights))
-        .map_err(|e| write_err(&path, e.to_string()))?;
+    let staged = StagedDir::begin(&dir, "cis490 train", "checkpoint.bin", false, &[&opts.features, &opts.split])?;
+    atomic_file::write_bytes_atomically(&staged.path().join("checkpoint.bin"), &checkpoint_bytes)
+        .map_err(|e| write_err(&path, e))?;
     atomic_file::write_bytes_atomically(&staged.path().join("model.onnx"), &onnx)
-        .map_err(|e| write_err(&onnx_path, e.to_string()))?;
-    staged.commit().map_err(|e| write_err(&dir, e.to_string()))?;
+        .map_err(|e| write_err(&onnx_path, e))?;
+    staged.commit()?;
     // The model is in place: its resumable state is no longer needed.
     let _ = std::fs::remove_file(&state_file);
     Ok(Trained {
@@ -730,7 +749,7 @@ pub const MAX_CHECKPOINT_BYTES: u64 = 1 << 30;
 pub fn load_model(path: &Path) -> Result<(CheckpointHeader, TrainedModel), TrainError> {
     let shown = path.display().to_string();
     let bytes = crate::store::regular_file::read_regular(path, MAX_CHECKPOINT_BYTES)
-        .map_err(|e| TrainError::Checkpoint { path: shown.clone(), source: CheckpointError::Corrupt(e.to_string()) })?;
+        .map_err(|source| TrainError::Read { path: shown.clone(), source })?;
     let (header, weights) =
         checkpoint::decode(&bytes).map_err(|source| TrainError::Checkpoint { path: shown.clone(), source })?;
     let model = TrainedModel::load(&header, weights).map_err(|source| TrainError::Model { path: shown, source })?;

@@ -8,18 +8,20 @@ use arrow_array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, Strin
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::IndexRow;
+use cis490_shared::Cause;
 use cis490_shared::validation::Status;
 
 /// The index could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexReadError {
     /// Opening or decoding failed.
-    #[error("{path}: {message}")]
+    #[error("cannot read {path}")]
     Read {
         /// The index file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// A value is not what its column allows.
     #[error("{path}: row {row}, column {column:?}: {message}")]
@@ -65,13 +67,12 @@ fn text(a: &StringArray, i: usize) -> Option<String> {
 /// Reads every row of the index at `path`.
 pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
     let shown = path.display().to_string();
-    let err = |message: String| IndexReadError::Read { path: shown.clone(), message };
-    let file = File::open(path).map_err(|e| err(e.to_string()))?;
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(e.to_string()))?;
+    let err = |source: Cause| IndexReadError::Read { path: shown.clone(), source };
+    let file = File::open(path).map_err(|e| err(e.into()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(e.into()))?;
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| err(e.to_string()))?;
+        let batch = batch.map_err(|e| err(e.into()))?;
         let s = |name| column::<StringArray>(&batch, &shown, name, "string");
         let n = |name| column::<Int64Array>(&batch, &shown, name, "int64");
         let (episode, host, profile, sample, agent, status, details, sha, rel) = (
