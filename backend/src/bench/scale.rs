@@ -373,10 +373,15 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
         }
     }
     print_table(&figures);
-    let json = serde_json::to_vec_pretty(&figures).unwrap_or_default();
+    // The figures are printed above: a file that cannot be made is a warning, never an empty file.
     let path = opts.workdir.join("scale.json");
-    if let Err(e) = cis490_pipeline::atomic_file::write_bytes_atomically(&path, &json) {
-        tracing::warn!("{}: {e}", path.display());
+    match serde_json::to_vec_pretty(&figures) {
+        Ok(json) => {
+            if let Err(e) = cis490_pipeline::atomic_file::write_bytes_atomically(&path, &json) {
+                tracing::warn!("{}", cis490_shared::error_chain(&e));
+            }
+        }
+        Err(e) => tracing::warn!("{} not written: {e}", path.display()),
     }
     Ok(figures)
 }

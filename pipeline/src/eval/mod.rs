@@ -444,7 +444,10 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
                 let split_name =
                     if test_side.position(&key.episode_id).is_some() { recipe.as_str() } else { IN_DISTRIBUTION };
                 let source = RowSource { model: p.arch.as_str(), variant: p.variant.as_str(), split: split_name };
-                rows.push(source, key, Label::ALL[*truth as usize % Label::ALL.len()], probs)?;
+                let truth = Label::ALL
+                    .get(*truth as usize)
+                    .ok_or_else(|| format!("{}: class index {truth} is not a label", key.episode_id))?;
+                rows.push(source, key, *truth, probs)?;
             }
         }
         Ok(())

@@ -168,7 +168,7 @@ pub fn usability(reasons: &[String]) -> (bool, bool) {
     (realistic, realistic && !broken(Source::Guest))
 }
 
-fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
+fn rows_of(entry: &IndexRow, profile: &str, ep: EpisodeWindows) -> Vec<WindowRow> {
     let (usable_realistic, usable_oracle) = usability(&entry.reasons);
     ep.windows
         .iter()
@@ -178,7 +178,7 @@ fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
                 episode_id: entry.episode_id.clone(),
                 host_id: entry.host_id.clone(),
                 sample_id: entry.sample_id.clone(),
-                profile: entry.profile.clone().unwrap_or_else(|| "benign".into()),
+                profile: profile.to_string(),
                 agent_version: entry.agent_version.clone(),
                 started_wall_ns: ep.start_wall_ns,
                 window_start_s: w.start_s,
@@ -354,12 +354,14 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                     .par_iter()
                     .map(|entry| {
                         let result = archive_path(&opts.store, entry)
-                            .and_then(|path| extract_indexed(&path, entry, &limits).map_err(|e| crate::error_chain(&e)))
-                            .map(|ep| {
+                            .and_then(|path| {
+                                // Validation rejects a manifest without one: a row without is an error.
+                                let profile = entry.profile.as_deref().ok_or("the index row has no profile")?;
+                                let ep = extract_indexed(&path, entry, &limits).map_err(|e| crate::error_chain(&e))?;
                                 let dropped = ep.dropped;
-                                (rows_of(entry, ep), dropped)
+                                Ok((rows_of(entry, profile, ep), dropped))
                             })
-                            .map_err(|e| format!("{}: {e}", entry.episode_id));
+                            .map_err(|e: String| format!("{}: {e}", entry.episode_id));
                         bar.inc(1);
                         result
                     })

@@ -73,9 +73,17 @@ pub fn prediction_events(models: &[LiveModel], ep: &EpisodeWindows, episode_id: 
         for model in models {
             let x = model.inputs.select(&features.summary, &features.tensor);
             let started = Instant::now();
-            let Ok(probs) = model.runner.probabilities(&x) else {
-                tracing::warn!("{}-{}: inference failed on {episode_id}", model.model, model.variant.as_str());
-                continue;
+            let probs = match model.runner.probabilities(&x) {
+                Ok(probs) => probs,
+                Err(e) => {
+                    let why = crate::error_chain(&e);
+                    tracing::warn!(
+                        "{}-{}: inference failed on {episode_id}: {why}",
+                        model.model,
+                        model.variant.as_str()
+                    );
+                    continue;
+                }
             };
             let latency_us = started.elapsed().as_secs_f64() * 1e6;
             let mut by_label = Map::new();

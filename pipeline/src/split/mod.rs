@@ -250,8 +250,12 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
     if let Some(parent) = opts.out.parent() {
         atomic_file::remove_stale_temps(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
     }
-    let write = |path: &Path, bytes: Vec<u8>| atomic_file::write_bytes_atomically(path, &bytes);
-    write(&norm_path, serde_json::to_vec_pretty(&normalization).unwrap_or_default())?;
-    write(&opts.out, serde_json::to_vec_pretty(&split).unwrap_or_default())?;
+    // A value that does not serialize is an error, never an empty file.
+    let write = |path: &Path, json: serde_json::Result<Vec<u8>>| {
+        let bytes = json.map_err(|e| WriteError { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
+        atomic_file::write_bytes_atomically(path, &bytes)
+    };
+    write(&norm_path, serde_json::to_vec_pretty(&normalization))?;
+    write(&opts.out, serde_json::to_vec_pretty(&split))?;
     Ok(split)
 }

@@ -135,8 +135,9 @@ pub fn run(opts: &SynthOptions) -> Result<SynthReport, SynthError> {
             .par_iter()
             .map(|plan| {
                 let host = &hosts[plan.host];
-                let archive = build_archive(plan, host, opts.seed);
                 let path = opts.out.join(&host.id).join(format!("{}.tar.zst", plan.episode_id));
+                let archive =
+                    build_archive(plan, host, opts.seed).map_err(|source| WriteError { path: path.clone(), source })?;
                 atomic_file::write_bytes_atomically(&path, &archive)?;
                 bar.inc(1);
                 Ok(archive.len() as u64)

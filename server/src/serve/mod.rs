@@ -338,7 +338,10 @@ fn onnx_models(run: &Folder) -> Vec<(String, PathBuf, u64)> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| {
+            tracing::warn!(path = %run.path().display(), "cannot list the run's models: {e}");
+            Vec::new()
+        });
     models.sort();
     models
 }
@@ -393,7 +396,10 @@ async fn validation_summary(State(state): State<Arc<AppState>>) -> Response {
             Ok(summary) => axum::Json(summary).into_response(),
             Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{}: {e}", path.display())),
         },
-        Err(_) => json_error(StatusCode::NOT_FOUND, &format!("{} does not exist yet", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            json_error(StatusCode::NOT_FOUND, &format!("{} does not exist yet", path.display()))
+        }
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{}: {e}", path.display())),
     }
 }
 

@@ -87,11 +87,34 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
             s("path")?,
         );
         let (started, bytes) = (n("started_wall_ns")?, n("archive_bytes")?);
-        let rows = [n("rows_proc")?, n("rows_guest")?, n("rows_qmp")?, n("rows_netflow")?];
+        let rows = [
+            ("rows_proc", n("rows_proc")?),
+            ("rows_guest", n("rows_guest")?),
+            ("rows_qmp", n("rows_qmp")?),
+            ("rows_netflow", n("rows_netflow")?),
+        ];
         let duration = column::<Float64Array>(&batch, &shown, "duration_s", "float64")?;
         let reasons = column::<ListArray>(&batch, &shown, "reasons", "list<string>")?;
         let int = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
         for i in 0..batch.num_rows() {
+            let row_no = out.len();
+            // A negative count or size is an error, never a missing value.
+            let count = |column: &'static str, a: &Int64Array| {
+                int(a, i)
+                    .map(|v| {
+                        u64::try_from(v).map_err(|_| IndexReadError::Value {
+                            path: shown.clone(),
+                            row: row_no,
+                            column,
+                            message: format!("{v} is negative"),
+                        })
+                    })
+                    .transpose()
+            };
+            let mut row_counts = [None; 4];
+            for (slot, (column, a)) in row_counts.iter_mut().zip(rows) {
+                *slot = count(column, a)?;
+            }
             let list = reasons.value(i);
             let list = list.as_any().downcast_ref::<StringArray>().ok_or_else(|| IndexReadError::Column {
                 path: shown.clone(),
@@ -114,9 +137,9 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
                 details: details.value(i).to_string(),
                 started_wall_ns: int(started, i),
                 duration_s: (!duration.is_null(i)).then(|| duration.value(i)),
-                rows: rows.map(|r| int(r, i).and_then(|v| u64::try_from(v).ok())),
+                rows: row_counts,
                 archive_sha256: text(sha, i),
-                archive_bytes: int(bytes, i).and_then(|v| u64::try_from(v).ok()),
+                archive_bytes: count("archive_bytes", bytes)?,
                 path: rel.value(i).to_string(),
             });
         }
