@@ -755,3 +755,60 @@ pub fn load_model(path: &Path) -> Result<(CheckpointHeader, TrainedModel), Train
     let model = TrainedModel::load(&header, weights).map_err(|source| TrainError::Model { path: shown, source })?;
     Ok((header, model))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each part of a printed chain appears once: the file, what failed,
+    /// and the reason under it.
+    fn said_once(chain: &str, parts: &[&str]) {
+        for part in parts {
+            assert_eq!(chain.matches(part).count(), 1, "{part:?} in {chain:?}");
+        }
+        let mut segments: Vec<&str> = chain.split(": ").collect();
+        let all = segments.len();
+        segments.sort_unstable();
+        segments.dedup();
+        assert_eq!(segments.len(), all, "a part is repeated in {chain:?}");
+    }
+
+    #[test]
+    fn a_printed_chain_says_each_part_once() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        // A missing split file given to training: the file, then the OS's reason.
+        let split = dir.path().join("split.json");
+        let opts = TrainOptions {
+            features: dir.path().join("features"),
+            split: split.clone(),
+            models: vec![Architecture::Gbt],
+            variants: vec![Variant::Realistic],
+            out: dir.path().join("run"),
+            settings: FitSettings::default(),
+            jobs: 1,
+            publisher: None,
+            progress: false,
+            max_tree_windows: None,
+            resume: false,
+            stop: None,
+        };
+        let err = run(&opts).err().ok_or("a missing split file was accepted")?;
+        let chain = crate::error_chain(&err);
+        let os = std::fs::File::open(&split).err().ok_or("the split file exists")?.to_string();
+        assert_eq!(chain, format!("cannot read {}: {os}", split.display()));
+        said_once(&chain, &[&split.display().to_string(), &os, "cannot read"]);
+
+        // An archive cut inside its first tar header: the archive, the
+        // layer that failed, and where.
+        let archive = dir.path().join("ep-1.tar.zst");
+        std::fs::write(&archive, zstd::bulk::compress(b"hello", 3)?)?;
+        let err = crate::extract::episode::extract_episode(&archive, &crate::store::archive::ReadLimits::default())
+            .err()
+            .ok_or("a cut archive was read")?;
+        let chain = crate::error_chain(&err);
+        let path = archive.display().to_string();
+        said_once(&chain, &[&path, "tar stream is truncated or corrupt", "the archive ends inside"]);
+        assert!(chain.starts_with(&format!("{path}: tar stream is truncated or corrupt: ")), "{chain}");
+        Ok(())
+    }
+}
