@@ -211,7 +211,7 @@ fn models_are_refused_on_a_split_they_were_not_trained_on() -> TestResult {
         out: other.clone(),
     })?;
     let err = eval::run(&options(&run, &other, &dir.path().join("e"))).err().ok_or("scored on another split")?;
-    let text = err.to_string();
+    let text = cis490_shared::error_chain(&err);
     assert!(text.contains("trained on another split") && text.contains("checkpoint.bin"), "{text}");
     // Clear errors for a missing run, a missing split and too few resamples.
     let nowhere = dir.path().join("nowhere");

@@ -73,7 +73,10 @@ fn re_extracting_into_a_used_folder_leaves_only_the_new_run() -> TestResult {
     assert_eq!(episodes as u64, second.episodes);
     // A shard planted afterwards (another run's) is refused by name.
     std::fs::copy(features.join("summary/part-00000.parquet"), features.join("summary/part-00007.parquet"))?;
-    let err = host_split(&features, &dir.path().join("split2.json")).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = host_split(&features, &dir.path().join("split2.json"))
+        .err()
+        .map(|e| cis490_shared::error_chain(&e))
+        .unwrap_or_default();
     assert!(err.contains("part-00007.parquet") && err.contains("not written by the extraction"), "{err}");
     Ok(())
 }
@@ -97,7 +100,7 @@ fn training_refuses_a_split_of_an_earlier_extraction() -> TestResult {
     validate_into(&store, &validation)?;
     extract_into(&store, &validation, &features)?;
     let opts = cis490_tests::quick_train_options(features, split_path, dir.path().join("run"), &["gbt"])?;
-    let err = cis490_pipeline::train::run(&opts).err().map(|e| e.to_string()).unwrap_or_default();
+    let err = cis490_pipeline::train::run(&opts).err().map(|e| cis490_shared::error_chain(&e)).unwrap_or_default();
     assert!(err.contains("another extraction"), "{err}");
     Ok(())
 }
@@ -139,7 +142,7 @@ fn an_index_that_is_not_its_summarys_is_refused() -> TestResult {
     std::fs::copy(b.join("validation").join(INDEX_FILE), a.join("validation").join(INDEX_FILE))?;
     let err = extract_into(&a.join("store"), &a.join("validation"), &dir.path().join("features"))
         .err()
-        .map(|e| e.to_string())
+        .map(|e| cis490_shared::error_chain(&e))
         .unwrap_or_default();
     assert!(err.contains("different validation runs") && err.contains(SUMMARY_FILE), "{err}");
     Ok(())

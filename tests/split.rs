@@ -110,7 +110,8 @@ fn impossible_recipes_are_refused_with_a_reason() -> TestResult {
     assert!(err.to_string().contains("impossible"), "{err}");
     let dir = tempfile::tempdir()?;
     let missing = split(&dir.path().join("nowhere"), Recipe::Time, &[], 1).err().ok_or("missing folder accepted")?;
-    assert!(missing.to_string().contains("cis490 extract"), "{missing}");
+    let missing = cis490_shared::error_chain(&missing);
+    assert!(missing.contains("cis490 extract"), "{missing}");
     Ok(())
 }
 

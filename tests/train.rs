@@ -116,8 +116,8 @@ fn foreign_or_damaged_checkpoints_are_refused_by_name() -> TestResult {
         let bytes = std::fs::read(path)?;
         let (mut header, weights) = checkpoint::decode(&bytes)?;
         header.schema_hash = "f".repeat(64);
-        std::fs::write(path, checkpoint::encode(&header, weights))?;
-        let err = train::load_model(path).err().ok_or("a foreign schema loaded")?.to_string();
+        std::fs::write(path, checkpoint::encode(&header, weights)?)?;
+        let err = cis490_shared::error_chain(&train::load_model(path).err().ok_or("a foreign schema loaded")?);
         assert!(err.contains(&"f".repeat(64)) && err.contains(&cis490_shared::registry::schema_hash()), "{err}");
         assert!(err.contains(&path.display().to_string()), "{err}");
         std::fs::write(path, &bytes[..bytes.len() - 9])?;
@@ -131,7 +131,7 @@ fn foreign_or_damaged_checkpoints_are_refused_by_name() -> TestResult {
             "{err}"
         );
         std::fs::write(path, b"hello")?;
-        let err = train::load_model(path).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = train::load_model(path).err().map(|e| cis490_shared::error_chain(&e)).unwrap_or_default();
         assert!(err.contains("not a cis490 checkpoint"), "{err}");
     }
     Ok(())
@@ -234,7 +234,7 @@ fn an_interrupted_run_resumes_to_the_same_models() -> TestResult {
     };
     let interrupted = train::run(&TrainOptions { stop: Some(Arc::clone(&stop)), ..opts.clone() });
     let _ = watcher.join();
-    let err = interrupted.err().ok_or("the run was not interrupted")?.to_string();
+    let err = cis490_shared::error_chain(&interrupted.err().ok_or("the run was not interrupted")?);
     assert!(err.contains("mlp-realistic") && err.contains("interrupted"), "{err}");
     assert!(state.is_file(), "the state stays for --resume");
     let gbt_checkpoint = opts.out.join("gbt-realistic").join("checkpoint.bin");

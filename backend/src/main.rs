@@ -45,7 +45,8 @@ fn main() -> std::process::ExitCode {
         Err(err) => {
             // Errors name the file or field at fault and carry each cause
             // once; the chain on one line says it all (a backtrace would bury it).
-            eprintln!("error: {err:#}");
+            // `{err:#}` but for a library's cause already in the message before it.
+            eprintln!("error: {}", cis490_shared::error_chain(err.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }

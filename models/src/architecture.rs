@@ -91,6 +91,9 @@ pub enum FitError {
     /// The checkpoint does not describe a loadable model.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The ONNX export failed.
+    #[error("ONNX export")]
+    Onnx(#[source] crate::onnx::OnnxError),
 }
 
 /// A trained model of any architecture.
@@ -219,7 +222,7 @@ impl TrainedModel {
     pub fn weights_bytes(&self) -> Result<Vec<u8>, FitError> {
         match self {
             TrainedModel::Gbt(g) => Ok(g.to_bytes()?),
-            TrainedModel::Neural(n) => Ok(n.weights_bytes()),
+            TrainedModel::Neural(n) => Ok(n.weights_bytes().map_err(NeuralError::Weights)?),
         }
     }
 
@@ -244,9 +247,10 @@ impl TrainedModel {
     pub fn onnx_bytes(&self, header: &CheckpointHeader) -> Result<Vec<u8>, FitError> {
         let metadata = header.onnx_metadata();
         match self {
-            TrainedModel::Gbt(g) => tree_model_bytes(&g.xgboost_json()?, g.input_len(), &metadata)
-                .map_err(|e| FitError::Checkpoint(e.to_string())),
-            TrainedModel::Neural(n) => Ok(n.onnx_bytes(&metadata)),
+            TrainedModel::Gbt(g) => {
+                tree_model_bytes(&g.xgboost_json()?, g.input_len(), &metadata).map_err(FitError::Onnx)
+            }
+            TrainedModel::Neural(n) => Ok(n.onnx_bytes(&metadata).map_err(NeuralError::Weights)?),
         }
     }
 

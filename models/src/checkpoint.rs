@@ -73,6 +73,12 @@ pub enum CheckpointError {
     /// Not a cis490 checkpoint, or cut short.
     #[error("not a cis490 checkpoint or truncated: {0}")]
     Corrupt(String),
+    /// The header is not valid JSON.
+    #[error("the checkpoint header is not valid JSON")]
+    Header(#[source] serde_json::Error),
+    /// The header could not be encoded.
+    #[error("cannot encode the checkpoint header")]
+    Encode(#[source] serde_json::Error),
     /// Written for another feature schema.
     #[error(
         "checkpoint was trained on feature schema {found}, but this build computes schema {expected}: retrain it (or use the cis490 version that made it)"
@@ -89,14 +95,14 @@ pub enum CheckpointError {
 }
 
 /// Encodes a checkpoint.
-pub fn encode(header: &CheckpointHeader, weights: &[u8]) -> Vec<u8> {
-    let json = serde_json::to_vec(header).unwrap_or_default();
+pub fn encode(header: &CheckpointHeader, weights: &[u8]) -> Result<Vec<u8>, CheckpointError> {
+    let json = serde_json::to_vec(header).map_err(CheckpointError::Encode)?;
     let mut out = Vec::with_capacity(12 + json.len() + weights.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(json.len() as u32).to_le_bytes());
     out.extend_from_slice(&json);
     out.extend_from_slice(weights);
-    out
+    Ok(out)
 }
 
 /// Decodes a checkpoint, refusing one made for another feature schema.
@@ -107,8 +113,7 @@ pub fn decode(bytes: &[u8]) -> Result<(CheckpointHeader, &[u8]), CheckpointError
     }
     let len = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
     let header_bytes = bytes.get(12..12 + len).ok_or_else(|| corrupt("header runs past the end"))?;
-    let header: CheckpointHeader =
-        serde_json::from_slice(header_bytes).map_err(|e| CheckpointError::Corrupt(format!("header: {e}")))?;
+    let header: CheckpointHeader = serde_json::from_slice(header_bytes).map_err(CheckpointError::Header)?;
     if header.format_version > FORMAT_VERSION {
         return Err(CheckpointError::Version(header.format_version));
     }
@@ -142,12 +147,12 @@ mod tests {
 
     #[test]
     fn round_trip_and_refusals() -> Result<(), CheckpointError> {
-        let bytes = encode(&header(), b"weights");
+        let bytes = encode(&header(), b"weights")?;
         let (h, w) = decode(&bytes)?;
         assert_eq!((h, w), (header(), b"weights".as_slice()));
         let mut other = header();
         other.schema_hash = "0".repeat(64);
-        let err = decode(&encode(&other, b"w")).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = decode(&encode(&other, b"w")?).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains(&"0".repeat(64)) && err.contains(&schema_hash()), "{err}");
         assert!(matches!(decode(b"garbage"), Err(CheckpointError::Corrupt(_))));
         assert!(matches!(decode(&bytes[..20]), Err(CheckpointError::Corrupt(_))));

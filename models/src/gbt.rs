@@ -48,8 +48,8 @@ pub enum GbtError {
     #[error("{0}")]
     Shape(String),
     /// hessboost refused or failed.
-    #[error("gradient boosting: {0}")]
-    Boost(String),
+    #[error("gradient boosting")]
+    Boost(#[source] cis490_shared::Cause),
     /// Stopped on request after `rounds` rounds (trees are not resumable: they start again).
     #[error("interrupted after {rounds} boosting rounds")]
     Interrupted {
@@ -58,8 +58,8 @@ pub enum GbtError {
     },
 }
 
-fn boost(e: impl std::fmt::Display) -> GbtError {
-    GbtError::Boost(e.to_string())
+fn boost(e: impl Into<cis490_shared::Cause>) -> GbtError {
+    GbtError::Boost(e.into())
 }
 
 fn check_shape(t: &Table, labels: bool) -> Result<(), GbtError> {
@@ -201,7 +201,7 @@ impl crate::Classifier for Gbt {
             return Err(crate::ModelError::InputShape { expected: self.cols, got: bad.len() });
         }
         let table = Table { x: windows.concat(), rows: windows.len(), cols: self.cols, y: Vec::new() };
-        let flat = Gbt::predict_proba(self, &table).map_err(|e| crate::ModelError::Backend(e.to_string()))?;
+        let flat = Gbt::predict_proba(self, &table).map_err(|e| crate::ModelError::Backend(e.into()))?;
         Ok(flat
             .chunks(NUM_CLASSES)
             .map(|row| {
@@ -248,7 +248,7 @@ mod tests {
         // The common interface gives the same probabilities.
         use crate::Classifier;
         let rows: Vec<&[f32]> = t.x.chunks(2).collect();
-        let via_trait = Classifier::predict_proba(&model, &rows).map_err(|e| GbtError::Boost(e.to_string()))?;
+        let via_trait = Classifier::predict_proba(&model, &rows).map_err(boost)?;
         assert_eq!(via_trait.concat(), probs);
         assert!(Classifier::predict_proba(&model, &[&[1.0][..]]).is_err());
         Ok(())

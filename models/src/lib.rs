@@ -42,8 +42,8 @@ pub enum ModelError {
         got: usize,
     },
     /// The model's own library failed.
-    #[error("{0}")]
-    Backend(String),
+    #[error(transparent)]
+    Backend(cis490_shared::Cause),
 }
 
 /// What every trained classifier can do.

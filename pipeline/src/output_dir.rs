@@ -59,7 +59,7 @@ pub enum OutputError {
         what: &'static str,
     },
     /// An I/O error.
-    #[error("output folder {path} is not writable: {source}")]
+    #[error("output folder {path} is not writable")]
     Io {
         /// The path.
         path: PathBuf,

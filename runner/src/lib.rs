@@ -14,6 +14,7 @@ use std::str::FromStr;
 
 use cis490_models::onnx::{self, OnnxRunner};
 use cis490_models::variant::{Variant, WindowInputs};
+use cis490_shared::error_chain;
 use cis490_shared::features::WINDOW_STEPS;
 use cis490_shared::features::align::Grid;
 use cis490_shared::features::stats::window_features;
@@ -42,13 +43,13 @@ fn meta<'a>(props: &'a [(String, String)], key: &str) -> Result<&'a str, String>
 impl WindowModel {
     /// Loads an ONNX file written by `cis490 train`.
     pub fn load(bytes: &[u8]) -> Result<WindowModel, String> {
-        let props = onnx::metadata(bytes).map_err(|e| e.to_string())?;
+        let props = onnx::metadata(bytes).map_err(|e| error_chain(&e))?;
         let architecture = meta(&props, "architecture")?;
         let variant = Variant::from_str(meta(&props, "variant")?)?;
         let dims: Vec<usize> =
             serde_json::from_str(meta(&props, "input_shape")?).map_err(|e| format!("input_shape metadata: {e}"))?;
         let inputs = WindowInputs::for_model(variant, &dims).map_err(|e| format!("model.onnx: {e}"))?;
-        let runner = OnnxRunner::new(bytes, &[&[1][..], &dims].concat()).map_err(|e| e.to_string())?;
+        let runner = OnnxRunner::new(bytes, &[&[1][..], &dims].concat()).map_err(|e| error_chain(&e))?;
         Ok(WindowModel { runner, inputs, name: format!("{architecture}-{}", variant.as_str()) })
     }
 
@@ -77,7 +78,7 @@ impl WindowModel {
     /// Class probabilities (label order) for one window.
     pub fn run(&self, values: &[f32], observed: &[u8]) -> Result<Vec<f32>, String> {
         let x = self.input(values, observed)?;
-        self.runner.probabilities(&x).map_err(|e| e.to_string())
+        self.runner.probabilities(&x).map_err(|e| error_chain(&e))
     }
 }
 

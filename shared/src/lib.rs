@@ -33,4 +33,4 @@ pub mod registry;
 pub mod rng;
 pub mod validation;
 
-pub use errors::error_chain;
+pub use errors::{Cause, error_chain};

@@ -29,14 +29,14 @@ const SHOWN_NAME_CHARS: usize = 200;
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// The file could not be opened or read.
-    #[error("cannot read the archive file: {0}")]
+    #[error("cannot read the archive file")]
     Io(#[source] io::Error),
     /// The zstd stream is truncated or corrupt.
-    #[error("zstd stream is truncated or corrupt: {0}")]
-    Zstd(String),
+    #[error("zstd stream is truncated or corrupt")]
+    Zstd(#[source] io::Error),
     /// The tar stream inside is truncated or corrupt.
-    #[error("tar stream is truncated or corrupt: {0}")]
-    Tar(String),
+    #[error("tar stream is truncated or corrupt")]
+    Tar(#[source] TarError),
     /// Decompressing went past the cap.
     #[error("decompressed size is over the limit of {limit} bytes")]
     TooLarge {
@@ -199,7 +199,7 @@ impl<R: Read> Read for GuardedReader<R> {
             }
             Err(e) => {
                 let msg = zstd_message(&e);
-                self.failure = Some(ArchiveError::Zstd(msg.clone()));
+                self.failure = Some(ArchiveError::Zstd(io::Error::new(e.kind(), msg.clone())));
                 Err(io::Error::new(e.kind(), msg))
             }
         }
@@ -242,7 +242,7 @@ pub fn read_archive_from(
             Ok(d)
         });
         match decoder {
-            Err(e) => Err(ArchiveError::Zstd(e.to_string())),
+            Err(e) => Err(ArchiveError::Zstd(e)),
             Ok(decoder) => {
                 let guarded =
                     GuardedReader { inner: decoder, read: 0, limit: limits.max_decompressed_bytes, failure: None };
@@ -296,17 +296,10 @@ fn classify_member(name: &[u8], kind: EntryKind, name_over_limit: bool) -> Resul
     }
 }
 
-fn tar_error(e: TarError) -> ArchiveError {
-    match e {
-        TarError::Io(e) => ArchiveError::Tar(e.to_string()),
-        other => ArchiveError::Tar(other.to_string()),
-    }
-}
-
 fn read_members<R: Read>(tar: &mut TarReader<R>, limits: &ReadLimits) -> Result<EpisodeArchive, ArchiveError> {
     let mut out = EpisodeArchive::default();
     let mut count = 0usize;
-    while let Some(entry) = tar.next_entry().map_err(tar_error)? {
+    while let Some(entry) = tar.next_entry().map_err(ArchiveError::Tar)? {
         count += 1;
         if count > limits.max_members {
             // Nothing after this is read: the sweep's cost stays bounded.
@@ -325,7 +318,7 @@ fn read_members<R: Read>(tar: &mut TarReader<R>, limits: &ReadLimits) -> Result<
             continue;
         }
         let digest =
-            read_member(&name, &mut tar.data(), limits, &mut out).map_err(|e| ArchiveError::Tar(e.to_string()))?;
+            read_member(&name, &mut tar.data(), limits, &mut out).map_err(|e| ArchiveError::Tar(TarError::Io(e)))?;
         out.members.insert(name, digest);
     }
     Ok(out)

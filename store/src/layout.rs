@@ -54,7 +54,7 @@ pub enum LayoutError {
         path: PathBuf,
     },
     /// Listing a folder failed.
-    #[error("store {path}: cannot list: {source}")]
+    #[error("store {path}: cannot list")]
     Io {
         /// The folder.
         path: PathBuf,
@@ -102,8 +102,11 @@ fn list_host(store: &Path, dir: &Path, host_id: &HostId, listing: &mut StoreList
         let file_name = entry.file_name().to_string_lossy().into_owned();
         let rel_path = format!("{host_id}/{file_name}");
         let skip = |why: &str| SkippedPath { rel_path: rel_path.clone(), why: why.to_string() };
-        let is_file = entry.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if !is_file {
+        let Ok(file_type) = entry.file_type() else {
+            listing.skipped.push(skip("cannot read its type"));
+            continue;
+        };
+        if !file_type.is_file() {
             listing.skipped.push(skip("not a regular file (links are not followed)"));
             continue;
         }

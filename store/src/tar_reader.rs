@@ -106,7 +106,7 @@ pub struct Entry {
 #[derive(Debug, thiserror::Error)]
 pub enum TarError {
     /// The underlying stream failed (e.g. corrupt compression).
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     /// A header is not valid.
     #[error("header at byte {offset}: {what}")]

@@ -9,8 +9,8 @@ use std::path::Path;
 use super::BenchError;
 use cis490_pipeline::eval::{self, EvalOptions};
 
-fn failed(message: impl ToString) -> BenchError {
-    BenchError::Tool { tool: "eval".into(), message: message.to_string() }
+fn failed(cause: impl Into<cis490_shared::Cause>) -> BenchError {
+    BenchError::Tool { tool: "eval".into(), source: cause.into() }
 }
 
 /// Evaluates `run` on `split` with `resamples` resamples, once on one

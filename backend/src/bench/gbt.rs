@@ -16,8 +16,8 @@ use super::BenchError;
 use cis490_pipeline::extract::shards::windows::summary_table;
 use cis490_pipeline::split::SplitFile;
 
-fn tool(message: impl ToString) -> BenchError {
-    BenchError::Tool { tool: "gbt".into(), message: message.to_string() }
+fn tool(cause: impl Into<cis490_shared::Cause>) -> BenchError {
+    BenchError::Tool { tool: "gbt".into(), source: cause.into() }
 }
 
 /// Writes a table as `<stem>.x.f32` (row-major little-endian float32),

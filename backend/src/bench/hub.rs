@@ -35,8 +35,8 @@ pub struct HubLine {
     pub p99_ms: f64,
 }
 
-fn tool(message: impl ToString) -> BenchError {
-    BenchError::Tool { tool: "hub".into(), message: message.to_string() }
+fn tool(cause: impl Into<cis490_shared::Cause>) -> BenchError {
+    BenchError::Tool { tool: "hub".into(), source: cause.into() }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -56,8 +56,8 @@ pub struct MemoryLine {
     pub publish_max_ms: Option<f64>,
 }
 
-fn tool(message: impl ToString) -> BenchError {
-    BenchError::Tool { tool: "hub-memory".into(), message: message.to_string() }
+fn tool(cause: impl Into<cis490_shared::Cause>) -> BenchError {
+    BenchError::Tool { tool: "hub-memory".into(), source: cause.into() }
 }
 
 /// `VmRSS` and `VmHWM` of process `pid` in MiB.

@@ -72,12 +72,13 @@ pub enum BenchError {
     #[error(transparent)]
     Layout(#[from] cis490_pipeline::store::layout::LayoutError),
     /// A reference tool is missing or failed.
-    #[error("reference tool {tool} failed: {message} (install it: apt-get install zstd coreutils)")]
+    #[error("reference tool {tool} failed (install it: apt-get install zstd coreutils)")]
     Tool {
         /// The tool.
         tool: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: cis490_shared::Cause,
     },
 }
 
@@ -94,7 +95,7 @@ fn store_for(opts: &ValidateBench) -> Result<PathBuf, BenchError> {
             ..SynthOptions::default()
         })?;
         eprintln!("generated in {:.1} s", started.elapsed().as_secs_f64());
-        std::fs::write(&marker, b"").map_err(|e| BenchError::Tool { tool: "fs".into(), message: e.to_string() })?;
+        std::fs::write(&marker, b"").map_err(|e| BenchError::Tool { tool: "fs".into(), source: e.into() })?;
     }
     Ok(store)
 }
@@ -110,7 +111,7 @@ fn run_tool_over(
     parallel: usize,
     tolerate_failure: bool,
 ) -> Result<f64, BenchError> {
-    let err = |message: String| BenchError::Tool { tool: tool.to_string(), message };
+    let err = |message: String| BenchError::Tool { tool: tool.to_string(), source: message.into() };
     let started = Instant::now();
     let chunks: Vec<&[PathBuf]> = files.chunks(files.len().div_ceil(parallel.max(1)).max(1)).collect();
     let mut children = Vec::new();
@@ -218,7 +219,7 @@ fn decompress_only(files: &[PathBuf], jobs: usize) -> Result<(f64, u64), BenchEr
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(jobs.max(1))
         .build()
-        .map_err(|e| BenchError::Tool { tool: "rayon".into(), message: e.to_string() })?;
+        .map_err(|e| BenchError::Tool { tool: "rayon".into(), source: e.into() })?;
     let started = Instant::now();
     let bytes: u64 = pool.install(|| {
         files
@@ -255,7 +256,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
         )?;
     }
     let entries = cis490_pipeline::validate::index::read_index(&index)
-        .map_err(|e| BenchError::Tool { tool: "index".into(), message: e.to_string() })?;
+        .map_err(|e| BenchError::Tool { tool: "index".into(), source: e.into() })?;
     let files: Vec<PathBuf> = entries.iter().filter(|e| e.status.is_usable()).map(|e| store.join(&e.path)).collect();
     let bytes: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     run_tool_over(&files, "cat", &[], 2, false)?;
@@ -275,7 +276,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
         },
         &|_, _| {},
     )
-    .map_err(|e| BenchError::Tool { tool: "extract".into(), message: e.to_string() })?;
+    .map_err(|e| BenchError::Tool { tool: "extract".into(), source: e.into() })?;
     let extract_s = started.elapsed().as_secs_f64();
     let n = files.len();
     let lines = vec![

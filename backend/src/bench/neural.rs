@@ -16,8 +16,8 @@ use cis490_models::architecture::header_input;
 use cis490_models::checkpoint;
 use cis490_pipeline::run_dir::RunDir;
 
-fn tool(message: impl ToString) -> BenchError {
-    BenchError::Tool { tool: "neural".into(), message: message.to_string() }
+fn tool(cause: impl Into<cis490_shared::Cause>) -> BenchError {
+    BenchError::Tool { tool: "neural".into(), source: cause.into() }
 }
 
 /// Median milliseconds per training step at batch 64 for each network on

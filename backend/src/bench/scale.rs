@@ -49,10 +49,9 @@ struct HeldBack {
 impl HeldBack {
     /// Moves every 100th archive of `store` into `aside`.
     fn take(store: &Path, aside: &Path) -> Result<Self, ScaleError> {
-        let io = |p: &Path, e: std::io::Error| ScaleError::Io { path: p.display().to_string(), message: e.to_string() };
+        let io = |p: &Path, e: std::io::Error| ScaleError::Io { path: p.display().to_string(), source: e };
         std::fs::create_dir_all(aside).map_err(|e| io(aside, e))?;
-        let listing = cis490_pipeline::store::layout::list_store(store)
-            .map_err(|e| ScaleError::Io { path: s(store), message: e.to_string() })?;
+        let listing = cis490_pipeline::store::layout::list_store(store)?;
         let mut held = Self { moved: Vec::new() };
         for (i, ep) in listing.episodes.iter().enumerate().filter(|(i, _)| i % 100 == 50) {
             let to = aside.join(format!("{i}.tar.zst"));
@@ -109,13 +108,17 @@ pub enum ScaleError {
         message: String,
     },
     /// The working folder is unusable.
-    #[error("{path}: {message}")]
+    #[error("cannot use {path}")]
     Io {
         /// The file or folder.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: std::io::Error,
     },
+    /// The store cannot be listed (the error names it).
+    #[error(transparent)]
+    Layout(#[from] cis490_pipeline::store::layout::LayoutError),
 }
 
 /// One measured stage.
@@ -172,8 +175,7 @@ pub fn report_peak_rss() {
 
 /// Runs `cis490 <args>` (this binary) with its output in `log`; seconds and peak RSS.
 fn run_stage(exe: &Path, args: &[String], log: &Path, stage: &str, episodes: u64) -> Result<(f64, f64), ScaleError> {
-    let io =
-        |path: &Path, e: std::io::Error| ScaleError::Io { path: path.display().to_string(), message: e.to_string() };
+    let io = |path: &Path, e: std::io::Error| ScaleError::Io { path: path.display().to_string(), source: e };
     let out = std::fs::File::create(log).map_err(|e| io(log, e))?;
     let err = out.try_clone().map_err(|e| io(log, e))?;
     let peak_file = log.with_extension("peak-rss");
@@ -306,12 +308,11 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
     if opts.episodes.is_empty() || opts.episodes.contains(&0) {
         return Err(ScaleError::Options("--episodes needs at least one size above 0".into()));
     }
-    let exe = std::env::current_exe()
-        .map_err(|e| ScaleError::Io { path: "the cis490 binary".into(), message: e.to_string() })?;
+    let exe = std::env::current_exe().map_err(|e| ScaleError::Io { path: "the cis490 binary".into(), source: e })?;
     let mut figures = Vec::new();
     for &episodes in &opts.episodes {
         let dir = opts.workdir.join(format!("scale-{episodes}"));
-        std::fs::create_dir_all(&dir).map_err(|e| ScaleError::Io { path: s(&dir), message: e.to_string() })?;
+        std::fs::create_dir_all(&dir).map_err(|e| ScaleError::Io { path: s(&dir), source: e })?;
         let marker = dir.join("store.complete");
         HeldBack::restore_leftovers(&dir.join("held-back"));
         let mut incremental_set_up = false;
@@ -350,16 +351,14 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
                     // A half-written store from a killed run is replaced.
                     let store = dir.join("store");
                     if store.exists() {
-                        std::fs::remove_dir_all(&store)
-                            .map_err(|e| ScaleError::Io { path: s(&store), message: e.to_string() })?;
+                        std::fs::remove_dir_all(&store).map_err(|e| ScaleError::Io { path: s(&store), source: e })?;
                     }
                 }
                 let args = stage_args(stage, &dir, episodes, &opts.train_args);
                 let log = dir.join(format!("{stage}.log"));
                 let (seconds, peak) = run_stage(&exe, &args, &log, stage, episodes)?;
                 if *stage == "synth" {
-                    std::fs::write(&marker, b"")
-                        .map_err(|e| ScaleError::Io { path: s(&marker), message: e.to_string() })?;
+                    std::fs::write(&marker, b"").map_err(|e| ScaleError::Io { path: s(&marker), source: e })?;
                 }
                 (Some(seconds), Some(peak))
             };
@@ -374,10 +373,15 @@ pub fn scale(opts: &ScaleBench) -> Result<Vec<StageFigure>, ScaleError> {
         }
     }
     print_table(&figures);
-    let json = serde_json::to_vec_pretty(&figures).unwrap_or_default();
+    // The figures are printed above: a file that cannot be made is a warning, never an empty file.
     let path = opts.workdir.join("scale.json");
-    if let Err(e) = cis490_pipeline::atomic_file::write_bytes_atomically(&path, &json) {
-        tracing::warn!("{}: {e}", path.display());
+    match serde_json::to_vec_pretty(&figures) {
+        Ok(json) => {
+            if let Err(e) = cis490_pipeline::atomic_file::write_bytes_atomically(&path, &json) {
+                tracing::warn!("{}", cis490_shared::error_chain(&e));
+            }
+        }
+        Err(e) => tracing::warn!("{} not written: {e}", path.display()),
     }
     Ok(figures)
 }

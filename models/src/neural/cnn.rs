@@ -40,10 +40,10 @@ impl Cnn {
     }
 
     /// Saves every parameter.
-    pub fn save(&self, w: &mut Weights) {
-        self.conv1.save("conv1", w);
-        self.conv2.save("conv2", w);
-        self.head.save("head", w);
+    pub fn save(&self, w: &mut Weights) -> Result<(), WeightsError> {
+        self.conv1.save("conv1", w)?;
+        self.conv2.save("conv2", w)?;
+        self.head.save("head", w)
     }
 
     /// Loads what [`Cnn::save`] wrote.
@@ -56,10 +56,10 @@ impl Cnn {
     }
 
     /// The network as ONNX nodes on `x` (`[batch, channels, steps]`); returns the logits.
-    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let h = self.conv1.onnx(g, "conv1", x);
+    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> Result<String, WeightsError> {
+        let h = self.conv1.onnx(g, "conv1", x)?;
         let h = g.node("Relu", &[&h], vec![]);
-        let h = self.conv2.onnx(g, "conv2", &h);
+        let h = self.conv2.onnx(g, "conv2", &h)?;
         let h = g.node("Relu", &[&h], vec![]);
         let pooled = g.node("ReduceMean", &[&h], vec![ints("axes", vec![2]), int("keepdims", 0)]);
         self.head.onnx(g, "head", &pooled)

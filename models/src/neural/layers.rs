@@ -23,9 +23,10 @@ pub fn param<const D: usize>(values: Vec<f32>, dims: [usize; D], device: &Device
     Param::from_data(TensorData::new(values, dims), device)
 }
 
-/// A parameter's values, row-major.
-pub fn values<const D: usize>(p: &Param<Tensor<D>>) -> Vec<f32> {
-    p.val().into_data().convert::<f32>().try_to_vec::<f32>().unwrap_or_default()
+/// A parameter's values, row-major (an unreadable tensor is an error,
+/// never an empty vector).
+pub fn values<const D: usize>(p: &Param<Tensor<D>>) -> Result<Vec<f32>, WeightsError> {
+    p.val().into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| WeightsError::Unreadable(Box::new(e)))
 }
 
 /// Loads a parameter of shape `dims` named `name`.
@@ -74,10 +75,11 @@ impl Dense {
     }
 
     /// Saves as `<prefix>.weight` and `<prefix>.bias`.
-    pub fn save(&self, prefix: &str, w: &mut Weights) {
+    pub fn save(&self, prefix: &str, w: &mut Weights) -> Result<(), WeightsError> {
         let [i, o] = self.dims();
-        w.insert(format!("{prefix}.weight"), vec![i, o], values(&self.weight));
-        w.insert(format!("{prefix}.bias"), vec![o], values(&self.bias));
+        w.insert(format!("{prefix}.weight"), vec![i, o], values(&self.weight)?);
+        w.insert(format!("{prefix}.bias"), vec![o], values(&self.bias)?);
+        Ok(())
     }
 
     /// Loads what [`Dense::save`] wrote.
@@ -95,9 +97,9 @@ impl Dense {
     }
 
     /// The layer as `MatMul` + `Add` (any leading dimensions).
-    pub fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str) -> String {
+    pub fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str) -> Result<String, WeightsError> {
         let [i, o] = self.dims();
-        g.dense(x, prefix, (&[i, o], values(&self.weight)), values(&self.bias))
+        Ok(g.dense(x, prefix, (&[i, o], values(&self.weight)?), values(&self.bias)?))
     }
 }
 
@@ -131,10 +133,11 @@ impl Conv1d {
     }
 
     /// Saves as `<prefix>.weight` and `<prefix>.bias`.
-    pub fn save(&self, prefix: &str, w: &mut Weights) {
+    pub fn save(&self, prefix: &str, w: &mut Weights) -> Result<(), WeightsError> {
         let [o, i, k] = self.dims();
-        w.insert(format!("{prefix}.weight"), vec![o, i, k], values(&self.weight));
-        w.insert(format!("{prefix}.bias"), vec![o], values(&self.bias));
+        w.insert(format!("{prefix}.weight"), vec![o, i, k], values(&self.weight)?);
+        w.insert(format!("{prefix}.bias"), vec![o], values(&self.bias)?);
+        Ok(())
     }
 
     /// Loads what [`Conv1d::save`] wrote.
@@ -153,16 +156,16 @@ impl Conv1d {
     }
 
     /// The layer as one ONNX `Conv` node.
-    pub fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str) -> String {
+    pub fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str) -> Result<String, WeightsError> {
         let [o, i, k] = self.dims();
-        let weight = g.weight(&format!("{prefix}.weight"), &[o, i, k], values(&self.weight));
-        let bias = g.weight(&format!("{prefix}.bias"), &[o], values(&self.bias));
+        let weight = g.weight(&format!("{prefix}.weight"), &[o, i, k], values(&self.weight)?);
+        let bias = g.weight(&format!("{prefix}.bias"), &[o], values(&self.bias)?);
         let pad = (k / 2) as i64;
-        g.node(
+        Ok(g.node(
             "Conv",
             &[x, &weight, &bias],
             vec![ints("kernel_shape", vec![k as i64]), ints("pads", vec![pad, pad]), ints("strides", vec![1])],
-        )
+        ))
     }
 }
 
@@ -197,10 +200,11 @@ impl LayerNorm {
     }
 
     /// Saves as `<prefix>.gamma` and `<prefix>.beta`.
-    pub fn save(&self, prefix: &str, w: &mut Weights) {
+    pub fn save(&self, prefix: &str, w: &mut Weights) -> Result<(), WeightsError> {
         let n = self.gamma.val().dims()[0];
-        w.insert(format!("{prefix}.gamma"), vec![n], values(&self.gamma));
-        w.insert(format!("{prefix}.beta"), vec![n], values(&self.beta));
+        w.insert(format!("{prefix}.gamma"), vec![n], values(&self.gamma)?);
+        w.insert(format!("{prefix}.beta"), vec![n], values(&self.beta)?);
+        Ok(())
     }
 
     /// Loads what [`LayerNorm::save`] wrote.
@@ -212,10 +216,14 @@ impl LayerNorm {
     }
 
     /// One ONNX `LayerNormalization` node (opset 17).
-    pub fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str) -> String {
+    pub fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str) -> Result<String, WeightsError> {
         let n = self.gamma.val().dims()[0];
-        let gamma = g.weight(&format!("{prefix}.gamma"), &[n], values(&self.gamma));
-        let beta = g.weight(&format!("{prefix}.beta"), &[n], values(&self.beta));
-        g.node("LayerNormalization", &[x, &gamma, &beta], vec![int("axis", -1), float("epsilon", LAYER_NORM_EPSILON)])
+        let gamma = g.weight(&format!("{prefix}.gamma"), &[n], values(&self.gamma)?);
+        let beta = g.weight(&format!("{prefix}.beta"), &[n], values(&self.beta)?);
+        Ok(g.node(
+            "LayerNormalization",
+            &[x, &gamma, &beta],
+            vec![int("axis", -1), float("epsilon", LAYER_NORM_EPSILON)],
+        ))
     }
 }

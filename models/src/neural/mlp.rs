@@ -36,10 +36,10 @@ impl Mlp {
     }
 
     /// Saves every parameter.
-    pub fn save(&self, w: &mut Weights) {
-        self.hidden1.save("hidden1", w);
-        self.hidden2.save("hidden2", w);
-        self.head.save("head", w);
+    pub fn save(&self, w: &mut Weights) -> Result<(), WeightsError> {
+        self.hidden1.save("hidden1", w)?;
+        self.hidden2.save("hidden2", w)?;
+        self.head.save("head", w)
     }
 
     /// Loads what [`Mlp::save`] wrote.
@@ -52,10 +52,10 @@ impl Mlp {
     }
 
     /// The network as ONNX nodes on `x` (`[batch, features]`); returns the logits.
-    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
-        let h = self.hidden1.onnx(g, "hidden1", x);
+    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> Result<String, WeightsError> {
+        let h = self.hidden1.onnx(g, "hidden1", x)?;
         let h = g.node("Relu", &[&h], vec![]);
-        let h = self.hidden2.onnx(g, "hidden2", &h);
+        let h = self.hidden2.onnx(g, "hidden2", &h)?;
         let h = g.node("Relu", &[&h], vec![]);
         self.head.onnx(g, "head", &h)
     }

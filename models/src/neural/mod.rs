@@ -227,19 +227,19 @@ impl Net {
     }
 
     /// Every parameter by name.
-    pub fn save(&self) -> Weights {
+    pub fn save(&self) -> Result<Weights, WeightsError> {
         let mut w = Weights::new();
         match self {
-            Net::Mlp(m) => m.save(&mut w),
-            Net::Cnn(m) => m.save(&mut w),
-            Net::Recurrent(m) => m.save(&mut w),
-            Net::Transformer(m) => m.save(&mut w),
+            Net::Mlp(m) => m.save(&mut w)?,
+            Net::Cnn(m) => m.save(&mut w)?,
+            Net::Recurrent(m) => m.save(&mut w)?,
+            Net::Transformer(m) => m.save(&mut w)?,
         }
-        w
+        Ok(w)
     }
 
     /// The network's ONNX nodes on a normalized input; returns the logits.
-    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> Result<String, WeightsError> {
         match self {
             Net::Mlp(m) => m.onnx(g, x),
             Net::Cnn(m) => m.onnx(g, x),
@@ -321,8 +321,8 @@ impl NeuralModel {
     }
 
     /// The weights as checkpoint bytes.
-    pub fn weights_bytes(&self) -> Vec<u8> {
-        self.net.save().to_bytes()
+    pub fn weights_bytes(&self) -> Result<Vec<u8>, WeightsError> {
+        Ok(self.net.save()?.to_bytes())
     }
 
     /// Number of trainable scalars.
@@ -337,7 +337,7 @@ impl NeuralModel {
 
     /// The model as an ONNX file taking raw inputs `(batch, …input dims)`:
     /// normalization nodes, the network, softmax and arg-max.
-    pub fn onnx_bytes(&self, metadata: &[(String, String)]) -> Vec<u8> {
+    pub fn onnx_bytes(&self, metadata: &[(String, String)]) -> Result<Vec<u8>, WeightsError> {
         let mut g = GraphBuilder::new();
         let dims = self.input.dims();
         let mean = g.weight("norm.mean", &dims, self.mean.clone());
@@ -350,9 +350,9 @@ impl NeuralModel {
         let lo = g.weight("clip.min", &[], vec![-CLIP]);
         let hi = g.weight("clip.max", &[], vec![CLIP]);
         let x = g.node("Clip", &[&filled, &lo, &hi], vec![]);
-        let logits = self.net.onnx(&mut g, &x);
+        let logits = self.net.onnx(&mut g, &x)?;
         g.classify(&logits);
-        g.into_model_bytes(&dims, metadata, false)
+        Ok(g.into_model_bytes(&dims, metadata, false))
     }
 }
 
@@ -399,7 +399,7 @@ impl NeuralModel {
     fn probabilities(&self, x: Vec<f32>, rows: usize) -> Result<Vec<f32>, ModelError> {
         let x = Tensor::<2>::from_data(TensorData::new(x, [rows, self.input.len()]), &self.device);
         let probs = softmax(self.net.logits(x, self.input), 1);
-        probs.into_data().try_to_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}")))
+        probs.into_data().try_to_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}").into()))
     }
 }
 

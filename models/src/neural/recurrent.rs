@@ -119,10 +119,10 @@ impl Recurrent {
     }
 
     /// Saves every parameter.
-    pub fn save(&self, w: &mut Weights) {
-        self.input.save("input", w);
-        self.recurrent.save("recurrent", w);
-        self.head.save("head", w);
+    pub fn save(&self, w: &mut Weights) -> Result<(), WeightsError> {
+        self.input.save("input", w)?;
+        self.recurrent.save("recurrent", w)?;
+        self.head.save("head", w)
     }
 
     /// Loads what [`Recurrent::save`] wrote.
@@ -144,15 +144,15 @@ impl Recurrent {
 
     /// The network as ONNX nodes on `x` (`[batch, channels, steps]`): one
     /// `GRU` or `LSTM` node over `[steps, batch, channels]`; returns the logits.
-    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> Result<String, WeightsError> {
         let hidden = self.hidden();
         let gates = self.cell.gates() * hidden;
         let channels = self.input.weight.val().dims()[0];
         let seq = g.transpose(x, &[2, 0, 1]);
-        let w = g.weight("W", &[1, gates, channels], transposed(&values(&self.input.weight), channels, gates));
-        let r = g.weight("R", &[1, gates, hidden], transposed(&values(&self.recurrent.weight), hidden, gates));
-        let mut bias = values(&self.input.bias);
-        bias.extend(values(&self.recurrent.bias));
+        let w = g.weight("W", &[1, gates, channels], transposed(&values(&self.input.weight)?, channels, gates));
+        let r = g.weight("R", &[1, gates, hidden], transposed(&values(&self.recurrent.weight)?, hidden, gates));
+        let mut bias = values(&self.input.bias)?;
+        bias.extend(values(&self.recurrent.bias)?);
         let b = g.weight("B", &[1, 2 * gates], bias);
         let (op, outputs, mut attributes) = match self.cell {
             Cell::Gru => ("GRU", 2, vec![int("linear_before_reset", 1)]),

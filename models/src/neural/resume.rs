@@ -152,7 +152,7 @@ impl TrainerState {
         let blobs: [&[u8]; 6] = [
             &json,
             &ids.0.iter().flat_map(|i| i.to_le_bytes()).collect::<Vec<u8>>(),
-            &net.save().to_bytes(),
+            &net.save()?.to_bytes(),
             &optimizer,
             &self.best_weights,
             &order,

@@ -87,7 +87,7 @@ fn learns_and_exports(arch: Arch) -> Result<(), Box<dyn std::error::Error>> {
     let accuracy = predicted.iter().zip(&y).filter(|(p, t)| p == t).count() as f64 / y.len() as f64;
     assert_eq!(accuracy, 1.0, "{} did not learn the tiny set", arch.as_str());
 
-    let bytes = model.onnx_bytes(&[("architecture".into(), arch.as_str().into())]);
+    let bytes = model.onnx_bytes(&[("architecture".into(), arch.as_str().into())])?;
     let mut shape = vec![y.len()];
     shape.extend(model.input.dims());
     let via_tract = OnnxRunner::new(&bytes, &shape)?.probabilities(&x)?;
@@ -100,7 +100,7 @@ fn learns_and_exports(arch: Arch) -> Result<(), Box<dyn std::error::Error>> {
         model.width,
         model.mean.clone(),
         model.std.clone(),
-        &model.weights_bytes(),
+        &model.weights_bytes()?,
     )?;
     assert_eq!(native(&reloaded, &x)?, probs, "{}: reloaded weights predict differently", arch.as_str());
     Ok(())
@@ -135,9 +135,9 @@ fn transformer_learns_and_exports() -> Result<(), Box<dyn std::error::Error>> {
 fn training_is_deterministic() -> Result<(), Box<dyn std::error::Error>> {
     let (a, _, _) = fit(Arch::Gru, 3)?;
     let (b, _, _) = fit(Arch::Gru, 3)?;
-    assert_eq!(a.weights_bytes(), b.weights_bytes());
+    assert_eq!(a.weights_bytes()?, b.weights_bytes()?);
     let (c, _, _) = fit(Arch::Gru, 4)?;
-    assert_ne!(a.weights_bytes(), c.weights_bytes());
+    assert_ne!(a.weights_bytes()?, c.weights_bytes()?);
     Ok(())
 }
 
@@ -207,7 +207,7 @@ fn a_resumed_run_equals_an_uninterrupted_one() -> Result<(), NeuralError> {
             Hooks { on_epoch: &mut on_epoch, on_batch: None, save_state: None, resume_from: Some(&saved), stop: None };
         let (resumed, resumed_report) = train(arch, input, &cfg, norm(), &windows, &windows, hooks)?;
         assert_eq!(seen, [1, 2, 3, 4, 5, 6], "{arch:?}: restored epochs are reported again");
-        assert_eq!(resumed.weights_bytes(), whole.weights_bytes(), "{arch:?}: same weights");
+        assert_eq!(resumed.weights_bytes()?, whole.weights_bytes()?, "{arch:?}: same weights");
         let curve = |r: &super::trainer::TrainReport| -> Vec<(f64, f64, f64)> {
             r.history.iter().map(|e| (e.train_loss, e.val_macro_f1, e.lr)).collect()
         };

@@ -328,7 +328,7 @@ pub fn train(
         if improved {
             state.best_f1 = f1;
             state.best_epoch = epoch;
-            state.best_weights = snapshot.save().to_bytes();
+            state.best_weights = snapshot.save()?.to_bytes();
         }
         let report = EpochReport {
             epoch,

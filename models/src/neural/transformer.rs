@@ -67,15 +67,15 @@ impl EncoderLayer {
         x + self.ff2.forward3(relu(self.ff1.forward3(h)))
     }
 
-    fn save(&self, prefix: &str, w: &mut Weights) {
-        self.norm1.save(&format!("{prefix}.norm1"), w);
-        self.query.save(&format!("{prefix}.query"), w);
-        self.key.save(&format!("{prefix}.key"), w);
-        self.value.save(&format!("{prefix}.value"), w);
-        self.out.save(&format!("{prefix}.out"), w);
-        self.norm2.save(&format!("{prefix}.norm2"), w);
-        self.ff1.save(&format!("{prefix}.ff1"), w);
-        self.ff2.save(&format!("{prefix}.ff2"), w);
+    fn save(&self, prefix: &str, w: &mut Weights) -> Result<(), WeightsError> {
+        self.norm1.save(&format!("{prefix}.norm1"), w)?;
+        self.query.save(&format!("{prefix}.query"), w)?;
+        self.key.save(&format!("{prefix}.key"), w)?;
+        self.value.save(&format!("{prefix}.value"), w)?;
+        self.out.save(&format!("{prefix}.out"), w)?;
+        self.norm2.save(&format!("{prefix}.norm2"), w)?;
+        self.ff1.save(&format!("{prefix}.ff1"), w)?;
+        self.ff2.save(&format!("{prefix}.ff2"), w)
     }
 
     fn load(w: &Weights, prefix: &str, d: usize, device: &Device) -> Result<Self, WeightsError> {
@@ -91,17 +91,24 @@ impl EncoderLayer {
         })
     }
 
-    fn onnx(&self, g: &mut GraphBuilder, prefix: &str, x: &str, steps: usize, d: usize) -> String {
+    fn onnx(
+        &self,
+        g: &mut GraphBuilder,
+        prefix: &str,
+        x: &str,
+        steps: usize,
+        d: usize,
+    ) -> Result<String, WeightsError> {
         let (t, hd) = (steps as i64, (d / HEADS) as i64);
-        let h = self.norm1.onnx(g, &format!("{prefix}.norm1"), x);
+        let h = self.norm1.onnx(g, &format!("{prefix}.norm1"), x)?;
         let split = |g: &mut GraphBuilder, layer: &Dense, name: &str, perm: &[i64]| {
-            let y = layer.onnx(g, &format!("{prefix}.{name}"), &h);
+            let y = layer.onnx(g, &format!("{prefix}.{name}"), &h)?;
             let y = g.reshape(&y, &[0, t, HEADS as i64, hd]);
-            g.transpose(&y, perm)
+            Ok::<_, WeightsError>(g.transpose(&y, perm))
         };
-        let q = split(g, &self.query, "query", &[0, 2, 1, 3]);
-        let k_t = split(g, &self.key, "key", &[0, 2, 3, 1]);
-        let v = split(g, &self.value, "value", &[0, 2, 1, 3]);
+        let q = split(g, &self.query, "query", &[0, 2, 1, 3])?;
+        let k_t = split(g, &self.key, "key", &[0, 2, 3, 1])?;
+        let v = split(g, &self.value, "value", &[0, 2, 1, 3])?;
         let scores = g.node("MatMul", &[&q, &k_t], vec![]);
         let scale = g.weight("scale", &[], vec![1.0 / (hd as f32).sqrt()]);
         let scores = g.node("Mul", &[&scores, &scale], vec![]);
@@ -109,13 +116,13 @@ impl EncoderLayer {
         let context = g.node("MatMul", &[&attention, &v], vec![]);
         let context = g.transpose(&context, &[0, 2, 1, 3]);
         let context = g.reshape(&context, &[0, t, d as i64]);
-        let attended = self.out.onnx(g, &format!("{prefix}.out"), &context);
+        let attended = self.out.onnx(g, &format!("{prefix}.out"), &context)?;
         let x = g.node("Add", &[x, &attended], vec![]);
-        let h = self.norm2.onnx(g, &format!("{prefix}.norm2"), &x);
-        let h = self.ff1.onnx(g, &format!("{prefix}.ff1"), &h);
+        let h = self.norm2.onnx(g, &format!("{prefix}.norm2"), &x)?;
+        let h = self.ff1.onnx(g, &format!("{prefix}.ff1"), &h)?;
         let h = g.node("Relu", &[&h], vec![]);
-        let h = self.ff2.onnx(g, &format!("{prefix}.ff2"), &h);
-        g.node("Add", &[&x, &h], vec![])
+        let h = self.ff2.onnx(g, &format!("{prefix}.ff2"), &h)?;
+        Ok(g.node("Add", &[&x, &h], vec![]))
     }
 }
 
@@ -155,15 +162,15 @@ impl Transformer {
     }
 
     /// Saves every parameter.
-    pub fn save(&self, w: &mut Weights) {
-        self.embed.save("embed", w);
+    pub fn save(&self, w: &mut Weights) -> Result<(), WeightsError> {
+        self.embed.save("embed", w)?;
         let [t, d] = self.position.val().dims();
-        w.insert("position", vec![t, d], values(&self.position));
+        w.insert("position", vec![t, d], values(&self.position)?);
         for (i, layer) in self.layers.iter().enumerate() {
-            layer.save(&format!("layer{i}"), w);
+            layer.save(&format!("layer{i}"), w)?;
         }
-        self.norm.save("norm", w);
-        self.head.save("head", w);
+        self.norm.save("norm", w)?;
+        self.head.save("head", w)
     }
 
     /// Loads what [`Transformer::save`] wrote.
@@ -186,16 +193,16 @@ impl Transformer {
     }
 
     /// The network as ONNX nodes on `x` (`[batch, channels, steps]`); returns the logits.
-    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> String {
+    pub fn onnx(&self, g: &mut GraphBuilder, x: &str) -> Result<String, WeightsError> {
         let [steps, d] = self.position.val().dims();
         let seq = g.transpose(x, &[0, 2, 1]);
-        let h = self.embed.onnx(g, "embed", &seq);
-        let position = g.weight("position", &[steps, d], values(&self.position));
+        let h = self.embed.onnx(g, "embed", &seq)?;
+        let position = g.weight("position", &[steps, d], values(&self.position)?);
         let mut h = g.node("Add", &[&h, &position], vec![]);
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.onnx(g, &format!("layer{i}"), &h, steps, d);
+            h = layer.onnx(g, &format!("layer{i}"), &h, steps, d)?;
         }
-        let h = self.norm.onnx(g, "norm", &h);
+        let h = self.norm.onnx(g, "norm", &h)?;
         let pooled = g.node("ReduceMean", &[&h], vec![ints("axes", vec![1]), int("keepdims", 0)]);
         self.head.onnx(g, "head", &pooled)
     }

@@ -31,6 +31,9 @@ pub enum WeightsError {
     /// A parameter the architecture needs is absent.
     #[error("weights: parameter {0:?} is missing")]
     Missing(String),
+    /// A parameter's values cannot be read from its tensor.
+    #[error("weights: a parameter cannot be read from its tensor")]
+    Unreadable(#[source] Box<burn::tensor::DataError>),
     /// A parameter has the wrong shape.
     #[error("weights: parameter {name:?} has shape {found:?}, the architecture needs {expected:?}")]
     Shape {

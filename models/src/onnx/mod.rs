@@ -25,8 +25,11 @@ pub enum OnnxError {
     #[error("tree model JSON: {0}")]
     TreeJson(String),
     /// tract could not load or run the model.
-    #[error("tract: {0}")]
-    Tract(String),
+    #[error("tract")]
+    Tract(#[source] cis490_shared::Cause),
+    /// The bytes do not decode as an ONNX model.
+    #[error("not an ONNX file")]
+    NotOnnx(#[source] prost::DecodeError),
     /// The input does not have the shape the runner was built for.
     #[error("input has {got} values, the model expects {expected} ({shape:?})")]
     Input {
@@ -40,7 +43,7 @@ pub enum OnnxError {
 }
 
 fn tract_err(e: TractError) -> OnnxError {
-    OnnxError::Tract(format!("{e:?}"))
+    OnnxError::Tract(e.into())
 }
 
 /// An ONNX model loaded by tract for one input shape (batch first).
@@ -84,7 +87,7 @@ impl OnnxRunner {
         let view = probs.to_plain_array_view::<f32>().map_err(tract_err)?;
         let out: Vec<f32> = view.iter().copied().collect();
         if out.len() != self.shape[0] * NUM_CLASSES {
-            return Err(OnnxError::Tract(format!("probabilities have {} values, not batch × 7", out.len())));
+            return Err(OnnxError::Tract(format!("probabilities have {} values, not batch × 7", out.len()).into()));
         }
         Ok(out)
     }
@@ -100,7 +103,6 @@ pub fn run_tract(bytes: &[u8], x: &[f32], shape: &[usize]) -> Result<Vec<f32>, O
 /// hash before running it.
 pub fn metadata(bytes: &[u8]) -> Result<Vec<(String, String)>, OnnxError> {
     use prost::Message;
-    let model =
-        tract_onnx::pb::ModelProto::decode(bytes).map_err(|e| OnnxError::Tract(format!("not an ONNX file: {e}")))?;
+    let model = tract_onnx::pb::ModelProto::decode(bytes).map_err(OnnxError::NotOnnx)?;
     Ok(model.metadata_props.into_iter().map(|p| (p.key, p.value)).collect())
 }

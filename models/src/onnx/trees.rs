@@ -26,19 +26,26 @@ fn numbers(v: &Value, what: &str) -> Result<Vec<f64>, OnnxError> {
         .collect()
 }
 
-/// Parses XGBoost's `base_score` (a number, a string, or a bracketed list).
-fn base_scores(v: Option<&Value>) -> Vec<f64> {
+/// Parses XGBoost's `base_score` (a number, a string, or a bracketed list;
+/// none is zero). One that does not parse to one or seven numbers is an
+/// error, never a silent zero.
+fn base_scores(v: Option<&Value>) -> Result<Vec<f64>, OnnxError> {
     let text = match v {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        _ => return vec![0.0; NUM_CLASSES],
+        None | Some(Value::Null) => return Ok(vec![0.0; NUM_CLASSES]),
+        Some(other) => return Err(OnnxError::TreeJson(format!("base_score {other} is not a number or a string"))),
     };
-    let parsed: Vec<f64> =
-        text.trim_matches(|c| c == '[' || c == ']').split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let parsed = text
+        .trim_matches(|c| c == '[' || c == ']')
+        .split(',')
+        .map(|s| s.trim().parse::<f64>())
+        .collect::<Result<Vec<f64>, _>>()
+        .map_err(|_| OnnxError::TreeJson(format!("base_score {text:?} is not a list of numbers")))?;
     match parsed.len() {
-        n if n == NUM_CLASSES => parsed,
-        1 => vec![parsed[0]; NUM_CLASSES],
-        _ => vec![0.0; NUM_CLASSES],
+        n if n == NUM_CLASSES => Ok(parsed),
+        1 => Ok(vec![parsed[0]; NUM_CLASSES]),
+        n => Err(OnnxError::TreeJson(format!("base_score has {n} values, not 1 or {NUM_CLASSES}"))),
     }
 }
 
@@ -58,6 +65,9 @@ pub fn tree_ensemble_node(model: &Value) -> Result<NodeProto, OnnxError> {
         let condition = numbers(&tree["split_conditions"], "split_conditions")?;
         let default_left = numbers(&tree["default_left"], "default_left")?;
         let class = *tree_info.get(t).ok_or_else(|| OnnxError::TreeJson(format!("tree {t} has no class")))? as i64;
+        if [&right, &feature, &condition, &default_left].iter().any(|a| a.len() != left.len()) {
+            return Err(OnnxError::TreeJson(format!("tree {t}: its node arrays differ in length")));
+        }
         for i in 0..left.len() {
             t_ids.push(t as i64);
             n_ids.push(i as i64);
@@ -78,12 +88,12 @@ pub fn tree_ensemble_node(model: &Value) -> Result<NodeProto, OnnxError> {
                 values.push(condition[i] as f32);
                 true_ids.push(left[i] as i64);
                 false_ids.push(right[i] as i64);
-                missing_true.push(i64::from(default_left.get(i).copied().unwrap_or(0.0) != 0.0));
+                missing_true.push(i64::from(default_left[i] != 0.0));
             }
         }
     }
     let base: Vec<f32> =
-        base_scores(learner["learner_model_param"].get("base_score")).into_iter().map(|v| v as f32).collect();
+        base_scores(learner["learner_model_param"].get("base_score"))?.into_iter().map(|v| v as f32).collect();
     Ok(NodeProto {
         op_type: "TreeEnsembleClassifier".into(),
         domain: "ai.onnx.ml".into(),

@@ -29,6 +29,7 @@ use cis490_models::architecture::{Architecture, TrainedModel, header_input};
 use cis490_models::checkpoint::CheckpointHeader;
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
+use cis490_shared::Cause;
 use cis490_shared::evaluation::report_order;
 use cis490_shared::label::Label;
 use rayon::prelude::*;
@@ -37,11 +38,11 @@ use serde_json::Map;
 use crate::atomic_file;
 use crate::extract::shards::episodes::read_episodes;
 use crate::extract::shards::windows::{self as dataset, FeatureKind, WindowOrigin};
-use crate::output_dir::StagedDir;
+use crate::output_dir::{OutputError, StagedDir};
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;
 use crate::run_dir::RunDir;
-use crate::split::SplitFile;
+use crate::split::{SplitError, SplitFile};
 use crate::train::load_model;
 use bootstrap::{Draws, paired};
 use predictions_file::{IN_DISTRIBUTION, RowSource, write_predictions};
@@ -114,33 +115,46 @@ pub enum EvalError {
     /// Bad options.
     #[error("{0}")]
     Options(String),
-    /// The split file is unreadable or does not fit.
-    #[error("{path}: {message}")]
+    /// The split file or the feature shards are unreadable (the error
+    /// names the file).
+    #[error(transparent)]
+    Read(#[from] SplitError),
+    /// The split file does not fit the features.
+    #[error("cannot use {path}")]
     Split {
         /// The file.
         path: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// Features or a checkpoint are unreadable.
     #[error(transparent)]
     Input(#[from] crate::train::TrainError),
     /// A model cannot be scored.
-    #[error("{path}: {message}")]
+    #[error("cannot score {path}")]
     Model {
         /// The checkpoint.
         path: String,
         /// What is wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
+    /// The output folder cannot be prepared or swapped in.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// Writing failed.
-    #[error("cannot write {path}: {message}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
+    /// The written report does not make metrics events (its error names it).
+    #[error("cannot turn the report into metrics events")]
+    Metrics(#[source] Box<crate::producers::metrics::MetricsError>),
 }
 
 /// What an evaluation wrote.
@@ -177,8 +191,7 @@ struct Predicted {
 }
 
 fn read_split(path: &Path) -> Result<SplitFile, EvalError> {
-    crate::split::read_split_file(path)
-        .map_err(|e| EvalError::Split { path: path.display().to_string(), message: e.to_string() })
+    Ok(crate::split::read_split_file(path)?)
 }
 
 /// Loads every checkpoint of the run, refusing ones trained on another
@@ -205,24 +218,28 @@ fn load_candidates(
         let (header, model) = match load_model(&path) {
             Ok(loaded) => loaded,
             Err(e) => {
-                tracing::warn!("skipped: {e}");
-                skipped.push(SkippedModel { checkpoint: path.display().to_string(), reason: e.to_string() });
+                let reason = crate::error_chain(&e);
+                tracing::warn!("skipped: {reason}");
+                skipped.push(SkippedModel { checkpoint: path.display().to_string(), reason });
                 continue;
             }
         };
-        let model_err = |message: String| EvalError::Model { path: path.display().to_string(), message };
+        let model_err = |source: Cause| EvalError::Model { path: path.display().to_string(), source };
         let recorded = header.training.get("split_digest").and_then(|d| d.as_str()).unwrap_or("none recorded");
         if recorded != digest {
-            return Err(model_err(format!(
-                "trained on another split (digest {recorded}) than {} ({digest}): its test side may hold \
-                 training episodes; evaluate with the split it was trained on, or retrain",
-                split_path.display()
-            )));
+            return Err(model_err(
+                format!(
+                    "trained on another split (digest {recorded}) than {} ({digest}): its test side may hold \
+                     training episodes; evaluate with the split it was trained on, or retrain",
+                    split_path.display()
+                )
+                .into(),
+            ));
         }
         if header.labels != labels {
-            return Err(model_err(format!("outputs labels {:?}, expected {labels:?}", header.labels)));
+            return Err(model_err(format!("outputs labels {:?}, expected {labels:?}", header.labels).into()));
         }
-        let (arch, _) = header_input(&header).map_err(|e| model_err(e.to_string()))?;
+        let (arch, _) = header_input(&header).map_err(|e| model_err(e.into()))?;
         out.push(Candidate { path, header, arch, model });
     }
     if out.is_empty() {
@@ -256,19 +273,18 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
         (None, true) => {
             return Err(EvalError::Split {
                 path: opts.split.display().to_string(),
-                message: "names no feature folder (made by an older cis490): pass --features".into(),
+                source: "names no feature folder (made by an older cis490): pass --features".into(),
             });
         }
     };
     crate::extract::check_features_digest(&features, &split.features_digest)
-        .map_err(|message| EvalError::Split { path: opts.split.display().to_string(), message })?;
+        .map_err(|message| EvalError::Split { path: opts.split.display().to_string(), source: message.into() })?;
     let (candidates, skipped) = load_candidates(&opts.run, &split, &opts.split)?;
     let progress = ProgressEvents::new(opts.publisher.clone(), "eval", &opts.run.display().to_string(), "models");
     let total = candidates.len() as u64 * 2;
     progress.report(0, total, "predicting", Map::new());
 
-    let episodes = read_episodes(&features)
-        .map_err(|e| EvalError::Split { path: features.display().to_string(), message: e.to_string() })?;
+    let episodes = read_episodes(&features)?;
     let facts = |id: &str| {
         episodes
             .get(id)
@@ -307,10 +323,9 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
                 .par_iter()
                 .map(|i| {
                     let c = &candidates[*i];
-                    c.model.predict_proba(&rows).map_err(|e| EvalError::Model {
-                        path: c.path.display().to_string(),
-                        message: format!("cannot predict: {e}"),
-                    })
+                    c.model
+                        .predict_proba(&rows)
+                        .map_err(|e| EvalError::Model { path: c.path.display().to_string(), source: e.into() })
                 })
                 .collect::<Result<_, _>>()?;
             for (i, p) in members.iter().zip(out) {
@@ -416,11 +431,10 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     clock.lap("score");
 
     // Outputs.
-    let write_err = |path: &Path, message: String| EvalError::Write { path: path.display().to_string(), message };
+    let write_err = |path: &Path, source: Cause| EvalError::Write { path: path.display().to_string(), source };
     // Report and predictions are staged and swapped in together.
     let staged =
-        StagedDir::begin(&opts.out, "cis490 eval", "report.json", opts.force, &[&opts.run, &opts.split, &features])
-            .map_err(|e| write_err(&opts.out, e.to_string()))?;
+        StagedDir::begin(&opts.out, "cis490 eval", "report.json", opts.force, &[&opts.run, &opts.split, &features])?;
     let predictions_path = opts.out.join("predictions.parquet");
     let prediction_rows = write_predictions(&staged.path().join("predictions.parquet"), |rows| {
         for p in &predicted {
@@ -429,24 +443,27 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
                 let split_name =
                     if test_side.position(&key.episode_id).is_some() { recipe.as_str() } else { IN_DISTRIBUTION };
                 let source = RowSource { model: p.arch.as_str(), variant: p.variant.as_str(), split: split_name };
-                rows.push(source, key, Label::ALL[*truth as usize % Label::ALL.len()], probs)?;
+                let truth = Label::ALL
+                    .get(*truth as usize)
+                    .ok_or_else(|| format!("{}: class index {truth} is not a label", key.episode_id))?;
+                rows.push(source, key, *truth, probs)?;
             }
         }
         Ok(())
     })
-    .map_err(|e| write_err(&predictions_path, e))?;
+    .map_err(|e| write_err(&predictions_path, e.into()))?;
     let report_path = opts.out.join("report.json");
-    let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&report_path, e.to_string()))?;
+    let json = serde_json::to_vec_pretty(&report).map_err(|e| write_err(&report_path, e.into()))?;
+    // The staged file's error names the staging folder: the final path is said instead.
     atomic_file::write_bytes_atomically(&staged.path().join("report.json"), &json)
-        .map_err(|e| write_err(&report_path, e.to_string()))?;
-    staged.commit().map_err(|e| write_err(&opts.out, e.to_string()))?;
+        .map_err(|e| write_err(&report_path, e.source.into()))?;
+    staged.commit()?;
     progress.report(total, total, "done", Map::new());
     if let Some(publisher) = &opts.publisher {
-        let events = crate::producers::metrics::events(&report_path)
-            .map_err(|e| write_err(&report_path, format!("cannot turn into metrics events: {e}")))?;
+        let events = crate::producers::metrics::events(&report_path).map_err(|e| EvalError::Metrics(Box::new(e)))?;
         if let Err(e) = publisher.publish(&events) {
             // The report is written; a hub that is down must not lose it.
-            tracing::warn!("metrics events not published: {e}");
+            tracing::warn!("metrics events not published: {}", crate::error_chain(&e));
         }
     }
     clock.lap("write");

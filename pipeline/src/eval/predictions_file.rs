@@ -141,7 +141,8 @@ pub fn write_predictions(
     });
     match (result, failure) {
         (_, Some(e)) => Err(e),
-        (Err(e), None) => Err(e.to_string()),
+        // The caller names the file: only the cause is said.
+        (Err(e), None) => Err(crate::error_chain(&e.source)),
         (Ok(()), None) => Ok(rows),
     }
 }

@@ -15,20 +15,21 @@ use crate::validate::index::IndexRow;
 /// Why an episode's features could not be computed.
 #[derive(Debug, thiserror::Error)]
 pub enum EpisodeError {
-    /// The archive is unreadable.
-    #[error("{path}: {source}")]
+    /// The archive is unreadable (the cause says what failed).
+    #[error("{path}")]
     Archive {
         /// The archive.
         path: String,
         /// What went wrong.
         source: ArchiveError,
     },
-    /// The label timeline is unusable.
-    #[error("{path}: {problem}")]
+    /// The label timeline is unusable (the cause says how).
+    #[error("{path}")]
     Timeline {
         /// The archive.
         path: String,
         /// What is wrong with it.
+        #[source]
         problem: TimelineError,
     },
     /// The archive is not the one the acceptance index describes (it was

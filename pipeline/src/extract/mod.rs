@@ -26,6 +26,7 @@ pub mod shards;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use cis490_shared::Cause;
 use cis490_shared::registry::{Source, schema_hash};
 use cis490_shared::validation::{Reason, ReasonCode};
 use rayon::prelude::*;
@@ -73,26 +74,40 @@ pub enum ExtractError {
     #[error(transparent)]
     Index(#[from] crate::validate::index::IndexReadError),
     /// The output could not be written.
-    #[error("cannot write {path}: {message}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file or folder.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
+    },
+    /// An earlier extraction's shard could not be read back.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        #[source]
+        source: Cause,
     },
     /// The worker pool could not start.
-    #[error("cannot start worker threads: {0}")]
-    Pool(String),
+    #[error("cannot start worker threads")]
+    Pool(#[source] rayon::ThreadPoolBuildError),
+    /// The thread writing the shards panicked.
+    #[error("the shard writer panicked")]
+    WriterPanicked,
     /// The output folder cannot be prepared or swapped in.
     #[error(transparent)]
     Output(#[from] OutputError),
     /// The index and the summary beside it come from different sweeps.
-    #[error("{index}: {message}")]
+    #[error("cannot check {index} against its validation summary")]
     Provenance {
         /// The index.
         index: String,
         /// What does not match.
-        message: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -158,7 +173,7 @@ pub fn usability(reasons: &[Reason]) -> (bool, bool) {
     (realistic, realistic && !broken(Source::Guest))
 }
 
-fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
+fn rows_of(entry: &IndexRow, profile: &str, ep: EpisodeWindows) -> Vec<WindowRow> {
     let (usable_realistic, usable_oracle) = usability(&entry.reasons);
     ep.windows
         .iter()
@@ -168,7 +183,7 @@ fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
                 episode_id: entry.episode_id.to_string(),
                 host_id: entry.host_id.to_string(),
                 sample_id: entry.sample_id.clone(),
-                profile: entry.profile.clone().unwrap_or_else(|| "benign".into()),
+                profile: profile.to_string(),
                 agent_version: entry.agent_version.clone(),
                 started_wall_ns: ep.start_wall_ns,
                 window_start_s: w.start_s,
@@ -186,7 +201,7 @@ fn rows_of(entry: &IndexRow, ep: EpisodeWindows) -> Vec<WindowRow> {
 /// A kept shard in the new output: a hard link (same file system as the
 /// staging folder beside it), or a copy where links are not supported.
 fn link_or_copy(from: &Path, to: &Path) -> Result<(), ExtractError> {
-    let fail = |e: std::io::Error| ExtractError::Write { path: to.display().to_string(), message: e.to_string() };
+    let fail = |e: std::io::Error| ExtractError::Write { path: to.display().to_string(), source: e.into() };
     if fs::hard_link(from, to).is_err() {
         fs::copy(from, to).map_err(fail)?;
     }
@@ -194,8 +209,7 @@ fn link_or_copy(from: &Path, to: &Path) -> Result<(), ExtractError> {
 }
 
 fn create_dir(path: &Path) -> Result<(), ExtractError> {
-    fs::create_dir_all(path)
-        .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })
+    fs::create_dir_all(path).map_err(|e| ExtractError::Write { path: path.display().to_string(), source: e.into() })
 }
 
 /// Checks the index against the `validation_summary.json` beside it (when
@@ -203,19 +217,23 @@ fn create_dir(path: &Path) -> Result<(), ExtractError> {
 /// sha256.
 fn check_index(index: &Path) -> Result<String, ExtractError> {
     let shown = index.display().to_string();
-    let fail = |message: String| ExtractError::Provenance { index: shown.clone(), message };
-    let sha256 = file_sha256(index).map_err(|e| fail(e.to_string()))?;
+    let fail = |source: Cause| ExtractError::Provenance { index: shown.clone(), source };
+    let sha256 = file_sha256(index).map_err(|e| fail(e.into()))?;
     let summary_path = index.with_file_name(SUMMARY_FILE);
     if let Ok(bytes) = crate::store::regular_file::read_regular(&summary_path, 64 << 20) {
-        let summary: cis490_shared::validation::ValidationSummary = serde_json::from_slice(&bytes)
-            .map_err(|e| fail(format!("{} beside it is not a validation summary: {e}", summary_path.display())))?;
+        let summary: cis490_shared::validation::ValidationSummary = serde_json::from_slice(&bytes).map_err(|e| {
+            fail(format!("{} beside it is not a validation summary: {e}", summary_path.display()).into())
+        })?;
         if let Some(recorded) = summary.index_sha256
             && recorded != sha256
         {
-            return Err(fail(format!(
-                "it is not the index {} describes (sha256 {sha256}, the summary says {recorded}): the two come from different validation runs; run `cis490 validate` again",
-                summary_path.display()
-            )));
+            return Err(fail(
+                format!(
+                    "it is not the index {} describes (sha256 {sha256}, the summary says {recorded}): the two come from different validation runs; run `cis490 validate` again",
+                    summary_path.display()
+                )
+                .into(),
+            ));
         }
     } else {
         tracing::warn!("{}: no validation summary beside it to check it against", index.display());
@@ -267,10 +285,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     for dir in ["summary", "tensors"] {
         create_dir(&out.join(dir))?;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .map_err(|e| ExtractError::Pool(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build().map_err(ExtractError::Pool)?;
 
     // Shards of an earlier extraction of this store whose episodes are
     // unchanged are kept; only new and changed episodes are extracted.
@@ -329,7 +344,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
             for (shard, rows) in from_chunks {
                 let name = format!("part-{shard:05}.parquet");
                 let batch_err =
-                    |e: arrow_schema::ArrowError| ExtractError::Write { path: name.clone(), message: e.to_string() };
+                    |e: arrow_schema::ArrowError| ExtractError::Write { path: name.clone(), source: e.into() };
                 let summary_batch = shards::summary_batch(&rows).map_err(batch_err)?;
                 let summary_bytes = shards::write_batch(&out.join("summary").join(&name), &summary_batch)?;
                 let tensor_batch = shards::tensor_batch(&rows).map_err(batch_err)?;
@@ -345,12 +360,14 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                     .par_iter()
                     .map(|entry| {
                         let result = archive_path(&opts.store, entry)
-                            .and_then(|path| extract_indexed(&path, entry, &limits).map_err(|e| e.to_string()))
-                            .map(|ep| {
+                            .and_then(|path| {
+                                // Validation rejects a manifest without one: a row without is an error.
+                                let profile = entry.profile.as_deref().ok_or("the index row has no profile")?;
+                                let ep = extract_indexed(&path, entry, &limits).map_err(|e| crate::error_chain(&e))?;
                                 let dropped = ep.dropped;
-                                (rows_of(entry, ep), dropped)
+                                Ok((rows_of(entry, profile, ep), dropped))
                             })
-                            .map_err(|e| format!("{}: {e}", entry.episode_id));
+                            .map_err(|e: String| format!("{}: {e}", entry.episode_id));
                         bar.inc(1);
                         result
                     })
@@ -385,7 +402,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
             }
         }
         drop(to_writer);
-        writer.join().unwrap_or_else(|_| Err(ExtractError::Pool("the shard writer panicked".into())))
+        writer.join().unwrap_or(Err(ExtractError::WriterPanicked))
     })?;
     let mut written = [kept_files, written].concat();
     written.sort_by(|a, b| a.name.cmp(&b.name));
@@ -393,15 +410,16 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     summary.shard_files = written;
     bar.finish_and_clear();
     let path = opts.out.join(EXTRACT_SUMMARY_FILE);
-    let json = serde_json::to_vec_pretty(&summary)
-        .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })?;
+    // Staged files' errors name the staging folder: the final paths are said instead.
+    let write_err = |path: &Path, source: Cause| ExtractError::Write { path: path.display().to_string(), source };
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| write_err(&path, e.into()))?;
     atomic_file::write_bytes_atomically(&out.join(EXTRACT_SUMMARY_FILE), &json)
-        .map_err(|e| ExtractError::Write { path: path.display().to_string(), message: e.to_string() })?;
+        .map_err(|e| write_err(&path, e.source.into()))?;
     let cache_path = opts.out.join(reuse::CACHE_FILE);
-    let cache = serde_json::to_vec(&reuse::CacheFile { key, shards: cached })
-        .map_err(|e| ExtractError::Write { path: cache_path.display().to_string(), message: e.to_string() })?;
+    let cache =
+        serde_json::to_vec(&reuse::CacheFile { key, shards: cached }).map_err(|e| write_err(&cache_path, e.into()))?;
     atomic_file::write_bytes_atomically(&out.join(reuse::CACHE_FILE), &cache)
-        .map_err(|e| ExtractError::Write { path: cache_path.display().to_string(), message: e.to_string() })?;
+        .map_err(|e| write_err(&cache_path, e.source.into()))?;
     staged.commit()?;
     Ok(summary)
 }

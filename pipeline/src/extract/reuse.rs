@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatchReader;
 use arrow_array::{Array, BooleanArray, RecordBatch, StringArray};
+use cis490_shared::Cause;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -234,22 +235,21 @@ pub fn plan(out: &Path, key: &ExtractKey, usable: &[&IndexRow], store: &Path) ->
 /// Reads `path` whole and writes the rows of `episodes` to `to`; returns
 /// the rows and bytes written.
 pub fn rewrite_shard(path: &Path, to: &Path, episodes: &BTreeSet<&str>) -> Result<(u64, u64), ExtractError> {
-    let fail = |message: String| ExtractError::Write { path: path.display().to_string(), message };
-    let file = crate::store::regular_file::open_regular(path).map_err(|e| fail(e.to_string()))?;
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| fail(e.to_string()))?;
+    let fail = |source: Cause| ExtractError::Read { path: path.display().to_string(), source };
+    let file = crate::store::regular_file::open_regular(path).map_err(|e| fail(e.into()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| fail(e.into()))?;
     let schema = reader.schema();
     let mut kept: Vec<RecordBatch> = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| fail(e.to_string()))?;
+        let batch = batch.map_err(|e| fail(e.into()))?;
         let ids = batch
             .column_by_name("episode_id")
             .and_then(|c| c.as_any().downcast_ref::<StringArray>())
             .ok_or_else(|| fail("no episode_id column".into()))?;
         let mask: BooleanArray = (0..ids.len()).map(|i| Some(episodes.contains(ids.value(i)))).collect();
-        kept.push(arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| fail(e.to_string()))?);
+        kept.push(arrow_select::filter::filter_record_batch(&batch, &mask).map_err(|e| fail(e.into()))?);
     }
-    let batch = arrow_select::concat::concat_batches(&Arc::clone(&schema), &kept).map_err(|e| fail(e.to_string()))?;
+    let batch = arrow_select::concat::concat_batches(&Arc::clone(&schema), &kept).map_err(|e| fail(e.into()))?;
     let bytes = super::shards::write_batch(to, &batch)?;
     Ok((batch.num_rows() as u64, bytes))
 }

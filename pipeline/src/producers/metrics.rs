@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use cis490_shared::Cause;
 use cis490_shared::evaluation::Report;
 use cis490_shared::events::{Event, EventError};
 use serde_json::Value;
@@ -13,15 +14,16 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum MetricsError {
     /// Unreadable file or not a report.
-    #[error("{path}: {message}")]
+    #[error("cannot read {path}")]
     Read {
         /// The report.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// An entry is not a valid `metrics` event (an undefined macro F1).
-    #[error("{path}: models[{index}]: {source}")]
+    #[error("{path}: models[{index}] is not a metrics event")]
     Entry {
         /// The report.
         path: String,
@@ -36,11 +38,11 @@ pub enum MetricsError {
 /// `type`, and its comparisons.
 pub fn events(path: &Path) -> Result<Vec<Event>, MetricsError> {
     let shown = path.display().to_string();
-    let read = |message: String| MetricsError::Read { path: shown.clone(), message };
-    let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
-    let report: Report = serde_json::from_slice(&bytes).map_err(|e| read(e.to_string()))?;
+    let read = |source: Cause| MetricsError::Read { path: shown.clone(), source };
+    let bytes = std::fs::read(path).map_err(|e| read(e.into()))?;
+    let report: Report = serde_json::from_slice(&bytes).map_err(|e| read(e.into()))?;
     let entry_event = |index: usize, entry| -> Result<Event, MetricsError> {
-        let json = |e: serde_json::Error| read(format!("models[{index}]: {e}"));
+        let json = |e: serde_json::Error| read(format!("models[{index}]: {e}").into());
         let mut value = serde_json::to_value(entry).map_err(json)?;
         if let Value::Object(fields) = &mut value {
             fields.insert("type".into(), "metrics".into());
@@ -159,12 +161,12 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("report.json");
         std::fs::write(&path, r#"{"models": [{"model": "gbt"}]}"#)?;
-        let err = events(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = events(&path).err().map(|e| crate::error_chain(&e)).unwrap_or_default();
         assert!(err.contains("report.json") && err.contains("missing field"), "{err}");
         let mut undefined = entry("gbt", "realistic", 0.8);
         undefined.macro_f1.lo = f64::NAN;
         std::fs::write(&path, serde_json::to_vec(&report(vec![entry("cnn", "oracle", 0.5), undefined]))?)?;
-        let err = events(&path).err().map(|e| e.to_string()).unwrap_or_default();
+        let err = events(&path).err().map(|e| crate::error_chain(&e)).unwrap_or_default();
         assert!(err.contains("models[1]") && err.contains("macro_f1.lo"), "{err}");
         Ok(())
     }

@@ -10,6 +10,7 @@ use cis490_models::architecture::header_input;
 use cis490_models::checkpoint::{self, CheckpointHeader};
 use cis490_models::onnx::OnnxRunner;
 use cis490_models::variant::{Variant, WindowInputs};
+use cis490_shared::Cause;
 use cis490_shared::argmax::argmax;
 use cis490_shared::events::{Number, PredictionEvent};
 use cis490_shared::features::{STEP_NS, WINDOW_STEPS};
@@ -34,19 +35,20 @@ pub struct LiveModel {
 
 /// A run's models could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+#[error("cannot load {path}")]
 pub struct LoadError {
     /// The file.
     pub path: String,
     /// What is wrong.
-    pub message: String,
+    #[source]
+    pub source: Cause,
 }
 
 /// Loads every `<model>-<variant>/model.onnx` of `run` (its checkpoint
 /// header says what it reads; a foreign schema is refused).
 pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
-    let err = |path: &Path, message: String| LoadError { path: path.display().to_string(), message };
-    let models = RunDir::new(run).models().map_err(|e| err(run, e.to_string()))?;
+    let err = |path: &Path, source: Cause| LoadError { path: path.display().to_string(), source };
+    let models = RunDir::new(run).models().map_err(|e| err(run, e.into()))?;
     if models.is_empty() {
         return Err(err(run, "no <model>-<variant>/model.onnx here (run `cis490 train` first)".into()));
     }
@@ -54,15 +56,14 @@ pub fn load_run(run: &Path) -> Result<Vec<LiveModel>, LoadError> {
         .iter()
         .map(|model| {
             let ckpt = model.checkpoint();
-            let bytes = read_regular(&ckpt, MAX_CHECKPOINT_BYTES).map_err(|e| err(&ckpt, e.to_string()))?;
-            let (header, _): (CheckpointHeader, _) =
-                checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.to_string()))?;
-            let (_, input) = header_input(&header).map_err(|e| err(&ckpt, e.to_string()))?;
-            let inputs = WindowInputs::for_model(header.variant, &input.dims()).map_err(|e| err(&ckpt, e))?;
+            let bytes = read_regular(&ckpt, MAX_CHECKPOINT_BYTES).map_err(|e| err(&ckpt, e.into()))?;
+            let (header, _): (CheckpointHeader, _) = checkpoint::decode(&bytes).map_err(|e| err(&ckpt, e.into()))?;
+            let (_, input) = header_input(&header).map_err(|e| err(&ckpt, e.into()))?;
+            let inputs = WindowInputs::for_model(header.variant, &input.dims()).map_err(|e| err(&ckpt, e.into()))?;
             let onnx = model.onnx();
-            let model_bytes = read_regular(&onnx, MAX_ONNX_BYTES).map_err(|e| err(&onnx, e.to_string()))?;
-            let runner = OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat())
-                .map_err(|e| err(&onnx, e.to_string()))?;
+            let model_bytes = read_regular(&onnx, MAX_ONNX_BYTES).map_err(|e| err(&onnx, e.into()))?;
+            let runner =
+                OnnxRunner::new(&model_bytes, &[&[1][..], &input.dims()].concat()).map_err(|e| err(&onnx, e.into()))?;
             Ok(LiveModel { model: header.architecture.clone(), variant: header.variant, inputs, runner })
         })
         .collect()
@@ -79,9 +80,12 @@ pub fn prediction_events(models: &[LiveModel], ep: &EpisodeWindows, episode_id: 
             let x = model.inputs.select(&features.summary, &features.tensor);
             let started = Instant::now();
             let name = || format!("{}-{}", model.model, model.variant.as_str());
-            let Ok(probs) = model.runner.probabilities(&x) else {
-                tracing::warn!("{}: inference failed on {episode_id}", name());
-                continue;
+            let probs = match model.runner.probabilities(&x) {
+                Ok(probs) => probs,
+                Err(e) => {
+                    tracing::warn!("{}: inference failed on {episode_id}: {}", name(), crate::error_chain(&e));
+                    continue;
+                }
             };
             let (Some(latency_us), Some(best)) =
                 (Number::from_f64(started.elapsed().as_secs_f64() * 1e6), argmax(&probs))

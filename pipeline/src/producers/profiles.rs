@@ -47,11 +47,22 @@ pub fn curve(values: &[f32], points: usize) -> Vec<f64> {
     if max > min { binned.iter().map(|v| (v - min) / (max - min)).collect() } else { vec![0.0; points] }
 }
 
+/// Why a profile's event could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The episode's features could not be computed.
+    #[error(transparent)]
+    Episode(#[from] EpisodeError),
+    /// The profile's characteristic channel is not in the registry.
+    #[error("channel {0:?} is not in the registry")]
+    UnknownChannel(&'static str),
+}
+
 /// The `attack_profile` event of one profile from one episode archive.
-pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<Event, EpisodeError> {
-    let ep = extract_episode(path, &ReadLimits::default())?;
+pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<Event, ProfileError> {
     let (channel, shape) = characteristic(profile);
-    let index = CHANNELS.iter().position(|c| c.name() == channel).unwrap_or(0);
+    let index = CHANNELS.iter().position(|c| c.name() == channel).ok_or(ProfileError::UnknownChannel(channel))?;
+    let ep = extract_episode(path, &ReadLimits::default())?;
     let steps: Vec<usize> = ep
         .windows
         .iter()
@@ -79,7 +90,7 @@ pub struct ProfileSkipped {
     pub episode_id: String,
     /// Why it could not be read.
     #[source]
-    pub source: EpisodeError,
+    pub source: ProfileError,
 }
 
 /// Publishing the profiles failed.
@@ -124,6 +135,14 @@ pub fn publish(store: &Path, index: &[IndexRow], publisher: &dyn Publish) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_characteristic_channel_is_in_the_registry() {
+        for profile in Profile::ALL {
+            let (channel, _) = characteristic(profile);
+            assert!(CHANNELS.iter().any(|c| c.name() == channel), "{channel}");
+        }
+    }
 
     #[test]
     fn curves_have_80_points_in_the_unit_interval() {

@@ -132,7 +132,8 @@ fn deliver(shared: &Shared, inner: &dyn Publish) {
             Err(e) if e.is_retryable() => {
                 failures += 1;
                 if failures == 1 {
-                    tracing::warn!("{e}; the job goes on and events are sent when the hub answers");
+                    let why = crate::error_chain(&e);
+                    tracing::warn!("{why}; the job goes on and events are sent when the hub answers");
                 }
                 let wait = match deadline {
                     Some(until) => backoff(failures).min(until.saturating_duration_since(Instant::now())),
@@ -147,7 +148,7 @@ fn deliver(shared: &Shared, inner: &dyn Publish) {
                 }
             }
             Err(e) => {
-                tracing::warn!("the hub refused {} events: {e}", batch.len());
+                tracing::warn!("the hub refused {} events: {}", batch.len(), crate::error_chain(&e));
                 shared.lock().events.drain(..batch.len());
             }
         }

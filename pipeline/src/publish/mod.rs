@@ -32,7 +32,7 @@ pub enum PublishError {
         why: &'static str,
     },
     /// The hub could not be reached.
-    #[error("cannot reach the hub at {addr}: {source}")]
+    #[error("cannot reach the hub at {addr}")]
     Connect {
         /// host:port.
         addr: String,

@@ -86,7 +86,8 @@ impl<P: Publish> Publish for Retrying<P> {
                         return Err(e);
                     }
                     if failures == 1 {
-                        tracing::warn!("{e}; retrying (every {} s at most) until it answers", LONGEST_WAIT.as_secs());
+                        let why = crate::error_chain(&e);
+                        tracing::warn!("{why}; retrying (every {} s at most) until it answers", LONGEST_WAIT.as_secs());
                     }
                     (self.sleep)(wait);
                 }

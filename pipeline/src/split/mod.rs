@@ -17,11 +17,12 @@ pub mod recipes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use cis490_shared::Cause;
 use cis490_shared::label::Profile;
 use cis490_shared::registry::schema_hash;
 use sha2::{Digest, Sha256};
 
-use crate::atomic_file;
+use crate::atomic_file::{self, WriteError};
 use crate::extract::shards::episodes::{EpisodeInfo, read_episodes};
 use recipes::Recipe;
 
@@ -53,25 +54,21 @@ pub const DEFAULT_IN_DISTRIBUTION_SHARE: f64 = 0.1;
 /// The split could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {
-    /// The feature folder is missing or unreadable.
-    #[error("{path}: {message}")]
+    /// The feature folder (or the split file) is missing or unreadable.
+    #[error("cannot read {path}")]
     Features {
         /// The file or folder.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// The recipe cannot be satisfied by this data.
     #[error("impossible split: {0}")]
     Impossible(String),
     /// Writing failed.
-    #[error("cannot write {path}: {message}")]
-    Write {
-        /// The file.
-        path: String,
-        /// What went wrong.
-        message: String,
-    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
 }
 
 /// Episode and window counts of one profile on one side.
@@ -159,15 +156,16 @@ fn counts(ids: &[String], episodes: &BTreeMap<String, EpisodeInfo>) -> BTreeMap<
 /// Reads a split file (`split.json`), refusing one made for another
 /// feature schema. Errors name the file.
 pub fn read_split_file(path: &Path) -> Result<SplitFile, SplitError> {
-    let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
-    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.to_string()))?;
-    let split: SplitFile = serde_json::from_slice(&bytes).map_err(|e| err(format!("not a split file: {e}")))?;
+    let err = |source: Cause| SplitError::Features { path: path.display().to_string(), source };
+    let bytes = crate::store::regular_file::read_regular(path, 256 << 20).map_err(|e| err(e.into()))?;
+    let split: SplitFile = serde_json::from_slice(&bytes).map_err(|e| err(e.into()))?;
     if split.schema_hash != schema_hash() {
         return Err(err(format!(
             "made for feature schema {}, this build computes {}",
             split.schema_hash,
             schema_hash()
-        )));
+        )
+        .into()));
     }
     Ok(split)
 }
@@ -176,9 +174,9 @@ pub fn read_split_file(path: &Path) -> Result<SplitFile, SplitError> {
 /// ([`normalization_path`]). Errors name the file.
 pub fn read_normalization(split: &Path) -> Result<norm::Normalization, SplitError> {
     let path = normalization_path(split);
-    let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
-    let bytes = crate::store::regular_file::read_regular(&path, 256 << 20).map_err(|e| err(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| err(format!("not a normalization file: {e}")))
+    let err = |source: Cause| SplitError::Features { path: path.display().to_string(), source };
+    let bytes = crate::store::regular_file::read_regular(&path, 256 << 20).map_err(|e| err(e.into()))?;
+    serde_json::from_slice(&bytes).map_err(|e| err(e.into()))
 }
 
 /// The path of the normalization file beside `split` (`split.norm.json`).
@@ -198,8 +196,10 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
             opts.in_distribution_share
         )));
     }
-    let features_digest = crate::extract::features_digest(&opts.features)
-        .map_err(|message| SplitError::Features { path: opts.features.display().to_string(), message })?;
+    let features_digest = crate::extract::features_digest(&opts.features).map_err(|message| SplitError::Features {
+        path: opts.features.display().to_string(),
+        source: message.into(),
+    })?;
     let episodes = read_episodes(&opts.features)?;
     let held = match opts.recipe {
         Recipe::Host => recipes::by_host(&episodes, &opts.test_hosts, opts.seed)?,
@@ -259,11 +259,12 @@ pub fn run(opts: &SplitOptions) -> Result<SplitFile, SplitError> {
     if let Some(parent) = opts.out.parent() {
         atomic_file::remove_stale_temps(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
     }
-    let write = |path: &Path, bytes: Vec<u8>| {
+    // A value that does not serialize is an error, never an empty file.
+    let write = |path: &Path, json: serde_json::Result<Vec<u8>>| {
+        let bytes = json.map_err(|e| WriteError { path: path.to_path_buf(), source: std::io::Error::other(e) })?;
         atomic_file::write_bytes_atomically(path, &bytes)
-            .map_err(|e| SplitError::Write { path: path.display().to_string(), message: e.to_string() })
     };
-    write(&norm_path, serde_json::to_vec_pretty(&normalization).unwrap_or_default())?;
-    write(&opts.out, serde_json::to_vec_pretty(&split).unwrap_or_default())?;
+    write(&norm_path, serde_json::to_vec_pretty(&normalization))?;
+    write(&opts.out, serde_json::to_vec_pretty(&split))?;
     Ok(split)
 }

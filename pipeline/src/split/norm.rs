@@ -8,6 +8,7 @@ use std::path::Path;
 use arrow_array::{Array, FixedSizeListArray, Float32Array, StringArray, UInt8Array};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
+use cis490_shared::Cause;
 use cis490_shared::features::WINDOW_STEPS;
 use cis490_shared::features::stats::summary_names;
 use cis490_shared::registry::{CHANNELS, Channel, schema_hash};
@@ -79,15 +80,15 @@ fn finish(names: Vec<String>, running: &[Running]) -> FeatureStats {
 }
 
 fn open(path: &Path) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, SplitError> {
-    let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
-    let file = File::open(path).map_err(|e| err(e.to_string()))?;
-    ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(e.to_string()))
+    let err = |source: Cause| SplitError::Features { path: path.display().to_string(), source };
+    let file = File::open(path).map_err(|e| err(e.into()))?;
+    ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(e.into()))
 }
 
 fn column_err(path: &Path, name: &str) -> SplitError {
     SplitError::Features {
         path: path.display().to_string(),
-        message: format!("column {name:?} is missing or mistyped"),
+        source: format!("column {name:?} is missing or mistyped").into(),
     }
 }
 
@@ -106,7 +107,7 @@ pub fn fit(features: &Path, train: &BTreeSet<String>) -> Result<Normalization, S
     for path in summary_shards(features)? {
         for batch in open(&path)? {
             let batch =
-                batch.map_err(|e| SplitError::Features { path: path.display().to_string(), message: e.to_string() })?;
+                batch.map_err(|e| SplitError::Features { path: path.display().to_string(), source: e.into() })?;
             let ids = episode_ids(&batch, &path)?;
             let rows: Vec<usize> = (0..batch.num_rows()).filter(|i| train.contains(ids.value(*i))).collect();
             windows += rows.len() as u64;
@@ -126,7 +127,7 @@ pub fn fit(features: &Path, train: &BTreeSet<String>) -> Result<Normalization, S
     for path in tensor_dir {
         for batch in open(&path)? {
             let batch =
-                batch.map_err(|e| SplitError::Features { path: path.display().to_string(), message: e.to_string() })?;
+                batch.map_err(|e| SplitError::Features { path: path.display().to_string(), source: e.into() })?;
             let ids = episode_ids(&batch, &path)?;
             let list = |name: &str| {
                 batch

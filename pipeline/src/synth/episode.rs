@@ -168,8 +168,10 @@ fn apply_line_faults(fault: Fault, labels: &mut Vec<String>, src: &mut [Vec<Stri
     }
 }
 
-/// Builds the compressed archive of a planned episode.
-pub fn build_archive(plan: &EpisodePlan, host: &HostSpec, seed: u64) -> Vec<u8> {
+/// Builds the compressed archive of a planned episode (a manifest that
+/// does not serialize or a failed compression is an error, never an empty
+/// archive).
+pub fn build_archive(plan: &EpisodePlan, host: &HostSpec, seed: u64) -> std::io::Result<Vec<u8>> {
     let mut rng = Rng::derive(seed, plan.index);
     let segments = segments(plan, &mut rng);
     let since_epoch = plan.start_wall_ns - CORPUS_EPOCH_NS;
@@ -220,7 +222,7 @@ pub fn build_archive(plan: &EpisodePlan, host: &HostSpec, seed: u64) -> Vec<u8> 
             tar.file("manifest.json", b"{\"schema_version\": 1, \"episode_id\": ", mtime);
         }
         _ => {
-            let mut text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+            let mut text = serde_json::to_vec_pretty(&manifest)?;
             text.push(b'\n');
             tar.file("manifest.json", &text, mtime);
         }
@@ -287,20 +289,20 @@ fn finish_members(plan: &EpisodePlan, members: &mut Members, manifest: &mut serd
     }
 }
 
-fn compress_with_fault(fault: Option<Fault>, tar: &[u8], rng: &mut Rng) -> Vec<u8> {
-    let compress = |bytes: &[u8]| zstd::bulk::compress(bytes, 3).unwrap_or_default();
+fn compress_with_fault(fault: Option<Fault>, tar: &[u8], rng: &mut Rng) -> std::io::Result<Vec<u8>> {
+    let compress = |bytes: &[u8]| zstd::bulk::compress(bytes, 3);
     match fault {
         Some(Fault::TruncatedZstd) => {
-            let mut z = compress(tar);
+            let mut z = compress(tar)?;
             z.truncate(z.len() * 3 / 5);
-            z
+            Ok(z)
         }
         Some(Fault::CorruptZstd) => {
-            let mut z = compress(tar);
+            let mut z = compress(tar)?;
             for b in z.iter_mut().take(4) {
                 *b = 0x42;
             }
-            z
+            Ok(z)
         }
         Some(Fault::CorruptTar) => {
             let garbage: Vec<u8> = (0..tar.len().min(16_384)).map(|_| (rng.next_u64() & 0xff) as u8).collect();

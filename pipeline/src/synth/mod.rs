@@ -74,7 +74,7 @@ pub enum SynthError {
     #[error("{0}")]
     Options(String),
     /// A folder could not be created.
-    #[error("cannot create {path}: {source}")]
+    #[error("cannot create {path}")]
     CreateDir {
         /// The folder.
         path: PathBuf,
@@ -85,8 +85,8 @@ pub enum SynthError {
     #[error(transparent)]
     Write(#[from] WriteError),
     /// The worker pool could not start.
-    #[error("cannot start worker threads: {0}")]
-    Pool(String),
+    #[error("cannot start worker threads")]
+    Pool(#[source] rayon::ThreadPoolBuildError),
 }
 
 /// The hosts and per-episode plans of a store; pure and cheap, so tests can
@@ -128,18 +128,16 @@ pub fn run(opts: &SynthOptions) -> Result<SynthReport, SynthError> {
         let dir = opts.out.join(&h.id);
         fs::create_dir_all(&dir).map_err(|source| SynthError::CreateDir { path: dir, source })?;
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
-        .build()
-        .map_err(|e| SynthError::Pool(e.to_string()))?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(opts.jobs.max(1)).build().map_err(SynthError::Pool)?;
     let bar = crate::progress::bar(plans.len() as u64, "generating", opts.progress);
     let bytes: Result<Vec<u64>, WriteError> = pool.install(|| {
         plans
             .par_iter()
             .map(|plan| {
                 let host = &hosts[plan.host];
-                let archive = build_archive(plan, host, opts.seed);
                 let path = opts.out.join(&host.id).join(format!("{}.tar.zst", plan.episode_id));
+                let archive =
+                    build_archive(plan, host, opts.seed).map_err(|source| WriteError { path: path.clone(), source })?;
                 atomic_file::write_bytes_atomically(&path, &archive)?;
                 bar.inc(1);
                 Ok(archive.len() as u64)

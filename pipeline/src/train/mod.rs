@@ -36,6 +36,7 @@ use cis490_models::gbt::Table;
 use cis490_models::neural::Arch;
 use cis490_models::neural::trainer::{BatchProgress, EpochReport, Hooks};
 use cis490_models::variant::Variant;
+use cis490_shared::Cause;
 use cis490_shared::events::{Number, ProgressEvent};
 use cis490_shared::features::stats::summary_names;
 use cis490_shared::label::Label;
@@ -45,12 +46,12 @@ use serde_json::{Value, json};
 use self::row_file::{RowFile, RowFileWriter, ScratchDir};
 use crate::atomic_file;
 use crate::extract::shards::windows::{self as dataset, FeatureKind};
-use crate::output_dir::StagedDir;
+use crate::output_dir::{OutputError, StagedDir};
 use crate::publish::Publish;
 use crate::publish::progress_events::ProgressEvents;
 use crate::run_dir::{CHECKPOINT_FILE, MAX_CHECKPOINT_BYTES, ModelId, ONNX_FILE, RESUME_DIR, RunDir};
-use crate::split::SplitFile;
 use crate::split::norm::Normalization;
+use crate::split::{SplitError, SplitFile};
 
 /// Most epochs of each network by default (early stopping usually ends sooner).
 pub const DEFAULT_EPOCHS: usize = 12;
@@ -116,31 +117,46 @@ pub enum TrainError {
     #[error("{0}")]
     Options(String),
     /// Features unreadable.
-    #[error("{path}: {message}")]
+    #[error("cannot read the features at {path}")]
     Features {
         /// File or folder.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
-    /// The split or its normalization is unreadable.
-    #[error("{path}: {message}")]
+    /// The split file or the feature shards are unreadable (the error
+    /// names the file).
+    #[error(transparent)]
+    Input(#[from] SplitError),
+    /// The split does not fit the features, or its normalization is unreadable.
+    #[error("cannot use {path}")]
     Split {
         /// The file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// A model failed to fit.
-    #[error("{job}: {source}")]
+    #[error("training {job} failed")]
     Fit {
         /// `<model>-<variant>`.
         job: String,
         /// What failed.
         source: FitError,
     },
-    /// A checkpoint is unreadable.
-    #[error("{path}: {source}")]
+    /// A checkpoint or trainer state cannot be read from disk.
+    #[error("cannot read {path}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A checkpoint (or trainer state) is unreadable.
+    #[error("cannot load {path}")]
     Checkpoint {
         /// The file.
         path: String,
@@ -148,20 +164,24 @@ pub enum TrainError {
         source: CheckpointError,
     },
     /// A checkpoint decodes but does not make a model.
-    #[error("{path}: {source}")]
+    #[error("checkpoint {path} does not make a model")]
     Model {
         /// The file.
         path: String,
         /// What is wrong.
         source: FitError,
     },
+    /// A model's output folder cannot be prepared or swapped in.
+    #[error(transparent)]
+    Output(#[from] OutputError),
     /// Writing failed.
-    #[error("cannot write {path}: {message}")]
+    #[error("cannot write {path}")]
     Write {
         /// The file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -310,8 +330,7 @@ fn write_tensor_files(
     scratch: &Path,
 ) -> Result<Sides, TrainError> {
     let len = dataset::row_len(variant, FeatureKind::Tensor);
-    let io =
-        |path: &Path, e: std::io::Error| TrainError::Write { path: path.display().to_string(), message: e.to_string() };
+    let io = |path: &Path, e: std::io::Error| TrainError::Write { path: path.display().to_string(), source: e.into() };
     let mut writers = Vec::new();
     for side in ["train", "val"] {
         let path = scratch.join(format!("{}-{side}.f32", variant.as_str()));
@@ -343,16 +362,15 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
     if opts.variants.is_empty() {
         return Err(TrainError::Options("no variants named (realistic, oracle)".into()));
     }
-    let split: SplitFile = crate::split::read_split_file(&opts.split)
-        .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), message: e.to_string() })?;
+    let split: SplitFile = crate::split::read_split_file(&opts.split)?;
     crate::extract::check_features_digest(&opts.features, &split.features_digest)
-        .map_err(|message| TrainError::Split { path: opts.split.display().to_string(), message })?;
+        .map_err(|message| TrainError::Split { path: opts.split.display().to_string(), source: message.into() })?;
     let norm: Normalization = crate::split::read_normalization(&opts.split)
-        .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), message: e.to_string() })?;
+        .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), source: e.into() })?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
     let scratch = ScratchDir::create(&opts.out)
-        .map_err(|e| TrainError::Write { path: opts.out.display().to_string(), message: e.to_string() })?;
+        .map_err(|e| TrainError::Write { path: opts.out.display().to_string(), source: e.into() })?;
     let bars = crate::progress::Bars::new(opts.progress);
 
     let mut results: BTreeMap<(String, Variant), Result<Trained, TrainError>> = BTreeMap::new();
@@ -609,12 +627,8 @@ fn train_one(
     };
     let state_file = RunDir::new(&opts.out).resume_state(&job);
     let resume_bytes = if opts.resume && state_file.is_file() {
-        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_STATE_BYTES).map_err(|e| {
-            TrainError::Checkpoint {
-                path: state_file.display().to_string(),
-                source: CheckpointError::Corrupt(e.to_string()),
-            }
-        })?;
+        let bytes = crate::store::regular_file::read_regular(&state_file, MAX_STATE_BYTES)
+            .map_err(|source| TrainError::Read { path: state_file.display().to_string(), source })?;
         tracing::info!("{job}: resuming from {}", state_file.display());
         Some(bytes)
     } else {
@@ -624,7 +638,7 @@ fn train_one(
         if let Some(parent) = state_file.parent() {
             std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
         }
-        atomic_file::write_bytes_atomically(&state_file, bytes).map_err(|e| format!("{}: {e}", state_file.display()))
+        atomic_file::write_bytes_atomically(&state_file, bytes).map_err(|e| crate::error_chain(&e))
     };
     let hooks = Hooks {
         on_epoch: &mut on_epoch,
@@ -674,19 +688,23 @@ fn train_one(
     let dir = run.model_dir(id);
     let path = run.checkpoint(id);
     let onnx_path = run.onnx(id);
-    let write_err = |path: &Path, message: String| TrainError::Write { path: path.display().to_string(), message };
+    // The staged file's error names the staging folder: the final path is said instead.
+    let write_err = |path: &Path, e: atomic_file::WriteError| TrainError::Write {
+        path: path.display().to_string(),
+        source: e.source.into(),
+    };
     let fit_err = |source: FitError| TrainError::Fit { job: job.clone(), source };
     let weights = fitted.model.weights_bytes().map_err(fit_err)?;
     let onnx = fitted.model.onnx_bytes(&header).map_err(fit_err)?;
+    let checkpoint_bytes = checkpoint::encode(&header, &weights)
+        .map_err(|e| TrainError::Write { path: path.display().to_string(), source: e.into() })?;
     // Checkpoint and ONNX file are staged and swapped in together: a model
     // folder always holds one training's pair.
-    let staged = StagedDir::begin(&dir, "cis490 train", CHECKPOINT_FILE, false, &[&opts.features, &opts.split])
-        .map_err(|e| write_err(&dir, e.to_string()))?;
-    atomic_file::write_bytes_atomically(&staged.path().join(CHECKPOINT_FILE), &checkpoint::encode(&header, &weights))
-        .map_err(|e| write_err(&path, e.to_string()))?;
-    atomic_file::write_bytes_atomically(&staged.path().join(ONNX_FILE), &onnx)
-        .map_err(|e| write_err(&onnx_path, e.to_string()))?;
-    staged.commit().map_err(|e| write_err(&dir, e.to_string()))?;
+    let staged = StagedDir::begin(&dir, "cis490 train", CHECKPOINT_FILE, false, &[&opts.features, &opts.split])?;
+    atomic_file::write_bytes_atomically(&staged.path().join(CHECKPOINT_FILE), &checkpoint_bytes)
+        .map_err(|e| write_err(&path, e))?;
+    atomic_file::write_bytes_atomically(&staged.path().join(ONNX_FILE), &onnx).map_err(|e| write_err(&onnx_path, e))?;
+    staged.commit()?;
     // The model is in place: its resumable state is no longer needed.
     let _ = std::fs::remove_file(&state_file);
     Ok(Trained {
@@ -712,9 +730,66 @@ const MAX_STATE_BYTES: u64 = 256 << 20;
 pub fn load_model(path: &Path) -> Result<(CheckpointHeader, TrainedModel), TrainError> {
     let shown = path.display().to_string();
     let bytes = crate::store::regular_file::read_regular(path, MAX_CHECKPOINT_BYTES)
-        .map_err(|e| TrainError::Checkpoint { path: shown.clone(), source: CheckpointError::Corrupt(e.to_string()) })?;
+        .map_err(|source| TrainError::Read { path: shown.clone(), source })?;
     let (header, weights) =
         checkpoint::decode(&bytes).map_err(|source| TrainError::Checkpoint { path: shown.clone(), source })?;
     let model = TrainedModel::load(&header, weights).map_err(|source| TrainError::Model { path: shown, source })?;
     Ok((header, model))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each part of a printed chain appears once: the file, what failed,
+    /// and the reason under it.
+    fn said_once(chain: &str, parts: &[&str]) {
+        for part in parts {
+            assert_eq!(chain.matches(part).count(), 1, "{part:?} in {chain:?}");
+        }
+        let mut segments: Vec<&str> = chain.split(": ").collect();
+        let all = segments.len();
+        segments.sort_unstable();
+        segments.dedup();
+        assert_eq!(segments.len(), all, "a part is repeated in {chain:?}");
+    }
+
+    #[test]
+    fn a_printed_chain_says_each_part_once() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        // A missing split file given to training: the file, then the OS's reason.
+        let split = dir.path().join("split.json");
+        let opts = TrainOptions {
+            features: dir.path().join("features"),
+            split: split.clone(),
+            models: vec![Architecture::Gbt],
+            variants: vec![Variant::Realistic],
+            out: dir.path().join("run"),
+            settings: FitSettings::default(),
+            jobs: 1,
+            publisher: None,
+            progress: false,
+            max_tree_windows: None,
+            resume: false,
+            stop: None,
+        };
+        let err = run(&opts).err().ok_or("a missing split file was accepted")?;
+        let chain = crate::error_chain(&err);
+        let os = std::fs::File::open(&split).err().ok_or("the split file exists")?.to_string();
+        assert_eq!(chain, format!("cannot read {}: {os}", split.display()));
+        said_once(&chain, &[&split.display().to_string(), &os, "cannot read"]);
+
+        // An archive cut inside its first tar header: the archive, the
+        // layer that failed, and where.
+        let archive = dir.path().join("ep-1.tar.zst");
+        std::fs::write(&archive, zstd::bulk::compress(b"hello", 3)?)?;
+        let err = crate::extract::episode::extract_episode(&archive, &crate::store::archive::ReadLimits::default())
+            .err()
+            .ok_or("a cut archive was read")?;
+        let chain = crate::error_chain(&err);
+        let path = archive.display().to_string();
+        said_once(&chain, &[&path, "tar stream is truncated or corrupt", "the archive ends inside"]);
+        assert!(chain.starts_with(&format!("{path}: tar stream is truncated or corrupt: ")), "{chain}");
+        Ok(())
+    }
 }

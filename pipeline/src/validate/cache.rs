@@ -111,7 +111,7 @@ impl Reusable {
             return Err("the earlier sweep was of another store, or under other limits or rules".into());
         }
         let index_path = out.join(super::index::INDEX_FILE);
-        let rows = read_index(&index_path).map_err(|e| e.to_string())?;
+        let rows = read_index(&index_path).map_err(|e| crate::error_chain(&e))?;
         if rows.len() != cache.entries.len() {
             return Err(format!("{} and {} disagree", index_path.display(), cache_path.display()));
         }

@@ -67,12 +67,13 @@ pub enum ValidateError {
     #[error(transparent)]
     Output(#[from] OutputError),
     /// The worker pool could not start.
-    #[error("cannot start {jobs} worker threads: {message}")]
+    #[error("cannot start {jobs} worker threads")]
     Pool {
         /// Requested threads.
         jobs: usize,
         /// The pool's error.
-        message: String,
+        #[source]
+        source: rayon::ThreadPoolBuildError,
     },
     /// Writing the index failed.
     #[error(transparent)]
@@ -123,7 +124,7 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
         Err(e) => {
             row.status = Status::Errored;
             row.reasons = vec![Reason::new(e.reason())];
-            row.details = reasons::capped(e.to_string(), reasons::MAX_DETAIL_BYTES);
+            row.details = reasons::capped(crate::error_chain(&e), reasons::MAX_DETAIL_BYTES);
             return row;
         }
     };
@@ -153,7 +154,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.jobs.max(1))
         .build()
-        .map_err(|e| ValidateError::Pool { jobs: opts.jobs, message: e.to_string() })?;
+        .map_err(|source| ValidateError::Pool { jobs: opts.jobs, source })?;
     let total = listing.episodes.len() as u64;
     let key = cache::SweepKey::new(&opts.store, &opts.limits);
     let mut reusable = if opts.full { cache::Reusable::default() } else { cache::Reusable::load(&opts.out, &key) };

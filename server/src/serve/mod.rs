@@ -396,7 +396,10 @@ async fn validation_summary(State(state): State<Arc<AppState>>) -> Response {
             Ok(summary) => axum::Json(summary).into_response(),
             Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{}: {e}", path.display())),
         },
-        Err(_) => json_error(StatusCode::NOT_FOUND, &format!("{} does not exist yet", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            json_error(StatusCode::NOT_FOUND, &format!("{} does not exist yet", path.display()))
+        }
+        Err(e) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &format!("{}: {e}", path.display())),
     }
 }
 

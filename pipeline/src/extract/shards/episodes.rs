@@ -6,6 +6,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, Int64Array, RecordBatch, StringArray};
+use cis490_shared::Cause;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -39,11 +40,11 @@ pub fn tensor_shards(features: &Path) -> Result<Vec<PathBuf>, SplitError> {
 
 fn shards_in(features: &Path, kind: &str) -> Result<Vec<PathBuf>, SplitError> {
     let shards = crate::extract::shard_files(features, kind)
-        .map_err(|message| SplitError::Features { path: features.display().to_string(), message })?;
+        .map_err(|message| SplitError::Features { path: features.display().to_string(), source: message.into() })?;
     if shards.is_empty() {
         return Err(SplitError::Features {
             path: features.join(kind).display().to_string(),
-            message: "no shards: the extraction found no usable episode".into(),
+            source: "no shards: the extraction found no usable episode".into(),
         });
     }
     Ok(shards)
@@ -53,7 +54,7 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a St
     batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>()).ok_or_else(|| {
         SplitError::Features {
             path: path.display().to_string(),
-            message: format!("column {name:?} is missing or not a string"),
+            source: format!("column {name:?} is missing or not a string").into(),
         }
     })
 }
@@ -62,13 +63,13 @@ fn strings<'a>(batch: &'a RecordBatch, name: &str, path: &Path) -> Result<&'a St
 pub fn read_episodes(features: &Path) -> Result<BTreeMap<String, EpisodeInfo>, SplitError> {
     let mut out: BTreeMap<String, EpisodeInfo> = BTreeMap::new();
     for path in summary_shards(features)? {
-        let err = |message: String| SplitError::Features { path: path.display().to_string(), message };
-        let file = File::open(&path).map_err(|e| err(e.to_string()))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(e.to_string()))?;
+        let err = |source: Cause| SplitError::Features { path: path.display().to_string(), source };
+        let file = File::open(&path).map_err(|e| err(e.into()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| err(e.into()))?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), 0..KEY_COLUMNS.len());
-        let reader = builder.with_projection(mask).build().map_err(|e| err(e.to_string()))?;
+        let reader = builder.with_projection(mask).build().map_err(|e| err(e.into()))?;
         for batch in reader {
-            let batch = batch.map_err(|e| err(e.to_string()))?;
+            let batch = batch.map_err(|e| err(e.into()))?;
             let (ids, hosts, samples, profiles, labels) = (
                 strings(&batch, "episode_id", &path)?,
                 strings(&batch, "host_id", &path)?,

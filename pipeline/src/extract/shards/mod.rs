@@ -24,6 +24,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
 
+use cis490_shared::Cause;
 use cis490_shared::features::stats::{SUMMARY_LEN, TENSOR_LEN, summary_names};
 
 use super::ExtractError;
@@ -164,11 +165,11 @@ pub fn tensor_batch(rows: &[WindowRow]) -> Result<RecordBatch, ArrowError> {
 
 /// Writes one batch as a zstd Parquet file, atomically; returns its size.
 pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<u64, ExtractError> {
-    let fail = |message: String| ExtractError::Write { path: path.display().to_string(), message };
+    let fail = |source: Cause| ExtractError::Write { path: path.display().to_string(), source };
     // Dictionaries pay off only for the repeated key strings; for floats and
     // tensors they cost time (measured) and save nothing.
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| fail(e.to_string()))?))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).map_err(|e| fail(e.into()))?))
         .set_max_row_group_row_count(Some(4096))
         .set_dictionary_enabled(false);
     for key in ["episode_id", "host_id", "sample_id", "profile", "agent_version", "label"] {
@@ -181,6 +182,6 @@ pub fn write_batch(path: &Path, batch: &RecordBatch) -> Result<u64, ExtractError
         writer.close().map_err(std::io::Error::other)?;
         Ok(())
     })
-    .map_err(|e| fail(e.to_string()))?;
-    std::fs::symlink_metadata(path).map(|m| m.len()).map_err(|e| fail(e.to_string()))
+    .map_err(|e| fail(e.source.into()))?;
+    std::fs::symlink_metadata(path).map(|m| m.len()).map_err(|e| fail(e.into()))
 }

@@ -11,9 +11,10 @@ use std::path::Path;
 use arrow_array::{Array, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, RecordBatch, StringArray};
 use cis490_models::gbt::Table;
 use cis490_models::variant::Variant;
+use cis490_shared::Cause;
 use cis490_shared::features::WINDOW_STEPS;
 use cis490_shared::features::stats::summary_names;
-use cis490_shared::label::Label;
+use cis490_shared::label::{Label, UnknownLabel};
 use cis490_shared::registry::CHANNELS;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -53,7 +54,7 @@ pub struct Windows {
 fn column_err(path: &Path, name: &str) -> TrainError {
     TrainError::Features {
         path: path.display().to_string(),
-        message: format!("column {name:?} is missing or mistyped"),
+        source: format!("column {name:?} is missing or mistyped").into(),
     }
 }
 
@@ -167,24 +168,20 @@ fn read_shards(
     let shards = match kind {
         Some(FeatureKind::Tensor) => tensor_shards(features),
         _ => summary_shards(features),
-    }
-    .map_err(|e| TrainError::Features { path: features.display().to_string(), message: e.to_string() })?;
+    }?;
     let mut row: Vec<f32> = Vec::new();
     for path in shards {
-        let read_err = |e: &dyn std::fmt::Display| TrainError::Features {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        let file = crate::store::regular_file::open_regular(&path).map_err(|e| read_err(&e))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(&e))?;
+        let read_err = |source: Cause| TrainError::Features { path: path.display().to_string(), source };
+        let file = crate::store::regular_file::open_regular(&path).map_err(|e| read_err(e.into()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_err(e.into()))?;
         let mut roots = Vec::with_capacity(columns.len());
         for name in &columns {
             roots.push(builder.schema().index_of(name).map_err(|_| column_err(&path, name))?);
         }
         let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
-        let reader = builder.with_projection(mask).build().map_err(|e| read_err(&e))?;
+        let reader = builder.with_projection(mask).build().map_err(|e| read_err(e.into()))?;
         for batch in reader {
-            let batch = batch.map_err(|e| read_err(&e))?;
+            let batch = batch.map_err(|e| read_err(e.into()))?;
             let ids: &StringArray = column(&batch, "episode_id", &path)?;
             let hosts: &StringArray = column(&batch, "host_id", &path)?;
             let labels: &StringArray = column(&batch, "label", &path)?;
@@ -213,7 +210,7 @@ fn read_shards(
                 }
                 let id = ids.value(i);
                 let Some(side) = sides.iter().position(|s| s.contains(id)) else { continue };
-                let label: Label = labels.value(i).parse().map_err(|e| read_err(&e))?;
+                let label: Label = labels.value(i).parse().map_err(|e: UnknownLabel| read_err(e.into()))?;
                 row.clear();
                 match (kind, tensor) {
                     (Some(FeatureKind::Tensor), Some((list, values))) => {

@@ -98,10 +98,10 @@ impl IndexRow {
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
     /// Building the Arrow batch failed.
-    #[error("building the index table: {0}")]
+    #[error("building the index table")]
     Arrow(#[from] ArrowError),
     /// Encoding Parquet failed.
-    #[error("encoding Parquet: {0}")]
+    #[error("encoding Parquet")]
     Parquet(#[from] ParquetError),
     /// Writing the file failed.
     #[error(transparent)]

@@ -8,6 +8,7 @@ use arrow_array::{Array, Float64Array, Int64Array, ListArray, RecordBatch, Strin
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::IndexRow;
+use cis490_shared::Cause;
 use cis490_shared::ids::{EpisodeId, HostId};
 use cis490_shared::validation::{Reason, Status};
 
@@ -15,12 +16,13 @@ use cis490_shared::validation::{Reason, Status};
 #[derive(Debug, thiserror::Error)]
 pub enum IndexReadError {
     /// Opening or decoding failed.
-    #[error("{path}: {message}")]
+    #[error("cannot read {path}")]
     Read {
         /// The index file.
         path: String,
         /// What went wrong.
-        message: String,
+        #[source]
+        source: Cause,
     },
     /// A value is not what its column allows.
     #[error("{path}: row {row}, column {column:?}: {message}")]
@@ -66,13 +68,12 @@ fn text(a: &StringArray, i: usize) -> Option<String> {
 /// Reads every row of the index at `path`.
 pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
     let shown = path.display().to_string();
-    let err = |message: String| IndexReadError::Read { path: shown.clone(), message };
-    let file = File::open(path).map_err(|e| err(e.to_string()))?;
-    let reader =
-        ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(e.to_string()))?;
+    let err = |source: Cause| IndexReadError::Read { path: shown.clone(), source };
+    let file = File::open(path).map_err(|e| err(e.into()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file).and_then(|b| b.build()).map_err(|e| err(e.into()))?;
     let mut out = Vec::new();
     for batch in reader {
-        let batch = batch.map_err(|e| err(e.to_string()))?;
+        let batch = batch.map_err(|e| err(e.into()))?;
         let s = |name| column::<StringArray>(&batch, &shown, name, "string");
         let n = |name| column::<Int64Array>(&batch, &shown, name, "int64");
         let (episode, host, profile, sample, agent, status, details, sha, rel) = (
@@ -87,7 +88,12 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
             s("path")?,
         );
         let (started, bytes) = (n("started_wall_ns")?, n("archive_bytes")?);
-        let rows = [n("rows_proc")?, n("rows_guest")?, n("rows_qmp")?, n("rows_netflow")?];
+        let rows = [
+            ("rows_proc", n("rows_proc")?),
+            ("rows_guest", n("rows_guest")?),
+            ("rows_qmp", n("rows_qmp")?),
+            ("rows_netflow", n("rows_netflow")?),
+        ];
         let duration = column::<Float64Array>(&batch, &shown, "duration_s", "float64")?;
         let reasons = column::<ListArray>(&batch, &shown, "reasons", "list<string>")?;
         let int = |a: &Int64Array, i: usize| (!a.is_null(i)).then(|| a.value(i));
@@ -98,6 +104,24 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
             message,
         };
         for i in 0..batch.num_rows() {
+            let row_no = out.len();
+            // A negative count or size is an error, never a missing value.
+            let count = |column: &'static str, a: &Int64Array| {
+                int(a, i)
+                    .map(|v| {
+                        u64::try_from(v).map_err(|_| IndexReadError::Value {
+                            path: shown.clone(),
+                            row: row_no,
+                            column,
+                            message: format!("{v} is negative"),
+                        })
+                    })
+                    .transpose()
+            };
+            let mut row_counts = [None; 4];
+            for (slot, (column, a)) in row_counts.iter_mut().zip(rows) {
+                *slot = count(column, a)?;
+            }
             let list = reasons.value(i);
             let list = list.as_any().downcast_ref::<StringArray>().ok_or_else(|| IndexReadError::Column {
                 path: shown.clone(),
@@ -119,9 +143,9 @@ pub fn read_index(path: &Path) -> Result<Vec<IndexRow>, IndexReadError> {
                 details: details.value(i).to_string(),
                 started_wall_ns: int(started, i),
                 duration_s: (!duration.is_null(i)).then(|| duration.value(i)),
-                rows: rows.map(|r| int(r, i).and_then(|v| u64::try_from(v).ok())),
+                rows: row_counts,
                 archive_sha256: text(sha, i),
-                archive_bytes: int(bytes, i).and_then(|v| u64::try_from(v).ok()),
+                archive_bytes: count("archive_bytes", bytes)?,
                 path: rel.value(i).to_string(),
             });
         }
