@@ -30,50 +30,11 @@ pub fn run(root: &Path) -> Result<()> {
         "fmt (fuzz)",
         cmd::cargo().args(["fmt", "--manifest-path", FUZZ_MANIFEST, "--", "--check"]).current_dir(root),
     )?;
-    cmd::run_step(
-        "clippy (host)",
-        cmd::cargo()
-            .args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
-            .current_dir(root),
-    )?;
+    clippy(root, "clippy (host)", &["--workspace", "--all-targets"])?;
     // The hub benchmarks are behind a feature the workspace build leaves off.
-    cmd::run_step(
-        "clippy (hub benches)",
-        cmd::cargo()
-            .args([
-                "clippy",
-                "-p",
-                "cis490-backend",
-                "--features",
-                "hub-bench",
-                "--all-targets",
-                "--locked",
-                "--",
-                "-D",
-                "warnings",
-            ])
-            .current_dir(root),
-    )?;
-    cmd::run_step(
-        "clippy (wasm32)",
-        cmd::cargo()
-            .args([
-                "clippy",
-                "-p",
-                "cis490-frontend",
-                "-p",
-                "cis490-models",
-                "-p",
-                "cis490-runner",
-                "--target",
-                "wasm32-unknown-unknown",
-                "--locked",
-                "--",
-                "-D",
-                "warnings",
-            ])
-            .current_dir(root),
-    )?;
+    clippy(root, "clippy (hub benches)", &["-p", "cis490-backend", "--features", "hub-bench", "--all-targets"])?;
+    let wasm = ["-p", "cis490-frontend", "-p", "cis490-models", "-p", "cis490-runner"];
+    clippy(root, "clippy (wasm32)", &[&wasm[..], &["--target", "wasm32-unknown-unknown"]].concat())?;
     let public = timed("bundle", || bundle::build(root, true))?
         .parent()
         .map(Path::to_path_buf)
@@ -135,6 +96,14 @@ impl Totals {
 
 /// The fuzz crate (a workspace of its own, see `fuzz.rs`).
 const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
+
+/// `cargo clippy <what> --locked -- -D warnings` as the step `name`.
+fn clippy(root: &Path, name: &str, what: &[&str]) -> Result<()> {
+    cmd::run_step(
+        name,
+        cmd::cargo().arg("clippy").args(what).args(["--locked", "--", "-D", "warnings"]).current_dir(root),
+    )
+}
 
 /// Runs `cargo test`, echoing its stdout as it comes and adding its results
 /// to `totals`.
