@@ -26,6 +26,7 @@ use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
 use cis490_pipeline::{demo, eval, extract, jobs, producers, split, train};
 use cis490_server::serve;
+use cis490_shared::ids::{EpisodeId, HostId};
 
 mod cli;
 mod print;
@@ -94,15 +95,17 @@ fn run() -> Result<()> {
         Command::Replay { store, episode, speed, repeat, models, hub } => {
             let publisher = hub.live_publisher()?;
             let (host, id) = episode.split_once('/').context("--episode must be <host_id>/<episode_id>")?;
-            let path = store.join(host).join(format!("{id}.tar.zst"));
+            let (host, id) = (HostId::new(host).context("--episode")?, EpisodeId::new(id).context("--episode")?);
+            let path =
+                store.join(host.as_str()).join(format!("{id}{}", cis490_pipeline::store::layout::ARCHIVE_SUFFIX));
             let models = match models {
                 Some(run) => producers::predictions::load_run(&run)?,
                 None => Vec::new(),
             };
             let stop = AtomicBool::new(false);
             loop {
-                producers::replay::stream(&path, id, host, speed, &models, &publisher, &stop)
-                    .with_context(|| format!("replaying {}", path.display()))?;
+                producers::replay::stream(&path, id.as_str(), host.as_str(), speed, &models, &publisher, &stop)
+                    .with_context(|| format!("replaying {episode}"))?;
                 if !repeat {
                     return Ok(());
                 }

@@ -56,6 +56,20 @@ fn bad_input_fails_with_a_message_naming_it() -> Result<(), Box<dyn std::error::
 
     let out = cis490(&["validate", "--store"])?;
     assert!(!out.status.success(), "a missing value is a usage error");
+
+    // An episode is named by its ids: nothing else reaches a path.
+    let hub = "http://127.0.0.1:9";
+    let out = cis490(&["replay", "--store", &store, "--episode", "lab-pc-01/../../etc/x", "--hub", hub])?;
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--episode") && text(&out).contains("not an episode id"), "{}", text(&out));
+
+    // Each cause is said once on the error line.
+    let split = dir.path().join("no-split.json").to_string_lossy().into_owned();
+    let out = cis490(&["eval", "--run", &out_dir, "--split", &split])?;
+    assert!(!out.status.success());
+    let line = text(&out);
+    assert_eq!(line.matches("no-split.json").count(), 1, "{line}");
+    assert_eq!(line.matches("No such file").count(), 1, "{line}");
     Ok(())
 }
 
