@@ -201,3 +201,45 @@ async fn links_out_of_the_public_and_run_folders_are_not_followed() -> TestResul
     }
     Ok(())
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn bundles_go_gzipped_to_clients_that_accept_it_and_are_revalidated() -> TestResult {
+    use std::os::unix::fs::symlink;
+    let outside = tempfile::tempdir()?;
+    std::fs::write(outside.path().join("secret.gz"), "secret")?;
+    let public = tempfile::tempdir()?;
+    std::fs::write(public.path().join("index.html"), "<html>")?;
+    std::fs::create_dir(public.path().join("pkg"))?;
+    // The server never decodes a copy: any bytes stand for gzip here.
+    std::fs::write(public.path().join("pkg/app.js"), "plain js")?;
+    std::fs::write(public.path().join("pkg/app.js.gz"), "GZIPPED")?;
+    std::fs::write(public.path().join("pkg/old.js.gz"), "STALE")?;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(public.path().join("pkg/old.js"), "rebuilt js")?;
+    std::fs::write(public.path().join("pkg/leak.js"), "leak js")?;
+    symlink(outside.path().join("secret.gz"), public.path().join("pkg/leak.js.gz"))?;
+    let (addr, _stop) = start_with(|config| config.public_dir = public.path().to_path_buf()).await?;
+    let gzip = [("Accept-Encoding", "gzip, deflate, br")];
+
+    let zipped = get(addr, "/pkg/app.js", &gzip).await?;
+    assert_eq!((zipped.status, zipped.text()), (200, "GZIPPED".to_string()));
+    assert_eq!(zipped.header("content-encoding"), Some("gzip"));
+    assert!(zipped.header("content-type").is_some_and(|t| t.contains("javascript")), "{}", zipped.head);
+    assert_eq!(zipped.header("vary"), Some("accept-encoding"));
+    assert_eq!(zipped.header("cache-control"), Some("no-cache"));
+
+    let plain = get(addr, "/pkg/app.js", &[]).await?;
+    assert_eq!((plain.status, plain.text()), (200, "plain js".to_string()), "a client without gzip");
+    assert_eq!(plain.header("content-encoding"), None);
+    let stale = get(addr, "/pkg/old.js", &gzip).await?;
+    assert_eq!(stale.text(), "rebuilt js", "a copy older than its file is never served");
+    let leak = get(addr, "/pkg/leak.js", &gzip).await?;
+    assert_eq!(leak.text(), "leak js", "a copy that links out of the folder is never served");
+
+    // A reload revalidates: unchanged files answer 304 without a body.
+    let since = zipped.header("last-modified").ok_or("no Last-Modified")?.to_string();
+    let again = get(addr, "/pkg/app.js", &[("Accept-Encoding", "gzip"), ("If-Modified-Since", &since)]).await?;
+    assert_eq!((again.status, again.body.len()), (304, 0));
+    Ok(())
+}

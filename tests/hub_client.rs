@@ -38,6 +38,8 @@ pub async fn start_with(configure: impl FnOnce(&mut ServeConfig)) -> Result<Star
 pub struct Answer {
     /// The status code.
     pub status: u16,
+    /// The header lines after the status line, as sent.
+    pub head: String,
     /// The body bytes.
     pub body: Vec<u8>,
 }
@@ -46,6 +48,14 @@ impl Answer {
     /// The body as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The value of header `name` (case-insensitive), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+        })
     }
 }
 
@@ -79,7 +89,7 @@ pub async fn exchange(
     let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no header end")? + 4;
     let head = String::from_utf8_lossy(&response[..head_end]).into_owned();
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("no status line")?;
-    Ok(Answer { status, body: response[head_end..].to_vec() })
+    Ok(Answer { status, head, body: response[head_end..].to_vec() })
 }
 
 /// `GET path`.

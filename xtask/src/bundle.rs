@@ -8,7 +8,9 @@
 //! The bindings are generated into `public/pkg.tmp/` and only then swapped in
 //! by renames, so an interrupted or failed build never replaces a good bundle.
 //! The dashboard is then shrunk with `wasm-opt -Oz` when a binaryen ≥ 116
-//! is available (`wasm_opt`; Debian's older one breaks bundles).
+//! is available (`wasm_opt`; Debian's older one breaks bundles). Each
+//! bundle's `.wasm` and `.js` get a `gzip -9` copy beside them (`<file>.gz`),
+//! which `cis490 serve` sends to browsers that accept gzip.
 
 use std::fs;
 use std::io::Write;
@@ -99,6 +101,12 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
             ),
         }
     }
+    for file in [&staged_wasm, &staged_js] {
+        // Without a copy the server sends the file as it is: slower, not wrong.
+        if let Err(e) = gzip_copy(file) {
+            eprintln!("bundle: WARNING: {e:#}; {} is served uncompressed", file.display());
+        }
+    }
     if pkg.exists() {
         fs::rename(&pkg, &retired).with_context(|| format!("cannot move the old bundle aside ({})", pkg.display()))?;
     }
@@ -134,6 +142,18 @@ fn report_size(wasm: &Path, js: &Path) -> Result<()> {
         let name =
             file.file_name().map_or_else(|| file.display().to_string(), |name| name.to_string_lossy().into_owned());
         eprintln!("bundle: {name}: {}{gzipped}", kib(bytes.len() as u64));
+    }
+    Ok(())
+}
+
+/// Writes `<file>.gz` with `gzip -9 -n` (no name or time inside, so the
+/// same bundle gives the same bytes), keeping `file`.
+fn gzip_copy(file: &Path) -> Result<()> {
+    let mut command = Command::new("gzip");
+    command.args(["-9", "-n", "-k", "-f"]).arg(file);
+    let status = command.status().with_context(|| format!("cannot run gzip on {}", file.display()))?;
+    if !status.success() {
+        bail!("gzip {} failed ({status})", file.display());
     }
     Ok(())
 }

@@ -8,12 +8,22 @@
 //! single-page-app fallback to `index.html` for a path that does not exist,
 //! and content types, ranges and conditional requests (tower-http's
 //! `ServeFile` serves the resolved file).
+//!
+//! A file with a gzipped copy beside it (`<file>.gz`, which `cargo xtask
+//! bundle` writes for the wasm bundles) is sent as that copy to clients
+//! that accept gzip: the runner's 10 MB go over a Pi's Wi-Fi as ~2.5 MB.
+//! The copy is used only when it lies inside the folder too and is not
+//! older than the file (a stale copy is never served). Every static answer
+//! says `Cache-Control: no-cache` (a browser revalidates with
+//! `If-Modified-Since` and gets a 304 while the file is unchanged; the
+//! bundle's names carry no hash, so nothing may be cached blindly) and
+//! `Vary: Accept-Encoding`.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use percent_encoding::percent_decode_str;
 use tower_http::services::ServeFile;
@@ -49,6 +59,19 @@ impl Folder {
     /// The canonical path of the file `relative`, if it is a file inside the folder.
     pub fn file(&self, relative: &Path) -> Option<PathBuf> {
         self.contained(relative).ok().filter(|p| p.is_file())
+    }
+
+    /// Whether `file` (a canonical path inside the folder) has a gzipped
+    /// copy `<file>.gz` that is a file inside the folder and not older
+    /// than `file`.
+    fn has_fresh_gzip(&self, file: &Path) -> bool {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".gz");
+        let Ok(gz) = PathBuf::from(name).canonicalize() else { return false };
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        gz.starts_with(&self.root)
+            && gz.is_file()
+            && matches!((modified(&gz), modified(file)), (Some(copy), Some(original)) if copy >= original)
     }
 
     /// What a static-file request for `relative` serves: the file, a
@@ -89,8 +112,16 @@ pub async fn static_files(State(public): State<Arc<Folder>>, request: Request) -
     let Some(file) = relative_path(request.uri().path()).and_then(|relative| public.static_file(&relative)) else {
         return json_error(StatusCode::NOT_FOUND, "not found");
     };
-    match ServeFile::new(&file).try_call(request).await {
-        Ok(response) => response.into_response(),
+    let mut serve =
+        if public.has_fresh_gzip(&file) { ServeFile::new(&file).precompressed_gzip() } else { ServeFile::new(&file) };
+    match serve.try_call(request).await {
+        Ok(response) => {
+            let mut response = response.into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            response
+        }
         Err(e) => {
             tracing::warn!(file = %file.display(), "cannot serve: {e}");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "cannot read the file")
