@@ -4,8 +4,8 @@
 //! [`summary`] (the validation panel), [`state`] (what the hub's events
 //! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
 //! (metrics events and the grids drawn from them) and [`route`]
-//! (scene and mode from the query string) and [`chart`] (geometry,
-//! min/max downsampling) are the data model and pure maths
+//! (scene and mode from the query string), [`chart`] (geometry,
+//! min/max downsampling) and [`units`] (values in human units) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views (the shell in `app`, one module per scene
 //! in `scenes/`, and the pieces several scenes draw: `export`,
@@ -22,6 +22,7 @@ pub mod route;
 pub mod scroll_strip;
 pub mod state;
 pub mod summary;
+pub mod units;
 
 #[cfg(target_arch = "wasm32")]
 mod app;

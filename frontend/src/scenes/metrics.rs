@@ -57,7 +57,13 @@ fn per_class_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
             (name, cells)
         })
         .collect();
-    heat_table("per-class", "model", labels, rows, "Per-class F1 on the held-out split (darker is better)".into())
+    heat_table(
+        "per-class",
+        "model",
+        labels,
+        rows,
+        "Per-class F1 on the held-out split (a stronger blue is better)".into(),
+    )
 }
 
 /// Models (rows) × profiles or hosts (columns, with their episode

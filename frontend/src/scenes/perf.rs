@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use crate::chart;
 use crate::latency_histogram::latency_histogram;
 use crate::state::{DashboardState, PerfSeries};
+use crate::units::with_unit;
 
 const SPARK_W: f64 = 160.0;
 const SPARK_H: f64 = 28.0;
@@ -18,8 +19,8 @@ fn sparkline(history: &[f64]) -> String {
     chart::svg_points(&chart::to_box(&data, (0.0, x_end), (lo, hi), SPARK_W, SPARK_H))
 }
 
-fn optional(v: Option<f64>) -> String {
-    v.map_or("–".into(), |v| format!("{v:.1}"))
+fn optional(v: Option<f64>, unit: &str) -> String {
+    v.map_or("–".into(), |v| with_unit(v, unit))
 }
 
 /// Perf series and prediction latency.
@@ -57,10 +58,10 @@ pub fn PerfScene(state: RwSignal<DashboardState>) -> impl IntoView {
                         view! {
                             <tr data-testid="perf-row">
                                 <th scope="row">{name}</th>
-                                <td class="num">{format!("{:.2} {}", p.value, p.unit)}</td>
-                                <td class="num">{optional(p.p50)}</td>
-                                <td class="num">{optional(p.p95)}</td>
-                                <td class="num">{optional(p.p99)}</td>
+                                <td class="num">{with_unit(p.value, &p.unit)}</td>
+                                <td class="num">{optional(p.p50, &p.unit)}</td>
+                                <td class="num">{optional(p.p95, &p.unit)}</td>
+                                <td class="num">{optional(p.p99, &p.unit)}</td>
                                 <td>
                                     <svg class="spark" viewBox=format!("0 0 {SPARK_W} {SPARK_H}") role="img" aria-label="history">
                                         <polyline points=sparkline(&history)></polyline>
