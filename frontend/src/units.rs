@@ -63,7 +63,7 @@ mod tests {
         assert_eq!(with_unit(2.0, "clients"), "2 clients");
         assert_eq!(with_unit(12.345, "%"), "12.3 %");
         assert_eq!(with_unit(1234.5, "events/s"), "1234 events/s");
-        assert_eq!(with_unit(3.14159, "ms"), "3.14 ms");
+        assert_eq!(with_unit(4.567, "ms"), "4.57 ms");
         assert_eq!(with_unit(f64::NAN, "ms"), "–");
     }
 }
