@@ -7,7 +7,9 @@ use std::cell::RefCell;
 
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::Response;
+use web_sys::{Response, js_sys};
+
+use crate::error_text::plain_error;
 
 thread_local! {
     /// The token this page presents to the hub.
@@ -92,10 +94,9 @@ async fn status_and_body(response: Response) -> Result<(u16, String), String> {
     Ok((status, body.unwrap_or_default()))
 }
 
-/// Formats a JavaScript exception for display.
-fn describe(context: &str, err: &JsValue) -> String {
-    match err.as_string() {
-        Some(message) => format!("{context}: {message}"),
-        None => format!("{context}: {err:?}"),
-    }
+/// A JavaScript exception as one plain sentence ([`plain_error`]): its
+/// string value, or an `Error`'s `message`; never its stack.
+pub fn describe(context: &str, err: &JsValue) -> String {
+    let message = err.as_string().or_else(|| err.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())));
+    plain_error(context, message.as_deref())
 }

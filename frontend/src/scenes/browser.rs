@@ -21,7 +21,8 @@ use web_sys::{MessageEvent, Worker, WorkerOptions, WorkerType, js_sys};
 
 use crate::access;
 use crate::chart;
-use crate::fetch;
+use crate::error_text::plain_error;
+use crate::fetch::{self, describe};
 use crate::latency_histogram::latency_histogram;
 use crate::state::DashboardState;
 use cis490_shared::argmax::argmax;
@@ -144,7 +145,7 @@ fn start_run(
     let worker = match Worker::new_with_options("runner-worker.js", &options) {
         Ok(worker) => worker,
         Err(e) => {
-            status.set(RunState::Failed(format!("cannot start the worker: {e:?}")));
+            status.set(RunState::Failed(describe("cannot start the worker", &e)));
             return;
         }
     };
@@ -195,7 +196,8 @@ fn start_run(
                 }
             }
             Some("error") => {
-                status.set(RunState::Failed(get(&data, "message").as_string().unwrap_or_default()));
+                let said = get(&data, "message").as_string();
+                status.set(RunState::Failed(plain_error("the model runner failed", said.as_deref())));
             }
             _ => {}
         }
@@ -209,7 +211,7 @@ fn start_run(
                 let load = message(&[("type", JsValue::from_str("load")), ("bytes", bytes.clone().into())]);
                 let transfer = js_sys::Array::of1(&bytes);
                 if let Err(e) = worker.post_message_with_transfer(&load, &transfer) {
-                    status.set(RunState::Failed(format!("cannot send the model to the worker: {e:?}")));
+                    status.set(RunState::Failed(describe("cannot send the model to the worker", &e)));
                 }
             }
             Err(message) => status.set(RunState::Failed(message)),
