@@ -8,11 +8,11 @@ pub fn with_unit(value: f64, unit: &str) -> String {
     if !value.is_finite() {
         return "–".into();
     }
-    if let Some(rate) = unit.strip_suffix("/s").filter(|base| is_bytes(base)) {
-        return format!("{}/s", bytes(value, rate));
+    if unit.strip_suffix("/s").is_some_and(is_bytes) {
+        return format!("{}/s", bytes(value));
     }
     if is_bytes(unit) {
-        return bytes(value, unit);
+        return bytes(value);
     }
     match unit {
         "%" | "percent" => format!("{value:.1} %"),
@@ -26,7 +26,7 @@ fn is_bytes(unit: &str) -> bool {
     matches!(unit, "bytes" | "byte" | "B")
 }
 
-fn bytes(value: f64, _unit: &str) -> String {
+fn bytes(value: f64) -> String {
     const STEPS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut scaled = value;
     let mut step = 0;
