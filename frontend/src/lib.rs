@@ -5,8 +5,9 @@
 //! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
 //! (metrics events and the grids drawn from them) and [`route`]
 //! (scene and mode from the query string), [`chart`] (geometry,
-//! min/max downsampling), [`units`] (values in human units) and
-//! [`error_text`] (failures as one plain sentence) are the data model and pure maths
+//! min/max downsampling), [`units`] (values in human units),
+//! [`error_text`] (failures as one plain sentence) and [`pager`] (pages of a
+//! scene on a fixed screen) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views (the shell in `app`, one module per scene
 //! in `scenes/`, and the pieces several scenes draw: `export`,
@@ -20,6 +21,7 @@ pub mod chart;
 pub mod error_text;
 pub mod evaluation;
 pub mod heat_table;
+pub mod pager;
 pub mod route;
 pub mod scroll_strip;
 pub mod state;

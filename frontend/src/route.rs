@@ -99,8 +99,10 @@ pub struct Route {
     pub mode: Mode,
     /// The model the browser scene runs (`model=<model>-<variant>`).
     pub model: Option<String>,
-    /// Replay strips shown before the user picks channels (`strips=N`).
-    pub strips: usize,
+    /// Replay strips shown before the user picks channels (`strips=N`);
+    /// `None`: as many as fit the screen in the paged layout,
+    /// [`DEFAULT_STRIPS`] where the page scrolls.
+    pub strips: Option<usize>,
     /// Token the page presents to the hub (`token=`): to publish the
     /// browser scene's runs to a hub started with `--token`, and to read
     /// anything from one started with `--private`. Taken out of the
@@ -113,7 +115,8 @@ pub struct Route {
     pub problems: Vec<String>,
 }
 
-/// Replay strips shown by default.
+/// Replay strips shown by default where the page scrolls (and before the
+/// paged layout has measured how many fit).
 pub const DEFAULT_STRIPS: usize = 6;
 
 /// Parses `?scene=...&kiosk&rotate=...&present` (with or without the `?`).
@@ -122,7 +125,7 @@ pub fn parse(query: &str) -> Route {
         scene: Scene::Overview,
         mode: Mode::Desk,
         model: None,
-        strips: DEFAULT_STRIPS,
+        strips: None,
         hub_token: None,
         timing: false,
         problems: Vec::new(),
@@ -146,8 +149,8 @@ pub fn parse(query: &str) -> Route {
             "token" if !value.is_empty() => route.hub_token = Some(percent_decoded(value)),
             "token" => route.problems.push("token= is empty; presenting no token to the hub".into()),
             "strips" => match value.parse::<usize>() {
-                Ok(n) if n >= 1 => route.strips = n,
-                _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; using {DEFAULT_STRIPS}")),
+                Ok(n) if n >= 1 => route.strips = Some(n),
+                _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; showing as many as fit")),
             },
             "present" => present = true,
             "rotate" => match value.parse::<f64>() {
@@ -231,13 +234,13 @@ mod tests {
                 scene: Scene::Overview,
                 mode: Mode::Desk,
                 model: None,
-                strips: DEFAULT_STRIPS,
+                strips: None,
                 hub_token: None,
                 timing: false,
                 problems: vec![]
             }
         );
-        assert_eq!(parse("?scene=replay&strips=46&timing").strips, 46);
+        assert_eq!(parse("?scene=replay&strips=46&timing").strips, Some(46));
         assert!(parse("?timing").timing);
         assert_eq!(parse("?scene=browser&model=mlp-oracle").model.as_deref(), Some("mlp-oracle"));
         assert_eq!(parse("?strips=0").problems.len(), 1);

@@ -40,8 +40,9 @@ pub struct SceneInputs {
     /// Whether pickers and buttons are shown (desk and lecture modes, not
     /// the kiosk).
     pub controls: bool,
-    /// Replay strips shown before the user picks channels (`strips=`).
-    pub strips: usize,
+    /// Replay strips shown before the user picks channels (`strips=`;
+    /// `None`: as many as fit).
+    pub strips: Option<usize>,
     /// The model the browser scene runs (`model=`).
     pub model: Option<String>,
 }

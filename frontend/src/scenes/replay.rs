@@ -2,8 +2,10 @@
 //! the chosen channels over the last 10 minutes of the episode being
 //! replayed, the ground-truth label band, one
 //! prediction band per model, and each model's latest class probabilities.
-//! A channel picker (desk and lecture modes) chooses the strips; the kiosk
-//! shows the first `strips=` channels (6 unless the query says otherwise).
+//! A channel picker (desk and lecture modes) chooses the strips; before a
+//! pick (and always on the kiosk) the first `strips=` channels are shown,
+//! or, without `strips=`, as many as fit the first page above the bands
+//! in the paged layout (6 where the page scrolls).
 
 use std::cell::RefCell;
 
@@ -12,6 +14,8 @@ use leptos::prelude::*;
 use crate::chart;
 use crate::export::ExportButtons;
 use crate::heat_table;
+use crate::pager;
+use crate::route::DEFAULT_STRIPS;
 use crate::state::{DashboardState, ModelPredictions, Replay};
 use crate::strip_canvas::{SizeWatch, StripSlot, span_of, watch_size};
 
@@ -196,19 +200,84 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
     }
 }
 
+/// The element's box on the screen.
+fn rect_of(element: &web_sys::Element) -> web_sys::DomRect {
+    element.get_bounding_client_rect()
+}
+
+/// In the paged layout, how many strips fit the first page with the bands
+/// under them, from the strips as laid out now (`None` where the page
+/// scrolls or nothing is laid out yet). Reads the layout once.
+fn strips_that_fit(
+    strips: &web_sys::HtmlElement,
+    bands: &web_sys::HtmlElement,
+    current: usize,
+    channels: usize,
+) -> Option<usize> {
+    let window = web_sys::window()?;
+    let (width, height) = (window.inner_width().ok()?.as_f64()?, window.inner_height().ok()?.as_f64()?);
+    if !pager::is_paged(width, height) || current == 0 {
+        return None;
+    }
+    let main = window.document()?.query_selector("main.panels").ok()??;
+    let panel = strips.closest(".panel").ok()??;
+    let first = strips.first_element_child()?;
+    let style = |el: &web_sys::Element, property: &str| {
+        window.get_computed_style(el).ok().flatten().and_then(|s| s.get_property_value(property).ok())
+    };
+    let gap = style(strips, "row-gap").map_or(0.0, |g| pager::css_px(&g));
+    let below = style(&panel, "padding-bottom").map_or(0.0, |p| pager::css_px(&p))
+        + style(bands, "margin-bottom").map_or(0.0, |m| pager::css_px(&m))
+        + 2.0;
+    let (first, bands_box, main_box) = (rect_of(&first), rect_of(bands), rect_of(&main));
+    if first.height() <= 0.0 {
+        return None;
+    }
+    // Pushed into a later column: the bands start right of the strips.
+    let spilled = bands_box.left() > first.left() + first.width() / 2.0;
+    let room = main_box.bottom() - below - bands_box.bottom();
+    Some(pager::rows_that_fit(current, room, first.height() + gap, spilled, channels))
+}
+
 /// The replay scene.
 #[component]
-pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usize) -> impl IntoView {
+pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Option<usize>) -> impl IntoView {
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
     let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
+    // Strips before the user picks: `strips=`, or as many as fit (measured
+    // once a second in the paged layout), or the default.
+    let count = RwSignal::new(strips.unwrap_or(DEFAULT_STRIPS));
+    let strips_ref = NodeRef::<leptos::html::Div>::new();
+    let bands_ref = NodeRef::<leptos::html::Div>::new();
+    if strips.is_none() {
+        let fit = move || {
+            let (Some(strips_el), Some(bands_el)) = (strips_ref.get_untracked(), bands_ref.get_untracked()) else {
+                return;
+            };
+            if !picked.with_untracked(Vec::is_empty) {
+                return;
+            }
+            let available = channels.with_untracked(Vec::len);
+            let current = count.get_untracked().min(available);
+            if let Some(n) = strips_that_fit(&strips_el, &bands_el, current, available)
+                && n != current
+            {
+                count.set(n);
+            }
+        };
+        match set_interval_with_handle(fit, std::time::Duration::from_secs(1)) {
+            Ok(handle) => on_cleanup(move || handle.clear()),
+            Err(_) => leptos::logging::warn!("cis490: could not start fitting the replay strips"),
+        }
+    }
     let shown = move || {
         let picked = picked.get();
-        if picked.is_empty() { channels.get().into_iter().take(strips).collect() } else { picked }
+        if picked.is_empty() { channels.get().into_iter().take(count.get()).collect() } else { picked }
     };
     let toggle = move |name: String| {
         picked.update(|p| {
             if p.is_empty() {
-                *p = channels.get_untracked().into_iter().take(strips).collect();
+                *p = channels.get_untracked().into_iter().take(count.get_untracked()).collect();
             }
             match p.iter().position(|c| *c == name) {
                 Some(i) => {
@@ -280,12 +349,12 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: usiz
                         </details>
                     }
                 })}
-            <div class="strips">
+            <div class="strips" node_ref=strips_ref>
                 <For each=shown key=|channel| channel.clone() let:channel>
                     {strip(state, channel)}
                 </For>
             </div>
-            <div class="bands">
+            <div class="bands" node_ref=bands_ref>
                 <For each=move || band_keys.get() key=|key| key.clone() let:key>
                     {band(state, key)}
                 </For>
