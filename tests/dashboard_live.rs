@@ -13,121 +13,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use cis490_server::serve::{self, ServeConfig};
 use cis490_shared::events::Event;
+use cis490_tests::live::{full_report_events, metrics_event, start, start_serving, wide_frame};
 use cis490_tests::webdriver::Browser;
 use serde_json::{Value, json};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-/// A server on a runtime of its own, stopped on [`Server::stop`].
-struct Server {
-    addr: SocketAddr,
-    hub: std::sync::Arc<cis490_server::hub::Hub>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-fn metrics_event(model: &str, point: f64) -> Value {
-    json!({"type": "metrics", "model": model, "variant": "realistic", "split": "host",
-           "macro_f1": {"point": point, "lo": point - 0.05, "hi": point + 0.04}})
-}
-
-/// What `cis490 eval` publishes for six architectures × two variants: each
-/// entry with per-class, per-profile and per-host scores, a 7 × 7 confusion
-/// matrix and its paired comparisons (36 in all), so the metrics scene
-/// draws every table at full size.
-fn full_report_events() -> Vec<Value> {
-    const LABELS: [&str; 7] =
-        ["benign", "cpu-saturate", "scan-and-dial", "io-walk", "bursty-c2", "low-and-slow", "shell-resident"];
-    let models: Vec<(&str, &str)> = ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"]
-        .iter()
-        .flat_map(|m| [(*m, "realistic"), (*m, "oracle")])
-        .collect();
-    let ci = |p: f64| json!({"point": p, "lo": p - 0.05, "hi": (p + 0.04).min(1.0)});
-    let mut comparisons = Vec::new();
-    for (i, a) in models.iter().enumerate() {
-        for b in &models[i + 1..] {
-            if a.1 == b.1 || a.0 == b.0 {
-                let d = 0.01 * (i as f64) - 0.05;
-                comparisons.push(json!({"split": "host", "a": {"model": a.0, "variant": a.1},
-                    "b": {"model": b.0, "variant": b.1}, "delta": ci(d), "p_value": 0.01, "p_holm": 0.03 * i as f64,
-                    "significant": i < 2}));
-            }
-        }
-    }
-    models
-        .iter()
-        .enumerate()
-        .map(|(i, (model, variant))| {
-            let p = 0.6 + 0.03 * i as f64;
-            let groups = |names: &[&str]| -> Vec<Value> {
-                names.iter().map(|n| json!({"name": n, "episodes": 12, "windows": 400, "macro_f1": ci(p),
-                    "accuracy": ci(p), "recall": ci(p - 0.1), "attack_detected": 0.8, "false_alarm": 0.05})).collect()
-            };
-            let matrix: Vec<Vec<u64>> =
-                (0..7).map(|t| (0..7).map(|q| if t == q { 300 } else { (t * 7 + q) as u64 % 11 }).collect()).collect();
-            let mine: Vec<&Value> = comparisons
-                .iter()
-                .filter(|c| [&c["a"], &c["b"]].iter().any(|s| s["model"] == *model && s["variant"] == *variant))
-                .collect();
-            json!({"type": "metrics", "model": model, "variant": variant, "split": "host", "macro_f1": ci(p),
-                   "accuracy": ci(p), "in_distribution": {"macro_f1": ci(0.95)}, "generalization_gap": ci(0.95 - p),
-                   "per_class": LABELS.iter().map(|l| json!({"label": l, "support": 300, "f1": ci(p)})).collect::<Vec<_>>(),
-                   "per_profile": groups(&LABELS), "per_host": groups(&["rpi-01"]),
-                   "confusion": {"labels": LABELS, "matrix": matrix}, "untested_profiles": ["scan-and-dial"],
-                   "comparisons": mine})
-        })
-        .collect()
-}
-
-/// Serves `public` at `addr` (port 0: any) with a fresh hub holding
-/// `events`, configured further by `configure` (a run, a token, …).
-fn start_serving(
-    rt: &tokio::runtime::Runtime,
-    public: &Path,
-    addr: SocketAddr,
-    events: &[Value],
-    configure: impl FnOnce(&mut ServeConfig),
-) -> Result<Server, String> {
-    let mut config = ServeConfig::new(addr, public.to_path_buf());
-    configure(&mut config);
-    // The old listener may take a moment to release the port.
-    let mut bound = None;
-    for _ in 0..50 {
-        match rt.block_on(serve::bind(config.clone())) {
-            Ok(b) => {
-                bound = Some(b);
-                break;
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(100)),
-        }
-    }
-    let bound = bound.ok_or_else(|| format!("cannot bind {addr}"))?;
-    for event in events {
-        let event = Event::from_value(event.clone()).map_err(|e| e.to_string())?;
-        bound.hub().publish(event).map_err(|e| e.to_string())?;
-    }
-    let addr = bound.local_addr();
-    let hub = bound.hub();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = rt.spawn(bound.run(async move {
-        let _ = stopped.await;
-    }));
-    Ok(Server { addr, hub, stop, task })
-}
-
-/// [`start_serving`] with the defaults.
-fn start(rt: &tokio::runtime::Runtime, public: &Path, addr: SocketAddr, events: &[Value]) -> Result<Server, String> {
-    start_serving(rt, public, addr, events, |_| {})
-}
-
-impl Server {
-    fn stop(self, rt: &tokio::runtime::Runtime) {
-        let _ = self.stop.send(());
-        let _ = rt.block_on(async { tokio::time::timeout(Duration::from_secs(10), self.task).await });
-    }
-}
 
 /// Runs `steps`; on failure saves artifacts and fails with where they are.
 fn checked(browser: &Browser, name: &str, steps: impl FnOnce() -> Result<(), String>) -> TestResult {
@@ -295,14 +186,6 @@ fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
     drop(browser);
     server.stop(&rt);
     Ok(())
-}
-
-/// A replay frame of 46 channels, `t` seconds into episode `ep-budget`.
-fn wide_frame(t: f64) -> Value {
-    let values: serde_json::Map<String, Value> =
-        (0..46).map(|c| (format!("channel_{c:02}"), json!((t * 0.1 + f64::from(c)).sin() * 10.0 + 20.0))).collect();
-    json!({"type": "replay", "episode_id": "ep-budget", "host_id": "lab-pc-01", "t_s": t,
-           "label": if t < 300.0 { "benign" } else { "low-and-slow" }, "values": values})
 }
 
 /// Reads the bitmap of strip `channel_NN` (argument: NN) after the

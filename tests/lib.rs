@@ -6,6 +6,7 @@ use std::path::Path;
 pub mod browser;
 pub mod hostile;
 pub mod hub_client;
+pub mod live;
 pub mod webdriver;
 
 use cis490_pipeline::synth::{self, SynthOptions};

@@ -206,6 +206,27 @@ impl Browser {
         }
     }
 
+    /// Runs a Chrome DevTools Protocol command (`Emulation.…`) and returns its result.
+    pub fn cdp(&self, command: &str, params: Value) -> WebDriverResult<Value> {
+        self.command("POST", "goog/cdp/execute", Some(json!({"cmd": command, "params": params})))
+    }
+
+    /// Makes the page's viewport exactly `width` × `height` CSS px.
+    pub fn set_viewport(&self, width: u32, height: u32) -> WebDriverResult<()> {
+        let metrics = json!({"width": width, "height": height, "deviceScaleFactor": 1, "mobile": false});
+        self.cdp("Emulation.setDeviceMetricsOverride", metrics).map(drop)
+    }
+
+    /// Saves a PNG of the viewport to `path`.
+    pub fn screenshot(&self, path: &Path) -> WebDriverResult<()> {
+        match self.command("GET", "screenshot", None)? {
+            Value::String(png) => {
+                std::fs::write(path, base64_decode(&png)).map_err(|e| format!("cannot write {}: {e}", path.display()))
+            }
+            other => Err(format!("screenshot: unexpected reply {other}")),
+        }
+    }
+
     /// Saves a screenshot and the DOM under `dir` (for failures); returns where.
     pub fn save_artifacts(&self, dir: &Path, name: &str) -> String {
         let _ = std::fs::create_dir_all(dir);

@@ -87,11 +87,7 @@ fn measure_columns(main: &web_sys::HtmlElement) -> Columns {
         .and_then(|w| w.get_computed_style(main).ok().flatten())
         .and_then(|style| style.get_property_value("column-gap").ok())
         .map_or(0.0, |gap| pager::css_px(&gap));
-    Columns {
-        visible_width: f64::from(main.client_width()),
-        content_width: f64::from(main.scroll_width()),
-        gap,
-    }
+    Columns { visible_width: f64::from(main.client_width()), content_width: f64::from(main.scroll_width()), gap }
 }
 
 /// The scene being shown and its page, and how to turn pages.
