@@ -9,14 +9,15 @@
 //! built bundle, unless `CIS490_REQUIRE_BROWSER=1`. On failure a
 //! screenshot and the DOM are saved under `$CARGO_TARGET_TMPDIR/dashboard_live/`.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use cis490_shared::events::Event;
-use cis490_tests::live::{full_report_events, metrics_event, start, start_serving, wide_frame};
+use cis490_tests::live::{
+    complete_ms, full_report_events, metrics_event, quantile, start, start_serving, switch_ms, timed_replay_renders,
+};
 use cis490_tests::webdriver::Browser;
-use serde_json::{Value, json};
+use serde_json::json;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -100,42 +101,6 @@ fn a_private_hub_is_read_with_the_pages_token_and_says_why_without() -> TestResu
     drop(browser);
     server.stop(&rt);
     Ok(())
-}
-
-/// Presses `key` and returns the milliseconds until `<main>` shows
-/// `scene` after the next frame is painted.
-fn switch_ms(browser: &Browser, key: &str, scene: &str) -> Result<f64, String> {
-    browser.run(
-        "window.__t0 = undefined; addEventListener('keydown', () => { window.__t0 = performance.now(); }, {once: true, capture: true});",
-        json!([]),
-    )?;
-    browser.press(key)?;
-    let script = format!(
-        "const done = arguments[arguments.length - 1];
-         const check = () => {{
-           if (document.querySelector('main')?.dataset.scene === '{scene}') {{
-             requestAnimationFrame(() => done(performance.now() - window.__t0));
-           }} else {{ requestAnimationFrame(check); }}
-         }};
-         check();"
-    );
-    browser.run_async(&script)?.as_f64().ok_or_else(|| format!("no timing for {scene}"))
-}
-
-/// After [`switch_ms`]: milliseconds from that key press until `selector`
-/// exists, after the next frame is painted (a scene that paints its
-/// heavy parts a frame later).
-fn complete_ms(browser: &Browser, selector: &str) -> Result<f64, String> {
-    let script = format!(
-        "const done = arguments[arguments.length - 1];
-         const check = () => {{
-           if (document.querySelector({selector:?})) {{
-             requestAnimationFrame(() => done(performance.now() - window.__t0));
-           }} else {{ requestAnimationFrame(check); }}
-         }};
-         check();"
-    );
-    browser.run_async(&script)?.as_f64().ok_or_else(|| format!("no timing for {selector}"))
 }
 
 #[test]
@@ -228,45 +193,10 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
     let server = start(&rt, &public, "127.0.0.1:0".parse()?, &[])?;
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
-    let publish = |k: u32| -> Result<u64, String> {
-        let frame = Event::from_value(wide_frame(f64::from(k) * 0.5)).map_err(|e| e.to_string())?;
-        hub.publish(frame).map_err(|e| e.to_string())
-    };
     let mut summary = String::new();
     checked(&browser, "replay-budget", || {
-        browser.goto(&format!("http://{addr}/?scene=replay&strips=46&timing"))?;
-        browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
-        // Fill the history in bursts the client's queue can take.
-        for k in 0..1200u32 {
-            publish(k)?;
-            if k % 40 == 39 {
-                std::thread::sleep(Duration::from_millis(60));
-            }
-        }
-        browser.wait_for(
-            "document.querySelectorAll('[data-testid^=strip-channel_]').length === 46",
-            Duration::from_secs(30),
-        )?;
-        browser.run("window.__cis490_frame_ms = [];", json!([]))?;
-        // Then frames at a steady pace, each timed by the page.
-        for k in 1200..1260u32 {
-            publish(k)?;
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        // Renders are batched per animation frame: wait for the last frame
-        // to show, then read the time of every render since.
-        browser.wait_for(
-            "document.querySelector('[data-testid=replay-title]')?.textContent.includes('t = 629.5 s')",
-            Duration::from_secs(60),
-        )?;
-        let times = browser.run("return window.__cis490_frame_ms || [];", json!([]))?;
-        let mut ms: Vec<f64> =
-            times.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
-        if ms.is_empty() {
-            return Err("no render was timed".into());
-        }
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        let ms = timed_replay_renders(&browser, addr, &hub, "strips=46", Some(46))?;
+        let at = |q: f64| quantile(&ms, q);
         // The strips were built by scrolling and stroking new segments
         // (a redraw only when the scale changed): every 7.5 s of the last
         // 10 minutes, the bitmap has ink where the value is, and none far

@@ -1,7 +1,7 @@
 //! What the live-browser tests share: a dashboard server on a runtime of
 //! its own with a hub holding given events, and the events that fill
 //! every scene at full size (a whole evaluation report, 46-channel replay
-//! frames).
+//! frames), and timings read in the page (key press to a scene painted).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -10,6 +10,8 @@ use std::time::Duration;
 use cis490_server::serve::{self, ServeConfig};
 use cis490_shared::events::Event;
 use serde_json::{Value, json};
+
+use crate::webdriver::Browser;
 
 /// A server on a runtime of its own, stopped on [`Server::stop`].
 pub struct Server {
@@ -178,7 +180,7 @@ pub fn full_scene_events() -> Vec<Value> {
         if k % 10 == 9 {
             for (i, id) in models.iter().enumerate() {
                 let (model, variant) = id.split_once('-').unwrap_or((id, ""));
-                let predicted = if (k / 10 + i as u32) % 7 == 0 { json!("bursty-c2") } else { truth.clone() };
+                let predicted = if (k / 10 + i as u32).is_multiple_of(7) { json!("bursty-c2") } else { truth.clone() };
                 events.push(json!({"type": "prediction", "model": model, "variant": variant,
                     "episode_id": "ep-budget", "t_s": t, "probs": {"benign": 0.6, "low-and-slow": 0.3, "bursty-c2": 0.1},
                     "predicted": predicted, "truth": truth, "latency_us": 90.0 + f64::from(k % 40), "runtime": "server"}));
@@ -205,4 +207,103 @@ pub fn full_scene_events() -> Vec<Value> {
         }
     }
     events
+}
+
+/// Presses `key` and returns the milliseconds until `<main>` shows
+/// `scene` after the next frame is painted.
+pub fn switch_ms(browser: &Browser, key: &str, scene: &str) -> Result<f64, String> {
+    browser.run(
+        "window.__t0 = undefined; addEventListener('keydown', () => { window.__t0 = performance.now(); }, {once: true, capture: true});",
+        json!([]),
+    )?;
+    browser.press(key)?;
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const check = () => {{
+           if (document.querySelector('main')?.dataset.scene === '{scene}') {{
+             requestAnimationFrame(() => done(performance.now() - window.__t0));
+           }} else {{ requestAnimationFrame(check); }}
+         }};
+         check();"
+    );
+    browser.run_async(&script)?.as_f64().ok_or_else(|| format!("no timing for {scene}"))
+}
+
+/// After [`switch_ms`]: milliseconds from that key press until `selector`
+/// exists, after the next frame is painted (a scene that paints its
+/// heavy parts a frame later).
+pub fn complete_ms(browser: &Browser, selector: &str) -> Result<f64, String> {
+    let script = format!(
+        "const done = arguments[arguments.length - 1];
+         const check = () => {{
+           if (document.querySelector({selector:?})) {{
+             requestAnimationFrame(() => done(performance.now() - window.__t0));
+           }} else {{ requestAnimationFrame(check); }}
+         }};
+         check();"
+    );
+    browser.run_async(&script)?.as_f64().ok_or_else(|| format!("no timing for {selector}"))
+}
+
+/// Opens the replay scene (`query` added, e.g. `strips=46`) on the hub at
+/// `addr`, fills ten minutes of 46-channel history ([`wide_frame`], 1,200
+/// frames at 2 Hz, in bursts the client's queue can take), waits for
+/// `strips` strips (any when `None`, then two seconds for the paged
+/// layout to fit them), publishes 60 more frames at 20 a second and
+/// returns the page's apply-and-render time of every render since, in ms,
+/// sorted. The last frame shown is t = 629.5 s.
+pub fn timed_replay_renders(
+    browser: &Browser,
+    addr: SocketAddr,
+    hub: &cis490_server::hub::Hub,
+    query: &str,
+    strips: Option<usize>,
+) -> Result<Vec<f64>, String> {
+    let publish = |k: u32| -> Result<u64, String> {
+        let frame = Event::from_value(wide_frame(f64::from(k) * 0.5)).map_err(|e| e.to_string())?;
+        hub.publish(frame).map_err(|e| e.to_string())
+    };
+    browser.goto(&format!("http://{addr}/?scene=replay&timing&{query}"))?;
+    browser.wait_for(
+        "document.querySelector('[data-testid=connection]')?.dataset.state === 'open'",
+        Duration::from_secs(20),
+    )?;
+    for k in 0..1200u32 {
+        publish(k)?;
+        if k % 40 == 39 {
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+    const SHOWN: &str = "document.querySelectorAll('[data-testid^=strip-channel_]').length";
+    match strips {
+        Some(n) => browser.wait_for(&format!("{SHOWN} === {n}"), Duration::from_secs(30))?,
+        None => {
+            let shown = browser.wait_for(&format!("{SHOWN} > 0"), Duration::from_secs(30))?;
+            std::thread::sleep(Duration::from_secs(2));
+            shown
+        }
+    };
+    browser.run("window.__cis490_frame_ms = [];", json!([]))?;
+    for k in 1200..1260u32 {
+        publish(k)?;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Renders are batched per animation frame: wait for the last frame to
+    // show, then read the time of every render since.
+    browser.wait_for(
+        "document.querySelector('[data-testid=replay-title]')?.textContent.includes('t = 629.5 s')",
+        Duration::from_secs(60),
+    )?;
+    let times = browser.run("return window.__cis490_frame_ms || [];", json!([]))?;
+    let mut ms: Vec<f64> = times.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default();
+    if ms.is_empty() {
+        return Err("no render was timed".into());
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(ms)
+}
+
+/// The `q` quantile of sorted `ms` (nearest rank).
+pub fn quantile(ms: &[f64], q: f64) -> f64 {
+    ms.get(((ms.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN)
 }

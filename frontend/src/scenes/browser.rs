@@ -80,9 +80,66 @@ impl RunState {
     }
 }
 
+/// The run in progress: its worker and the worker's message listener.
+/// Dropped (the worker terminated, the listener detached and freed) when
+/// a new run starts or the scene closes, so a kiosk that shows the scene
+/// every rotation does not pile up workers, listeners and their windows.
+struct ActiveRun {
+    worker: Worker,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+}
+
+impl Drop for ActiveRun {
+    fn drop(&mut self) {
+        self.worker.set_onmessage(None);
+        self.worker.terminate();
+    }
+}
+
+/// Which windows a run covered: the model, the episode, how many windows
+/// and the last one's end.
+#[derive(Debug, Clone, PartialEq)]
+struct RunKey {
+    model: String,
+    episode: String,
+    windows: usize,
+    last_t_bits: u64,
+}
+
+/// A finished run, kept so the scene shows it again when it reopens
+/// instead of re-running (and re-publishing) the same windows.
+#[derive(Debug, Clone)]
+struct FinishedRun {
+    key: RunKey,
+    results: Vec<WindowResult>,
+    outcome: Option<String>,
+}
+
 thread_local! {
-    /// The worker of the current run (terminated when a new run starts).
-    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+    static ACTIVE: RefCell<Option<ActiveRun>> = const { RefCell::new(None) };
+    static FINISHED: RefCell<Option<FinishedRun>> = const { RefCell::new(None) };
+}
+
+/// Stops the run in progress, if any.
+fn stop_active_run() {
+    // Taken out first: the drop talks to the worker outside the borrow.
+    let active = ACTIVE.with(|a| a.borrow_mut().take());
+    drop(active);
+}
+
+/// The windows a run of `model` would cover now: those the server
+/// predicted that the replay history can rebuild.
+fn run_key(s: &DashboardState, model: &str) -> Option<RunKey> {
+    let predictions = s.predictions.get(model)?;
+    let mut covered = predictions.windows.iter().filter(|w| s.replay.has_window(w.t_s));
+    let first = covered.next()?;
+    let (count, last) = covered.fold((1, first.t_s), |(n, _), w| (n + 1, w.t_s));
+    Some(RunKey {
+        model: model.to_string(),
+        episode: s.replay.episode_id.clone(),
+        windows: count,
+        last_t_bits: last.to_bits(),
+    })
 }
 
 fn get(value: &JsValue, key: &str) -> JsValue {
@@ -106,12 +163,9 @@ fn start_run(
     results: RwSignal<Vec<WindowResult>>,
     publishing: Publishing,
 ) {
-    WORKER.with(|w| {
-        if let Some(old) = w.borrow_mut().take() {
-            old.terminate();
-        }
-    });
+    stop_active_run();
     results.set(Vec::new());
+    let key = state.with_untracked(|s| run_key(s, &model));
     let windows: Vec<WindowJob> = state.with_untracked(|s| {
         s.predictions
             .get(&model)
@@ -156,12 +210,14 @@ fn start_run(
     let mut events: Vec<Event> = Vec::with_capacity(total);
     let event_model = model.clone();
     let posted = worker.clone();
+    let mut windows = Some(windows);
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
         let data = event.data();
         match get(&data, "type").as_string().as_deref() {
             Some("loaded") => {
                 status.set(RunState::Running { done: 0, total });
-                for (id, job) in windows.iter().enumerate() {
+                // Posted once; the inputs are the worker's now.
+                for (id, job) in windows.take().unwrap_or_default().iter().enumerate() {
                     let run = message(&[
                         ("type", JsValue::from_str("run")),
                         ("id", JsValue::from_f64(id as f64)),
@@ -192,6 +248,10 @@ fn start_run(
                 let done = results.with_untracked(Vec::len);
                 status.set(if done >= total { RunState::Done } else { RunState::Running { done, total } });
                 if done >= total {
+                    if let Some(key) = key.clone() {
+                        let finished = FinishedRun { key, results: results.get_untracked(), outcome: None };
+                        FINISHED.with(|f| *f.borrow_mut() = Some(finished));
+                    }
                     publish(std::mem::take(&mut events), publishing);
                 }
             }
@@ -203,8 +263,7 @@ fn start_run(
         }
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-    on_message.forget();
-    WORKER.with(|w| *w.borrow_mut() = Some(worker.clone()));
+    ACTIVE.with(|a| *a.borrow_mut() = Some(ActiveRun { worker: worker.clone(), _on_message: on_message }));
     spawn_local(async move {
         match fetch::get_bytes(&format!("models/{model}/model.onnx")).await {
             Ok(bytes) => {
@@ -261,6 +320,11 @@ fn publish(events: Vec<Event>, publishing: Publishing) {
         if outcome.starts_with("not published") {
             leptos::logging::warn!("cis490: browser predictions {outcome}");
         }
+        FINISHED.with(|f| {
+            if let Some(finished) = f.borrow_mut().as_mut() {
+                finished.outcome = Some(outcome.clone());
+            }
+        });
         publishing.outcome.set(Some(outcome));
     });
 }
@@ -314,15 +378,26 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
         }
     });
     // Start by itself (a kiosk has no button) once the server's
-    // predictions of the chosen model have arrived.
+    // predictions of the chosen model have arrived, unless this page has
+    // already run that model on the same windows: then show that run.
     Effect::new(move |_| {
         let Some(model) = selected.get() else { return };
-        let ready = state
-            .with(|s| s.predictions.get(&model).is_some_and(|p| p.windows.iter().any(|w| s.replay.has_window(w.t_s))));
-        if ready && status.with_untracked(|st| *st == RunState::Idle) {
-            start_run(model, state, status, results, publishing);
+        let Some(key) = state.with(|s| run_key(s, &model)) else { return };
+        if status.with_untracked(|st| *st != RunState::Idle) {
+            return;
+        }
+        let earlier = FINISHED.with(|f| f.borrow().as_ref().filter(|run| run.key == key).cloned());
+        match earlier {
+            Some(run) => {
+                results.set(run.results);
+                publishing.outcome.set(run.outcome);
+                status.set(RunState::Done);
+            }
+            None => start_run(model, state, status, results, publishing),
         }
     });
+    // Leaving the scene stops a run in progress and frees its worker.
+    on_cleanup(stop_active_run);
     let run = move |_| {
         if let Some(model) = selected.get_untracked() {
             start_run(model, state, status, results, publishing);
