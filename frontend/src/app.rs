@@ -1,7 +1,7 @@
 //! The Leptos shell and the WebAssembly entry point: a header with the
 //! scene tabs and the hub connection badge, the current scene, and the
-//! modes of `route` (desk, kiosk rotation, lecture keys and theme). The
-//! scenes themselves are in `scenes`.
+//! modes of `route` (desk, kiosk rotation, lecture keys and theme), the
+//! desk's theme picker (`theme`). The scenes themselves are in `scenes`.
 //!
 //! Once mounted, `document.body.dataset.rendered` is set to `"true"` so tests
 //! can tell that the WebAssembly ran; `<main>` carries the scene in
@@ -17,6 +17,7 @@ use crate::fetch;
 use crate::route::{self, Mode, Scene};
 use crate::scenes::{self, SceneInputs};
 use crate::state::DashboardState;
+use crate::theme::{self, ThemeChanges, ThemePicker};
 use crate::ws::{self, Connection};
 
 /// Mounts the dashboard into `<body>`; wasm-bindgen runs it on load.
@@ -25,6 +26,8 @@ pub fn start() {
     let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let route = route::parse(&query);
     fetch::set_token(route.hub_token.clone());
+    let stored = if route.mode == Mode::Desk { theme::stored() } else { None };
+    theme::apply(route::pinned_theme(route.mode, route.theme, stored));
     if let Some(body) = document().body() {
         let mode = match route.mode {
             Mode::Desk => "desk",
@@ -74,6 +77,11 @@ fn toggle_fullscreen() {
 #[component]
 fn App(route: route::Route) -> impl IntoView {
     let state = RwSignal::new(DashboardState::default());
+    let theme_changes = ThemeChanges(RwSignal::new(0));
+    provide_context(theme_changes);
+    theme::watch_system(theme_changes);
+    let desk = route.mode == Mode::Desk;
+    let pinned = theme::pinned();
     let connection = RwSignal::new(Connection::Connecting(0));
     let scene = RwSignal::new(route.scene);
     ws::connect(state, connection, route.timing);
@@ -125,6 +133,7 @@ fn App(route: route::Route) -> impl IntoView {
             >
                 {move || connection.get().label()}
             </span>
+            {desk.then(|| view! { <ThemePicker pinned=pinned changes=theme_changes/> })}
         </header>
         {(!problems.is_empty())
             .then(|| {

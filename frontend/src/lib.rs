@@ -5,21 +5,25 @@
 //! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
 //! (metrics events and the grids drawn from them) and [`route`]
 //! (scene and mode from the query string), [`chart`] (geometry,
-//! min/max downsampling), [`units`] (values in human units) and
-//! [`error_text`] (failures as one plain sentence) are the data model and pure maths
+//! min/max downsampling), [`units`] (values in human units),
+//! [`error_text`] (failures as one plain sentence), [`palette`] (every
+//! colour, per theme, and its contrast and colour-blindness check) and
+//! [`colour`] (the colour arithmetic behind it) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views (the shell in `app`, one module per scene
 //! in `scenes/`, and the pieces several scenes draw: `export`,
-//! `strip_canvas`, `latency_histogram`), the `fetch` calls and the
+//! `strip_canvas`, `latency_histogram`; `theme`, the page's theme), the `fetch` calls and the
 //! `#[wasm_bindgen(start)]` entry point only exist on `wasm32`;
 //! `cargo xtask bundle` builds them and runs wasm-bindgen to produce
 //! `public/pkg/`.
 
 pub mod access;
 pub mod chart;
+pub mod colour;
 pub mod error_text;
 pub mod evaluation;
 pub mod heat_table;
+pub mod palette;
 pub mod route;
 pub mod scroll_strip;
 pub mod state;
@@ -38,5 +42,7 @@ mod latency_histogram;
 mod scenes;
 #[cfg(target_arch = "wasm32")]
 mod strip_canvas;
+#[cfg(target_arch = "wasm32")]
+mod theme;
 #[cfg(target_arch = "wasm32")]
 mod ws;
