@@ -589,6 +589,9 @@ fn check_present(dom: &str) -> Vec<String> {
     if !dom.contains(r#"data-mode="present""#) {
         problems.push("body is not in present mode".into());
     }
+    if !dom.contains(r#"data-theme="light""#) {
+        problems.push("the lecture mode is not pinned to the light theme".into());
+    }
     match text_of(dom, "query-problems") {
         Some(t) if t.contains("rotate") => {}
         other => problems.push(format!("a bad rotate= is not reported: {other:?}")),

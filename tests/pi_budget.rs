@@ -134,21 +134,20 @@ fn memory(browser: &Browser) -> Result<(f64, f64, f64, f64), String> {
     Ok((get("JSHeapUsedSize"), wasm.as_f64().unwrap_or(f64::NAN), get("Nodes"), get("JSEventListeners")))
 }
 
-/// A kiosk at 800 × 480 rotating through every scene with a full hub and
-/// a model the browser scene runs in tract: an hour of 20-second rotation
-/// is 180 scene changes, played here at 2 s per scene
-/// (`CIS490_KIOSK_SCENE_CHANGES` to change the count). Samples memory
-/// after each round of the seven scenes; prints the curve and writes it as
+/// A kiosk at 800 × 480 rotating through every page of every scene with a
+/// full hub and a model the browser scene runs in tract: an hour of
+/// 20-second rotation is 180 turns, played here at 2 s a turn
+/// (`CIS490_KIOSK_TURNS` to change the count). Samples memory each time
+/// the rotation is back at the overview; prints the curve and writes it as
 /// CSV under `$CARGO_TARGET_TMPDIR/pi_budget/`.
 #[test]
-#[ignore = "benchmark: six minutes long; run with --ignored (see the module doc)"]
+#[ignore = "benchmark: seven minutes long; run with --ignored (see the module doc)"]
 fn kiosk_memory_over_an_hour_of_rotation() -> TestResult {
     let public = cis490_tests::browser::public_dir();
     let Some((chromium, driver)) = cis490_tests::browser::live_prerequisites(&public) else {
         return Ok(());
     };
-    let changes: u64 =
-        std::env::var("CIS490_KIOSK_SCENE_CHANGES").ok().and_then(|v| v.parse().ok()).unwrap_or(180).max(14);
+    let turns: u64 = std::env::var("CIS490_KIOSK_TURNS").ok().and_then(|v| v.parse().ok()).unwrap_or(180).max(30);
     let dir = tempfile::tempdir()?;
     let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp"])?;
     let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
@@ -173,26 +172,29 @@ fn kiosk_memory_over_an_hour_of_rotation() -> TestResult {
     browser.goto(&format!("http://{}/?kiosk&rotate=2&scene=overview&model=mlp-realistic", server.addr))?;
     browser.wait_for("window.__cis490_wasm_memory", Duration::from_secs(20))?;
     let started = Instant::now();
-    let mut seen_changes = 0u64;
-    let mut last_scene = String::new();
+    let mut seen_turns = 0u64;
+    let mut last = String::new();
     let mut curve = vec![(0u64, memory(&browser)?)];
     let mut browser_runs = 0u64;
-    while seen_changes < changes {
+    while seen_turns < turns {
         std::thread::sleep(Duration::from_millis(250));
-        let scene = browser.run("return document.querySelector('main').dataset.scene;", json!([]))?;
-        let scene = scene.as_str().unwrap_or_default().to_string();
-        if scene != last_scene {
-            seen_changes += 1;
-            if scene == "browser" {
+        let at = browser.run(
+            "const m = document.querySelector('main'); return m.dataset.scene + ' ' + m.dataset.page;",
+            json!([]),
+        )?;
+        let at = at.as_str().unwrap_or_default().to_string();
+        if at != last {
+            seen_turns += 1;
+            if at.starts_with("browser ") {
                 browser_runs += 1;
             }
-            if scene == "overview" && seen_changes > 1 {
-                curve.push((seen_changes, memory(&browser)?));
+            if at == "overview 0" && seen_turns > 1 {
+                curve.push((seen_turns, memory(&browser)?));
             }
-            last_scene = scene;
+            last = at;
         }
-        if started.elapsed() > Duration::from_secs(changes * 8 + 60) {
-            return Err(format!("only {seen_changes} scene changes in {:?}", started.elapsed()).into());
+        if started.elapsed() > Duration::from_secs(turns * 4 + 60) {
+            return Err(format!("only {seen_turns} turns in {:?}", started.elapsed()).into());
         }
     }
     let published = browser
@@ -203,9 +205,9 @@ fn kiosk_memory_over_an_hour_of_rotation() -> TestResult {
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pi_budget");
     std::fs::create_dir_all(&out)?;
     let mut csv = std::fs::File::create(out.join("kiosk_memory.csv"))?;
-    writeln!(csv, "scene_changes,js_heap_bytes,wasm_bytes,dom_nodes,js_listeners")?;
+    writeln!(csv, "turns,js_heap_bytes,wasm_bytes,dom_nodes,js_listeners")?;
     let mb = |b: f64| b / (1024.0 * 1024.0);
-    cis490_tests::browser::note("pi_budget: kiosk memory (after GC) by scene changes (180 = an hour at 20 s a scene):");
+    cis490_tests::browser::note("pi_budget: kiosk memory (after GC) by turns (180 = an hour at 20 s a turn):");
     for (n, (heap, wasm, nodes, listeners)) in &curve {
         writeln!(csv, "{n},{heap},{wasm},{nodes},{listeners}")?;
         cis490_tests::browser::note(&format!(

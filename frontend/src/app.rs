@@ -1,8 +1,8 @@
 //! The Leptos shell and the WebAssembly entry point: a one-line header
 //! (name, scene tabs or the kiosk's scene name, the page indicator, the
 //! hub connection badge), the current scene, and the modes of `route`
-//! (desk, kiosk rotation, lecture keys and theme). The scenes themselves
-//! are in `scenes`.
+//! (desk, kiosk rotation, lecture keys and theme), the desk's theme picker
+//! (`theme`). The scenes themselves are in `scenes`.
 //!
 //! On a screen of at least `pager::MIN_PAGED_WIDTH` × `MIN_PAGED_HEIGHT`
 //! `<main>` is as tall as the space under the header and the browser
@@ -28,6 +28,7 @@ use crate::pager::{self, Columns, Turn};
 use crate::route::{self, Mode, Scene};
 use crate::scenes::{self, SceneInputs};
 use crate::state::DashboardState;
+use crate::theme::{self, ThemeChanges, ThemePicker};
 use crate::ws::{self, Connection};
 
 /// Mounts the dashboard into `<body>`; wasm-bindgen runs it on load.
@@ -36,6 +37,8 @@ pub fn start() {
     let query = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
     let route = route::parse(&query);
     fetch::set_token(route.hub_token.clone());
+    let stored = if route.mode == Mode::Desk { theme::stored() } else { None };
+    theme::apply(route::pinned_theme(route.mode, route.theme, stored));
     if let Some(body) = document().body() {
         let mode = match route.mode {
             Mode::Desk => "desk",
@@ -177,6 +180,11 @@ fn typed_into_control(event: &web_sys::KeyboardEvent) -> bool {
 #[component]
 fn App(route: route::Route) -> impl IntoView {
     let state = RwSignal::new(DashboardState::default());
+    let theme_changes = ThemeChanges(RwSignal::new(0));
+    provide_context(theme_changes);
+    theme::watch_system(theme_changes);
+    let desk = route.mode == Mode::Desk;
+    let pinned = theme::pinned();
     let connection = RwSignal::new(Connection::Connecting(0));
     let scene = RwSignal::new(route.scene);
     let pages = Pages {
@@ -297,6 +305,7 @@ fn App(route: route::Route) -> impl IntoView {
             >
                 {move || connection.get().label()}
             </span>
+            {desk.then(|| view! { <ThemePicker pinned=pinned changes=theme_changes/> })}
         </header>
         {(!problems.is_empty())
             .then(|| {

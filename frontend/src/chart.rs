@@ -135,9 +135,39 @@ pub fn label_runs<'a>(times: &[f64], labels: &[&'a str], t_end: f64) -> Vec<(f64
     runs
 }
 
+/// `runs` (chronological `(start, end, label)`, e.g. a model's prediction
+/// windows) with touching or overlapping runs of one label joined: where
+/// a label band writes its class once.
+pub fn joined_runs(runs: &[(f64, f64, String)]) -> Vec<(f64, f64, String)> {
+    let mut out: Vec<(f64, f64, String)> = Vec::new();
+    for (start, end, label) in runs {
+        match out.last_mut() {
+            Some(last) if last.2 == *label && *start <= last.1 + 1e-6 => last.1 = last.1.max(*end),
+            _ => out.push((*start, *end, label.clone())),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn touching_runs_of_one_label_are_joined() {
+        let run = |a: f64, b: f64, l: &str| (a, b, l.to_string());
+        let windows = [
+            run(0.0, 10.0, "benign"),
+            run(5.0, 15.0, "benign"),
+            run(15.0, 25.0, "io-walk"),
+            run(30.0, 40.0, "io-walk"),
+        ];
+        assert_eq!(
+            joined_runs(&windows),
+            vec![run(0.0, 15.0, "benign"), run(15.0, 25.0, "io-walk"), run(30.0, 40.0, "io-walk")]
+        );
+        assert!(joined_runs(&[]).is_empty());
+    }
 
     #[test]
     fn quantiles_histograms_and_label_runs() {

@@ -9,26 +9,23 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CanvasRenderingContext2d, Element, HtmlAnchorElement, HtmlCanvasElement, HtmlImageElement, js_sys};
 
-/// The chart rules of `style.css` that an exported SVG needs, with
-/// `var(--name)` resolved at export time.
+use crate::palette;
+
+/// The chart rules of `style.css` that an exported SVG needs (with the
+/// class marks' rules from `palette`), `var(--name)` resolved at export
+/// time.
 const CHART_CSS: &str = "polyline{fill:none;stroke-width:2}\
  .line-f1,.spark polyline,.line-profile{stroke:var(--line-f1)}\
  .line-loss{stroke:var(--line-loss)} .axis{stroke:var(--border);stroke-width:1}\
- .dot-f1,.histogram rect{fill:var(--line-f1)}\
- .lab-benign{fill:var(--lab-benign)} .lab-cpu-saturate{fill:var(--lab-cpu-saturate);stroke:var(--lab-cpu-saturate)}\
- .lab-scan-and-dial{fill:var(--lab-scan-and-dial)} .lab-io-walk{fill:var(--lab-io-walk)}\
- .lab-bursty-c2{fill:var(--lab-bursty-c2)} .lab-low-and-slow{fill:var(--lab-low-and-slow)}\
- .lab-shell-resident{fill:var(--lab-shell-resident)}\
- .lab-stroke-cpu-saturate{stroke:var(--lab-cpu-saturate)} .lab-stroke-scan-and-dial{stroke:var(--lab-scan-and-dial)}\
- .lab-stroke-io-walk{stroke:var(--lab-io-walk)} .lab-stroke-bursty-c2{stroke:var(--lab-bursty-c2)}\
- .lab-stroke-low-and-slow{stroke:var(--lab-low-and-slow)} .lab-stroke-shell-resident{stroke:var(--lab-shell-resident)}";
+ .dot-f1,.histogram rect{fill:var(--line-f1)} ";
 
 /// `CHART_CSS` with every `var(--x)` replaced by its current value.
 fn resolved_css() -> String {
     let root = document().document_element();
     let style = root.and_then(|r| window().get_computed_style(&r).ok().flatten());
     let mut out = String::new();
-    let mut rest = CHART_CSS;
+    let rules = format!("{CHART_CSS}{}", palette::class_mark_rules());
+    let mut rest = rules.as_str();
     while let Some(at) = rest.find("var(") {
         out.push_str(&rest[..at]);
         let Some(end) = rest[at..].find(')') else { break };
@@ -46,7 +43,7 @@ fn background() -> String {
     root.and_then(|r| window().get_computed_style(&r).ok().flatten())
         .and_then(|s| s.get_property_value("--bg").ok())
         .map(|v| v.trim().to_string())
-        .unwrap_or_else(|| "#0f1216".into())
+        .unwrap_or_else(|| palette::DARK.bg.hex())
 }
 
 /// The standalone SVG text of `svg`.

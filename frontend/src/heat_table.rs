@@ -8,32 +8,30 @@
 
 use std::fmt::Write;
 
+use crate::palette;
+
 /// One cell of a heat table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeatCell {
     /// What the cell shows.
     pub text: String,
-    /// Inline style (its background), empty for none.
-    pub style: String,
+    /// CSS class that colours it (`palette`: a heat step, `better`,
+    /// `worse`), empty for none.
+    pub shade: &'static str,
     /// Tooltip with the whole numbers.
     pub title: String,
 }
 
 impl HeatCell {
-    /// A cell shaded by `share` (0–1, darker is more).
+    /// A cell shaded by `share` (0–1, a stronger blue is more).
     pub fn shaded(text: String, share: f64, title: String) -> HeatCell {
-        HeatCell { text, style: heat(share), title }
+        HeatCell { text, shade: palette::heat_class(share), title }
     }
 
     /// An empty cell (no such number), greyed.
     pub fn missing(title: &str) -> HeatCell {
-        HeatCell { text: "–".into(), style: String::new(), title: title.into() }
+        HeatCell { text: "–".into(), shade: "", title: title.into() }
     }
-}
-
-/// Background of a heatmap cell for a share in 0..=1.
-pub fn heat(share: f64) -> String {
-    format!("background: rgba(79, 156, 255, {:.3})", share.clamp(0.0, 1.0) * 0.85)
 }
 
 /// `text` safe inside an element or a double- or single-quoted attribute.
@@ -64,11 +62,12 @@ pub fn html(corner: &str, columns: &[String], rows: &[(String, Vec<HeatCell>)]) 
     for (header, cells) in rows {
         let _ = write!(out, "<tr><th scope=\"row\">{}</th>", escape(header));
         for cell in cells {
-            let muted = if cell.style.is_empty() && cell.text == "–" { " muted" } else { "" };
+            let muted = if cell.shade.is_empty() && cell.text == "–" { " muted" } else { "" };
+            let space = if cell.shade.is_empty() { "" } else { " " };
             let _ = write!(
                 out,
-                "<td class=\"num{muted}\" style=\"{}\" title=\"{}\">{}</td>",
-                escape(&cell.style),
+                "<td class=\"num{muted}{space}{}\" title=\"{}\">{}</td>",
+                cell.shade,
                 escape(&cell.title),
                 escape(&cell.text)
             );
@@ -93,10 +92,9 @@ mod tests {
         assert_eq!(
             table,
             "<table class=\"heatmap\"><thead><tr><th>truth \\ predicted</th><th scope=\"col\">io-walk &amp; co</th></tr></thead>\
-             <tbody><tr><th scope=\"row\">gbt-realistic</th><td class=\"num\" style=\"background: rgba(79, 156, 255, 0.765)\" \
+             <tbody><tr><th scope=\"row\">gbt-realistic</th><td class=\"num heat-8\" \
              title=\"a &quot;b&quot; &lt;c&gt; &amp; d&#39;s\">0.90</td></tr>\
-             <tr><th scope=\"row\">&lt;script&gt;</th><td class=\"num muted\" style=\"\" title=\"not scored\">–</td></tr></tbody></table>"
+             <tr><th scope=\"row\">&lt;script&gt;</th><td class=\"num muted\" title=\"not scored\">–</td></tr></tbody></table>"
         );
-        assert_eq!(heat(2.0), "background: rgba(79, 156, 255, 0.850)");
     }
 }

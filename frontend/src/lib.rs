@@ -6,22 +6,26 @@
 //! (metrics events and the grids drawn from them) and [`route`]
 //! (scene and mode from the query string), [`chart`] (geometry,
 //! min/max downsampling), [`units`] (values in human units),
-//! [`error_text`] (failures as one plain sentence) and [`pager`] (pages of a
-//! scene on a fixed screen) are the data model and pure maths
+//! [`error_text`] (failures as one plain sentence), [`pager`] (pages of a
+//! scene on a fixed screen), [`palette`] (every colour, per theme, and its
+//! contrast and colour-blindness check) and [`colour`] (the colour
+//! arithmetic behind it) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views (the shell in `app`, one module per scene
 //! in `scenes/`, and the pieces several scenes draw: `export`,
-//! `strip_canvas`, `latency_histogram`), the `fetch` calls and the
+//! `strip_canvas`, `latency_histogram`; `theme`, the page's theme), the `fetch` calls and the
 //! `#[wasm_bindgen(start)]` entry point only exist on `wasm32`;
 //! `cargo xtask bundle` builds them and runs wasm-bindgen to produce
 //! `public/pkg/`.
 
 pub mod access;
 pub mod chart;
+pub mod colour;
 pub mod error_text;
 pub mod evaluation;
 pub mod heat_table;
 pub mod pager;
+pub mod palette;
 pub mod route;
 pub mod scroll_strip;
 pub mod state;
@@ -40,5 +44,7 @@ mod latency_histogram;
 mod scenes;
 #[cfg(target_arch = "wasm32")]
 mod strip_canvas;
+#[cfg(target_arch = "wasm32")]
+mod theme;
 #[cfg(target_arch = "wasm32")]
 mod ws;

@@ -1,7 +1,10 @@
 //! Which scene the dashboard shows and in which mode, from the page's query
 //! string: `?scene=NAME` picks a scene, `?kiosk` (optionally `&rotate=N`
 //! seconds) rotates scenes without controls, `?present` is the lecture mode
-//! (←/→ between scenes, `f` full screen, high-contrast light theme).
+//! (←/→ between scenes, `f` full screen, high-contrast light theme), and
+//! `theme=light|dark` pins a desk or kiosk page's theme ([`pinned_theme`]).
+
+use crate::palette::Theme;
 
 /// A scene of the dashboard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,8 +114,23 @@ pub struct Route {
     /// Record each WebSocket message's apply-and-render time in
     /// `window.__cis490_frame_ms` (`timing`), for the frame-budget test.
     pub timing: bool,
+    /// The theme asked for (`theme=light|dark`); none follows the system
+    /// (or, at a desk, the theme picker's choice).
+    pub theme: Option<Theme>,
     /// Query problems, shown to the user instead of being ignored silently.
     pub problems: Vec<String>,
+}
+
+/// The theme a page is pinned to (`data-theme` on `<html>`), or `None` to
+/// follow the system's `prefers-color-scheme`: the lecture mode is always
+/// light; a kiosk follows the system unless `theme=` says otherwise; a
+/// desk takes `theme=`, else what its theme picker stored.
+pub fn pinned_theme(mode: Mode, asked: Option<Theme>, stored: Option<Theme>) -> Option<Theme> {
+    match mode {
+        Mode::Present => Some(Theme::Light),
+        Mode::Kiosk { .. } => asked,
+        Mode::Desk => asked.or(stored),
+    }
 }
 
 /// Replay strips shown by default where the page scrolls (and before the
@@ -128,6 +146,7 @@ pub fn parse(query: &str) -> Route {
         strips: None,
         hub_token: None,
         timing: false,
+        theme: None,
         problems: Vec::new(),
     };
     let mut kiosk = false;
@@ -153,6 +172,10 @@ pub fn parse(query: &str) -> Route {
                 _ => route.problems.push(format!("strips={value:?} is not a count ≥ 1; showing as many as fit")),
             },
             "present" => present = true,
+            "theme" => match Theme::from_name(value) {
+                Some(theme) => route.theme = Some(theme),
+                None => route.problems.push(format!("theme={value:?} is not light or dark; following the system")),
+            },
             "rotate" => match value.parse::<f64>() {
                 Ok(s) if s.is_finite() && s >= MIN_ROTATE_S => rotate_s = s,
                 _ => route.problems.push(format!(
@@ -169,6 +192,9 @@ pub fn parse(query: &str) -> Route {
     };
     if kiosk && present {
         route.problems.push("kiosk and present both given; kiosk wins".into());
+    }
+    if route.mode == Mode::Present && route.theme == Some(Theme::Dark) {
+        route.problems.push("theme=dark is ignored in the lecture mode, which is always light".into());
     }
     route
 }
@@ -237,6 +263,7 @@ mod tests {
                 strips: None,
                 hub_token: None,
                 timing: false,
+                theme: None,
                 problems: vec![]
             }
         );
@@ -259,6 +286,24 @@ mod tests {
         assert_eq!(r.problems.len(), 2, "{:?}", r.problems);
         assert!(r.problems[0].contains("nope") && r.problems[0].contains("metrics"));
         assert_eq!(parse("?kiosk&present").problems.len(), 1);
+    }
+
+    #[test]
+    fn the_theme_is_asked_for_stored_or_the_system_s() {
+        assert_eq!(parse("?theme=light").theme, Some(Theme::Light));
+        assert_eq!(parse("?kiosk&theme=dark").theme, Some(Theme::Dark));
+        let bad = parse("?theme=sepia");
+        assert_eq!((bad.theme, bad.problems.len()), (None, 1));
+        assert_eq!(parse("?present&theme=dark").problems.len(), 1);
+        assert_eq!(parse("?present&theme=light").problems.len(), 0);
+        let kiosk = Mode::Kiosk { rotate_s: DEFAULT_ROTATE_S };
+        let (light, dark) = (Some(Theme::Light), Some(Theme::Dark));
+        assert_eq!(pinned_theme(Mode::Present, dark, dark), light);
+        assert_eq!(pinned_theme(kiosk, None, dark), None, "a kiosk ignores a desk's stored choice");
+        assert_eq!(pinned_theme(kiosk, light, None), light);
+        assert_eq!(pinned_theme(Mode::Desk, None, None), None);
+        assert_eq!(pinned_theme(Mode::Desk, None, dark), dark);
+        assert_eq!(pinned_theme(Mode::Desk, light, dark), light, "the link's theme= wins");
     }
 
     #[test]

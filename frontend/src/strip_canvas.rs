@@ -15,6 +15,7 @@ use web_sys::{
 };
 
 use crate::chart::data_range;
+use crate::palette;
 use crate::scroll_strip::{Strip, padded_range, span_for};
 use crate::state::Replay;
 
@@ -121,6 +122,12 @@ impl StripSlot {
         let bitmap = self.bitmap.as_ref()?;
         update(&mut self.drawn, canvas, bitmap, replay, channel)
     }
+
+    /// Forgets the drawing and what it was drawn with (the theme's colour
+    /// changed): the next [`update`](StripSlot::update) redraws.
+    pub fn forget(&mut self) {
+        *self = StripSlot::default();
+    }
 }
 
 fn line_colour(canvas: &HtmlCanvasElement) -> String {
@@ -129,7 +136,7 @@ fn line_colour(canvas: &HtmlCanvasElement) -> String {
         .and_then(|s| s.get_property_value("--accent").ok())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "#4f9cff".into())
+        .unwrap_or_else(|| palette::DARK.accent.hex())
 }
 
 /// The channel's kept history as (time, value) pairs, oldest first.

@@ -119,14 +119,16 @@ fn significance_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
                 .into_iter()
                 .map(|cell| match cell {
                     Some(c) => {
-                        let style = match (c.significant, c.delta.point > 0.0) {
-                            (true, true) => "background: rgba(46, 160, 67, 0.55)".to_string(),
-                            (true, false) => "background: rgba(218, 54, 51, 0.55)".to_string(),
-                            (false, _) => String::new(),
+                        // The diverging scale's ends (`palette`): blue row
+                        // better, orange row worse; the sign and * say it too.
+                        let shade = match (c.significant, c.delta.point > 0.0) {
+                            (true, true) => "better",
+                            (true, false) => "worse",
+                            (false, _) => "",
                         };
                         HeatCell {
                             text: format!("{:+.2}{}", c.delta.point, if c.significant { " *" } else { "" }),
-                            style,
+                            shade,
                             title: format!(
                                 "{} − {}: Δ macro F1 {}, Holm p = {:.3}",
                                 c.a.name(),
@@ -148,7 +150,7 @@ fn significance_table(entries: &[MetricsEntry]) -> impl IntoView + use<> {
         names,
         rows,
         "Paired bootstrap: Δ macro F1 (row − column) on the same held-out resamples; * significant after Holm \
-         (green: row better, red: row worse); – not compared"
+         (blue: row better, orange: row worse); – not compared"
             .into(),
     )
 }

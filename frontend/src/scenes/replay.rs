@@ -1,7 +1,9 @@
 //! The replay scene: strip charts (canvas, scrolling: `strip_canvas`) of
 //! the chosen channels over the last 10 minutes of the episode being
 //! replayed, the ground-truth label band, one
-//! prediction band per model, and each model's latest class probabilities.
+//! prediction band per model (each run of a class coloured by `palette` and
+//! named on the band, so it reads without colour), and each model's latest
+//! class probabilities.
 //! A channel picker (desk and lecture modes) chooses the strips; before a
 //! pick (and always on the kiosk) the first `strips=` channels are shown,
 //! or, without `strips=`, as many as fit the first page above the bands
@@ -13,11 +15,12 @@ use leptos::prelude::*;
 
 use crate::chart;
 use crate::export::ExportButtons;
-use crate::heat_table;
 use crate::pager;
+use crate::palette;
 use crate::route::DEFAULT_STRIPS;
 use crate::state::{DashboardState, ModelPredictions, Replay};
 use crate::strip_canvas::{SizeWatch, StripSlot, span_of, watch_size};
+use crate::theme::ThemeChanges;
 
 const BAND_H: f64 = 14.0;
 /// Seconds a prediction window covers before its end.
@@ -52,11 +55,20 @@ fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
     canvas_ref.on_load(move |canvas| watch.set_value(watch_size(&canvas, move |s| size.set(Some(s)))));
     on_cleanup(move || watch.update_value(|w| drop(w.take())));
     let slot = RefCell::new(StripSlot::default());
+    // The line's colour is read from the theme: a new theme redraws.
+    let theme_changes = use_context::<ThemeChanges>();
+    let drawn_theme = std::cell::Cell::new(0);
     Effect::new({
         let channel = channel.clone();
         move |_| {
             let Some(size) = size.get() else { return };
             let Some(canvas) = canvas_ref.get() else { return };
+            if let Some(changes) = theme_changes
+                && changes.0.get() != drawn_theme.get()
+            {
+                drawn_theme.set(changes.0.get_untracked());
+                slot.borrow_mut().forget();
+            }
             let redrawn = state.with(|s| slot.borrow_mut().update(&canvas, size, &s.replay, &channel));
             if redrawn.is_some() && redrawn != scale.get_untracked() {
                 scale.set(redrawn);
@@ -92,12 +104,16 @@ fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
 
 /// One label band (`truth` or a model's predictions) over the strips'
 /// time axis: the SVG's viewBox is in seconds, so a frame moves the
-/// viewBox and re-creates only the run that grew, not the band.
+/// viewBox and re-creates only the run that grew, not the band. Over it,
+/// each run of a class (windows of one class joined) names its class; the
+/// names are placed by the `--t0` and `--span` the bands share
+/// ([`band_axis`]), so a frame changes two properties, not the names.
 fn band(state: RwSignal<DashboardState>, key: String) -> impl IntoView {
     let runs = Memo::new({
         let key = key.clone();
         move |_| state.with(|s| band_runs(s, &key))
     });
+    let named = Memo::new(move |_| runs.with(|r| chart::joined_runs(r)));
     let view_box = Memo::new(move |_| {
         state.with(|s| {
             let (t0, t1) = time_range(&s.replay);
@@ -108,6 +124,7 @@ fn band(state: RwSignal<DashboardState>, key: String) -> impl IntoView {
     view! {
         <div class="band-row" data-testid=format!("band-{key}")>
             <span class="band-label">{label}</span>
+            <div class="band-track">
             <svg class="band" viewBox=view_box preserveAspectRatio="none">
                 <For
                     each=move || runs.get()
@@ -125,8 +142,32 @@ fn band(state: RwSignal<DashboardState>, key: String) -> impl IntoView {
                     }
                 </For>
             </svg>
+            <div class="band-names" aria-hidden="true">
+                <For
+                    each=move || named.get()
+                    key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
+                    let:run
+                >
+                    {
+                        let (start, end, class) = run;
+                        view! {
+                            <span class=format!("band-text lab-{class}") style=format!("--from:{start:.2};--to:{end:.2}")>
+                                {palette::short_name(&class).to_string()}
+                            </span>
+                        }
+                    }
+                </For>
+            </div>
+            </div>
         </div>
     }
+}
+
+/// The bands' shared time axis as the custom properties their class names
+/// are placed by (`--t0`: seconds at the left edge, `--span`: seconds across).
+fn band_axis(replay: &Replay) -> String {
+    let (t0, t1) = time_range(replay);
+    format!("--t0:{t0:.2};--span:{:.2}", (t1 - t0).max(1e-3))
 }
 
 /// Key of the ground-truth band.
@@ -167,7 +208,7 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
                 .map(|l| {
                     let v = p.probs.iter().find(|(k, _)| k == l).map_or(0.0, |(_, v)| *v);
                     view! {
-                        <td class="num" style=heat_table::heat(v)>
+                        <td class=format!("num {}", palette::heat_class(v))>
                             {format!("{v:.2}")}
                         </td>
                     }
@@ -316,6 +357,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
         prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
         keys
     });
+    let bands_axis = Memo::new(move |_| state.with(|s| band_axis(&s.replay)));
     view! {
         <section class="panel wide replay" data-testid="scene-replay">
             <h2 data-testid="replay-title">{move || title.get().unwrap_or_else(|| "Replay".into())}</h2>
@@ -354,7 +396,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                     {strip(state, channel)}
                 </For>
             </div>
-            <div class="bands" node_ref=bands_ref>
+            <div class="bands" node_ref=bands_ref style=move || bands_axis.get()>
                 <For each=move || band_keys.get() key=|key| key.clone() let:key>
                     {band(state, key)}
                 </For>
