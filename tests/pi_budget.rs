@@ -179,7 +179,7 @@ fn kiosk_memory_over_an_hour_of_rotation() -> TestResult {
     while seen_turns < turns {
         std::thread::sleep(Duration::from_millis(250));
         let at = browser.run(
-            "const m = document.querySelector('main'); return m.dataset.scene + ' ' + m.dataset.page;",
+            "const m = document.querySelector('main'); return m.dataset.scene + ' ' + (m.dataset.page ?? '0');",
             json!([]),
         )?;
         let at = at.as_str().unwrap_or_default().to_string();

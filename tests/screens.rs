@@ -50,10 +50,10 @@ struct Screen {
 }
 
 const SCREENS: [Screen; 5] = [
-    Screen { name: "kiosk-800x480", docs: true, query: "kiosk&rotate=3600", width: 800, height: 480 },
+    Screen { name: "kiosk-800x480", docs: true, query: "kiosk&rotate=3600&theme=dark", width: 800, height: 480 },
     Screen { name: "lecture-1280x720", docs: true, query: "present", width: 1280, height: 720 },
     Screen { name: "lecture-1366x768", docs: false, query: "present", width: 1366, height: 768 },
-    Screen { name: "desk-1920x1080", docs: true, query: "", width: 1920, height: 1080 },
+    Screen { name: "desk-1920x1080", docs: true, query: "theme=dark", width: 1920, height: 1080 },
     Screen { name: "kiosk-1920x1080", docs: false, query: "kiosk&rotate=3600", width: 1920, height: 1080 },
 ];
 
