@@ -19,6 +19,11 @@ use crate::scenes::{self, SceneInputs};
 use crate::state::DashboardState;
 use crate::ws::{self, Connection};
 
+/// The page's clock (Unix ms), ticking once a second, for what shows the
+/// time passing: the reconnect countdown, stale notes.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(pub RwSignal<f64>);
+
 /// Mounts the dashboard into `<body>`; wasm-bindgen runs it on load.
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -75,6 +80,11 @@ fn toggle_fullscreen() {
 fn App(route: route::Route) -> impl IntoView {
     let state = RwSignal::new(DashboardState::default());
     let connection = RwSignal::new(Connection::Connecting(0));
+    // The page's clock, a tick a second: the badge's countdown and the
+    // scenes' stale notes read it (and nothing else re-renders with it).
+    let clock = RwSignal::new(ws::unix_ms());
+    set_interval(move || clock.set(ws::unix_ms()), Duration::from_secs(1));
+    provide_context(Clock(clock));
     let scene = RwSignal::new(route.scene);
     ws::connect(state, connection, route.timing);
     Effect::new(move |_| remember_scene(scene.get()));
@@ -121,9 +131,10 @@ fn App(route: route::Route) -> impl IntoView {
                 class=move || format!("connection {}", connection.get().key())
                 data-testid="connection"
                 data-state=move || connection.get().key()
+                title=move || connection.get().label(clock.get())
                 role="status"
             >
-                {move || connection.get().label()}
+                {move || connection.get().label(clock.get())}
             </span>
         </header>
         {(!problems.is_empty())
