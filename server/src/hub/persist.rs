@@ -211,9 +211,25 @@ async fn save_if_changed(hub: &Hub, file: &StateFile, saved: u64) -> u64 {
 }
 
 /// Saves `hub`'s state to `file` at most once per `every` while it changes,
-/// and a last time when `stop` turns true (or its sender goes).
-pub async fn keep_saved(hub: Arc<Hub>, file: StateFile, every: Duration, mut stop: watch::Receiver<bool>) {
-    let mut saved = hub.state_generation();
+/// and a last time when `stop` turns true (or its sender goes). Changes
+/// count from the call, not from when the returned task first runs.
+pub fn keep_saved(
+    hub: Arc<Hub>,
+    file: StateFile,
+    every: Duration,
+    stop: watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send {
+    let saved = hub.state_generation();
+    save_while_changing(hub, file, every, stop, saved)
+}
+
+async fn save_while_changing(
+    hub: Arc<Hub>,
+    file: StateFile,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+    mut saved: u64,
+) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
