@@ -77,12 +77,14 @@ pub enum StateFileError {
 pub struct StateFile {
     path: PathBuf,
     max_bytes: u64,
+    /// The hub's [`Hub::state_generation`] when the file last matched it.
+    saved_generation: u64,
 }
 
 impl StateFile {
     /// `dir/hub-state.json`, at most `limits.state_file_bytes()` long.
     pub fn in_dir(dir: &Path, limits: &HubLimits) -> Self {
-        Self { path: dir.join(STATE_FILE), max_bytes: limits.state_file_bytes() as u64 }
+        Self { path: dir.join(STATE_FILE), max_bytes: limits.state_file_bytes() as u64, saved_generation: 0 }
     }
 
     /// Where the file is.
@@ -188,7 +190,8 @@ pub fn open(dir: &Path, hub: &Hub) -> Option<StateFile> {
         Ok(_) => {}
         Err(e) => tracing::error!("hub state from {} not restored: {e}", file.path().display()),
     }
-    Some(file)
+    // What was just loaded is what the file holds.
+    Some(StateFile { saved_generation: hub.state_generation(), ..file })
 }
 
 /// Saves `hub`'s state to `file` when it changed since `saved` (a
@@ -210,26 +213,12 @@ async fn save_if_changed(hub: &Hub, file: &StateFile, saved: u64) -> u64 {
     }
 }
 
-/// Saves `hub`'s state to `file` at most once per `every` while it changes,
-/// and a last time when `stop` turns true (or its sender goes). Changes
-/// count from the call, not from when the returned task first runs.
-pub fn keep_saved(
-    hub: Arc<Hub>,
-    file: StateFile,
-    every: Duration,
-    stop: watch::Receiver<bool>,
-) -> impl Future<Output = ()> + Send {
-    let saved = hub.state_generation();
-    save_while_changing(hub, file, every, stop, saved)
-}
-
-async fn save_while_changing(
-    hub: Arc<Hub>,
-    file: StateFile,
-    every: Duration,
-    mut stop: watch::Receiver<bool>,
-    mut saved: u64,
-) {
+/// Saves `hub`'s state to `file` at most once per `every` while it
+/// changes, and a last time when `stop` turns true (or its sender goes).
+/// Changes count from the state `file` was opened with ([`open`]), so
+/// events published before this task first runs are saved too.
+pub async fn keep_saved(hub: Arc<Hub>, file: StateFile, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut saved = file.saved_generation;
     loop {
         tokio::select! {
             () = tokio::time::sleep(every) => {}
