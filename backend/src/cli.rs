@@ -310,6 +310,9 @@ pub(crate) struct ServeArgs {
     /// A training run whose ONNX models the dashboard may load.
     #[arg(long)]
     pub(crate) run: Option<PathBuf>,
+    /// Keep the hub's state (jobs, training curves, evaluations, profiles) in this folder across restarts: saved while it changes and on shutdown, reloaded on start.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]

@@ -349,6 +349,7 @@ fn serve_config(args: ServeArgs) -> serve::ServeConfig {
         allow_hosts: args.allow_hosts,
         allow_origins: args.allow_origins,
         run_dir: args.run,
+        state_dir: args.state_dir,
         limits: serve::ServeLimits { max_connections: args.max_connections, ..serve::ServeLimits::default() },
         ..serve::ServeConfig::new(args.bind, args.public)
     }

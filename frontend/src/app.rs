@@ -31,6 +31,11 @@ use crate::state::DashboardState;
 use crate::theme::{self, ThemeChanges, ThemePicker};
 use crate::ws::{self, Connection};
 
+/// The page's clock (Unix ms), ticking once a second, for what shows the
+/// time passing: the reconnect countdown, stale notes.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(pub RwSignal<f64>);
+
 /// Mounts the dashboard into `<body>`; wasm-bindgen runs it on load.
 #[wasm_bindgen(start)]
 pub fn start() {
@@ -186,6 +191,11 @@ fn App(route: route::Route) -> impl IntoView {
     let desk = route.mode == Mode::Desk;
     let pinned = theme::pinned();
     let connection = RwSignal::new(Connection::Connecting(0));
+    // The page's clock, a tick a second: the badge's countdown and the
+    // scenes' stale notes read it (and nothing else re-renders with it).
+    let clock = RwSignal::new(ws::unix_ms());
+    set_interval(move || clock.set(ws::unix_ms()), Duration::from_secs(1));
+    provide_context(Clock(clock));
     let scene = RwSignal::new(route.scene);
     let pages = Pages {
         scene,
@@ -301,9 +311,10 @@ fn App(route: route::Route) -> impl IntoView {
                 class=move || format!("connection {}", connection.get().key())
                 data-testid="connection"
                 data-state=move || connection.get().key()
+                title=move || connection.get().label(clock.get())
                 role="status"
             >
-                {move || connection.get().label()}
+                {move || connection.get().label(clock.get())}
             </span>
             {desk.then(|| view! { <ThemePicker pinned=pinned changes=theme_changes/> })}
         </header>

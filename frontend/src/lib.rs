@@ -3,7 +3,8 @@
 //! [`access`] (the token the page presents and what a refusal means),
 //! [`summary`] (the validation panel), [`state`] (what the hub's events
 //! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
-//! (metrics events and the grids drawn from them) and [`route`]
+//! (metrics events and the grids drawn from them), [`freshness`] (what
+//! is stale: the connection down, a stream stopped) and [`route`]
 //! (scene and mode from the query string), [`chart`] (geometry,
 //! min/max downsampling), [`units`] (values in human units),
 //! [`error_text`] (failures as one plain sentence), [`pager`] (pages of a
@@ -23,6 +24,7 @@ pub mod chart;
 pub mod colour;
 pub mod error_text;
 pub mod evaluation;
+pub mod freshness;
 pub mod heat_table;
 pub mod pager;
 pub mod palette;

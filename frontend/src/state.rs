@@ -21,6 +21,7 @@ use cis490_shared::registry::CHANNELS;
 use serde_json::Value;
 
 pub use crate::evaluation::{Interval, MetricsEntry};
+use crate::freshness::Freshness;
 
 /// Replay points kept per channel: 10 minutes at 2 Hz.
 pub const MAX_REPLAY_POINTS: usize = 1200;
@@ -59,20 +60,28 @@ impl Job {
     }
 }
 
-/// One epoch of a training curve.
+/// One epoch (or boosting round) of a training curve; a score the trainer
+/// did not measure is NaN.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochPoint {
-    /// Epoch number (1-based).
+    /// Epoch (or round) number, 1-based.
     pub epoch: f64,
     /// Mean training loss.
     pub train_loss: f64,
     /// Validation macro F1.
     pub val_macro_f1: f64,
+    /// Validation loss (the trees' log-loss per round).
+    pub val_loss: f64,
 }
 
 impl From<EpochScores> for EpochPoint {
     fn from(s: EpochScores) -> EpochPoint {
-        EpochPoint { epoch: s.epoch.as_f64(), train_loss: s.train_loss, val_macro_f1: s.val_macro_f1 }
+        EpochPoint {
+            epoch: s.epoch.as_f64(),
+            train_loss: s.train_loss,
+            val_macro_f1: s.val_macro_f1,
+            val_loss: s.val_loss.unwrap_or(f64::NAN),
+        }
     }
 }
 
@@ -231,22 +240,45 @@ pub struct DashboardState {
     pub received: BTreeMap<String, u64>,
     /// Messages that were not events (not JSON, or not a valid event).
     pub unreadable: u64,
+    /// When each stream last moved and whether the hub is connected: what
+    /// is stale ([`Freshness`]).
+    pub freshness: Freshness,
     updates: u64,
 }
 
 impl DashboardState {
     /// Applies one WebSocket message (a JSON event, or an array of them).
     pub fn apply_text(&mut self, text: &str) {
+        self.apply_text_maybe_at(text, None);
+    }
+
+    /// [`DashboardState::apply_text`] for a message that arrived at
+    /// `now_ms` (the page's clock), recorded for [`Freshness`].
+    pub fn apply_text_at(&mut self, text: &str, now_ms: f64) {
+        self.apply_text_maybe_at(text, Some(now_ms));
+    }
+
+    fn apply_text_maybe_at(&mut self, text: &str, now_ms: Option<f64>) {
         match serde_json::from_str::<Value>(text) {
-            Ok(Value::Array(events)) => events.into_iter().for_each(|e| self.apply_json(e)),
-            Ok(event) => self.apply_json(event),
+            Ok(Value::Array(events)) => events.into_iter().for_each(|e| self.apply_json_at(e, now_ms)),
+            Ok(event) => self.apply_json_at(event, now_ms),
             Err(_) => self.unreadable += 1,
         }
     }
 
+    #[cfg(test)]
     fn apply_json(&mut self, value: Value) {
+        self.apply_json_at(value, None);
+    }
+
+    fn apply_json_at(&mut self, value: Value, now_ms: Option<f64>) {
         match Event::from_value(value) {
-            Ok(event) => self.apply(event),
+            Ok(event) => {
+                if let Some(now) = now_ms {
+                    self.freshness.arrived(event.kind(), now);
+                }
+                self.apply(event)
+            }
             Err(_) => self.unreadable += 1,
         }
     }
@@ -340,13 +372,14 @@ impl DashboardState {
         };
         if job.job == "train" && e.history.is_some() {
             // The producer sent the curve so far: it replaces what we had
-            // (a dashboard that connected late gets the whole curve).
+            // (a dashboard that connected late gets the whole curve), and
+            // it is the whole truth (a final event's own scores may be the
+            // best epoch's, not the last's).
             let mut curve: Vec<EpochPoint> = e.history_scores().into_iter().map(EpochPoint::from).collect();
             curve.sort_by(|a, b| a.epoch.total_cmp(&b.epoch));
             curve.drain(..curve.len().saturating_sub(MAX_CURVE_POINTS));
             self.curves.insert(job.id.clone(), curve);
-        }
-        if job.job == "train"
+        } else if job.job == "train"
             && let Some(point) = e.epoch_scores().map(EpochPoint::from)
         {
             let epoch = point.epoch;
@@ -376,6 +409,12 @@ impl DashboardState {
         let mut jobs: Vec<&Job> = self.jobs.values().filter(|j| j.done < j.total).collect();
         jobs.sort_by_key(|j| std::cmp::Reverse(j.updated));
         jobs
+    }
+
+    /// Whether a training or other job is still running (its stream
+    /// should keep moving; see [`Freshness::stale_since`]).
+    pub fn has_running_jobs(&self) -> bool {
+        self.jobs.values().any(|j| j.done < j.total)
     }
 
     /// Evaluation entries in report order
@@ -432,6 +471,41 @@ mod tests {
         s.apply_json(latest);
         let f1: Vec<f64> = s.curves["cnn-realistic"].iter().map(|p| p.val_macro_f1).collect();
         assert_eq!(f1, vec![0.5, 0.7, 0.8]);
+    }
+
+    #[test]
+    fn the_trees_round_curve_and_a_final_event_read_from_history() {
+        let mut s = DashboardState::default();
+        s.apply_json(json!({"type": "progress", "job": "train", "id": "gbt-oracle", "done": 300, "total": 300,
+                            "unit": "rounds", "message": "done", "epoch": 3, "val_macro_f1": 0.9,
+                            "history": [{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "val_loss": 0.5, "val_macro_f1": 0.9},
+                                        {"epoch": 3, "val_loss": 0.6}]}));
+        let curve = &s.curves["gbt-oracle"];
+        assert_eq!(curve.iter().map(|p| p.val_loss).collect::<Vec<_>>(), vec![0.9, 0.5, 0.6]);
+        assert_eq!(curve.iter().filter(|p| p.val_macro_f1.is_finite()).count(), 1);
+        assert!(curve.iter().all(|p| p.train_loss.is_nan()));
+        // A network's final event reports its best epoch's F1 beside the
+        // last epoch's number: the history it carries stays as sent.
+        let mut done = epoch("gru-oracle", 3, 0.9);
+        done["history"] = json!([
+            {"epoch": 1, "train_loss": 1.0, "val_macro_f1": 0.5},
+            {"epoch": 2, "train_loss": 0.5, "val_macro_f1": 0.9},
+            {"epoch": 3, "train_loss": 0.4, "val_macro_f1": 0.8},
+        ]);
+        s.apply_json(done);
+        assert_eq!(s.curves["gru-oracle"].iter().map(|p| p.val_macro_f1).collect::<Vec<_>>(), vec![0.5, 0.9, 0.8]);
+    }
+
+    #[test]
+    fn arrival_times_feed_freshness() {
+        use crate::freshness::Stream;
+        let mut s = DashboardState::default();
+        s.apply_text_at(&json!([epoch("gru-oracle", 1, 0.5)]).to_string(), 1000.0);
+        assert!(s.has_running_jobs());
+        assert_eq!(s.freshness.stale_since(Stream::Progress, true, 200_000.0), Some(1000.0));
+        s.apply_text_at(&epoch("gru-oracle", 8, 0.5).to_string(), 2000.0);
+        assert!(!s.has_running_jobs(), "8 of 8 epochs");
+        assert_eq!(s.freshness.stale_since(Stream::Progress, s.has_running_jobs(), 1e9), None);
     }
 
     #[test]

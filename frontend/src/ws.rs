@@ -5,7 +5,9 @@
 //! the state the hub sends on connect brings the page up to date. A socket
 //! that closes before opening may have been refused: a plain `GET ws`
 //! with the page's token then says why (401, 403, 421), and the badge
-//! shows it. The connection state is a signal the header shows.
+//! shows it. The connection state is a signal the header shows, counting
+//! down to the next attempt; a closed socket marks the page's data stale
+//! ([`crate::freshness`]) until the hub's state comes again.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -16,6 +18,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{MessageEvent, WebSocket, js_sys};
 
+use crate::freshness::seconds_until;
 use crate::state::{DashboardState, reconnect_delay_ms};
 use crate::{access, fetch};
 
@@ -26,11 +29,11 @@ pub enum Connection {
     Connecting(u32),
     /// Connected: events flow.
     Open,
-    /// Closed; the next attempt starts after this many milliseconds.
-    Waiting(u32),
+    /// Closed; the next attempt starts at this time (Unix ms).
+    Waiting(f64),
     /// The hub refused the page (what to do about it); the next attempt
-    /// starts after this many milliseconds.
-    Refused(&'static str, u32),
+    /// starts at this time (Unix ms).
+    Refused(&'static str, f64),
 }
 
 impl Connection {
@@ -44,16 +47,22 @@ impl Connection {
         }
     }
 
-    /// What the badge says.
-    pub fn label(self) -> String {
+    /// What the badge says at `now_ms` (Unix ms): a wait counts down to
+    /// the next attempt in whole seconds.
+    pub fn label(self, now_ms: f64) -> String {
         match self {
             Connection::Connecting(0) => "connecting…".into(),
             Connection::Connecting(n) => format!("reconnecting (attempt {})…", n + 1),
             Connection::Open => "live".into(),
-            Connection::Waiting(ms) => format!("hub unreachable, retrying in {:.1} s", f64::from(ms) / 1000.0),
-            Connection::Refused(why, ms) => format!("{why}; retrying in {:.1} s", f64::from(ms) / 1000.0),
+            Connection::Waiting(at) => format!("reconnecting in {} s", seconds_until(at, now_ms)),
+            Connection::Refused(why, at) => format!("{why}; retrying in {} s", seconds_until(at, now_ms)),
         }
     }
+}
+
+/// The page's clock: Unix milliseconds.
+pub fn unix_ms() -> f64 {
+    js_sys::Date::now()
 }
 
 /// The WebSocket URL of the hub serving this page.
@@ -121,6 +130,7 @@ fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attem
             attempts.set(0);
             opened.set(true);
             connection.set(Connection::Open);
+            state.update(|s| s.freshness.connection_open());
         })
     };
     let pending = Rc::new(RefCell::new(Pending::default()));
@@ -130,6 +140,7 @@ fn open(state: RwSignal<DashboardState>, connection: RwSignal<Connection>, attem
         }
     });
     let on_close = Closure::<dyn FnMut()>::new(move || {
+        state.update(|s| s.freshness.connection_lost(unix_ms()));
         let attempts = attempts.clone();
         if opened.get() {
             retry(state, connection, attempts, timing, None);
@@ -190,7 +201,8 @@ fn apply(texts: Vec<String>, state: RwSignal<DashboardState>, timing: bool) {
         return;
     }
     let started = now_ms();
-    state.update(|s| texts.iter().for_each(|t| s.apply_text(t)));
+    let arrived = unix_ms();
+    state.update(|s| texts.iter().for_each(|t| s.apply_text_at(t, arrived)));
     if timing {
         timed(started);
     }
@@ -214,6 +226,7 @@ fn retry(
     let attempt = attempts.get();
     attempts.set(attempt.saturating_add(1));
     let delay = reconnect_delay_ms(attempt);
-    connection.set(refused.map_or(Connection::Waiting(delay), |why| Connection::Refused(why, delay)));
+    let at = unix_ms() + f64::from(delay);
+    connection.set(refused.map_or(Connection::Waiting(at), |why| Connection::Refused(why, at)));
     set_timeout(move || open(state, connection, attempts, timing), Duration::from_millis(u64::from(delay)));
 }

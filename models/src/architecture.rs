@@ -114,7 +114,9 @@ pub struct Fitted {
     pub val_macro_f1: f64,
     /// Architecture configuration, stored in the checkpoint.
     pub config: serde_json::Value,
-    /// Training details (epochs, history), stored in the checkpoint.
+    /// Training details, stored in the checkpoint: the networks' report
+    /// (epochs, `history`); the trees' `val_loss` (validation log-loss per
+    /// boosting round).
     pub details: serde_json::Value,
 }
 
@@ -177,7 +179,7 @@ pub fn fit(
             Ok(Fitted {
                 val_macro_f1: macro_f1(&val_table.y, &predicted, NUM_CLASSES),
                 config: serde_json::to_value(&settings.gbt).unwrap_or_default(),
-                details: serde_json::json!({}),
+                details: serde_json::json!({"val_loss": gbt.validation_losses()}),
                 model: TrainedModel::Gbt(gbt),
             })
         }

@@ -109,6 +109,9 @@ fn shared_matrix(t: &Arc<Table>) -> Result<DMatrix, GbtError> {
 pub struct Gbt {
     model: BoostedModel,
     cols: usize,
+    /// The validation log-loss after each boosting round of the fit (empty
+    /// for a model read from bytes).
+    val_loss: Vec<f64>,
 }
 
 impl Gbt {
@@ -153,7 +156,12 @@ impl Gbt {
         if let Some(rounds) = stopped {
             return Err(GbtError::Interrupted { rounds });
         }
-        Ok(Self { model: result.model, cols: train.cols })
+        // The early-stopping metric is the last one recorded on "valid".
+        let val_loss = match result.history.metrics().last() {
+            Some(metric) => result.history.series("valid", metric).map(Iterator::collect).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(Self { model: result.model, cols: train.cols, val_loss })
     }
 
     /// Class probabilities per row (`rows × 7`, row-major).
@@ -181,9 +189,15 @@ impl Gbt {
         self.cols
     }
 
+    /// The validation multiclass log-loss after each boosting round of the
+    /// fit, in order (empty for a model read with [`Gbt::from_bytes`]).
+    pub fn validation_losses(&self) -> &[f64] {
+        &self.val_loss
+    }
+
     /// A model from [`Gbt::to_bytes`] for inputs of `cols` features.
     pub fn from_bytes(bytes: &[u8], cols: usize) -> Result<Self, GbtError> {
-        Ok(Self { model: BoostedModel::decode(bytes, ModelFormat::Binary).map_err(boost)?, cols })
+        Ok(Self { model: BoostedModel::decode(bytes, ModelFormat::Binary).map_err(boost)?, cols, val_loss: Vec::new() })
     }
 }
 
@@ -240,6 +254,9 @@ mod tests {
             assert_eq!(best, Some(*class));
             assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
+        let losses = model.validation_losses();
+        assert!(!losses.is_empty() && losses.len() <= 50, "one validation loss per round: {}", losses.len());
+        assert!(losses.last() < losses.first(), "the loss falls on a separable set");
         let again = Gbt::fit(&t, &t, &config)?;
         assert_eq!(model.to_bytes()?, again.to_bytes()?, "same data, same model");
         let reloaded = Gbt::from_bytes(&model.to_bytes()?, 2)?;

@@ -208,15 +208,32 @@ impl PredictionEvent {
     }
 }
 
-/// One entry of a training `progress` event's `history`: an epoch's scores.
+/// One entry of a training `progress` event's `history`: an epoch's (or a
+/// boosting round's) scores. A score sent as `null` or left out reads as
+/// NaN (JSON has no NaN: a NaN is written as `null`), so an entry with a
+/// missing score still places its epoch on the curve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochScores {
-    /// The epoch (1-based).
+    /// The epoch, or the boosting round, 1-based.
     pub epoch: Number,
-    /// Mean training loss (`null` when NaN).
+    /// Mean training loss (`null` when NaN or not measured).
+    #[serde(default = "not_a_number", deserialize_with = "nan_when_null")]
     pub train_loss: f64,
-    /// Validation macro F1.
+    /// Validation macro F1 (`null` when NaN or not measured).
+    #[serde(default = "not_a_number", deserialize_with = "nan_when_null")]
     pub val_macro_f1: f64,
+    /// Validation loss, when the trainer measures it (the trees: multiclass
+    /// log-loss after each boosting round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub val_loss: Option<f64>,
+}
+
+fn not_a_number() -> f64 {
+    f64::NAN
+}
+
+fn nan_when_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// Progress of a long job.
@@ -282,6 +299,7 @@ impl ProgressEvent {
             epoch: self.epoch.clone()?,
             train_loss: self.train_loss.as_ref()?.as_f64(),
             val_macro_f1: self.val_macro_f1.as_ref()?.as_f64(),
+            val_loss: None,
         })
     }
 

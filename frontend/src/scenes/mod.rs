@@ -47,8 +47,28 @@ pub struct SceneInputs {
     pub model: Option<String>,
 }
 
-/// The view of `scene`.
+/// "stale since HH:MM:SS" (local time) while the data `scene` draws is
+/// stale ([`crate::freshness`]): the hub connection is down or a stream
+/// that should move has stopped. Nothing while it is live.
+#[component]
+fn StaleNote(scene: Scene, state: RwSignal<DashboardState>) -> impl IntoView {
+    let clock = use_context::<crate::app::Clock>().map(|c| c.0);
+    move || {
+        let now = clock.map_or_else(crate::ws::unix_ms, |c| c.get());
+        let since = state.with(|s| s.freshness.scene_stale_since(scene, s.has_running_jobs(), now))?;
+        let offset_min = -web_sys::js_sys::Date::new_0().get_timezone_offset();
+        let text = format!("stale since {}", crate::freshness::clock_time(since, offset_min));
+        Some(view! { <p class="stale-note" data-testid="stale" data-since=since.to_string() role="status">{text}</p> })
+    }
+}
+
+/// The view of `scene`, under a note when its data is stale.
 pub fn render(scene: Scene, inputs: &SceneInputs) -> AnyView {
+    let SceneInputs { state, .. } = *inputs;
+    view! { <StaleNote scene=scene state=state/> {scene_view(scene, inputs)} }.into_any()
+}
+
+fn scene_view(scene: Scene, inputs: &SceneInputs) -> AnyView {
     let SceneInputs { state, controls, strips, ref model } = *inputs;
     match scene {
         Scene::Overview => view! { <OverviewScene state=state/> }.into_any(),

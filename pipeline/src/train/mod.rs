@@ -20,7 +20,10 @@
 //! longest jobs start first). Each neural epoch is a `progress` event
 //! (`job` = `train`, `id` = `<model>-<variant>`) with its loss, validation
 //! macro F1, learning rate and `history` (every epoch so far: `epoch`,
-//! `train_loss`, `val_macro_f1`); the terminal shows one bar over all epochs.
+//! `train_loss`, `val_macro_f1`); the trees send their boosting rounds
+//! when they finish (`history`: each round's validation log-loss, and the
+//! macro F1 of the round they predict with). The terminal shows one bar
+//! over all epochs.
 
 pub mod row_file;
 
@@ -390,8 +393,9 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
                 None => true,
             });
         }
-        for t in kept {
+        for (t, curve) in kept {
             tracing::info!("{}-{}: kept (trained on this split with these settings)", t.model, t.variant.as_str());
+            publish_kept(opts, &t, curve);
             results.insert((t.model.clone(), *variant), Ok(t));
         }
         if order.is_empty() {
@@ -446,9 +450,44 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
         .collect()
 }
 
+/// A kept model's final `progress` event, with the curve its checkpoint
+/// stored, so a dashboard sees every model of the run, kept ones too.
+fn publish_kept(opts: &TrainOptions, t: &Trained, curve: Vec<Value>) {
+    let job = format!("{}-{}", t.model, t.variant.as_str());
+    let unit = if t.model == Architecture::Gbt.as_str() { "rounds" } else { "epochs" };
+    let units = curve.len().max(1) as u64;
+    ProgressEvents::new(opts.publisher.clone(), "train", &job, unit).report_with(units, units, "kept", |e| {
+        e.extra.insert("model".into(), t.model.clone().into());
+        e.extra.insert("variant".into(), t.variant.as_str().into());
+        e.epoch = Some(units.into());
+        e.val_macro_f1 = Number::from_f64(t.val_macro_f1);
+        e.history = Some(curve);
+    });
+}
+
+/// The curve a checkpoint's training `details` hold, as a `progress`
+/// event's `history`: the networks' epochs, or the trees' rounds
+/// ([`tree_history`]).
+fn stored_curve(arch: Architecture, details: Option<&Value>, val_macro_f1: f64) -> Vec<Value> {
+    let list = |key: &str| details.and_then(|d| d.get(key)).and_then(Value::as_array).cloned().unwrap_or_default();
+    if arch == Architecture::Gbt {
+        return tree_history(&list("val_loss"), val_macro_f1);
+    }
+    list("history")
+        .iter()
+        .map(|e| json!({"epoch": e["epoch"], "train_loss": e["train_loss"], "val_macro_f1": e["val_macro_f1"]}))
+        .collect()
+}
+
 /// With `--resume`: a model folder already holding this job, trained on
-/// this split with these settings and no unfinished state beside it.
-fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, variant: Variant) -> Option<Trained> {
+/// this split with these settings and no unfinished state beside it, and
+/// the curve its checkpoint stored.
+fn kept_model(
+    opts: &TrainOptions,
+    split: &SplitFile,
+    arch: Architecture,
+    variant: Variant,
+) -> Option<(Trained, Vec<Value>)> {
     let run = RunDir::new(&opts.out);
     let id = ModelId::new(arch, variant);
     if run.resume_state(&id.name()).exists() {
@@ -469,7 +508,8 @@ fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, varian
         && same_windows
         && training.get("split_digest").and_then(Value::as_str) == Some(split.digest().as_str());
     let number = |k: &str| training.get(k).and_then(Value::as_f64).unwrap_or_default();
-    same.then(|| Trained {
+    let curve = stored_curve(arch, training.get("details"), number("val_macro_f1"));
+    let trained = same.then(|| Trained {
         model: arch.as_str().to_string(),
         variant,
         train_windows: number("train_windows") as usize,
@@ -479,7 +519,33 @@ fn kept_model(opts: &TrainOptions, split: &SplitFile, arch: Architecture, varian
         seconds: number("seconds"),
         checkpoint: run.checkpoint(id),
         onnx: run.onnx(id),
-    })
+    })?;
+    Some((trained, curve))
+}
+
+/// The trees' curve for a `progress` event's `history`: one entry per
+/// boosting round (`epoch` = round, 1-based) with its validation log-loss
+/// (`val_loss`), and the model's validation macro F1 on the round the
+/// model predicts with (the lowest loss, as early stopping picks it). No
+/// rounds recorded: the final score as a one-point curve.
+fn tree_history(val_loss: &[Value], val_macro_f1: f64) -> Vec<Value> {
+    let losses: Vec<f64> = val_loss.iter().map(|v| v.as_f64().unwrap_or(f64::NAN)).collect();
+    let best =
+        losses.iter().enumerate().filter(|(_, l)| l.is_finite()).min_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
+    if losses.is_empty() {
+        return vec![json!({"epoch": 1, "val_macro_f1": val_macro_f1})];
+    }
+    losses
+        .iter()
+        .enumerate()
+        .map(|(i, loss)| {
+            let mut entry = json!({"epoch": i + 1, "val_loss": loss});
+            if Some(i) == best {
+                entry["val_macro_f1"] = json!(val_macro_f1);
+            }
+            entry
+        })
+        .collect()
 }
 
 /// Throughput and time left of a job, for its events and log lines.
@@ -659,9 +725,13 @@ fn train_one(
     epoch_events.report_with(max_units as u64, max_units as u64, "done", |e| {
         describe(e, last_epoch.as_ref());
         e.val_macro_f1 = Number::from_f64(fitted.val_macro_f1);
-        if arch != Architecture::Gbt {
-            e.history = Some(history_now());
-        }
+        e.history = Some(if arch == Architecture::Gbt {
+            let curve = stored_curve(arch, Some(&fitted.details), fitted.val_macro_f1);
+            e.epoch = Some(curve.len().into());
+            curve
+        } else {
+            history_now()
+        });
     });
 
     let header = CheckpointHeader {
@@ -791,5 +861,32 @@ mod tests {
         said_once(&chain, &[&path, "tar stream is truncated or corrupt", "the archive ends inside"]);
         assert!(chain.starts_with(&format!("{path}: tar stream is truncated or corrupt: ")), "{chain}");
         Ok(())
+    }
+
+    #[test]
+    fn the_trees_curve_has_a_point_per_round_and_their_score_on_the_best() {
+        let history = tree_history(&[json!(0.9), json!(0.4), json!(0.5)], 0.8);
+        assert_eq!(
+            history,
+            vec![
+                json!({"epoch": 1, "val_loss": 0.9}),
+                json!({"epoch": 2, "val_loss": 0.4, "val_macro_f1": 0.8}),
+                json!({"epoch": 3, "val_loss": 0.5}),
+            ]
+        );
+        assert_eq!(tree_history(&[], 0.7), vec![json!({"epoch": 1, "val_macro_f1": 0.7})], "at least the final score");
+    }
+
+    #[test]
+    fn a_checkpoints_stored_curve_reads_as_a_history() {
+        let report = json!({"best_epoch": 2, "history": [
+            {"epoch": 1, "max_epochs": 3, "train_loss": 0.9, "val_macro_f1": 0.5, "lr": 0.001, "seconds": 1.0, "best": true},
+            {"epoch": 2, "max_epochs": 3, "train_loss": 0.5, "val_macro_f1": 0.6, "lr": 0.001, "seconds": 1.0, "best": true},
+        ]});
+        let curve = stored_curve(Architecture::Neural(Arch::Gru), Some(&report), 0.6);
+        assert_eq!(curve[1], json!({"epoch": 2, "train_loss": 0.5, "val_macro_f1": 0.6}));
+        let trees = json!({"val_loss": [0.8, 0.6]});
+        assert_eq!(stored_curve(Architecture::Gbt, Some(&trees), 0.9).len(), 2);
+        assert_eq!(stored_curve(Architecture::Gbt, None, 0.9), vec![json!({"epoch": 1, "val_macro_f1": 0.9})]);
     }
 }

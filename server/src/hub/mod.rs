@@ -6,6 +6,7 @@
 //! - [`queue`]: each client's bounded queue (a stalled client never slows
 //!   publishers or other clients);
 //! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`;
+//! - [`persist`]: the state kept across restarts (`--state-dir`);
 //!
 //! Producers reach the hub through `cis490_pipeline::publish` (HTTP), or
 //! in-process through this hub's [`Publish`] implementation (the demo).
@@ -15,6 +16,7 @@
 //! client queue without waiting. Snapshots copy reference-counted texts
 //! under the lock and sort and join them after it.
 
+pub mod persist;
 pub mod queue;
 pub mod routes;
 pub mod state;
@@ -59,6 +61,30 @@ pub struct HubLimits {
 
 const MIB: usize = 1 << 20;
 
+/// The kinds kept as state per key (`attack_profile`, `metrics`,
+/// `progress`, `perf`).
+const KEYED_KINDS: usize = 4;
+
+/// The `perf` sources of the server's own figures (the hub's counters,
+/// the serving process's memory and CPU): they describe one hub run, so
+/// they are not saved across restarts.
+pub const SERVER_PERF_SOURCES: [&str; 2] = ["hub", "cis490-serve"];
+
+/// Whether an event with this state key is saved across restarts
+/// ([`persist`]): every kept state event but the server's own figures.
+fn saved_across_restarts(key: &str) -> bool {
+    let source = key.strip_prefix("perf/").and_then(|k| k.split_once('/')).map(|(source, _)| source);
+    !source.is_some_and(|source| SERVER_PERF_SOURCES.contains(&source))
+}
+
+impl HubLimits {
+    /// Most bytes of a state file ([`persist`]): every kept state event's
+    /// text, a separator each, and the file's envelope.
+    pub fn state_file_bytes(&self) -> usize {
+        KEYED_KINDS * (self.state_per_kind.bytes + 2 * self.state_per_kind.events) + 1024
+    }
+}
+
 impl Default for HubLimits {
     fn default() -> Self {
         Self {
@@ -93,6 +119,8 @@ struct Inner {
     clients: Vec<Arc<ClientQueue>>,
     dropped_by_gone_clients: u64,
     overflowed_gone_clients: u64,
+    /// Changes of the state saved across restarts so far.
+    saved_generation: u64,
 }
 
 impl Inner {
@@ -106,12 +134,16 @@ impl Inner {
             clients: Vec::new(),
             dropped_by_gone_clients: 0,
             overflowed_gone_clients: 0,
+            saved_generation: 0,
         }
     }
 
     fn keep(&mut self, event: &Serialized) {
         match (event.kind, &event.key) {
-            (kind, Some(_)) => {
+            (kind, Some(key)) => {
+                if saved_across_restarts(key) {
+                    self.saved_generation += 1;
+                }
                 let bound = self.limits.state_per_kind;
                 self.state.entry(kind).or_insert_with(|| KeyedState::new(bound)).insert(event.clone());
             }
@@ -269,6 +301,38 @@ impl Hub {
     /// The current state as parsed JSON (for in-process readers and tests).
     pub fn snapshot_json(&self) -> Value {
         serde_json::from_str(&self.snapshot_text()).unwrap_or(Value::Array(Vec::new()))
+    }
+
+    /// What this hub may hold.
+    pub fn limits(&self) -> HubLimits {
+        self.lock().limits
+    }
+
+    /// How many times the state saved across restarts has changed.
+    pub fn state_generation(&self) -> u64 {
+        self.lock().saved_generation
+    }
+
+    /// When the state saved across restarts changed since generation
+    /// `since`: the generation now and the state file's text (the kept
+    /// state events in `seq` order, but the server's own figures; see
+    /// [`persist`]). Texts are copied under the lock, joined after it.
+    pub fn saved_state_text(&self, since: u64) -> Option<(u64, String)> {
+        let inner = self.lock();
+        if inner.saved_generation == since {
+            return None;
+        }
+        let generation = inner.saved_generation;
+        let kept: Vec<Serialized> = inner
+            .state
+            .values()
+            .flat_map(KeyedState::events)
+            .filter(|e| e.key.as_deref().is_some_and(saved_across_restarts))
+            .cloned()
+            .collect();
+        drop(inner);
+        let kept = in_seq_order(kept);
+        Some((generation, persist::file_text(kept.iter().map(|e| &*e.text), now_ms())))
     }
 
     /// Counters about clients, drops and evictions.

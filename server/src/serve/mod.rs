@@ -105,6 +105,9 @@ pub struct ServeConfig {
     pub limits: ServeLimits,
     /// What the hub may hold.
     pub hub_limits: HubLimits,
+    /// A folder where the hub keeps its state across restarts
+    /// (`--state-dir`; [`crate::hub::persist`]).
+    pub state_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -122,6 +125,7 @@ impl ServeConfig {
             run_dir: None,
             limits: ServeLimits::default(),
             hub_limits: HubLimits::default(),
+            state_dir: None,
         }
     }
 }
@@ -163,6 +167,7 @@ pub struct BoundServer {
     hub: Arc<Hub>,
     connection_limits: ConnectionLimits,
     stop_sockets: watch::Sender<bool>,
+    state_file: Option<hub::persist::StateFile>,
 }
 
 struct AppState {
@@ -208,6 +213,7 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
     });
     let limits = config.limits;
     let hub = Arc::new(Hub::with_limits(config.hub_limits));
+    let state_file = config.state_dir.as_deref().and_then(|dir| hub::persist::open(dir, &hub));
     let (stop_sockets, shutdown) = watch::channel(false);
     let hub_state = Arc::new(HubState {
         hub: hub.clone(),
@@ -227,7 +233,7 @@ pub async fn bind(config: ServeConfig) -> Result<BoundServer, ServeError> {
         header_read_timeout: limits.header_read_timeout,
         write_stall_timeout: limits.write_stall_timeout,
     };
-    Ok(BoundServer { listener, addr, router, hub, connection_limits, stop_sockets })
+    Ok(BoundServer { listener, addr, router, hub, connection_limits, stop_sockets, state_file })
 }
 
 /// Every route with the access rule it needs; the `Host` check covers all.
@@ -265,11 +271,18 @@ impl BoundServer {
     /// Serves until `shutdown` completes, then closes WebSockets and
     /// connections gracefully. The hub's own counters (clients, drops,
     /// evictions, refused connections) are published as `perf` events
-    /// (source `hub`) once a second when they change.
+    /// (source `hub`) once a second when they change. With a state folder,
+    /// the hub's state is saved while it changes (at most every
+    /// [`hub::persist::SAVE_EVERY`]) and once more after the connections
+    /// have closed.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let stop_sockets = self.stop_sockets;
         let stats = Arc::new(ConnectionStats::default());
         let reporter = tokio::spawn(report_hub_perf(self.hub.clone(), stats.clone()));
+        let (stop_saving, saving_stopped) = watch::channel(false);
+        let saver = self.state_file.map(|file| {
+            tokio::spawn(hub::persist::keep_saved(self.hub.clone(), file, hub::persist::SAVE_EVERY, saving_stopped))
+        });
         let stopping = stop_sockets.subscribe();
         tokio::spawn(async move {
             shutdown.await;
@@ -278,6 +291,12 @@ impl BoundServer {
         });
         connections::serve(self.listener, self.router, self.connection_limits, stats, stopping).await;
         reporter.abort();
+        let _ = stop_saving.send(true);
+        if let Some(saver) = saver
+            && let Err(e) = saver.await
+        {
+            tracing::error!("the hub state saver stopped: {e}");
+        }
     }
 }
 
@@ -303,7 +322,10 @@ async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
         if ticks.is_multiple_of(PROCESS_PERF_EVERY)
             && let (Some(before), Some(now)) = (process, cis490_pipeline::producers::perf::sample("self"))
         {
-            publish_perf(&hub, cis490_pipeline::producers::perf::events("cis490-serve", &before, &now));
+            publish_perf(
+                &hub,
+                cis490_pipeline::producers::perf::events(crate::hub::SERVER_PERF_SOURCES[1], &before, &now),
+            );
             process = Some(now);
         }
         let now = (hub.stats(), connections.refused());
@@ -316,7 +338,10 @@ async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
                 ("overflowed_clients", stats.overflowed_clients, "clients"),
                 ("refused_connections", refused, "connections"),
             ] {
-                publish_perf(&hub, vec![Event::Perf(PerfEvent::new("hub", name, value.into(), unit))]);
+                publish_perf(
+                    &hub,
+                    vec![Event::Perf(PerfEvent::new(crate::hub::SERVER_PERF_SOURCES[0], name, value.into(), unit))],
+                );
             }
             // Publishing may have changed the counters (not the client count).
             last = (hub.stats(), connections.refused());

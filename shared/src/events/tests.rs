@@ -244,3 +244,20 @@ fn accessors_read_what_the_protocol_leaves_as_json() -> Result<(), String> {
     assert_eq!(bare.sections(), MetricsSections::default(), "a bare event has no sections");
     Ok(())
 }
+
+#[test]
+fn history_entries_read_a_null_or_missing_score_as_nan_and_keep_a_validation_loss() -> Result<(), String> {
+    let event = json!({"type": "progress", "job": "train", "id": "gbt-oracle", "done": 3, "total": 300,
+                       "history": [{"epoch": 1, "val_loss": 0.9}, {"epoch": 2, "train_loss": null, "val_macro_f1": 0.7},
+                                   {"train_loss": 1.0}]});
+    let Event::Progress(progress) = Event::from_value(event).map_err(|e| e.to_string())? else {
+        return Err("not progress".into());
+    };
+    let scores = progress.history_scores();
+    assert_eq!(scores.len(), 2, "an entry without its epoch is skipped");
+    assert!(scores[0].train_loss.is_nan() && scores[0].val_macro_f1.is_nan());
+    assert_eq!(scores[0].val_loss, Some(0.9));
+    assert_eq!((scores[1].val_macro_f1, scores[1].val_loss), (0.7, None));
+    assert!(scores[1].train_loss.is_nan());
+    Ok(())
+}
