@@ -5,7 +5,9 @@
 //! say: jobs, training curves, evaluation results, bounded), [`evaluation`]
 //! (metrics events and the grids drawn from them) and [`route`]
 //! (scene and mode from the query string), [`chart`] (geometry,
-//! min/max downsampling), [`units`] (values in human units) and
+//! min/max downsampling), [`axis`] (nice value, time and epoch ticks),
+//! [`time_view`] (the replay's zoomed or panned time range), [`units`]
+//! (values in human units) and
 //! [`error_text`] (failures as one plain sentence) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views (the shell in `app`, one module per scene
@@ -16,6 +18,7 @@
 //! `public/pkg/`.
 
 pub mod access;
+pub mod axis;
 pub mod chart;
 pub mod error_text;
 pub mod evaluation;
@@ -24,6 +27,7 @@ pub mod route;
 pub mod scroll_strip;
 pub mod state;
 pub mod summary;
+pub mod time_view;
 pub mod units;
 
 #[cfg(target_arch = "wasm32")]
