@@ -33,7 +33,7 @@ const BAND_H: f64 = 14.0;
 /// Seconds a prediction window covers before its end.
 const WINDOW_S: f64 = 10.0;
 /// Most y ticks on a strip (it is about 50 px tall).
-const STRIP_TICKS: usize = 3;
+const STRIP_TICKS: usize = 2;
 /// CSS pixels per time-axis label.
 const TIME_TICK_PX: f64 = 80.0;
 
@@ -196,7 +196,9 @@ fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, c
 
 /// The time axis under the bands: ticks in seconds since the episode
 /// start, as many as the axis' width holds, and the pointer's frame time.
-/// A frame moves the ticks (one `left` each), it does not re-create them.
+/// The ticks sit on a track placed at time 0 (each at `t / span` of the
+/// axis' width); a frame only moves the track (one `transform`, no
+/// layout), ticks are added and dropped when they enter and leave.
 fn time_axis(range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
     let axis_ref = NodeRef::<leptos::html::Div>::new();
     let width_px = RwSignal::new(0.0f64);
@@ -210,20 +212,24 @@ fn time_axis(range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
         let (t0, t1) = range.get();
         time_ticks(t0, t1, max_ticks.get())
     });
+    let span = Memo::new(move |_| range.with(|(t0, t1)| t1 - t0));
+    let track_shift = move || range.with(|(t0, t1)| format!("translateX({:.3}%)", -t0 / (t1 - t0) * 100.0));
     view! {
         <div class="band-row time-axis-row" data-testid="time-axis">
             <span class="band-label muted">"time"</span>
             <div class="time-axis plot-area" node_ref=axis_ref>
-                <For each=move || ticks.get() key=|tick| tick.value.to_bits() let:tick>
-                    {
-                        let t = tick.value;
-                        view! {
-                            <span class="time-tick" style:left=move || format!("{:.3}%", axis::share(t, range.get()) * 100.0)>
-                                {tick.label}
-                            </span>
+                <div class="time-track" style:transform=track_shift>
+                    <For each=move || ticks.get() key=|tick| tick.value.to_bits() let:tick>
+                        {
+                            let t = tick.value;
+                            view! {
+                                <span class="time-tick" style:left=move || format!("{:.3}%", t / span.get() * 100.0)>
+                                    {tick.label}
+                                </span>
+                            }
                         }
-                    }
-                </For>
+                    </For>
+                </div>
                 {crosshair()}
                 <span class="time-cursor">{move || cursor.frame_t.get().map(|t| format!("{t:.1} s"))}</span>
             </div>
