@@ -126,14 +126,18 @@ const TIME_STEPS_S: [f64; 16] =
 /// of [`TIME_STEPS_S`] that fits, labelled `90 s` (`2.5 s` below a second's
 /// step). Times are since an episode's start: none before 0.
 pub fn time_ticks(t0: f64, t1: f64, max_ticks: usize) -> Vec<Tick> {
-    let t0 = t0.max(0.0);
     if !(t1 - t0).is_finite() || t1 <= t0 {
         return Vec::new();
     }
+    // The step suits the whole axis (a short history's ticks are as far
+    // apart as a long one's), the ticks start at 0.
     let fits = |step: &f64| multiples(t0, t1, *step).len() <= max_ticks.max(2);
     let step = TIME_STEPS_S.into_iter().find(fits).unwrap_or_else(|| nice_step(t0, t1, max_ticks, 1.0));
     let decimals = decimals_for(step);
-    multiples(t0, t1, step).into_iter().map(|t| Tick { value: t, label: format!("{t:.decimals$} s") }).collect()
+    multiples(t0.max(0.0), t1, step)
+        .into_iter()
+        .map(|t| Tick { value: t, label: format!("{t:.decimals$} s") })
+        .collect()
 }
 
 /// Whole-number ticks (epochs) over `lo..=hi`, at most `max_ticks`, never
@@ -202,6 +206,7 @@ mod tests {
     fn time_ticks_use_clock_steps() {
         assert_eq!(labels(&time_ticks(569.5, 629.5, 7)), ["570 s", "580 s", "590 s", "600 s", "610 s", "620 s"]);
         assert_eq!(labels(&time_ticks(-31.5, 148.5, 7)), ["0 s", "30 s", "60 s", "90 s", "120 s"], "none before 0");
+        assert_eq!(labels(&time_ticks(-51.0, 9.0, 7)), ["0 s"], "spaced for the whole axis");
         assert_eq!(labels(&time_ticks(29.5, 629.5, 8)), ["120 s", "240 s", "360 s", "480 s", "600 s"]);
         assert_eq!(
             labels(&time_ticks(10.0, 13.0, 8)),

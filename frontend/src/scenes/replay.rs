@@ -65,9 +65,9 @@ fn crosshair() -> impl IntoView {
     view! { <div class="plot-crosshair" aria-hidden="true"></div> }
 }
 
-/// The y ticks of a strip with scale `lo..hi` in `unit`: gridlines and
-/// labels over the canvas, placed as the strip's geometry places values
-/// (1.5 px inset at top and bottom).
+/// The y ticks of a strip with scale `lo..hi` in `unit`: labels over the
+/// canvas, each just above its value (below it near the top), placed as
+/// the strip's geometry places values (1.5 px inset at top and bottom).
 fn strip_ticks(scale: Option<(f64, f64)>, unit: &'static str) -> impl IntoView + use<> {
     let ticks = scale.map(|(lo, hi)| value_ticks(lo, hi, unit, STRIP_TICKS)).unwrap_or_default();
     ticks
@@ -76,7 +76,7 @@ fn strip_ticks(scale: Option<(f64, f64)>, unit: &'static str) -> impl IntoView +
             let share = scale.map_or(0.5, |range| axis::share(tick.value, range));
             let style = format!("top: calc(1.5px + {:.4} * (100% - 3px))", 1.0 - share);
             view! {
-                <div class="strip-tick" class:label-below={share > 0.5} style=style>
+                <div class="strip-tick" class:label-below={share > 0.8} style=style>
                     <span class="strip-tick-label">{tick.label}</span>
                 </div>
             }
