@@ -332,6 +332,17 @@ fn check_replay(dom: &str) -> Vec<String> {
     if dom.matches(r#"data-testid="probability-row""#).count() != 2 {
         problems.push("expected two probability rows".into());
     }
+    // Chart furniture: y ticks on the strips, one time axis in seconds,
+    // the class-colour legend.
+    if !dom.contains(r#"class="strip-tick-label""#) {
+        problems.push("the strips have no y ticks".into());
+    }
+    if opening_tag(dom, "time-axis").is_none() || !dom.contains(">10 s</span>") {
+        problems.push("no time axis with a 10 s tick".into());
+    }
+    if dom.matches(r#"class="class-legend-entry""#).count() != 7 {
+        problems.push("the class legend does not name the 7 classes".into());
+    }
     problems
 }
 
@@ -429,6 +440,15 @@ fn check_training(dom: &str) -> Vec<String> {
         dom.split(r#"class="line-f1" points=""#).skip(1).filter_map(|s| s.split('"').next()).collect();
     if !lines.iter().any(|points| points.split(' ').count() == 8) {
         problems.push(format!("no 8-point F1 curve among {lines:?}"));
+    }
+    // Both models on one F1 chart and one loss chart, with epoch ticks.
+    for chart in ["training-f1", "training-loss"] {
+        if opening_tag(dom, chart).is_none() {
+            problems.push(format!("no {chart} chart"));
+        }
+    }
+    if dom.matches(r#"class="line-f1""#).count() != 2 || !dom.contains(r#"text-anchor="middle">8</text>"#) {
+        problems.push("the F1 chart does not overlay both models up to an epoch 8 tick".into());
     }
     problems
 }
@@ -539,13 +559,40 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
         "document.querySelector('[data-testid=confusion] figcaption').textContent.includes('of mlp-realistic')",
         Duration::from_secs(10),
     )?;
+    // The replay's crosshair reads every strip at the frame under the
+    // pointer, the wheel zooms the live view, a double-click resets it.
+    browser.goto(&format!("{url}?scene=replay"))?;
+    browser.wait_for(&format!("{} === 2", count("=probability-row")), Duration::from_secs(20))?;
+    browser.run(
+        "const plot = document.querySelector('[data-testid^=strip-chan_] .strip-plot');
+         const r = plot.getBoundingClientRect();
+         const at = {clientX: r.left + r.width * 0.9, clientY: r.top + r.height / 2, bubbles: true, cancelable: true};
+         const canvas = plot.querySelector('canvas');
+         canvas.dispatchEvent(new PointerEvent('pointermove', at));
+         canvas.dispatchEvent(new WheelEvent('wheel', {...at, deltaY: -100}));",
+        serde_json::json!([]),
+    )?;
+    browser.wait_for(
+        "[...document.querySelectorAll('[data-testid^=strip-chan_] .plot-readout')].every(e => /[0-9]/.test(e.textContent))
+         && document.querySelector('.time-cursor').textContent.endsWith(' s')
+         && document.querySelector('[data-testid=time-range-state]').textContent.includes('last 48 s')",
+        Duration::from_secs(10),
+    )?;
+    browser.run(
+        "document.querySelector('.replay-plots').dispatchEvent(new MouseEvent('dblclick', {bubbles: true}));",
+        serde_json::json!([]),
+    )?;
+    browser.wait_for(
+        "document.querySelector('[data-testid=time-range-state]').textContent.startsWith('live;')",
+        Duration::from_secs(10),
+    )?;
     // A chart exports as a standalone SVG (styles inlined) and as a PNG.
     browser.goto(&format!("{url}?scene=training"))?;
     browser.wait_for(&format!("{} === 2", count("^=curve-")), Duration::from_secs(20))?;
     browser.run(
         "window.__exported = [];
          HTMLAnchorElement.prototype.click = function () { window.__exported.push({href: this.href, file: this.download}); };
-         const buttons = document.querySelectorAll('[data-testid^=curve-] .export-buttons button');
+         const buttons = document.querySelectorAll('[data-testid^=training-] .export-buttons button');
          buttons[0].click(); buttons[1].click();",
         serde_json::json!([]),
     )?;

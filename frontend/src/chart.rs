@@ -149,6 +149,30 @@ pub fn joined_runs(runs: &[(f64, f64, String)]) -> Vec<(f64, f64, String)> {
     out
 }
 
+/// Colours a multi-series chart cycles through (`--series-0` ..).
+pub const SERIES_COLOURS: usize = 8;
+
+/// How each training run `<model>-<variant>` of `ids` is drawn on a
+/// shared chart: a colour slot per model (in order of first appearance,
+/// cycling after [`SERIES_COLOURS`]) and a dashed line for the realistic
+/// variant, so `gru-oracle` and `gru-realistic` read as one model twice.
+pub fn series_styles(ids: &[&str]) -> Vec<(usize, bool)> {
+    let mut models: Vec<&str> = Vec::new();
+    ids.iter()
+        .map(|id| {
+            let (model, dashed) = match id.strip_suffix("-realistic") {
+                Some(model) => (model, true),
+                None => (id.strip_suffix("-oracle").unwrap_or(id), false),
+            };
+            let slot = models.iter().position(|m| *m == model).unwrap_or_else(|| {
+                models.push(model);
+                models.len() - 1
+            });
+            (slot % SERIES_COLOURS, dashed)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,6 +191,15 @@ mod tests {
             vec![run(0.0, 15.0, "benign"), run(15.0, 25.0, "io-walk"), run(30.0, 40.0, "io-walk")]
         );
         assert!(joined_runs(&[]).is_empty());
+    }
+
+    #[test]
+    fn series_share_a_colour_per_model_and_dash_the_realistic_variant() {
+        let styles = series_styles(&["gru-oracle", "gru-realistic", "mlp-oracle", "tcn", "mlp-realistic"]);
+        assert_eq!(styles, [(0, false), (0, true), (1, false), (2, false), (1, true)]);
+        let many: Vec<String> = (0..9).map(|i| format!("m{i}-oracle")).collect();
+        let ids: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(series_styles(&ids)[8], (0, false), "colours cycle");
     }
 
     #[test]

@@ -12,12 +12,24 @@ use web_sys::{CanvasRenderingContext2d, Element, HtmlAnchorElement, HtmlCanvasEl
 use crate::palette;
 
 /// The chart rules of `style.css` that an exported SVG needs (with the
-/// class marks' rules from `palette`), `var(--name)` resolved at export
-/// time.
+/// class marks' rules from `palette`), with
+/// `var(--name)` resolved at export time (only variables the page's root
+/// defines resolve, so each series colour is spelled out).
 const CHART_CSS: &str = "polyline{fill:none;stroke-width:2}\
  .line-f1,.spark polyline,.line-profile{stroke:var(--line-f1)}\
  .line-loss{stroke:var(--line-loss)} .axis{stroke:var(--border);stroke-width:1}\
- .dot-f1,.histogram rect{fill:var(--line-f1)} ";
+ .dot-f1,.histogram rect{fill:var(--line-f1)}\
+ .series-0 polyline{stroke:var(--series-0)} .series-0 circle{fill:var(--series-0)}\
+ .series-1 polyline{stroke:var(--series-1)} .series-1 circle{fill:var(--series-1)}\
+ .series-2 polyline{stroke:var(--series-2)} .series-2 circle{fill:var(--series-2)}\
+ .series-3 polyline{stroke:var(--series-3)} .series-3 circle{fill:var(--series-3)}\
+ .series-4 polyline{stroke:var(--series-4)} .series-4 circle{fill:var(--series-4)}\
+ .series-5 polyline{stroke:var(--series-5)} .series-5 circle{fill:var(--series-5)}\
+ .series-6 polyline{stroke:var(--series-6)} .series-6 circle{fill:var(--series-6)}\
+ .series-7 polyline{stroke:var(--series-7)} .series-7 circle{fill:var(--series-7)}\
+ .series-dashed polyline{stroke-dasharray:6 4}\
+ .tick-label,.axis-title{fill:var(--muted);font-size:11px;font-family:sans-serif}\
+ .gridline{stroke:var(--border);stroke-width:1;stroke-dasharray:2 3} .chart-hover{display:none}";
 
 /// `CHART_CSS` with every `var(--x)` replaced by its current value.
 fn resolved_css() -> String {

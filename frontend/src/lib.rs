@@ -6,11 +6,12 @@
 //! (metrics events and the grids drawn from them), [`freshness`] (what
 //! is stale: the connection down, a stream stopped) and [`route`]
 //! (scene and mode from the query string), [`chart`] (geometry,
-//! min/max downsampling), [`units`] (values in human units),
-//! [`error_text`] (failures as one plain sentence), [`pager`] (pages of a
-//! scene on a fixed screen), [`palette`] (every colour, per theme, and its
-//! contrast and colour-blindness check) and [`colour`] (the colour
-//! arithmetic behind it) are the data model and pure maths
+//! min/max downsampling), [`axis`] (nice value, time and epoch ticks),
+//! [`time_view`] (the replay's zoomed or panned time range), [`units`]
+//! (values in human units), [`error_text`] (failures as one plain
+//! sentence), [`pager`] (pages of a scene on a fixed screen), [`palette`]
+//! (every colour, per theme, and its contrast and colour-blindness check)
+//! and [`colour`] (the colour arithmetic behind it) are the data model and pure maths
 //! behind the views; they build on every target so they can be unit-tested
 //! natively. The Leptos views (the shell in `app`, one module per scene
 //! in `scenes/`, and the pieces several scenes draw: `export`,
@@ -20,6 +21,7 @@
 //! `public/pkg/`.
 
 pub mod access;
+pub mod axis;
 pub mod chart;
 pub mod colour;
 pub mod error_text;
@@ -32,6 +34,7 @@ pub mod route;
 pub mod scroll_strip;
 pub mod state;
 pub mod summary;
+pub mod time_view;
 pub mod units;
 
 #[cfg(target_arch = "wasm32")]

@@ -32,16 +32,19 @@ pub fn span_for(kept_s: f64) -> f64 {
 
 /// The bounds of the finite `values`, padded by [`PAD_SHARE`] of their span
 /// each side; a flat series gets ±1 around its value (or its magnitude's
-/// tenth), no values 0..1.
+/// tenth), no values 0..1. Values that are all non-negative (bytes,
+/// counts, percentages) never get a negative lower bound: the padding
+/// stops at 0.
 pub fn padded_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     let Some((lo, hi)) = data_range(values) else { return (0.0, 1.0) };
     let span = hi - lo;
-    if span > 0.0 {
+    let (low, high) = if span > 0.0 {
         (lo - span * PAD_SHARE, hi + span * PAD_SHARE)
     } else {
         let half = (lo.abs() * 0.1).max(1.0);
         (lo - half, hi + half)
-    }
+    };
+    (if lo >= 0.0 { low.max(0.0) } else { low }, high)
 }
 
 /// What a strip's bitmap shows: `span_s` seconds ending at `right_t`
@@ -102,7 +105,8 @@ impl Strip {
     }
 
     /// The polylines of a full drawing of `points` (time, value; sorted by
-    /// time): split where a value is missing, only what is on the bitmap,
+    /// time): split where a value is missing, only what is on the bitmap
+    /// (a strip showing a stretch of the past leaves later points out),
     /// min/max per pixel column.
     pub fn polylines(&self, points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
         let left_t = self.right_t - self.span_s;
@@ -110,9 +114,13 @@ impl Strip {
         points
             .split(|(t, v)| !v.is_finite() || !t.is_finite())
             .filter_map(|run| {
-                // Keep one point left of the edge so the line enters from it.
+                // Keep one point past each edge so the line enters and leaves through it.
                 let first = run.iter().rposition(|(t, _)| *t < left_t).unwrap_or(0);
-                let pixels: Vec<(f64, f64)> = run[first..].iter().map(|(t, v)| (self.x(*t), self.y(*v))).collect();
+                let end = run.iter().position(|(t, _)| *t > self.right_t).map_or(run.len(), |i| i + 1);
+                if first >= end {
+                    return None;
+                }
+                let pixels: Vec<(f64, f64)> = run[first..end].iter().map(|(t, v)| (self.x(*t), self.y(*v))).collect();
                 (!pixels.is_empty()).then(|| chart::downsample_min_max(&pixels, columns))
             })
             .collect()
@@ -174,7 +182,10 @@ mod tests {
 
     #[test]
     fn padded_ranges() {
-        assert_eq!(padded_range([0.0, 10.0, f64::NAN]), (-1.0, 11.0));
+        assert_eq!(padded_range([-1.0, 9.0, f64::NAN]), (-2.0, 10.0));
+        assert_eq!(padded_range([0.0, 10.0]), (0.0, 11.0), "non-negative data: no negative bound");
+        assert_eq!(padded_range([0.5, 10.5]), (0.0, 11.5));
+        assert_eq!(padded_range([0.0, 0.0]), (0.0, 1.0));
         assert_eq!(padded_range([5.0, 5.0]), (4.0, 6.0));
         assert_eq!(padded_range([200.0]), (180.0, 220.0));
         assert_eq!(padded_range([]), (0.0, 1.0));
@@ -196,5 +207,11 @@ mod tests {
         // A run wholly left of the bitmap keeps only its last point.
         let old = [(-50.0, 1.0), (-40.0, 2.0), (f64::NAN, 0.0), (10.0, 3.0)];
         assert_eq!(s.polylines(&old).iter().map(Vec::len).collect::<Vec<_>>(), vec![1, 1]);
+        // A strip of the past (250..350 s) stops one point after its right edge.
+        let past = Strip { right_t: 350.0, span_s: 100.0, ..strip() };
+        let lines = past.polylines(&points[..1000]);
+        assert_eq!(lines.len(), 1);
+        let (first, last) = (lines[0][0].0, lines[0][lines[0].len() - 1].0);
+        assert!((first + 6.0).abs() < 1e-9 && (last - 1206.0).abs() < 1e-9, "{first} .. {last}");
     }
 }

@@ -2,8 +2,10 @@
 //! [`crate::scroll_strip`]: on each new frame the bitmap is shifted left by
 //! whole pixels (one `drawImage` of the canvas onto itself in `copy` mode)
 //! and only the new segment is stroked; the whole strip is redrawn when
-//! the scale must change, the time axis grew a step ([`span_of`]), the
-//! canvas was resized, or another episode started. The bitmap has the
+//! the scale must change, the time axis grew a step or was zoomed
+//! ([`TimeView`]), the canvas was resized, or another episode started. A
+//! view of a still stretch of the past is drawn once and left alone while
+//! frames arrive. The bitmap has the
 //! canvas' on-screen size in device pixels (reported by a `ResizeObserver`,
 //! so no frame reads layout): lines are crisp and min/max downsampling is
 //! to real pixel columns.
@@ -16,14 +18,15 @@ use web_sys::{
 
 use crate::chart::data_range;
 use crate::palette;
-use crate::scroll_strip::{Strip, padded_range, span_for};
+use crate::scroll_strip::{Strip, padded_range};
 use crate::state::Replay;
+use crate::time_view::TimeView;
 
-/// Seconds of axis the replay's strips and bands show now: steps of
-/// [`span_for`] over the kept history.
-pub fn span_of(replay: &Replay) -> f64 {
-    let kept = replay.t_s.back().zip(replay.t_s.front()).map_or(0.0, |(last, first)| last - first);
-    span_for(kept)
+/// The time range `view` shows of the replay's kept history (newest at
+/// the right; a history not yet started ends at 0).
+pub fn shown_range(replay: &Replay, view: TimeView) -> (f64, f64) {
+    let newest = replay.t_s.back().copied().unwrap_or(0.0);
+    view.range(replay.t_s.front().copied().unwrap_or(newest), newest)
 }
 
 /// What has been drawn into one strip's canvas.
@@ -31,13 +34,15 @@ struct StripCanvas {
     context: CanvasRenderingContext2d,
     strip: Strip,
     episode: String,
+    /// Whether it shows a still stretch of the past (not scrolled).
+    fixed: bool,
     /// The last point drawn (time, value; the value may be missing).
     last: (f64, f64),
     /// Bitmap size the strip was drawn for.
     size: (u32, u32),
 }
 
-/// Watches a canvas' size on screen with a `ResizeObserver` (sizes arrive
+/// Watches an element's size on screen with a `ResizeObserver` (sizes arrive
 /// after layout, without forcing one, also when the page itself changes
 /// the width) and calls `on_size` with it in device pixels. Stops when
 /// dropped.
@@ -52,16 +57,16 @@ impl Drop for SizeWatch {
     }
 }
 
-/// Starts a [`SizeWatch`] on `canvas`; `None` where the browser has no
-/// `ResizeObserver`.
-pub fn watch_size(canvas: &HtmlCanvasElement, mut on_size: impl FnMut((u32, u32)) + 'static) -> Option<SizeWatch> {
+/// Starts a [`SizeWatch`] on `element` (a strip's canvas, the time axis);
+/// `None` where the browser has no `ResizeObserver`.
+pub fn watch_size(element: &web_sys::Element, mut on_size: impl FnMut((u32, u32)) + 'static) -> Option<SizeWatch> {
     let callback = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
         if let Ok(entry) = entries.get(0).dyn_into::<ResizeObserverEntry>() {
             on_size(device_pixels(&entry));
         }
     });
     let observer = ResizeObserver::new(callback.as_ref().unchecked_ref()).ok()?;
-    observer.observe(canvas);
+    observer.observe(element);
     Some(SizeWatch { observer, _callback: callback })
 }
 
@@ -83,7 +88,8 @@ fn device_pixels(entry: &ResizeObserverEntry) -> (u32, u32) {
     (px(width), px(height))
 }
 
-fn pixel_ratio() -> f64 {
+/// Device pixels per CSS pixel (at least 1).
+pub fn pixel_ratio() -> f64 {
     web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()).max(1.0)
 }
 
@@ -105,22 +111,24 @@ pub struct StripSlot {
 }
 
 impl StripSlot {
-    /// Brings the drawing of `channel` up to date with `replay` on
-    /// `canvas`, which is `size` device pixels on screen ([`watch_size`]).
-    /// Returns the scale (values at the bottom and top) when the strip was
-    /// redrawn, `None` when it only scrolled or nothing changed.
+    /// Brings the drawing of `channel` up to date with `replay` as `view`
+    /// shows it on `canvas`, which is `size` device pixels on screen
+    /// ([`watch_size`]). Returns the scale (values at the bottom and top)
+    /// when the strip was redrawn, `None` when it only scrolled or nothing
+    /// changed.
     pub fn update(
         &mut self,
         canvas: &HtmlCanvasElement,
         size: (u32, u32),
         replay: &Replay,
         channel: &str,
+        view: TimeView,
     ) -> Option<(f64, f64)> {
         if self.bitmap.as_ref().is_none_or(|b| b.size != size) {
             self.bitmap = Some(Bitmap { size, line_width: 1.5 * pixel_ratio(), colour: line_colour(canvas) });
         }
         let bitmap = self.bitmap.as_ref()?;
-        update(&mut self.drawn, canvas, bitmap, replay, channel)
+        update(&mut self.drawn, canvas, bitmap, (replay, channel), view)
     }
 
     /// Forgets the drawing and what it was drawn with (the theme's colour
@@ -150,8 +158,8 @@ fn update(
     slot: &mut Option<StripCanvas>,
     canvas: &HtmlCanvasElement,
     bitmap: &Bitmap,
-    replay: &Replay,
-    channel: &str,
+    (replay, channel): (&Replay, &str),
+    view: TimeView,
 ) -> Option<(f64, f64)> {
     let size = bitmap.size;
     let Some(&newest_t) = replay.t_s.back() else {
@@ -160,11 +168,20 @@ fn update(
         }
         return None;
     };
-    let span_s = span_of(replay);
+    let (left_t, right_t) = shown_range(replay, view);
+    let span_s = right_t - left_t;
+    let same_picture =
+        |drawn: &StripCanvas| drawn.episode == replay.episode_id && drawn.size == size && drawn.strip.span_s == span_s;
+    if !view.is_live() {
+        // A still stretch: drawn once, kept while frames arrive.
+        if slot.as_ref().is_some_and(|d| d.fixed && same_picture(d) && d.strip.right_t == right_t) {
+            return None;
+        }
+        return redraw(slot, canvas, bitmap, (replay, channel), (right_t, span_s, true));
+    }
     if let Some(drawn) = slot.as_mut()
-        && drawn.episode == replay.episode_id
-        && drawn.size == size
-        && drawn.strip.span_s == span_s
+        && !drawn.fixed
+        && same_picture(drawn)
     {
         let new_from = replay.t_s.iter().rposition(|t| *t <= drawn.last.0).map_or(0, |i| i + 1);
         if new_from >= replay.t_s.len() && newest_t >= drawn.last.0 {
@@ -178,16 +195,17 @@ fn update(
             return None;
         }
     }
-    redraw(slot, canvas, bitmap, replay, channel, (newest_t, span_s))
+    redraw(slot, canvas, bitmap, (replay, channel), (newest_t, span_s, false))
 }
 
+/// Draws the whole strip ending at `right_t` over `span_s` seconds;
+/// `fixed` when that is a still stretch of the past.
 fn redraw(
     slot: &mut Option<StripCanvas>,
     canvas: &HtmlCanvasElement,
     bitmap: &Bitmap,
-    replay: &Replay,
-    channel: &str,
-    (newest_t, span_s): (f64, f64),
+    (replay, channel): (&Replay, &str),
+    (right_t, span_s, fixed): (f64, f64, bool),
 ) -> Option<(f64, f64)> {
     let size = bitmap.size;
     if (canvas.width(), canvas.height()) != size {
@@ -197,9 +215,9 @@ fn redraw(
     let context = canvas.get_context("2d").ok().flatten()?.dyn_into::<CanvasRenderingContext2d>().ok()?;
     let line_width = bitmap.line_width;
     let points: Vec<(f64, f64)> = points(replay, channel).collect();
-    let in_span = points.iter().filter(|(t, _)| *t > newest_t - span_s).map(|p| p.1);
+    let in_span = points.iter().filter(|(t, _)| *t > right_t - span_s && *t <= right_t).map(|p| p.1);
     let strip = Strip {
-        right_t: newest_t,
+        right_t,
         span_s,
         width: f64::from(size.0),
         height: f64::from(size.1),
@@ -227,8 +245,8 @@ fn redraw(
     }
     context.stroke();
     let scale = strip.y_range;
-    let last = points.last().copied().unwrap_or((newest_t, f64::NAN));
-    *slot = Some(StripCanvas { context, strip, episode: replay.episode_id.clone(), last, size });
+    let last = points.last().copied().unwrap_or((right_t, f64::NAN));
+    *slot = Some(StripCanvas { context, strip, episode: replay.episode_id.clone(), fixed, last, size });
     Some(scale)
 }
 

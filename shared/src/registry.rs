@@ -110,6 +110,34 @@ impl Channel {
     pub fn name(&self) -> String {
         format!("{}.{}", self.source.as_str(), self.field)
     }
+
+    /// What the channel's values count, as `docs/corpus-format.md` and
+    /// the producers define them: `bytes`, `%`, `ns`, clock `ticks`, or
+    /// the thing counted (`threads`, `packets`, ...); `""` for the load
+    /// average, which has none. Every channel is non-negative.
+    pub fn unit(&self) -> &'static str {
+        match (self.source, self.field) {
+            (Source::Guest, "cpu_user" | "cpu_system" | "cpu_iowait" | "cpu_idle") => "%",
+            (Source::Proc, "cpu_user" | "cpu_system") => "ticks",
+            (_, "mem_available" | "mem_cached" | "swap_used" | "balloon_actual" | "bytes_in" | "bytes_out") => "bytes",
+            (_, field) if field.ends_with("_bytes") => "bytes",
+            (_, "vcpu_time_ns") => "ns",
+            (_, "num_threads") => "threads",
+            (_, "io_syscr" | "io_syscw") => "syscalls",
+            (_, "ctx_switches_voluntary" | "ctx_switches_involuntary") => "switches",
+            (_, "minor_faults" | "major_faults") => "faults",
+            (_, "procs_running" | "procs_total") => "processes",
+            (_, "tcp_established") => "connections",
+            (_, "open_fds") => "fds",
+            (_, "kvm_exits" | "kvm_halt_exits" | "kvm_io_exits") => "exits",
+            (_, "block_rd_ops" | "block_wr_ops") => "ops",
+            (_, "pkts_in" | "pkts_out") => "packets",
+            (_, "syn_count") => "SYNs",
+            (_, "tcp_count" | "udp_count") => "flows",
+            (_, "unique_dst_ports") => "ports",
+            _ => "",
+        }
+    }
 }
 
 const fn ch(source: Source, field: &'static str, kind: ChannelKind) -> Channel {
@@ -210,6 +238,19 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), 46, "channel names are unique");
+    }
+
+    #[test]
+    fn every_channel_but_the_load_average_has_a_unit() {
+        let without: Vec<String> = CHANNELS.iter().filter(|c| c.unit().is_empty()).map(Channel::name).collect();
+        assert_eq!(without, ["guest.load1"]);
+        let unit = |name: &str| CHANNELS.iter().find(|c| c.name() == name).map(Channel::unit);
+        assert_eq!(unit("proc.rss_bytes"), Some("bytes"));
+        assert_eq!(unit("guest.cpu_idle"), Some("%"));
+        assert_eq!(unit("proc.cpu_user"), Some("ticks"));
+        assert_eq!(unit("guest.mem_available"), Some("bytes"));
+        assert_eq!(unit("netflow.bytes_in"), Some("bytes"));
+        assert_eq!(unit("qmp.vcpu_time_ns"), Some("ns"));
     }
 
     #[test]

@@ -73,7 +73,7 @@ fn scene_view(scene: Scene, inputs: &SceneInputs) -> AnyView {
     match scene {
         Scene::Overview => view! { <OverviewScene state=state/> }.into_any(),
         Scene::Replay => view! { <ReplayScene state=state controls=controls strips=strips/> }.into_any(),
-        Scene::Training => view! { <TrainingScene state=state/> }.into_any(),
+        Scene::Training => view! { <TrainingScene state=state controls=controls/> }.into_any(),
         Scene::Metrics => view! { <MetricsScene state=state controls=controls/> }.into_any(),
         Scene::Perf => view! { <PerfScene state=state/> }.into_any(),
         Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),

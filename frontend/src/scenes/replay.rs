@@ -1,53 +1,106 @@
 //! The replay scene: strip charts (canvas, scrolling: `strip_canvas`) of
-//! the chosen channels over the last 10 minutes of the episode being
-//! replayed, the ground-truth label band, one
-//! prediction band per model (each run of a class coloured by `palette` and
-//! named on the band, so it reads without colour), and each model's latest
-//! class probabilities.
-//! A channel picker (desk and lecture modes) chooses the strips; before a
-//! pick (and always on the kiosk) the first `strips=` channels are shown,
-//! or, without `strips=`, as many as fit the first page above the bands
-//! in the paged layout (6 where the page scrolls).
+//! the chosen channels over the kept history of the episode being
+//! replayed (up to 10 minutes), the ground-truth label band, one
+//! prediction band per model, a time axis in seconds under the bands, a
+//! legend of the class colours, and each model's latest class
+//! probabilities. Each strip has y ticks in its channel's unit; the
+//! pointer shows a crosshair with every strip's value at that frame. A
+//! channel picker and a time-range picker (last minute, 5 minutes, all;
+//! the wheel zooms, a drag pans, a double-click follows live again) are
+//! shown in desk and lecture modes; the kiosk shows the first `strips=`
+//! channels, live: `strips=N`, or as many as fit the first page above the
+//! bands in the paged layout (6 where the page scrolls). Each run of a
+//! class on a band is coloured by `palette` and named on the band, so it
+//! reads without colour.
+//!
+//! Everything the pointer moves (crosshair, readouts) sits in overlay
+//! elements above the canvases and follows one CSS variable set on the
+//! plots' container: no strip is redrawn for it.
 
 use std::cell::RefCell;
 
+use cis490_shared::label::Label;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 
+use crate::axis::{self, time_ticks, value_ticks};
 use crate::chart;
 use crate::export::ExportButtons;
 use crate::pager;
 use crate::palette;
 use crate::route::DEFAULT_STRIPS;
 use crate::state::{DashboardState, ModelPredictions, Replay};
-use crate::strip_canvas::{SizeWatch, StripSlot, span_of, watch_size};
+use crate::strip_canvas::{SizeWatch, StripSlot, pixel_ratio, shown_range, watch_size};
 use crate::theme::ThemeChanges;
+use crate::time_view::{PRESETS, TimeView, nearest_frame};
+use crate::units::{channel_unit, with_unit};
 
 const BAND_H: f64 = 14.0;
 /// Seconds a prediction window covers before its end.
 const WINDOW_S: f64 = 10.0;
+/// Most y ticks on a strip (it is about 50 px tall).
+const STRIP_TICKS: usize = 2;
+/// CSS pixels per time-axis label.
+const TIME_TICK_PX: f64 = 80.0;
 
-/// The visible time range of the replay: the strips' span, ending at the
-/// newest frame (the bands use the same, so they line up with the strips).
-fn time_range(replay: &Replay) -> (f64, f64) {
-    let last = replay.t_s.back().copied().unwrap_or(0.0);
-    (last - span_of(replay), last)
-}
-
-/// "no value" or the channel's latest value.
+/// "no value" or the channel's latest value, in its unit.
 fn latest_text(replay: &Replay, channel: &str) -> String {
     let latest = replay.values.get(channel).and_then(|v| v.iter().rev().find(|v| v.is_finite()).copied());
-    latest.map_or_else(|| "no value".to_string(), |v| format!("{v:.3}"))
+    latest.map_or_else(|| "no value".to_string(), |v| with_unit(v, channel_unit(channel)))
+}
+
+/// The channel's value at frame time `t`, in its unit.
+fn value_text(replay: &Replay, channel: &str, t: f64) -> String {
+    let index = nearest_frame(&replay.t_s, t, 1e-6);
+    let value = index.and_then(|i| replay.values.get(channel).and_then(|v| v.get(i)).copied());
+    match value {
+        Some(v) if v.is_finite() => with_unit(v, channel_unit(channel)),
+        _ => "no value".into(),
+    }
+}
+
+/// The frame under the pointer, shared by every strip and band: the
+/// time of the kept frame nearest the pointer, `None` off the plots.
+#[derive(Clone, Copy)]
+struct Cursor {
+    frame_t: Memo<Option<f64>>,
+}
+
+/// The crosshair line of one plot (positioned by CSS from `--cursor-x`).
+fn crosshair() -> impl IntoView {
+    view! { <div class="plot-crosshair" aria-hidden="true"></div> }
+}
+
+/// The y ticks of a strip with scale `lo..hi` in `unit`: labels over the
+/// canvas, each just above its value (below it near the top), placed as
+/// the strip's geometry places values (1.5 px inset at top and bottom).
+fn strip_ticks(scale: Option<(f64, f64)>, unit: &'static str) -> impl IntoView + use<> {
+    let ticks = scale.map(|(lo, hi)| value_ticks(lo, hi, unit, STRIP_TICKS)).unwrap_or_default();
+    ticks
+        .into_iter()
+        .map(|tick| {
+            let share = scale.map_or(0.5, |range| axis::share(tick.value, range));
+            let style = format!("top: calc(1.5px + {:.4} * (100% - 3px))", 1.0 - share);
+            view! {
+                <div class="strip-tick" class:label-below={share > 0.8} style=style>
+                    <span class="strip-tick-label">{tick.label}</span>
+                </div>
+            }
+        })
+        .collect_view()
 }
 
 /// One strip chart on a `<canvas>` (see `strip_canvas`): a frame scrolls
 /// the bitmap and strokes the new segment. Nothing else of the strip
-/// changes per frame: the caption and accessible label (channel and
-/// scale) change when the scale does, and the tooltip reads the latest
-/// value when the pointer enters (46 labels rewritten per frame cost ~2 ms).
-fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
+/// changes per frame: the y ticks, caption and accessible label (channel
+/// and scale) change when the scale does, the tooltip reads the latest
+/// value when the pointer enters (46 labels rewritten per frame cost ~2
+/// ms), and the readout only while the pointer is over the plots.
+fn strip(state: RwSignal<DashboardState>, channel: String, view: RwSignal<TimeView>, cursor: Cursor) -> impl IntoView {
     let canvas_ref = NodeRef::<leptos::html::Canvas>::new();
     let scale = RwSignal::new(None::<(f64, f64)>);
     let tooltip = RwSignal::new(String::new());
+    let unit = channel_unit(&channel);
     // The canvas' size in device pixels, from a ResizeObserver (a redraw
     // when it changes; no layout is read per frame).
     let size = RwSignal::new(None::<(u32, u32)>);
@@ -69,7 +122,8 @@ fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
                 drawn_theme.set(changes.0.get_untracked());
                 slot.borrow_mut().forget();
             }
-            let redrawn = state.with(|s| slot.borrow_mut().update(&canvas, size, &s.replay, &channel));
+            let view = view.get();
+            let redrawn = state.with(|s| slot.borrow_mut().update(&canvas, size, &s.replay, &channel, view));
             if redrawn.is_some() && redrawn != scale.get_untracked() {
                 scale.set(redrawn);
             }
@@ -82,22 +136,30 @@ fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
             None => channel.clone(),
         }
     };
-    let scale_text = move || scale.get().map(|(lo, hi)| format!("{} to {}", chart::compact(lo), chart::compact(hi)));
     let on_enter = {
         let channel = channel.clone();
         move |_| {
             tooltip.set(format!("{channel}: latest {}", state.with_untracked(|s| latest_text(&s.replay, &channel))))
         }
     };
+    let readout = {
+        let channel = channel.clone();
+        move || cursor.frame_t.get().map(|t| state.with_untracked(|s| value_text(&s.replay, &channel, t)))
+    };
     view! {
         <figure class="chart strip" data-testid=format!("strip-{channel}")>
             <figcaption>
                 <span class="strip-name">{channel.clone()}</span>
-                <span class="strip-scale muted">{scale_text}</span>
+                <span class="strip-unit muted">{unit}</span>
                 " "
                 <ExportButtons name=format!("strip-{channel}") canvas=true/>
             </figcaption>
-            <canvas node_ref=canvas_ref role="img" aria-label=described title=tooltip on:pointerenter=on_enter></canvas>
+            <div class="strip-plot plot-area">
+                <canvas node_ref=canvas_ref role="img" aria-label=described title=tooltip on:pointerenter=on_enter></canvas>
+                <div class="strip-ticks" aria-hidden="true">{move || strip_ticks(scale.get(), unit)}</div>
+                {crosshair()}
+                <span class="plot-readout">{readout}</span>
+            </div>
         </figure>
     }
 }
@@ -108,66 +170,193 @@ fn strip(state: RwSignal<DashboardState>, channel: String) -> impl IntoView {
 /// each run of a class (windows of one class joined) names its class; the
 /// names are placed by the `--t0` and `--span` the bands share
 /// ([`band_axis`]), so a frame changes two properties, not the names.
-fn band(state: RwSignal<DashboardState>, key: String) -> impl IntoView {
+fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
     let runs = Memo::new({
         let key = key.clone();
         move |_| state.with(|s| band_runs(s, &key))
     });
     let named = Memo::new(move |_| runs.with(|r| chart::joined_runs(r)));
     let view_box = Memo::new(move |_| {
-        state.with(|s| {
-            let (t0, t1) = time_range(&s.replay);
-            format!("{t0:.2} 0 {} {BAND_H}", t1 - t0)
-        })
+        let (t0, t1) = range.get();
+        format!("{t0:.2} 0 {} {BAND_H}", t1 - t0)
     });
+    let readout = {
+        let key = key.clone();
+        move || cursor.frame_t.get().map(|t| state.with_untracked(|s| band_label_at(s, &key, t)))
+    };
     let label = if key == TRUTH { "truth".to_string() } else { key.clone() };
     view! {
         <div class="band-row" data-testid=format!("band-{key}")>
             <span class="band-label">{label}</span>
-            <div class="band-track">
-            <svg class="band" viewBox=view_box preserveAspectRatio="none">
-                <For
-                    each=move || runs.get()
-                    key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
-                    let:run
-                >
-                    {
-                        let (start, end, class) = run;
-                        view! {
-                            <rect class=format!("lab lab-{class}") x=format!("{start:.2}") y="0"
-                                width=format!("{:.2}", (end - start).max(0.1)) height=BAND_H>
-                                <title>{format!("{class}: {start:.0}–{end:.0} s")}</title>
-                            </rect>
+            <div class="band-plot plot-area">
+                <svg class="band" viewBox=view_box preserveAspectRatio="none">
+                    <For
+                        each=move || runs.get()
+                        key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
+                        let:run
+                    >
+                        {
+                            let (start, end, class) = run;
+                            view! {
+                                <rect class=format!("lab lab-{class}") x=format!("{start:.2}") y="0"
+                                    width=format!("{:.2}", (end - start).max(0.1)) height=BAND_H>
+                                    <title>{format!("{class}: {start:.0}–{end:.0} s")}</title>
+                                </rect>
+                            }
                         }
-                    }
-                </For>
-            </svg>
-            <div class="band-names" aria-hidden="true">
-                <For
-                    each=move || named.get()
-                    key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
-                    let:run
-                >
-                    {
-                        let (start, end, class) = run;
-                        view! {
-                            <span class=format!("band-text lab-{class}") style=format!("--from:{start:.2};--to:{end:.2}")>
-                                {palette::short_name(&class).to_string()}
-                            </span>
+                    </For>
+                </svg>
+                <div class="band-names" aria-hidden="true">
+                    <For
+                        each=move || named.get()
+                        key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
+                        let:run
+                    >
+                        {
+                            let (start, end, class) = run;
+                            view! {
+                                <span class=format!("band-text lab-{class}") style=format!("--from:{start:.2};--to:{end:.2}")>
+                                    {palette::short_name(&class).to_string()}
+                                </span>
+                            }
                         }
-                    }
-                </For>
-            </div>
+                    </For>
+                </div>
+                {crosshair()}
+                <span class="plot-readout">{readout}</span>
             </div>
         </div>
     }
 }
 
-/// The bands' shared time axis as the custom properties their class names
-/// are placed by (`--t0`: seconds at the left edge, `--span`: seconds across).
-fn band_axis(replay: &Replay) -> String {
-    let (t0, t1) = time_range(replay);
+/// The bands' shared time range as the custom properties their class
+/// names are placed by (`--t0`: seconds at the left edge, `--span`:
+/// seconds across).
+fn band_axis((t0, t1): (f64, f64)) -> String {
     format!("--t0:{t0:.2};--span:{:.2}", (t1 - t0).max(1e-3))
+}
+
+/// The time axis under the bands: ticks in seconds since the episode
+/// start, as many as the axis' width holds, and the pointer's frame time.
+/// The ticks sit on a track placed at time 0 (each at `t / span` of the
+/// axis' width); a frame only moves the track (one `transform`, no
+/// layout), ticks are added and dropped when they enter and leave.
+fn time_axis(range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
+    let axis_ref = NodeRef::<leptos::html::Div>::new();
+    let width_px = RwSignal::new(0.0f64);
+    let watch = StoredValue::new_local(None::<SizeWatch>);
+    axis_ref.on_load(move |axis| {
+        watch.set_value(watch_size(&axis, move |(w, _)| width_px.set(f64::from(w) / pixel_ratio())));
+    });
+    on_cleanup(move || watch.update_value(|w| drop(w.take())));
+    let max_ticks = Memo::new(move |_| ((width_px.get() / TIME_TICK_PX) as usize).clamp(2, 12));
+    let ticks = Memo::new(move |_| {
+        let (t0, t1) = range.get();
+        time_ticks(t0, t1, max_ticks.get())
+    });
+    let span = Memo::new(move |_| range.with(|(t0, t1)| t1 - t0));
+    let track_shift = move || range.with(|(t0, t1)| format!("translateX({:.3}%)", -t0 / (t1 - t0) * 100.0));
+    view! {
+        <div class="band-row time-axis-row" data-testid="time-axis">
+            <span class="band-label muted">"time"</span>
+            <div class="time-axis plot-area" node_ref=axis_ref>
+                <div class="time-track" style:transform=track_shift>
+                    <For each=move || ticks.get() key=|tick| tick.value.to_bits() let:tick>
+                        {
+                            let t = tick.value;
+                            view! {
+                                <span class="time-tick" style:left=move || format!("{:.3}%", t / span.get() * 100.0)>
+                                    {tick.label}
+                                </span>
+                            }
+                        }
+                    </For>
+                </div>
+                {crosshair()}
+                <span class="time-cursor">{move || cursor.frame_t.get().map(|t| format!("{t:.1} s"))}</span>
+            </div>
+        </div>
+    }
+}
+
+/// The class colours of the bands, named.
+fn class_legend() -> impl IntoView {
+    let entries = Label::ALL
+        .iter()
+        .map(|label| {
+            let name = label.as_str();
+            view! {
+                <span class="class-legend-entry">
+                    <svg class="class-swatch" viewBox="0 0 10 10" aria-hidden="true">
+                        <rect class=format!("lab-{name}") width="10" height="10" rx="2"></rect>
+                    </svg>
+                    {name}
+                </span>
+            }
+        })
+        .collect_view();
+    view! {
+        <p class="class-legend" data-testid="class-legend">
+            {entries}
+        </p>
+    }
+}
+
+/// The time-range picker: the presets, and what the view is now.
+fn range_picker(view: RwSignal<TimeView>) -> impl IntoView {
+    let buttons = PRESETS
+        .iter()
+        .map(|&(label, preset)| {
+            view! {
+                <button class="range-button" class:active=move || view.get() == preset
+                    aria-pressed=move || (view.get() == preset).to_string() on:click=move |_| view.set(preset)>
+                    {label}
+                </button>
+            }
+        })
+        .collect_view();
+    let state_text = move || match view.get() {
+        TimeView::Fixed { t0, t1 } => format!("paused on {t0:.0}–{t1:.0} s; double-click the charts to follow live"),
+        TimeView::Live { span_s: Some(span) } => format!("live, last {span:.0} s; wheel zooms, drag pans"),
+        TimeView::Live { span_s: None } => "live; wheel zooms, drag pans, double-click resets".into(),
+    };
+    view! {
+        <div class="time-range-picker" role="group" aria-label="Time range" data-testid="time-range">
+            "Time range " {buttons}
+            <span class="muted time-range-state" data-testid="time-range-state">{state_text}</span>
+        </div>
+    }
+}
+
+/// A drag that pans the view: where it started and what was shown then.
+#[derive(Clone, Copy)]
+struct Drag {
+    /// Plot column's left edge and width (CSS px).
+    left: f64,
+    width: f64,
+    /// Pointer x at the start.
+    start_x: f64,
+    /// Range and view at the start.
+    range: (f64, f64),
+    view: TimeView,
+    /// Whether the pointer moved far enough to pan.
+    moved: bool,
+}
+
+/// The plot under a pointer event: its left edge and width (CSS px).
+fn plot_box(ev: &web_sys::MouseEvent) -> Option<(f64, f64)> {
+    let target: web_sys::Element = ev.target()?.dyn_into().ok()?;
+    let plot = target.closest(".plot-area").ok()??;
+    let rect = plot.get_bounding_client_rect();
+    (rect.width() > 0.0).then(|| (rect.left(), rect.width()))
+}
+
+/// The oldest and newest kept frame times.
+fn history(state: RwSignal<DashboardState>) -> (f64, f64) {
+    state.with_untracked(|s| {
+        let newest = s.replay.t_s.back().copied().unwrap_or(0.0);
+        (s.replay.t_s.front().copied().unwrap_or(newest), newest)
+    })
 }
 
 /// Key of the ground-truth band.
@@ -185,6 +374,20 @@ fn band_runs(s: &DashboardState, key: &str) -> Vec<(f64, f64, String)> {
     } else {
         s.predictions.get(key).map(prediction_runs).unwrap_or_default()
     }
+}
+
+/// What band `key` says at frame time `t`: the truth label, or the class
+/// of the model's latest window covering `t`.
+fn band_label_at(s: &DashboardState, key: &str, t: f64) -> String {
+    let r = &s.replay;
+    let label = if key == TRUTH {
+        nearest_frame(&r.t_s, t, 1e-6).and_then(|i| r.labels.get(i)).cloned()
+    } else {
+        s.predictions.get(key).and_then(|p| {
+            p.windows.iter().rev().find(|w| w.t_s - WINDOW_S < t && t <= w.t_s).map(|w| w.predicted.clone())
+        })
+    };
+    label.unwrap_or_else(|| "–".into())
 }
 
 fn prediction_runs(predictions: &ModelPredictions) -> Vec<(f64, f64, String)> {
@@ -247,8 +450,9 @@ fn rect_of(element: &web_sys::Element) -> web_sys::DomRect {
 }
 
 /// In the paged layout, how many strips fit the first page with the bands
-/// under them, from the strips as laid out now (`None` where the page
-/// scrolls or nothing is laid out yet). Reads the layout once.
+/// (and the time axis) under them, from the strips as laid out now
+/// (`None` where the page scrolls or nothing is laid out yet). Reads the
+/// layout once.
 fn strips_that_fit(
     strips: &web_sys::HtmlElement,
     bands: &web_sys::HtmlElement,
@@ -357,7 +561,84 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
         prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
         keys
     });
-    let bands_axis = Memo::new(move |_| state.with(|s| band_axis(&s.replay)));
+    // The time range shown (live, or zoomed and panned with controls); a
+    // new episode starts live again.
+    let view = RwSignal::new(TimeView::AUTO);
+    let range = Memo::new(move |_| state.with(|s| shown_range(&s.replay, view.get())));
+    let bands_axis = Memo::new(move |_| band_axis(range.get()));
+    let episode = Memo::new(move |_| state.with(|s| s.replay.episode_id.clone()));
+    Effect::new(move |previous: Option<String>| {
+        let now = episode.get();
+        if previous.is_some_and(|p| p != now) {
+            view.set(TimeView::AUTO);
+        }
+        now
+    });
+    // The pointer: nothing here is read per frame while it is off the plots.
+    let share = RwSignal::new(None::<f64>);
+    let frame_t = Memo::new(move |_| {
+        let x = share.get()?;
+        let (t0, t1) = range.get();
+        let t = t0 + x * (t1 - t0);
+        let max_gap = ((t1 - t0) / 200.0).max(1.0);
+        state.with(|s| nearest_frame(&s.replay.t_s, t, max_gap).map(|i| s.replay.t_s[i]))
+    });
+    let cursor = Cursor { frame_t };
+    let drag = StoredValue::new(None::<Drag>);
+    let on_move = move |ev: web_sys::PointerEvent| {
+        if let Some(mut d) = drag.get_value() {
+            let dx = f64::from(ev.client_x()) - d.start_x;
+            d.moved |= dx.abs() > 3.0;
+            if d.moved {
+                view.set(d.view.panned(d.range, dx / d.width, history(state)));
+            }
+            drag.set_value(Some(d));
+            share.set(Some(((f64::from(ev.client_x()) - d.left) / d.width).clamp(0.0, 1.0)));
+            return;
+        }
+        share.set(plot_box(&ev).map(|(left, width)| ((f64::from(ev.client_x()) - left) / width).clamp(0.0, 1.0)));
+    };
+    let on_down = move |ev: web_sys::PointerEvent| {
+        if !controls || ev.button() != 0 {
+            return;
+        }
+        let Some((left, width)) = plot_box(&ev) else { return };
+        let start_x = f64::from(ev.client_x());
+        drag.set_value(Some(Drag {
+            left,
+            width,
+            start_x,
+            range: range.get_untracked(),
+            view: view.get_untracked(),
+            moved: false,
+        }));
+        if let Some(plots) = ev.current_target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) {
+            let _ = plots.set_pointer_capture(ev.pointer_id());
+        }
+    };
+    let on_up = move |_: web_sys::PointerEvent| drag.set_value(None);
+    let on_leave = move |_: web_sys::PointerEvent| {
+        if drag.with_value(Option::is_none) {
+            share.set(None);
+        }
+    };
+    let on_wheel = move |ev: web_sys::WheelEvent| {
+        if !controls || ev.delta_y() == 0.0 {
+            return;
+        }
+        let Some((left, width)) = plot_box(&ev) else { return };
+        ev.prevent_default();
+        let at = (f64::from(ev.client_x()) - left) / width;
+        let factor = if ev.delta_y() > 0.0 { 1.25 } else { 0.8 };
+        view.set(view.get_untracked().zoomed(range.get_untracked(), at, factor, history(state)));
+    };
+    // Anywhere on the plots (a drag's pointer capture makes the container
+    // the target of the clicks that follow it).
+    let on_double_click = move |_: web_sys::MouseEvent| {
+        if controls {
+            view.set(TimeView::AUTO);
+        }
+    };
     view! {
         <section class="panel wide replay" data-testid="scene-replay">
             <h2 data-testid="replay-title">{move || title.get().unwrap_or_else(|| "Replay".into())}</h2>
@@ -389,18 +670,40 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                                 }}
                             </div>
                         </details>
+                        {range_picker(view)}
                     }
                 })}
-            <div class="strips" node_ref=strips_ref>
-                <For each=shown key=|channel| channel.clone() let:channel>
-                    {strip(state, channel)}
-                </For>
+            <div
+                class="replay-plots"
+                class:zoomable=controls
+                class:hovering=move || share.get().is_some()
+                class:cursor-right=move || share.get().is_some_and(|x| x > 0.6)
+                style=move || share.get().map(|x| format!("--cursor-x: {x:.4}")).unwrap_or_default()
+                on:pointermove=on_move
+                on:pointerdown=on_down
+                on:pointerup=on_up
+                on:pointercancel=on_up
+                on:pointerleave=on_leave
+                on:wheel=on_wheel
+                on:dblclick=on_double_click
+            >
+                <div class="strips" node_ref=strips_ref>
+                    <For each=shown key=|channel| channel.clone() let:channel>
+                        {strip(state, channel, view, cursor)}
+                    </For>
+                </div>
+                <div class="bands" node_ref=bands_ref style=move || bands_axis.get()>
+                    <For each=move || band_keys.get() key=|key| key.clone() let:key>
+                        {band(state, key, range, cursor)}
+                    </For>
+                    <Show when=move || title.with(Option::is_some)>
+                        {time_axis(range, cursor)}
+                    </Show>
+                </div>
             </div>
-            <div class="bands" node_ref=bands_ref style=move || bands_axis.get()>
-                <For each=move || band_keys.get() key=|key| key.clone() let:key>
-                    {band(state, key)}
-                </For>
-            </div>
+            <Show when=move || title.with(Option::is_some)>
+                {class_legend()}
+            </Show>
             {move || {
                 prediction_keys.track();
                 let models: Vec<(String, ModelPredictions)> = state.with_untracked(|s| {
