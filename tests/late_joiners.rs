@@ -155,11 +155,18 @@ fn a_page_opened_after_a_hub_restart_shows_whole_curves_and_the_last_evaluation(
         )?;
         for (id, points) in [("mlp-realistic", 8), ("gru-realistic", 5), ("gbt-realistic", 40)] {
             let drawn = browser.run(
+                // The networks' curves are overlaid on the F1 chart (their
+                // legend entry carries the count); the trees' curve in
+                // rounds is a chart of its own.
                 &format!(
                     "const f = document.querySelector('[data-testid=curve-{id}]');
-                     const line = f.querySelector('{}');
+                     const line = {};
                      return [Number(f.dataset.points), line.getAttribute('points').trim().split(' ').length];",
-                    if id.starts_with("gbt") { "polyline.line-loss" } else { "polyline.line-f1" }
+                    if id.starts_with("gbt") {
+                        "f.querySelector('polyline.line-loss')".to_string()
+                    } else {
+                        format!("document.querySelector('[data-testid=training-f1] [data-series={id}] polyline.line-f1')")
+                    }
                 ),
                 json!([]),
             )?;
