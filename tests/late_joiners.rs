@@ -165,7 +165,9 @@ fn a_page_opened_after_a_hub_restart_shows_whole_curves_and_the_last_evaluation(
                     if id.starts_with("gbt") {
                         "f.querySelector('polyline.line-loss')".to_string()
                     } else {
-                        format!("document.querySelector('[data-testid=training-f1] [data-series={id}] polyline.line-f1')")
+                        format!(
+                            "document.querySelector('[data-testid=training-f1] [data-series={id}] polyline.line-f1')"
+                        )
                     }
                 ),
                 json!([]),

@@ -176,9 +176,11 @@ fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, c
         move |_| state.with(|s| band_runs(s, &key))
     });
     let named = Memo::new(move |_| runs.with(|r| chart::joined_runs(r)));
+    // In episode seconds from 0; a frame moves the band by `--shift`
+    // (`band_axis`), the viewBox changes only with the span.
     let view_box = Memo::new(move |_| {
-        let (t0, t1) = range.get();
-        format!("{t0:.2} 0 {} {BAND_H}", t1 - t0)
+        let span = range.with(|(t0, t1)| t1 - t0);
+        format!("0 0 {span:.2} {BAND_H}")
     });
     let readout = {
         let key = key.clone();
@@ -229,11 +231,17 @@ fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, c
     }
 }
 
-/// The bands' shared time range as the custom properties their class
-/// names are placed by (`--t0`: seconds at the left edge, `--span`:
-/// seconds across).
+/// The bands' shared time range as the custom properties they are placed
+/// by: `--span` (seconds across), `--shift` (the transform that brings
+/// `t0` to the left edge of a track in episode seconds) and `--t0c` (`t0`
+/// rounded down to a hundredth of the span, where the names of runs that
+/// began earlier are put). Per frame only the shift changes a transform;
+/// the names move with it and are laid out again when `--t0c` steps.
 fn band_axis((t0, t1): (f64, f64)) -> String {
-    format!("--t0:{t0:.2};--span:{:.2}", (t1 - t0).max(1e-3))
+    let span = (t1 - t0).max(1e-3);
+    let step = span / 100.0;
+    let t0c = (t0 / step).floor() * step;
+    format!("--span:{span:.2};--shift:{:.4}%;--t0c:{t0c:.2}", -t0 / span * 100.0)
 }
 
 /// The time axis under the bands: ticks in seconds since the episode
