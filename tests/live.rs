@@ -217,6 +217,23 @@ pub fn switch_ms(browser: &Browser, key: &str, scene: &str) -> Result<f64, Strin
         json!([]),
     )?;
     browser.press(key)?;
+    painted_ms(browser, scene)
+}
+
+/// Clicks `scene`'s tab (desk and lecture modes) and returns the
+/// milliseconds until `<main>` shows it after the next frame is painted:
+/// [`switch_ms`] without the pages a key turns first.
+pub fn tab_switch_ms(browser: &Browser, scene: &str) -> Result<f64, String> {
+    browser.run(
+        "window.__t0 = performance.now(); document.querySelector(`[data-testid=tab-${arguments[0]}]`).click();",
+        json!([scene]),
+    )?;
+    painted_ms(browser, scene)
+}
+
+/// Milliseconds from `window.__t0` until `<main>` shows `scene` and the
+/// next frame is painted.
+fn painted_ms(browser: &Browser, scene: &str) -> Result<f64, String> {
     let script = format!(
         "const done = arguments[arguments.length - 1];
          const check = () => {{

@@ -170,7 +170,13 @@ fn strip(state: RwSignal<DashboardState>, channel: String, view: RwSignal<TimeVi
 /// each run of a class (windows of one class joined) names its class; the
 /// names are placed by the `--t0` and `--span` the bands share
 /// ([`band_axis`]), so a frame changes two properties, not the names.
-fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
+fn band(
+    state: RwSignal<DashboardState>,
+    key: String,
+    range: Memo<(f64, f64)>,
+    shift: Memo<String>,
+    cursor: Cursor,
+) -> impl IntoView {
     let runs = Memo::new({
         let key = key.clone();
         move |_| state.with(|s| band_runs(s, &key))
@@ -191,7 +197,7 @@ fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, c
         <div class="band-row" data-testid=format!("band-{key}")>
             <span class="band-label">{label}</span>
             <div class="band-plot plot-area">
-                <svg class="band" viewBox=view_box preserveAspectRatio="none">
+                <svg class="band" viewBox=view_box preserveAspectRatio="none" style:transform=move || shift.get()>
                     <For
                         each=move || runs.get()
                         key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
@@ -208,7 +214,7 @@ fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, c
                         }
                     </For>
                 </svg>
-                <div class="band-names" aria-hidden="true">
+                <div class="band-names" aria-hidden="true" style:transform=move || shift.get()>
                     <For
                         each=move || named.get()
                         key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
@@ -231,17 +237,25 @@ fn band(state: RwSignal<DashboardState>, key: String, range: Memo<(f64, f64)>, c
     }
 }
 
-/// The bands' shared time range as the custom properties they are placed
-/// by: `--span` (seconds across), `--shift` (the transform that brings
-/// `t0` to the left edge of a track in episode seconds) and `--t0c` (`t0`
-/// rounded down to a hundredth of the span, where the names of runs that
-/// began earlier are put). Per frame only the shift changes a transform;
-/// the names move with it and are laid out again when `--t0c` steps.
+/// The bands' shared time range as the custom properties their names are
+/// placed by: `--span` (seconds across) and `--t0c` (the left edge `t0`
+/// rounded up to a 25th of the span: the names of runs that began earlier
+/// are put there, so they stay on screen, a little right of the edge).
+/// Both change rarely (`--t0c` every 4 % of the span; each change lays the
+/// names out again); a property set here is inherited by every band, so
+/// the per-frame shift is not one of them.
 fn band_axis((t0, t1): (f64, f64)) -> String {
     let span = (t1 - t0).max(1e-3);
-    let step = span / 100.0;
-    let t0c = (t0 / step).floor() * step;
-    format!("--span:{span:.2};--shift:{:.4}%;--t0c:{t0c:.2}", -t0 / span * 100.0)
+    let step = span / 25.0;
+    let t0c = (t0 / step).ceil() * step;
+    format!("--span:{span:.2};--t0c:{t0c:.2}")
+}
+
+/// The transform that brings `t0` to the left edge of a band's track (in
+/// episode seconds, `span` across the plot): set per frame on each band's
+/// SVG and names, so a frame restyles those and nothing inside them.
+fn band_shift((t0, t1): (f64, f64)) -> String {
+    format!("translateX({:.4}%)", -t0 / (t1 - t0).max(1e-3) * 100.0)
 }
 
 /// The time axis under the bands: ticks in seconds since the episode
@@ -574,6 +588,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
     let view = RwSignal::new(TimeView::AUTO);
     let range = Memo::new(move |_| state.with(|s| shown_range(&s.replay, view.get())));
     let bands_axis = Memo::new(move |_| band_axis(range.get()));
+    let shift = Memo::new(move |_| band_shift(range.get()));
     let episode = Memo::new(move |_| state.with(|s| s.replay.episode_id.clone()));
     Effect::new(move |previous: Option<String>| {
         let now = episode.get();
@@ -702,7 +717,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                 </div>
                 <div class="bands" node_ref=bands_ref style=move || bands_axis.get()>
                     <For each=move || band_keys.get() key=|key| key.clone() let:key>
-                        {band(state, key, range, cursor)}
+                        {band(state, key, range, shift, cursor)}
                     </For>
                     <Show when=move || title.with(Option::is_some)>
                         {time_axis(range, cursor)}
