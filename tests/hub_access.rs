@@ -241,5 +241,15 @@ async fn bundles_go_gzipped_to_clients_that_accept_it_and_are_revalidated() -> T
     let since = zipped.header("last-modified").ok_or("no Last-Modified")?.to_string();
     let again = get(addr, "/pkg/app.js", &[("Accept-Encoding", "gzip"), ("If-Modified-Since", &since)]).await?;
     assert_eq!((again.status, again.body.len()), (304, 0));
+    // And by its ETag, which also sees a rebuild within the same second.
+    let etag = zipped.header("etag").ok_or("no ETag")?.to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let matched = get(addr, "/pkg/app.js", &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)]).await?;
+    assert_eq!((matched.status, matched.body.len()), (304, 0));
+    assert_eq!((matched.header("etag"), matched.header("cache-control")), (Some(etag.as_str()), Some("no-cache")));
+    std::fs::write(public.path().join("pkg/app.js"), "plain js, rebuilt")?;
+    let rebuilt = get(addr, "/pkg/app.js", &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)]).await?;
+    assert_eq!((rebuilt.status, rebuilt.text()), (200, "plain js, rebuilt".to_string()));
+    assert!(rebuilt.header("etag").is_some_and(|tag| tag != etag));
     Ok(())
 }

@@ -17,7 +17,11 @@
 //! says `Cache-Control: no-cache` (a browser revalidates with
 //! `If-Modified-Since` and gets a 304 while the file is unchanged; the
 //! bundle's names carry no hash, so nothing may be cached blindly) and
-//! `Vary: Accept-Encoding`.
+//! `Vary: Accept-Encoding`, and carries a weak `ETag` made of the file's
+//! size and modification time to the nanosecond (and its gzipped copy's,
+//! when one is used): `If-None-Match` gets a 304 too, and unlike
+//! `If-Modified-Since` (whole seconds) it sees a rebuild within the same
+//! second.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -65,9 +69,7 @@ impl Folder {
     /// copy `<file>.gz` that is a file inside the folder and not older
     /// than `file`.
     fn has_fresh_gzip(&self, file: &Path) -> bool {
-        let mut name = file.as_os_str().to_owned();
-        name.push(".gz");
-        let Ok(gz) = PathBuf::from(name).canonicalize() else { return false };
+        let Ok(gz) = gzip_copy(file).canonicalize() else { return false };
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         gz.starts_with(&self.root)
             && gz.is_file()
@@ -107,19 +109,67 @@ fn relative_path(request_path: &str) -> Option<PathBuf> {
     Some(relative)
 }
 
+/// `<file>.gz`, where `cargo xtask bundle` puts a file's gzipped copy.
+fn gzip_copy(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".gz");
+    PathBuf::from(name)
+}
+
+/// Size and modification time (ns since the epoch) of `file`, in hex.
+fn stamp(file: &Path) -> Option<String> {
+    let meta = std::fs::metadata(file).ok()?;
+    let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(format!("{:x}-{:x}", meta.len(), modified.as_nanos()))
+}
+
+/// The weak validator of `file` as served: its stamp, and its gzipped
+/// copy's when that copy is the one sent to clients that accept gzip.
+fn etag_of(file: &Path, gzip: Option<&Path>) -> Option<HeaderValue> {
+    let mut tag = stamp(file)?;
+    if let Some(copy) = gzip {
+        tag = format!("{tag}-{}", stamp(copy)?);
+    }
+    HeaderValue::from_str(&format!("W/\"{tag}\"")).ok()
+}
+
+/// Whether an `If-None-Match` value (`*` or a list of tags) names `etag`,
+/// compared weakly (the `W/` prefix ignored), as RFC 9110 asks for it.
+fn none_match_names(if_none_match: &HeaderValue, etag: &HeaderValue) -> bool {
+    let (Ok(list), Ok(tag)) = (if_none_match.to_str(), etag.to_str()) else { return false };
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_string();
+    list.split(',').any(|candidate| candidate.trim() == "*" || opaque(candidate) == opaque(tag))
+}
+
+/// The headers every static answer carries.
+fn static_headers(headers: &mut axum::http::HeaderMap, etag: Option<HeaderValue>) {
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
+}
+
 /// The fallback handler (GET and HEAD): the dashboard's static files.
 pub async fn static_files(State(public): State<Arc<Folder>>, request: Request) -> Response {
     let Some(file) = relative_path(request.uri().path()).and_then(|relative| public.static_file(&relative)) else {
         return json_error(StatusCode::NOT_FOUND, "not found");
     };
-    let mut serve =
-        if public.has_fresh_gzip(&file) { ServeFile::new(&file).precompressed_gzip() } else { ServeFile::new(&file) };
+    let gzip = public.has_fresh_gzip(&file).then(|| gzip_copy(&file));
+    let etag = etag_of(&file, gzip.as_deref());
+    if let (Some(asked), Some(tag)) = (request.headers().get(header::IF_NONE_MATCH), etag.as_ref())
+        && none_match_names(asked, tag)
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        static_headers(response.headers_mut(), etag);
+        return response;
+    }
+    let mut serve = if gzip.is_some() { ServeFile::new(&file).precompressed_gzip() } else { ServeFile::new(&file) };
     match serve.try_call(request).await {
         Ok(response) => {
             let mut response = response.into_response();
-            let headers = response.headers_mut();
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+            let validated = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+            static_headers(response.headers_mut(), etag.filter(|_| validated));
             response
         }
         Err(e) => {
@@ -132,6 +182,35 @@ pub async fn static_files(State(public): State<Arc<Folder>>, request: Request) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_none_match_compares_tags_weakly_and_takes_lists_and_a_star() {
+        let tag = HeaderValue::from_static("W/\"1a-2b\"");
+        let names = |asked: &'static str| none_match_names(&HeaderValue::from_static(asked), &tag);
+        assert!(names("W/\"1a-2b\""));
+        assert!(names("\"1a-2b\""), "weak comparison ignores W/");
+        assert!(names("\"x\", W/\"1a-2b\""));
+        assert!(names("*"));
+        assert!(!names("W/\"1a-2c\""));
+        assert!(!names(""));
+    }
+
+    #[test]
+    fn the_validator_changes_with_the_file_and_its_copy() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("app.js");
+        std::fs::write(&file, "one")?;
+        let first = etag_of(&file, None).ok_or("no tag")?;
+        std::fs::write(&file, "two!")?;
+        let second = etag_of(&file, None).ok_or("no tag")?;
+        assert_ne!(first, second, "a rewrite (here: a new size) is a new tag");
+        std::fs::write(gzip_copy(&file), "GZ")?;
+        let zipped = etag_of(&file, Some(&gzip_copy(&file))).ok_or("no tag")?;
+        assert_ne!(zipped, second);
+        assert!(zipped.to_str()?.starts_with("W/\""));
+        assert_eq!(etag_of(&dir.path().join("missing"), None), None);
+        Ok(())
+    }
 
     #[test]
     fn request_paths_are_decoded_and_parent_components_refused() {
