@@ -14,21 +14,17 @@ use std::time::Duration;
 
 use cis490_shared::events::Event;
 use cis490_tests::live::{
-    complete_ms, full_report_events, metrics_event, quantile, start, start_serving, switch_ms, timed_replay_renders,
+    checked, complete_ms, full_report_events, metrics_event, quantile, start, start_serving, switch_ms,
+    timed_replay_renders,
 };
 use cis490_tests::webdriver::Browser;
 use serde_json::json;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Runs `steps`; on failure saves artifacts and fails with where they are.
-fn checked(browser: &Browser, name: &str, steps: impl FnOnce() -> Result<(), String>) -> TestResult {
-    if let Err(problem) = steps() {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard_live");
-        let saved = browser.save_artifacts(&dir, name);
-        return Err(format!("{name}: {problem} (screenshot and DOM in {saved})").into());
-    }
-    Ok(())
+/// Where a failing test's screenshot and DOM go.
+fn artifacts() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard_live")
 }
 
 const ROWS: &str = "document.querySelectorAll('[data-testid=metrics-row]').length";
@@ -45,19 +41,19 @@ fn the_dashboard_reconnects_after_a_hub_restart() -> TestResult {
     let addr = first.addr;
     let browser = Browser::start(&driver, &chromium)?;
     let long = Duration::from_secs(20);
-    checked(&browser, "before-restart", || {
+    checked(&browser, &artifacts(), "before-restart", || {
         browser.goto(&format!("http://{addr}/?scene=metrics"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open' && {ROWS} === 1"), long).map(drop)
     })?;
     first.stop(&rt);
-    checked(&browser, "hub-down", || {
+    checked(&browser, &artifacts(), "hub-down", || {
         browser.wait_for(&format!("{CONNECTION} !== 'open'"), long).map(drop)?;
         // What it showed stays on screen while the hub is away.
         browser.wait_for(&format!("{ROWS} === 1"), long).map(drop)
     })?;
     // A new hub on the same address with new state: the page finds it and shows both.
     let second = start(&rt, &public, addr, &[metrics_event("mlp", 0.675)])?;
-    checked(&browser, "after-restart", || {
+    checked(&browser, &artifacts(), "after-restart", || {
         browser.wait_for(&format!("{CONNECTION} === 'open' && {ROWS} === 2"), long).map(drop)?;
         let text = browser
             .run("return document.querySelector('[data-testid=\"f1-mlp-realistic\"]').textContent;", json!([]))?;
@@ -83,7 +79,7 @@ fn a_private_hub_is_read_with_the_pages_token_and_says_why_without() -> TestResu
     let browser = Browser::start(&driver, &chromium)?;
     let long = Duration::from_secs(20);
     const PANEL: &str = "document.querySelector('[data-testid=validation-panel]')";
-    checked(&browser, "private-without-token", || {
+    checked(&browser, &artifacts(), "private-without-token", || {
         browser.goto(&format!("http://{addr}/?scene=overview"))?;
         browser.wait_for(&format!("{CONNECTION} === 'refused' && {PANEL}?.dataset.state === 'error'"), long)?;
         for what in ["[data-testid=connection]", "[data-testid=validation-panel]"] {
@@ -94,7 +90,7 @@ fn a_private_hub_is_read_with_the_pages_token_and_says_why_without() -> TestResu
         }
         Ok(())
     })?;
-    checked(&browser, "private-with-token", || {
+    checked(&browser, &artifacts(), "private-with-token", || {
         browser.goto(&format!("http://{addr}/?scene=metrics&token=lab+token%2F1"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open' && {ROWS} === 1"), long).map(drop)
     })?;
@@ -113,7 +109,7 @@ fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
     let server = start(&rt, &public, "127.0.0.1:0".parse()?, &full_report_events())?;
     let browser = Browser::start(&driver, &chromium)?;
     let mut timings = Vec::new();
-    checked(&browser, "lecture-keys", || {
+    checked(&browser, &artifacts(), "lecture-keys", || {
         browser.goto(&format!("http://{}/?present&scene=overview", server.addr))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
         let mode = browser.run("return document.body.dataset.mode;", json!([]))?;
@@ -194,7 +190,7 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let mut summary = String::new();
-    checked(&browser, "replay-budget", || {
+    checked(&browser, &artifacts(), "replay-budget", || {
         let ms = timed_replay_renders(&browser, addr, &hub, "strips=46", Some(46))?;
         let at = |q: f64| quantile(&ms, q);
         // The strips were built by scrolling and stroking new segments
@@ -258,7 +254,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
     let (addr, hub) = (server.addr, server.hub.clone());
     let browser = Browser::start(&driver, &chromium)?;
     let mut figures = Vec::new();
-    checked(&browser, "browser-inference", || {
+    checked(&browser, &artifacts(), "browser-inference", || {
         // The page watches the whole episode from its first frame.
         let stream_episode = || -> Result<(), String> {
             let mut pending = predicted.iter().peekable();

@@ -16,6 +16,7 @@ use std::time::Duration;
 use cis490_server::hub::persist::STATE_FILE;
 use cis490_server::serve::{self, ServeConfig};
 use cis490_shared::events::{Event, Number, ProgressEvent};
+use cis490_tests::live::checked;
 use cis490_tests::webdriver::Browser;
 use serde_json::{Value, json};
 
@@ -80,14 +81,9 @@ fn metrics_event() -> Result<Event, String> {
     .map_err(|e| e.to_string())
 }
 
-/// Runs `steps`; on failure saves artifacts and fails with where they are.
-fn checked(browser: &Browser, name: &str, steps: impl FnOnce() -> Result<(), String>) -> TestResult {
-    if let Err(problem) = steps() {
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("late_joiners");
-        let saved = browser.save_artifacts(&dir, name);
-        return Err(format!("{name}: {problem} (screenshot and DOM in {saved})").into());
-    }
-    Ok(())
+/// Where a failing test's screenshot and DOM go.
+fn artifacts() -> std::path::PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("late_joiners")
 }
 
 /// A bound server's task and the way to stop it.
@@ -147,7 +143,7 @@ fn a_page_opened_after_a_hub_restart_shows_whole_curves_and_the_last_evaluation(
     let addr = second.addr;
     let browser = Browser::start(&driver, &chromium)?;
     let long = Duration::from_secs(20);
-    checked(&browser, "training-after-restart", || {
+    checked(&browser, &artifacts(), "training-after-restart", || {
         browser.goto(&format!("http://{addr}/?scene=training"))?;
         browser.wait_for(
             &format!("{CONNECTION}?.dataset.state === 'open' && document.querySelectorAll('[data-testid^=curve-]').length === 3"),
@@ -185,7 +181,7 @@ fn a_page_opened_after_a_hub_restart_shows_whole_curves_and_the_last_evaluation(
             _ => Err(format!("gbt caption: {caption}")),
         }
     })?;
-    checked(&browser, "metrics-after-restart", || {
+    checked(&browser, &artifacts(), "metrics-after-restart", || {
         browser.goto(&format!("http://{addr}/?scene=metrics"))?;
         browser.wait_for(&format!("{CONNECTION}?.dataset.state === 'open'"), long)?;
         let text =
@@ -196,7 +192,7 @@ fn a_page_opened_after_a_hub_restart_shows_whole_curves_and_the_last_evaluation(
     // The hub goes away: the page keeps what it shows, marked stale, and
     // the badge counts down on one line.
     second.stop(&rt)?;
-    checked(&browser, "stale-after-the-hub-went", || {
+    checked(&browser, &artifacts(), "stale-after-the-hub-went", || {
         let note = browser.wait_for(
             "document.querySelector('[data-testid=stale]')?.textContent.match(/^stale since \\d\\d:\\d\\d:\\d\\d$/) ? document.querySelector('[data-testid=stale]').textContent : null",
             long,

@@ -139,6 +139,22 @@ pub fn wide_frame(t: f64) -> Value {
            "label": if t < 300.0 { "benign" } else { "low-and-slow" }, "values": values})
 }
 
+/// Runs `steps` of browser test `name`; on failure saves a screenshot and
+/// the DOM under `artifacts` (the test file's folder in
+/// `$CARGO_TARGET_TMPDIR`) and fails saying where they are.
+pub fn checked(
+    browser: &Browser,
+    artifacts: &Path,
+    name: &str,
+    steps: impl FnOnce() -> Result<(), String>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Err(problem) = steps() {
+        let saved = browser.save_artifacts(artifacts, name);
+        return Err(format!("{name}: {problem} (screenshot and DOM in {saved})").into());
+    }
+    Ok(())
+}
+
 /// The twelve trained models, `<model>-<variant>`, in the report's order.
 pub fn model_ids() -> Vec<String> {
     ["gbt", "mlp", "cnn", "gru", "lstm", "transformer"]

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cis490_tests::live::{full_scene_events, start_serving};
+use cis490_tests::live::{checked, full_scene_events, start_serving};
 use cis490_tests::webdriver::Browser;
 use serde_json::{Value, json};
 
@@ -93,7 +93,7 @@ return {problems, page: +main.dataset.page, pages: +main.dataset.pages,
 fn screenshot_dir(screen: &Screen) -> PathBuf {
     match std::env::var_os("CIS490_SCREENSHOT_DIR") {
         Some(dir) if screen.docs => PathBuf::from(dir),
-        _ => Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens"),
+        _ => artifacts(),
     }
 }
 
@@ -105,7 +105,7 @@ fn fit(browser: &Browser, what: &str, misfits: &mut Vec<String>) -> Result<(u64,
         check["problems"].as_array().map(|p| p.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
     if !problems.is_empty() {
         misfits.push(format!("{what}: {}", problems.join("; ")));
-        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens");
+        let dir = artifacts();
         let shot = dir.join(format!("misfit-{}.png", what.replace(' ', "-")));
         if std::fs::create_dir_all(&dir).is_ok() && browser.screenshot(&shot).is_ok() {
             misfits.push(format!("  (screenshot: {})", shot.display()));
@@ -113,6 +113,11 @@ fn fit(browser: &Browser, what: &str, misfits: &mut Vec<String>) -> Result<(u64,
     }
     let field = |k: &str| check[k].as_u64().ok_or_else(|| format!("{what}: no {k} in {check}"));
     Ok((field("page")?, field("pages")?, field("header")?))
+}
+
+/// Where a failing test's screenshot and DOM go.
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens")
 }
 
 const PAGE_DOWN: &str = "\u{E00F}";
@@ -175,7 +180,7 @@ fn every_scene_fits_every_screen_page_by_page() -> TestResult {
     let browser = Browser::start(&driver, &chromium)?;
     let mut report = Vec::new();
     let mut misfits = Vec::new();
-    let outcome = (|| -> Result<(), String> {
+    checked(&browser, &artifacts(), "every-scene", || {
         for screen in &SCREENS {
             browser.set_viewport(screen.width, screen.height)?;
             let mut pages = Vec::new();
@@ -190,11 +195,7 @@ fn every_scene_fits_every_screen_page_by_page() -> TestResult {
         } else {
             Err(format!("{} pages do not fit:\n{}", misfits.len(), misfits.join("\n")))
         }
-    })();
-    if let Err(problem) = outcome {
-        let saved = browser.save_artifacts(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens"), "failure");
-        return Err(format!("{problem} (screenshot and DOM in {saved})").into());
-    }
+    })?;
     cis490_tests::browser::note(&format!("screens: pages per scene: {}", report.join("; ")));
     drop(browser);
     server.stop(&rt);
@@ -211,7 +212,7 @@ fn kiosk_rotation_steps_through_pages() -> TestResult {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let server = start_serving(&rt, &public, "127.0.0.1:0".parse()?, &full_scene_events(), |_| {})?;
     let browser = Browser::start(&driver, &chromium)?;
-    let outcome = (|| -> Result<(), String> {
+    checked(&browser, &artifacts(), "kiosk-rotation", || {
         browser.set_viewport(800, 480)?;
         browser.goto(&format!("http://{}/?scene=metrics&kiosk&rotate=2", server.addr))?;
         browser.wait_for("document.querySelector('[data-testid=confusion]')", Duration::from_secs(30))?;
@@ -224,11 +225,7 @@ fn kiosk_rotation_steps_through_pages() -> TestResult {
         let wait = Duration::from_secs(2 * pages.as_u64().unwrap_or(1) + 5);
         browser.wait_for("document.querySelector('main').dataset.scene === 'perf'", wait)?;
         Ok(())
-    })();
-    if let Err(problem) = outcome {
-        let saved = browser.save_artifacts(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("screens"), "kiosk-rotation");
-        return Err(format!("{problem} (screenshot and DOM in {saved})").into());
-    }
+    })?;
     drop(browser);
     server.stop(&rt);
     Ok(())

@@ -89,7 +89,8 @@ fn toggle_fullscreen() {
     }
 }
 
-/// The paged `<main>`, measured: `None` before it is mounted.
+/// The paged `<main>` measured: its visible and content widths and its
+/// column gap.
 fn measure_columns(main: &web_sys::HtmlElement) -> Columns {
     let gap = web_sys::window()
         .and_then(|w| w.get_computed_style(main).ok().flatten())
