@@ -382,10 +382,12 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
     // already run that model on the same windows: then show that run.
     Effect::new(move |_| {
         let Some(model) = selected.get() else { return };
-        let Some(key) = state.with(|s| run_key(s, &model)) else { return };
+        // Once a run started (or failed) nothing starts by itself: checked
+        // before the state is read, so replay frames stop re-running this.
         if status.with_untracked(|st| *st != RunState::Idle) {
             return;
         }
+        let Some(key) = state.with(|s| run_key(s, &model)) else { return };
         let earlier = FINISHED.with(|f| f.borrow().as_ref().filter(|run| run.key == key).cloned());
         match earlier {
             Some(run) => {
