@@ -313,8 +313,13 @@ fn check_replay(dom: &str) -> Vec<String> {
     let mut problems = Vec::new();
     expect_attribute(dom, "scene", "data-scene", "replay", &mut problems);
     match text_of(dom, "replay-title") {
-        Some(t) if t.contains("ep-replay-1") && t.contains("lab-pc-02") && t.contains("io-walk") => {}
+        Some(t) if t.contains("ep-replay-1") && t.contains("lab-pc-02") => {}
         other => problems.push(format!("replay title is {other:?}")),
+    }
+    // The clock (in the header) shows the newest frame's time and truth.
+    match text_of(dom, "replay-clock") {
+        Some(t) if t.contains("t = ") && t.contains("io-walk") => {}
+        other => problems.push(format!("replay clock is {other:?}")),
     }
     let strips = dom.matches(r#"data-testid="strip-chan_"#).count();
     if strips != 6 {

@@ -324,7 +324,7 @@ pub fn timed_replay_renders(
     // Renders are batched per animation frame: wait for the last frame to
     // show, then read the time of every render since.
     browser.wait_for(
-        "document.querySelector('[data-testid=replay-title]')?.textContent.includes('t = 629.5 s')",
+        "document.querySelector('[data-testid=replay-clock]')?.textContent.includes('t = 629.5 s')",
         Duration::from_secs(60),
     )?;
     let times = browser.run("return window.__cis490_frame_ms || [];", json!([]))?;

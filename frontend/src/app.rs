@@ -258,6 +258,11 @@ fn App(route: route::Route) -> impl IntoView {
     let problems = route.problems.clone();
     let inputs = SceneInputs { state, controls, strips: route.strips, model: route.model };
     let indicator = move || pager::indicator(pages.page.get(), pages.count.get());
+    // The replay's clock changes every frame: it lives in the header, in a
+    // box of fixed size, so a frame does not lay out the scene's pages.
+    let replay_clock = Memo::new(move |_| {
+        (scene.get() == Scene::Replay).then(|| state.with(|s| scenes::replay_clock(&s.replay))).flatten()
+    });
 
     view! {
         <header class="site-header" data-testid="site-header">
@@ -289,6 +294,13 @@ fn App(route: route::Route) -> impl IntoView {
                 })}
             {(!controls)
                 .then(|| view! { <span class="scene-name" data-testid="scene-name">{move || scene.get().title()}</span> })}
+            <span
+                class="replay-clock"
+                title="Newest replay frame: seconds since the episode began, and its true label"
+                class:hidden=move || replay_clock.with(Option::is_none)
+            >
+                <span class="replay-clock-text" data-testid="replay-clock">{move || replay_clock.get().unwrap_or_default()}</span>
+            </span>
             <span class="pager" data-testid="pager" class:hidden=move || indicator().is_none()>
                 {controls
                     .then(|| {

@@ -115,22 +115,56 @@ pub fn log_histogram(values: &[f64], bins: usize) -> Vec<(f64, f64, usize)> {
         .collect()
 }
 
-/// Runs of equal labels over time: `(start, end, label)` where a run ends
-/// where the next begins (the last at `t_end`).
-pub fn label_runs<'a>(times: &[f64], labels: &[&'a str], t_end: f64) -> Vec<(f64, f64, &'a str)> {
-    let mut runs: Vec<(f64, f64, &'a str)> = Vec::new();
-    for (t, label) in times.iter().zip(labels) {
+/// Seconds an open-ended run reaches past its start: far past any kept
+/// history, so a band's last run covers every frame to come.
+pub const OPEN_END_S: f64 = 1e6;
+
+/// A run of one class on a label band, in episode seconds: `open` when it
+/// lasts to the newest frame and beyond.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BandRun {
+    /// Where it begins.
+    pub start: f64,
+    /// Where it ends (`start + OPEN_END_S` when open).
+    pub end: f64,
+    /// The class.
+    pub class: String,
+    /// Whether it lasts to the newest frame and beyond.
+    pub open: bool,
+}
+
+impl BandRun {
+    /// A closed run.
+    pub fn closed((start, end, class): (f64, f64, String)) -> Self {
+        Self { start, end, class, open: false }
+    }
+
+    /// What identifies the run's elements on a band: a frame that changes
+    /// no run changes no key.
+    pub fn key(&self) -> (u64, u64, String) {
+        (self.start.to_bits(), self.end.to_bits(), self.class.clone())
+    }
+}
+
+/// Runs of equal labels over time (`frames`: time and label, oldest
+/// first): a run ends where the next begins; the last is open-ended, so it
+/// stays the same run while frames of its label arrive. One pass, a
+/// `String` per run.
+pub fn label_runs<'a>(frames: impl IntoIterator<Item = (f64, &'a str)>) -> Vec<BandRun> {
+    let mut runs: Vec<BandRun> = Vec::new();
+    for (t, label) in frames {
         match runs.last_mut() {
-            Some(run) if run.2 == *label => run.1 = *t,
+            Some(run) if run.class == label => {}
             Some(run) => {
-                run.1 = *t;
-                runs.push((*t, *t, label));
+                run.end = t;
+                runs.push(BandRun::closed((t, t, label.to_string())));
             }
-            None => runs.push((*t, *t, label)),
+            None => runs.push(BandRun::closed((t, t, label.to_string()))),
         }
     }
     if let Some(run) = runs.last_mut() {
-        run.1 = t_end.max(run.1);
+        run.end = run.start + OPEN_END_S;
+        run.open = true;
     }
     runs
 }
@@ -211,8 +245,17 @@ mod tests {
         assert_eq!(h.iter().map(|b| b.2).collect::<Vec<_>>(), vec![1, 3]);
         assert!((h[0].0 - 1.0).abs() < 1e-9 && (h[1].1 - 100.0).abs() < 1e-6);
         assert!(log_histogram(&[], 5).is_empty());
-        let runs = label_runs(&[0.0, 0.5, 1.0, 1.5], &["benign", "benign", "io-walk", "io-walk"], 2.0);
-        assert_eq!(runs, vec![(0.0, 1.0, "benign"), (1.0, 2.0, "io-walk")]);
+        let frames = [(0.0, "benign"), (0.5, "benign"), (1.0, "io-walk"), (1.5, "io-walk")];
+        let runs = label_runs(frames);
+        let spans: Vec<_> = runs.iter().map(|r| (r.start, r.end, r.class.as_str(), r.open)).collect();
+        assert_eq!(spans, vec![(0.0, 1.0, "benign", false), (1.0, 1.0 + OPEN_END_S, "io-walk", true)]);
+        // A frame of the same label changes no run (nor its key).
+        let longer = label_runs(frames.into_iter().chain([(2.0, "io-walk")]));
+        assert_eq!(
+            runs.iter().map(BandRun::key).collect::<Vec<_>>(),
+            longer.iter().map(BandRun::key).collect::<Vec<_>>()
+        );
+        assert!(label_runs([]).is_empty());
     }
 
     #[test]

@@ -30,6 +30,7 @@ use overview::OverviewScene;
 use perf::PerfScene;
 use profiles::ProfilesScene;
 use replay::ReplayScene;
+pub use replay::clock as replay_clock;
 use training::TrainingScene;
 
 /// What the scenes are given: the hub's state and what the page's route

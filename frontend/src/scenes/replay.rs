@@ -24,7 +24,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::axis::{self, time_ticks, value_ticks};
-use crate::chart;
+use crate::chart::{self, BandRun};
 use crate::export::ExportButtons;
 use crate::pager;
 use crate::palette;
@@ -165,23 +165,37 @@ fn strip(state: RwSignal<DashboardState>, channel: String, view: RwSignal<TimeVi
 }
 
 /// One label band (`truth` or a model's predictions) over the strips'
-/// time axis: the SVG's viewBox is in seconds, so a frame moves the
-/// viewBox and re-creates only the run that grew, not the band. Over it,
-/// each run of a class (windows of one class joined) names its class; the
-/// names are placed by the `--t0` and `--span` the bands share
-/// ([`band_axis`]), so a frame changes two properties, not the names.
+/// time axis: the SVG's viewBox is in seconds, so a frame moves the band
+/// (one transform, `band_shift`) and changes nothing inside it. A rect is
+/// a run of one class (windows of one class joined, drawn in order, so
+/// what a later window says covers the overlap as before), named on the
+/// band by a label placed by the `--span` and `--t0c` the bands share
+/// ([`band_axis`]). The runs change only when a class changes or a
+/// model's window arrives: the truth's last run is open-ended (nothing is
+/// drawn right of the newest frame), so a frame neither re-creates a rect
+/// nor lays out the page (`<main>` is a fragmented multi-column box, where
+/// any change inside lays out all of it).
 fn band(
     state: RwSignal<DashboardState>,
     key: String,
     range: Memo<(f64, f64)>,
     shift: Memo<String>,
+    prediction_keys: Memo<Vec<PredictionKey>>,
     cursor: Cursor,
 ) -> impl IntoView {
     let runs = Memo::new({
         let key = key.clone();
-        move |_| state.with(|s| band_runs(s, &key))
+        move |_| {
+            if key == TRUTH {
+                state.with(|s| {
+                    chart::label_runs(s.replay.t_s.iter().copied().zip(s.replay.labels.iter().map(String::as_str)))
+                })
+            } else {
+                prediction_keys.track();
+                state.with_untracked(|s| s.predictions.get(&key).map(prediction_runs).unwrap_or_default())
+            }
+        }
     });
-    let named = Memo::new(move |_| runs.with(|r| chart::joined_runs(r)));
     // In episode seconds from 0; a frame moves the band by `--shift`
     // (`band_axis`), the viewBox changes only with the span.
     let view_box = Memo::new(move |_| {
@@ -198,30 +212,27 @@ fn band(
             <span class="band-label">{label}</span>
             <div class="band-plot plot-area">
                 <svg class="band" viewBox=view_box preserveAspectRatio="none" style:transform=move || shift.get()>
-                    <For
-                        each=move || runs.get()
-                        key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
-                        let:run
-                    >
+                    <For each=move || runs.get() key=BandRun::key let:run>
                         {
-                            let (start, end, class) = run;
+                            let BandRun { start, end, class, open } = run;
+                            let tip = if open {
+                                format!("{class}: from {start:.0} s")
+                            } else {
+                                format!("{class}: {start:.0}–{end:.0} s")
+                            };
                             view! {
                                 <rect class=format!("lab lab-{class}") x=format!("{start:.2}") y="0"
                                     width=format!("{:.2}", (end - start).max(0.1)) height=BAND_H>
-                                    <title>{format!("{class}: {start:.0}–{end:.0} s")}</title>
+                                    <title>{tip}</title>
                                 </rect>
                             }
                         }
                     </For>
                 </svg>
                 <div class="band-names" aria-hidden="true" style:transform=move || shift.get()>
-                    <For
-                        each=move || named.get()
-                        key=|(start, end, class)| (start.to_bits(), end.to_bits(), class.clone())
-                        let:run
-                    >
+                    <For each=move || runs.get() key=BandRun::key let:run>
                         {
-                            let (start, end, class) = run;
+                            let BandRun { start, end, class, .. } = run;
                             view! {
                                 <span class=format!("band-text lab-{class}") style=format!("--from:{start:.2};--to:{end:.2}")>
                                     {palette::short_name(&class).to_string()}
@@ -384,18 +395,11 @@ fn history(state: RwSignal<DashboardState>) -> (f64, f64) {
 /// Key of the ground-truth band.
 const TRUTH: &str = "truth";
 
-/// The runs of band `key`: the truth labels of the replay, or a model's
-/// predicted windows.
-fn band_runs(s: &DashboardState, key: &str) -> Vec<(f64, f64, String)> {
-    let r = &s.replay;
-    if key == TRUTH {
-        let Some(&last) = r.t_s.back() else { return Vec::new() };
-        let times: Vec<f64> = r.t_s.iter().copied().collect();
-        let labels: Vec<&str> = r.labels.iter().map(String::as_str).collect();
-        chart::label_runs(&times, &labels, last).into_iter().map(|(a, b, l)| (a, b, l.to_string())).collect()
-    } else {
-        s.predictions.get(key).map(prediction_runs).unwrap_or_default()
-    }
+/// A model's band: its windows, those of one class in a row joined.
+fn prediction_runs(predictions: &ModelPredictions) -> Vec<BandRun> {
+    let windows: Vec<(f64, f64, String)> =
+        predictions.windows.iter().map(|w| (w.t_s - WINDOW_S, w.t_s, w.predicted.clone())).collect();
+    chart::joined_runs(&windows).into_iter().map(BandRun::closed).collect()
 }
 
 /// What band `key` says at frame time `t`: the truth label, or the class
@@ -410,10 +414,6 @@ fn band_label_at(s: &DashboardState, key: &str, t: f64) -> String {
         })
     };
     label.unwrap_or_else(|| "–".into())
-}
-
-fn prediction_runs(predictions: &ModelPredictions) -> Vec<(f64, f64, String)> {
-    predictions.windows.iter().map(|w| (w.t_s - WINDOW_S, w.t_s, w.predicted.clone())).collect()
 }
 
 fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<> {
@@ -466,6 +466,11 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
     }
 }
 
+/// Whether the `<details>` a `toggle` event came from is open now.
+fn details_open(ev: &web_sys::Event) -> bool {
+    ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlDetailsElement>().ok()).is_some_and(|d| d.open())
+}
+
 /// The element's box on the screen.
 fn rect_of(element: &web_sys::Element) -> web_sys::DomRect {
     element.get_bounding_client_rect()
@@ -506,10 +511,24 @@ fn strips_that_fit(
     Some(pager::rows_that_fit(current, room, first.height() + gap, spilled, channels))
 }
 
+/// A model with predictions on the replay: its key, how many windows it
+/// has and the end of the last (bits), which change when a window arrives.
+type PredictionKey = (String, usize, Option<u64>);
+
+/// The replay's clock for the header: the newest frame's time (seconds
+/// since the episode began) and its true label (`None` when no replay
+/// runs).
+pub fn clock(replay: &Replay) -> Option<String> {
+    let t = replay.t_s.back()?;
+    let truth = replay.labels.back().map_or("–", String::as_str);
+    Some(format!("t = {t:.1} s · {truth}"))
+}
+
 /// The replay scene.
 #[component]
 pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Option<usize>) -> impl IntoView {
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
+    let picker_open = RwSignal::new(false);
     let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
     // Strips before the user picks: `strips=`, or as many as fit (measured
     // once a second in the paged layout), or the default.
@@ -554,19 +573,19 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
             }
         })
     };
-    // Per frame only the title's text changes here (a re-created title
-    // element re-laid out the 46 strips below it: ~5 ms a frame).
+    // The heading changes per episode; the clock (time and truth, which
+    // change every frame) is in the header (`clock`), outside `<main>`,
+    // where a change lays out one fixed-size box, not the pages.
     let title = Memo::new(move |_| {
         state.with(|s| {
             let r = &s.replay;
-            let t = r.t_s.back()?;
-            let truth = r.labels.back().map_or("", String::as_str);
-            Some(format!("Replay — {} on {}, t = {t:.1} s, truth: {truth}", r.episode_id, r.host_id))
+            r.t_s.back()?;
+            Some(format!("Replay — {} on {}", r.episode_id, r.host_id))
         })
     });
     // Which models have predictions on the replay, and when they last
     // changed: the bands and the probability table follow this, not frames.
-    let prediction_keys = Memo::new(move |_| {
+    let prediction_keys: Memo<Vec<PredictionKey>> = Memo::new(move |_| {
         state.with(|s| {
             s.predictions
                 .iter()
@@ -671,10 +690,14 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
             {controls
                 .then(|| {
                     view! {
-                        <details class="channel-picker">
+                        <details class="channel-picker" on:toggle=move |ev| picker_open.set(details_open(&ev))>
                             <summary>"Channels"</summary>
                             <div class="chips">
                                 {move || {
+                                    // Built when opened: 46 chips are a tenth of a Pi's scene switch.
+                                    if !picker_open.get() {
+                                        return Vec::new();
+                                    }
                                     let chosen = shown();
                                     channels
                                         .get()
@@ -689,7 +712,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                                                 </label>
                                             }
                                         })
-                                        .collect_view()
+                                        .collect::<Vec<_>>()
                                 }}
                             </div>
                         </details>
@@ -717,7 +740,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                 </div>
                 <div class="bands" node_ref=bands_ref style=move || bands_axis.get()>
                     <For each=move || band_keys.get() key=|key| key.clone() let:key>
-                        {band(state, key, range, shift, cursor)}
+                        {band(state, key, range, shift, prediction_keys, cursor)}
                     </For>
                     <Show when=move || title.with(Option::is_some)>
                         {time_axis(range, cursor)}
