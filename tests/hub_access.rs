@@ -204,7 +204,7 @@ async fn links_out_of_the_public_and_run_folders_are_not_followed() -> TestResul
 
 #[cfg(unix)]
 #[tokio::test]
-async fn bundles_go_gzipped_to_clients_that_accept_it_and_are_revalidated() -> TestResult {
+async fn bundles_go_compressed_to_clients_that_accept_it_and_are_revalidated() -> TestResult {
     use std::os::unix::fs::symlink;
     let outside = tempfile::tempdir()?;
     std::fs::write(outside.path().join("secret.gz"), "secret")?;
@@ -251,5 +251,32 @@ async fn bundles_go_gzipped_to_clients_that_accept_it_and_are_revalidated() -> T
     let rebuilt = get(addr, "/pkg/app.js", &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)]).await?;
     assert_eq!((rebuilt.status, rebuilt.text()), (200, "plain js, rebuilt".to_string()));
     assert!(rebuilt.header("etag").is_some_and(|tag| tag != etag));
+
+    // With a brotli copy too, each client gets the one it prefers.
+    std::fs::write(public.path().join("pkg/both.js"), "plain")?;
+    std::fs::write(public.path().join("pkg/both.js.gz"), "GZIPPED")?;
+    std::fs::write(public.path().join("pkg/both.js.br"), "BROTLI")?;
+    for (accepted, body, encoding) in [
+        ("gzip, deflate, br", "BROTLI", Some("br")),
+        ("br;q=1.0, gzip;q=0.8", "BROTLI", Some("br")),
+        ("br;q=0.1, gzip", "GZIPPED", Some("gzip")),
+        ("gzip", "GZIPPED", Some("gzip")),
+        ("br", "BROTLI", Some("br")),
+        ("identity", "plain", None),
+    ] {
+        let answer = get(addr, "/pkg/both.js", &[("Accept-Encoding", accepted)]).await?;
+        assert_eq!(
+            (answer.status, answer.text().as_str(), answer.header("content-encoding")),
+            (200, body, encoding),
+            "{accepted}"
+        );
+    }
+    let brotli = get(addr, "/pkg/both.js", &gzip).await?;
+    let tag = brotli.header("etag").ok_or("no ETag")?.to_string();
+    let matched = get(addr, "/pkg/both.js", &[("Accept-Encoding", "br"), ("If-None-Match", &tag)]).await?;
+    assert_eq!(matched.status, 304);
+    std::fs::write(public.path().join("pkg/both.js.br"), "BROTLI, rebuilt")?;
+    let changed = get(addr, "/pkg/both.js", &[("Accept-Encoding", "br"), ("If-None-Match", &tag)]).await?;
+    assert_eq!((changed.status, changed.text()), (200, "BROTLI, rebuilt".to_string()), "a new copy is a new tag");
     Ok(())
 }

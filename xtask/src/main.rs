@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's build and run commands, in Rust so they need
 //! nothing beyond cargo.
 //!
-//! - `setup`: the wasm32 target, Chromium + chromedriver and the `zstd` CLI.
+//! - `setup`: the wasm32 target, Chromium + chromedriver, the `zstd` and `brotli` CLIs.
 //! - `bundle`: builds the dashboard to `public/pkg/` with wasm-bindgen.
 //! - `demo [-- ARGS]`: bundle, then `cis490 demo ARGS` (serves the dashboard).
 //! - `test`: fmt, clippy (host and wasm32), bundle, then the whole test suite
@@ -26,7 +26,7 @@ use anyhow::{Context, Result, bail};
 const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
-  setup              install the wasm32 target, chromium + chromium-driver, zstd, wasm-opt (npm)
+  setup              install the wasm32 target, chromium + chromium-driver, zstd, brotli, wasm-opt (npm)
   bundle             build the dashboard into public/pkg/
   demo [-- ARGS...]  bundle, then run `cis490 demo ARGS...` (serves 127.0.0.1:8447)
   test               fmt, clippy, bundle, then `cargo test --workspace` and the fuzz regressions

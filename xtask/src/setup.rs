@@ -1,7 +1,8 @@
 //! `cargo xtask setup`: idempotently installs what the build and the tests
 //! need beyond cargo — the `wasm32-unknown-unknown` target (via rustup),
-//! Chromium and chromedriver for the browser tests, and the `zstd` CLI the
-//! benchmark uses (both via apt, only when missing and running as root),
+//! Chromium and chromedriver for the browser tests, the `zstd` CLI the
+//! benchmark uses and `brotli` for the bundles' precompressed copies (via
+//! apt, only when missing and running as root),
 //! and binaryen's `wasm-opt` from npm (`wasm_opt`); for `cargo xtask fuzz`,
 //! a C++ compiler (`g++`, apt) that builds libFuzzer.
 
@@ -34,7 +35,8 @@ pub fn wasm_target() -> Result<()> {
     cmd::run_step("rustup target add", Command::new("rustup").args(["target", "add", WASM_TARGET]))
 }
 
-/// Installs chromium, chromium-driver and zstd with apt when any is missing.
+/// Installs chromium, chromium-driver, zstd and brotli (the bundles'
+/// precompressed copies) with apt when any is missing.
 fn system_packages() -> Result<()> {
     let mut missing = Vec::new();
     if !Path::new(CHROMIUM).exists() {
@@ -46,8 +48,11 @@ fn system_packages() -> Result<()> {
     if !cmd::exists("zstd") {
         missing.push("zstd");
     }
+    if !cmd::exists("brotli") {
+        missing.push("brotli");
+    }
     if missing.is_empty() {
-        eprintln!("setup: chromium, chromedriver and zstd already installed");
+        eprintln!("setup: chromium, chromedriver, zstd and brotli already installed");
         return Ok(());
     }
     apt_install(&missing)

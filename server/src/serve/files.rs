@@ -9,17 +9,18 @@
 //! and content types, ranges and conditional requests (tower-http's
 //! `ServeFile` serves the resolved file).
 //!
-//! A file with a gzipped copy beside it (`<file>.gz`, which `cargo xtask
-//! bundle` writes for the wasm bundles) is sent as that copy to clients
-//! that accept gzip: the runner's 10 MB go over a Pi's Wi-Fi as ~2.5 MB.
-//! The copy is used only when it lies inside the folder too and is not
-//! older than the file (a stale copy is never served). Every static answer
+//! A file with compressed copies beside it (`<file>.br` and `<file>.gz`,
+//! which `cargo xtask bundle` writes for the wasm bundles) is sent as the
+//! copy the client prefers among those it accepts: the runner's 10 MB go
+//! over a Pi's Wi-Fi as ~2.5 MB gzipped, less as brotli. A copy is used
+//! only when it lies inside the folder too and is not older than the file
+//! (a stale copy is never served). Every static answer
 //! says `Cache-Control: no-cache` (a browser revalidates with
 //! `If-Modified-Since` and gets a 304 while the file is unchanged; the
 //! bundle's names carry no hash, so nothing may be cached blindly) and
 //! `Vary: Accept-Encoding`, and carries a weak `ETag` made of the file's
-//! size and modification time to the nanosecond (and its gzipped copy's,
-//! when one is used): `If-None-Match` gets a 304 too, and unlike
+//! size and modification time to the nanosecond (and its compressed
+//! copies'): `If-None-Match` gets a 304 too, and unlike
 //! `If-Modified-Since` (whole seconds) it sees a rebuild within the same
 //! second.
 
@@ -65,15 +66,15 @@ impl Folder {
         self.contained(relative).ok().filter(|p| p.is_file())
     }
 
-    /// Whether `file` (a canonical path inside the folder) has a gzipped
-    /// copy `<file>.gz` that is a file inside the folder and not older
-    /// than `file`.
-    fn has_fresh_gzip(&self, file: &Path) -> bool {
-        let Ok(gz) = gzip_copy(file).canonicalize() else { return false };
+    /// Whether `file` (a canonical path inside the folder) has a compressed
+    /// copy `<file>.<encoding's extension>` that is a file inside the
+    /// folder and not older than `file`.
+    fn has_fresh_copy(&self, file: &Path, encoding: Encoding) -> bool {
+        let Ok(copy) = compressed_copy(file, encoding).canonicalize() else { return false };
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        gz.starts_with(&self.root)
-            && gz.is_file()
-            && matches!((modified(&gz), modified(file)), (Some(copy), Some(original)) if copy >= original)
+        copy.starts_with(&self.root)
+            && copy.is_file()
+            && matches!((modified(&copy), modified(file)), (Some(copy), Some(original)) if copy >= original)
     }
 
     /// What a static-file request for `relative` serves: the file, a
@@ -109,10 +110,33 @@ fn relative_path(request_path: &str) -> Option<PathBuf> {
     Some(relative)
 }
 
-/// `<file>.gz`, where `cargo xtask bundle` puts a file's gzipped copy.
-fn gzip_copy(file: &Path) -> PathBuf {
+/// A precompressed copy's encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    /// `<file>.br`.
+    Brotli,
+    /// `<file>.gz`.
+    Gzip,
+}
+
+impl Encoding {
+    /// Every encoding a copy may have.
+    const ALL: [Self; 2] = [Self::Brotli, Self::Gzip];
+
+    fn extension(self) -> &'static str {
+        match self {
+            Self::Brotli => "br",
+            Self::Gzip => "gz",
+        }
+    }
+}
+
+/// `<file>.br` or `<file>.gz`, where `cargo xtask bundle` puts a file's
+/// compressed copies.
+fn compressed_copy(file: &Path, encoding: Encoding) -> PathBuf {
     let mut name = file.as_os_str().to_owned();
-    name.push(".gz");
+    name.push(".");
+    name.push(encoding.extension());
     PathBuf::from(name)
 }
 
@@ -123,11 +147,13 @@ fn stamp(file: &Path) -> Option<String> {
     Some(format!("{:x}-{:x}", meta.len(), modified.as_nanos()))
 }
 
-/// The weak validator of `file` as served: its stamp, and its gzipped
-/// copy's when that copy is the one sent to clients that accept gzip.
-fn etag_of(file: &Path, gzip: Option<&Path>) -> Option<HeaderValue> {
+/// The weak validator of `file` as served: its stamp, and the stamps of
+/// the compressed `copies` that may be sent instead (one tag for every
+/// encoding: they are the same content, and the answer varies by
+/// `Accept-Encoding`).
+fn etag_of(file: &Path, copies: &[PathBuf]) -> Option<HeaderValue> {
     let mut tag = stamp(file)?;
-    if let Some(copy) = gzip {
+    for copy in copies {
         tag = format!("{tag}-{}", stamp(copy)?);
     }
     HeaderValue::from_str(&format!("W/\"{tag}\"")).ok()
@@ -155,8 +181,10 @@ pub async fn static_files(State(public): State<Arc<Folder>>, request: Request) -
     let Some(file) = relative_path(request.uri().path()).and_then(|relative| public.static_file(&relative)) else {
         return json_error(StatusCode::NOT_FOUND, "not found");
     };
-    let gzip = public.has_fresh_gzip(&file).then(|| gzip_copy(&file));
-    let etag = etag_of(&file, gzip.as_deref());
+    let encodings: Vec<Encoding> =
+        Encoding::ALL.into_iter().filter(|&encoding| public.has_fresh_copy(&file, encoding)).collect();
+    let copies: Vec<PathBuf> = encodings.iter().map(|&encoding| compressed_copy(&file, encoding)).collect();
+    let etag = etag_of(&file, &copies);
     if let (Some(asked), Some(tag)) = (request.headers().get(header::IF_NONE_MATCH), etag.as_ref())
         && none_match_names(asked, tag)
     {
@@ -164,7 +192,12 @@ pub async fn static_files(State(public): State<Arc<Folder>>, request: Request) -
         static_headers(response.headers_mut(), etag);
         return response;
     }
-    let mut serve = if gzip.is_some() { ServeFile::new(&file).precompressed_gzip() } else { ServeFile::new(&file) };
+    // ServeFile picks the copy the client prefers (`Accept-Encoding`, with
+    // its q-values), or the file itself.
+    let mut serve = encodings.iter().fold(ServeFile::new(&file), |serve, encoding| match encoding {
+        Encoding::Brotli => serve.precompressed_br(),
+        Encoding::Gzip => serve.precompressed_gzip(),
+    });
     match serve.try_call(request).await {
         Ok(response) => {
             let mut response = response.into_response();
@@ -200,15 +233,21 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("app.js");
         std::fs::write(&file, "one")?;
-        let first = etag_of(&file, None).ok_or("no tag")?;
+        let first = etag_of(&file, &[]).ok_or("no tag")?;
         std::fs::write(&file, "two!")?;
-        let second = etag_of(&file, None).ok_or("no tag")?;
+        let second = etag_of(&file, &[]).ok_or("no tag")?;
         assert_ne!(first, second, "a rewrite (here: a new size) is a new tag");
-        std::fs::write(gzip_copy(&file), "GZ")?;
-        let zipped = etag_of(&file, Some(&gzip_copy(&file))).ok_or("no tag")?;
+        let gzip = compressed_copy(&file, Encoding::Gzip);
+        std::fs::write(&gzip, "GZ")?;
+        let zipped = etag_of(&file, std::slice::from_ref(&gzip)).ok_or("no tag")?;
         assert_ne!(zipped, second);
         assert!(zipped.to_str()?.starts_with("W/\""));
-        assert_eq!(etag_of(&dir.path().join("missing"), None), None);
+        let brotli = compressed_copy(&file, Encoding::Brotli);
+        assert_eq!(brotli.file_name().and_then(|n| n.to_str()), Some("app.js.br"));
+        std::fs::write(&brotli, "BR")?;
+        let both = etag_of(&file, &[brotli, gzip]).ok_or("no tag")?;
+        assert_ne!(both, zipped, "a new copy is a new tag");
+        assert_eq!(etag_of(&dir.path().join("missing"), &[]), None);
         Ok(())
     }
 
