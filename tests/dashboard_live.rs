@@ -133,9 +133,11 @@ fn arrow_keys_switch_scenes_in_lecture_mode_within_budget() -> TestResult {
                 timings.push(("metrics, all tables", complete_ms(&browser, "[data-testid=confusion]")?));
             }
         }
-        // The address bar follows, so a reload stays on the scene.
-        let search = browser.run("return location.search;", json!([]))?;
-        if !search.as_str().is_some_and(|s| s.contains("scene=browser") && s.contains("present")) {
+        // The address bar follows (once the scene is painted), so a reload
+        // stays on the scene.
+        let followed = "location.search.includes('scene=browser') && location.search.includes('present')";
+        if browser.wait_for(followed, Duration::from_secs(5)).is_err() {
+            let search = browser.run("return location.search;", json!([]))?;
             return Err(format!("location.search is {search}"));
         }
         Ok(())

@@ -206,7 +206,17 @@ fn App(route: route::Route) -> impl IntoView {
         main: NodeRef::new(),
     };
     ws::connect(state, connection, route.timing);
-    Effect::new(move |_| remember_scene(scene.get()));
+    // The address bar says the scene (and loses the token) at once on
+    // load; after a switch it follows once the new scene is painted
+    // (`replaceState` takes ~8 ms, ~50 on a Pi: off the switch's path).
+    Effect::new(move |loaded: Option<()>| {
+        let now = scene.get();
+        if loaded.is_none() {
+            remember_scene(now);
+        } else {
+            request_animation_frame(move || set_timeout(move || remember_scene(now), Duration::ZERO));
+        }
+    });
     if let Mode::Kiosk { rotate_s } = route.mode {
         set_interval(move || pages.forward(), Duration::from_secs_f64(rotate_s));
     }

@@ -134,17 +134,37 @@ impl StripSlot {
     /// Forgets the drawing and what it was drawn with (the theme's colour
     /// changed): the next [`update`](StripSlot::update) redraws.
     pub fn forget(&mut self) {
+        forget_line_colour();
         *self = StripSlot::default();
     }
 }
 
+thread_local! {
+    /// The theme's line colour, read once for every strip: each read is a
+    /// `getComputedStyle`, which recalculates the page's style when
+    /// anything changed since (on a scene switch, once per strip).
+    static LINE_COLOUR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The theme's `--accent` as `canvas` inherits it (cached until
+/// [`forget_line_colour`]).
 fn line_colour(canvas: &HtmlCanvasElement) -> String {
-    web_sys::window()
+    if let Some(colour) = LINE_COLOUR.with_borrow(Clone::clone) {
+        return colour;
+    }
+    let colour = web_sys::window()
         .and_then(|w| w.get_computed_style(canvas).ok().flatten())
         .and_then(|s| s.get_property_value("--accent").ok())
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| palette::DARK.accent.hex())
+        .unwrap_or_else(|| palette::DARK.accent.hex());
+    LINE_COLOUR.set(Some(colour.clone()));
+    colour
+}
+
+/// Forgets the cached line colour (the theme changed).
+fn forget_line_colour() {
+    LINE_COLOUR.set(None);
 }
 
 /// The channel's kept history as (time, value) pairs, oldest first.

@@ -416,9 +416,17 @@ fn band_label_at(s: &DashboardState, key: &str, t: f64) -> String {
     label.unwrap_or_else(|| "–".into())
 }
 
-fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<> {
+/// A row of the probability table: a model's latest class probabilities
+/// and the share of the episode's windows it got right.
+struct ProbabilityRow {
+    model: String,
+    probs: Vec<(String, f64)>,
+    right: Option<f64>,
+}
+
+fn probabilities(models: &[ProbabilityRow]) -> impl IntoView + use<> {
     let labels: Vec<String> =
-        models.iter().flat_map(|(_, p)| p.probs.iter().map(|(l, _)| l.clone())).fold(Vec::new(), |mut acc, l| {
+        models.iter().flat_map(|row| row.probs.iter().map(|(l, _)| l.clone())).fold(Vec::new(), |mut acc, l| {
             if !acc.contains(&l) {
                 acc.push(l);
             }
@@ -427,11 +435,11 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
     let header = labels.iter().map(|l| view! { <th scope="col">{l.clone()}</th> }).collect_view();
     let rows = models
         .iter()
-        .map(|(name, p)| {
+        .map(|row| {
             let cells = labels
                 .iter()
                 .map(|l| {
-                    let v = p.probs.iter().find(|(k, _)| k == l).map_or(0.0, |(_, v)| *v);
+                    let v = row.probs.iter().find(|(k, _)| k == l).map_or(0.0, |(_, v)| *v);
                     view! {
                         <td class=format!("num {}", palette::heat_class(v))>
                             {format!("{v:.2}")}
@@ -439,10 +447,10 @@ fn probabilities(models: &[(String, ModelPredictions)]) -> impl IntoView + use<>
                     }
                 })
                 .collect_view();
-            let agreement = p.agreement().map_or("–".to_string(), |a| format!("{:.0} %", a * 100.0));
+            let agreement = row.right.map_or("–".to_string(), |a| format!("{:.0} %", a * 100.0));
             view! {
                 <tr data-testid="probability-row">
-                    <th scope="row">{name.clone()}</th>
+                    <th scope="row">{row.model.clone()}</th>
                     {cells}
                     <td class="num">{agreement}</td>
                 </tr>
@@ -529,7 +537,24 @@ pub fn clock(replay: &Replay) -> Option<String> {
 pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Option<usize>) -> impl IntoView {
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
     let picker_open = RwSignal::new(false);
-    let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
+    // Set once the scene has been painted: what is not on its first page
+    // (the probability table) is built then, off the switch's path.
+    let settled = RwSignal::new(false);
+    request_animation_frame(move || {
+        set_timeout(
+            move || {
+                let _ = settled.try_set(true);
+            },
+            std::time::Duration::ZERO,
+        )
+    });
+    // Channels only grow within an episode: a frame compares two numbers
+    // and an id here, and clones no names.
+    let channel_set = Memo::new(move |_| state.with(|s| (s.replay.episode_id.clone(), s.replay.channels.len())));
+    let channels = Memo::new(move |_| {
+        channel_set.track();
+        state.with_untracked(|s| s.replay.channels.clone())
+    });
     // Strips before the user picks: `strips=`, or as many as fit (measured
     // once a second in the paged layout), or the default.
     let count = RwSignal::new(strips.unwrap_or(DEFAULT_STRIPS));
@@ -751,9 +776,17 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                 {class_legend()}
             </Show>
             {move || {
+                // After the scene's first paint: the table is on a later page.
+                if !settled.get() {
+                    return None;
+                }
                 prediction_keys.track();
-                let models: Vec<(String, ModelPredictions)> = state.with_untracked(|s| {
-                    s.predictions.iter().filter(|(_, p)| !p.windows.is_empty()).map(|(k, v)| (k.clone(), v.clone())).collect()
+                let models: Vec<ProbabilityRow> = state.with_untracked(|s| {
+                    s.predictions
+                        .iter()
+                        .filter(|(_, p)| !p.windows.is_empty())
+                        .map(|(k, p)| ProbabilityRow { model: k.clone(), probs: p.probs.clone(), right: p.agreement() })
+                        .collect()
                 });
                 (!models.is_empty()).then(|| probabilities(&models))
             }}
