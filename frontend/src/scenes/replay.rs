@@ -550,11 +550,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
     });
     // Channels only grow within an episode: a frame compares two numbers
     // and an id here, and clones no names.
-    let channel_set = Memo::new(move |_| state.with(|s| (s.replay.episode_id.clone(), s.replay.channels.len())));
-    let channels = Memo::new(move |_| {
-        channel_set.track();
-        state.with_untracked(|s| s.replay.channels.clone())
-    });
+    let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
     // Strips before the user picks: `strips=`, or as many as fit (measured
     // once a second in the paged layout), or the default.
     let count = RwSignal::new(strips.unwrap_or(DEFAULT_STRIPS));
