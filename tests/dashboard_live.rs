@@ -226,11 +226,12 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
     Ok(())
 }
 
-/// The browser scene fetches a model's ONNX file, runs it with tract in a
-/// Web Worker on the replayed windows the server predicted, and its
-/// probabilities equal the server's within 1e-4 — for a tensor model and a
-/// summary model; its runs are published back to the hub as `prediction`
-/// events with `runtime: "browser"`.
+/// The browser scene fetches a model's ONNX file, runs it in a Web Worker
+/// on the replayed windows the server predicted, and its probabilities
+/// equal the server's within 1e-4 — for a tensor model, a summary model
+/// and the trees; then every model of the run, one after the other, side
+/// by side; its runs are published back to the hub as `prediction` events
+/// with `runtime: "browser"`.
 #[test]
 fn in_browser_inference_matches_the_server() -> TestResult {
     let public = cis490_tests::browser::public_dir();
@@ -241,7 +242,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         return Err("no runner bundle in public/runner (run `cargo xtask bundle`)".into());
     }
     let dir = tempfile::tempdir()?;
-    let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn"])?;
+    let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn", "gbt"])?;
     let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
     let frames = cis490_pipeline::producers::replay::frames_of(&ep, row.episode_id.as_str(), row.host_id.as_str());
     let live = cis490_pipeline::producers::predictions::load_run(&run)?;
@@ -279,7 +280,7 @@ fn in_browser_inference_matches_the_server() -> TestResult {
             return Err(format!("the address bar should keep the query without the token: {search}"));
         }
         stream_episode()?;
-        for model in ["cnn-oracle", "mlp-realistic"] {
+        for model in ["cnn-oracle", "mlp-realistic", "gbt-realistic"] {
             browser.run(
                 "const select = document.querySelector('.browser-controls select');
                  select.value = arguments[0]; select.dispatchEvent(new Event('change'));
@@ -325,17 +326,58 @@ fn in_browser_inference_matches_the_server() -> TestResult {
                 .collect();
             windows.len()
         };
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while browser_events() < 80 && std::time::Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        if browser_events() != 80 {
-            return Err(format!("{} browser prediction events reached the hub, expected 80", browser_events()));
-        }
+        let wait_for_events = |expected: usize| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while browser_events() < expected && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            match browser_events() {
+                n if n == expected => Ok(()),
+                n => Err(format!("{n} browser prediction events reached the hub, expected {expected}")),
+            }
+        };
+        wait_for_events(120)?;
         let said = |text: &str| {
             format!("document.querySelector('[data-testid=browser-published]')?.textContent.includes({text:?})")
         };
         browser.wait_for(&said("published 40 windows"), Duration::from_secs(10))?;
+        // Every model of the run, one after the other, on the same windows,
+        // side by side; each is published.
+        browser.run(
+            "const select = document.querySelector('.browser-controls select');
+             select.value = ''; select.dispatchEvent(new Event('change'));
+             document.querySelector('[data-testid=browser-run]').click();",
+            json!([]),
+        )?;
+        browser.wait_for(
+            "document.querySelector('[data-testid=browser-status]')?.dataset.state === 'done'",
+            Duration::from_secs(120),
+        )?;
+        let rows = browser.run(
+            "return [...document.querySelectorAll('[data-testid=browser-row]')].map(r => [r.dataset.model, r.dataset.state,
+               Number(r.querySelector('[data-testid=browser-windows]').textContent),
+               Number(r.querySelector('[data-testid=browser-max-diff]').dataset.value),
+               Number(r.querySelector('[data-testid=browser-first-result]').textContent)]);",
+            json!([]),
+        )?;
+        let rows = rows.as_array().cloned().unwrap_or_default();
+        if rows.len() != 6 {
+            return Err(format!("{} rows for the run's 6 models: {rows:?}", rows.len()));
+        }
+        for row in &rows {
+            let ok = row[1] == "done" && row[2].as_f64() == Some(40.0) && row[3].as_f64().is_some_and(|d| d < 1e-4);
+            if !ok || row[4].as_f64().is_none_or(|ms| ms <= 0.0) {
+                return Err(format!(
+                    "a model of the whole run: {row} (want done, 40 windows, |Δp| < 1e-4, a first-result time)"
+                ));
+            }
+        }
+        figures.push(format!(
+            "every model: first result {}",
+            rows.iter().map(|r| format!("{} {} ms", r[0].as_str().unwrap_or("?"), r[4])).collect::<Vec<_>>().join(", ")
+        ));
+        wait_for_events(240)?;
+        browser.wait_for(&said("published 240 windows of 6 models"), Duration::from_secs(10))?;
         // Without the token the hub refuses, and the page says what to do.
         browser.goto(&format!("http://{addr}/?scene=browser&model=mlp-realistic"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;

@@ -1,17 +1,20 @@
-//! The browser scene: loads a model's `model.onnx` from the backend and runs
-//! it with tract, compiled to WebAssembly, in a Web Worker
+//! The browser scene: loads the run's `model.onnx` files from the backend
+//! and runs them, compiled to WebAssembly, in a Web Worker
 //! (`runner-worker.js` with the separate `runner/` bundle, fetched only
-//! here), on the replayed episode's windows that the server also predicted.
-//! Shows the per-window latency in the browser and how far its
-//! probabilities are from the server's.
+//! here), on the replayed episode's windows that the server also
+//! predicted: every model of the run one after the other on the same
+//! windows (or the one `?model=` names, or the picker's choice). Shows
+//! each model side by side: latency per window, the time to its first
+//! result, and how far its probabilities are from the server's.
 //!
 //! Each window is rebuilt from the replay frames (`Replay::window`), so
 //! the comparison is exact when the page has the episode from its first
-//! frame. When a run ends its windows are published to the hub as
+//! frame. When a model's run ends its windows are published to the hub as
 //! `prediction` events with `runtime: "browser"` (every dashboard then shows
 //! a `<model> (browser)` band and latency).
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -38,22 +41,80 @@ struct WindowResult {
     same_label: bool,
 }
 
-/// One window to run: its end, the model input source and the server's
-/// probabilities for it.
+/// One window every model of a run is given: its end and the model input
+/// source (46 channels × 20 steps and which cells were observed).
 struct WindowJob {
     t_s: f64,
     values: Vec<f32>,
     observed: Vec<u8>,
-    server: Vec<f64>,
-    truth: String,
 }
 
-/// Where a run stands.
+/// Where one model of a run stands.
+#[derive(Debug, Clone, PartialEq)]
+enum RowState {
+    Waiting,
+    Loading,
+    Running { done: usize, total: usize },
+    Done,
+    Failed(String),
+}
+
+impl RowState {
+    fn key(&self) -> &'static str {
+        match self {
+            RowState::Waiting => "waiting",
+            RowState::Loading => "loading",
+            RowState::Running { .. } => "running",
+            RowState::Done => "done",
+            RowState::Failed(_) => "failed",
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            RowState::Waiting => "waiting".into(),
+            RowState::Loading => "loading".into(),
+            RowState::Running { done, total } => format!("{done} of {total}"),
+            RowState::Done => "done".into(),
+            RowState::Failed(message) => format!("failed: {message}"),
+        }
+    }
+
+    fn finished(&self) -> bool {
+        matches!(self, RowState::Done | RowState::Failed(_))
+    }
+}
+
+/// One model's run in the browser: its windows' results, how long its
+/// first result took (from asking for its `model.onnx` to the first
+/// window's probabilities: download, compile and one window) and what
+/// became of publishing it.
+#[derive(Debug, Clone, PartialEq)]
+struct ModelRow {
+    model: String,
+    state: RowState,
+    results: Vec<WindowResult>,
+    first_result_ms: Option<f64>,
+    published: Option<String>,
+}
+
+impl ModelRow {
+    fn waiting(model: &str) -> Self {
+        Self {
+            model: model.into(),
+            state: RowState::Waiting,
+            results: Vec::new(),
+            first_result_ms: None,
+            published: None,
+        }
+    }
+}
+
+/// Where a run of one or all models stands.
 #[derive(Debug, Clone, PartialEq)]
 enum RunState {
     Idle,
-    Loading(String),
-    Running { done: usize, total: usize },
+    Running,
     Done,
     Failed(String),
 }
@@ -62,21 +123,49 @@ impl RunState {
     fn key(&self) -> &'static str {
         match self {
             RunState::Idle => "idle",
-            RunState::Loading(_) => "loading",
-            RunState::Running { .. } => "running",
+            RunState::Running => "running",
             RunState::Done => "done",
             RunState::Failed(_) => "failed",
         }
     }
+}
 
-    fn text(&self) -> String {
-        match self {
-            RunState::Idle => "waits for the server's predictions on a replayed episode.".into(),
-            RunState::Loading(model) => format!("Loading {model} and the tract runner…"),
-            RunState::Running { done, total } => format!("Running: {done} of {total} windows"),
-            RunState::Done => "Done.".into(),
-            RunState::Failed(message) => format!("Failed: {message}"),
+/// The status line: what the run is doing, from its rows.
+fn status_text(state: &RunState, rows: &[ModelRow]) -> String {
+    match state {
+        RunState::Idle => "waits for the server's predictions on a replayed episode.".into(),
+        RunState::Failed(message) => format!("Failed: {message}"),
+        RunState::Running => {
+            let finished = rows.iter().filter(|r| r.state.finished()).count();
+            match rows.iter().find(|r| !r.state.finished()) {
+                Some(row) => {
+                    format!("Running {} ({}); {finished} of {} models done", row.model, row.state.text(), rows.len())
+                }
+                None => format!("{finished} of {} models done", rows.len()),
+            }
         }
+        RunState::Done => {
+            let failed = rows.iter().filter(|r| matches!(r.state, RowState::Failed(_))).count();
+            if failed == 0 { "Done.".into() } else { format!("Done; {failed} of {} models failed.", rows.len()) }
+        }
+    }
+}
+
+/// What became of publishing the run, over its models: `None` until one
+/// was published or refused.
+fn published_text(rows: &[ModelRow]) -> Option<String> {
+    let said: Vec<&str> = rows.iter().filter_map(|r| r.published.as_deref()).collect();
+    let refused = said.iter().find(|t| t.starts_with("not published"));
+    if let Some(refused) = refused {
+        return Some((*refused).to_string());
+    }
+    let windows: usize = rows.iter().filter(|r| r.published.is_some()).map(|r| r.results.len()).sum();
+    match said.len() {
+        0 => None,
+        1 => Some(said[0].to_string()),
+        models => Some(format!(
+            "published {windows} windows of {models} models to the hub (prediction events, runtime browser)"
+        )),
     }
 }
 
@@ -96,11 +185,11 @@ impl Drop for ActiveRun {
     }
 }
 
-/// Which windows a run covered: the model, the episode, how many windows
+/// Which windows a run covered: the models, the episode, how many windows
 /// and the last one's end.
 #[derive(Debug, Clone, PartialEq)]
 struct RunKey {
-    model: String,
+    models: Vec<String>,
     episode: String,
     windows: usize,
     last_t_bits: u64,
@@ -111,8 +200,7 @@ struct RunKey {
 #[derive(Debug, Clone)]
 struct FinishedRun {
     key: RunKey,
-    results: Vec<WindowResult>,
-    outcome: Option<String>,
+    rows: Vec<ModelRow>,
 }
 
 thread_local! {
@@ -127,15 +215,16 @@ fn stop_active_run() {
     drop(active);
 }
 
-/// The windows a run of `model` would cover now: those the server
-/// predicted that the replay history can rebuild.
-fn run_key(s: &DashboardState, model: &str) -> Option<RunKey> {
-    let predictions = s.predictions.get(model)?;
+/// The windows a run of `models` would cover now: those the server
+/// predicted for the first that the replay history can rebuild (every
+/// model of a run is given the same windows).
+fn run_key(s: &DashboardState, models: &[String]) -> Option<RunKey> {
+    let predictions = s.predictions.get(models.first()?)?;
     let mut covered = predictions.windows.iter().filter(|w| s.replay.has_window(w.t_s));
     let first = covered.next()?;
     let (count, last) = covered.fold((1, first.t_s), |(n, _), w| (n + 1, w.t_s));
     Some(RunKey {
-        model: model.to_string(),
+        models: models.to_vec(),
         episode: s.replay.episode_id.clone(),
         windows: count,
         last_t_bits: last.to_bits(),
@@ -154,128 +243,241 @@ fn message(fields: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
-/// Starts a run of `model` on every window the server predicted and the
-/// replay history can rebuild.
-fn start_run(
-    model: String,
+/// Milliseconds since the page's time origin.
+fn now_ms() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
+}
+
+/// The signals a run reports to.
+#[derive(Clone, Copy)]
+struct RunSignals {
     state: RwSignal<DashboardState>,
     status: RwSignal<RunState>,
-    results: RwSignal<Vec<WindowResult>>,
-    publishing: Publishing,
-) {
+    rows: RwSignal<Vec<ModelRow>>,
+}
+
+impl RunSignals {
+    fn row(self, index: usize, change: impl FnOnce(&mut ModelRow)) {
+        self.rows.update(|rows| {
+            if let Some(row) = rows.get_mut(index) {
+                change(row);
+            }
+        });
+    }
+}
+
+/// The model being run: the server's probabilities and the truth of each
+/// window (`None` where the server has no prediction of it there), its
+/// events so far and when its file was asked for.
+struct CurrentModel {
+    index: usize,
+    server: Vec<Option<(Vec<f64>, String)>>,
+    events: Vec<Event>,
+    asked_ms: f64,
+    done: usize,
+    total: usize,
+}
+
+/// A run of several models, one after the other, in one worker, on the
+/// same windows.
+struct Sequence {
+    models: Vec<String>,
+    windows: Vec<WindowJob>,
+    episode: String,
+    key: Option<RunKey>,
+    current: Option<CurrentModel>,
+}
+
+/// Starts a run of `models`, one after the other, on the windows the
+/// server predicted for the first that the replay history can rebuild.
+fn start_run(models: Vec<String>, run: RunSignals) {
     stop_active_run();
-    results.set(Vec::new());
-    let key = state.with_untracked(|s| run_key(s, &model));
-    let windows: Vec<WindowJob> = state.with_untracked(|s| {
-        s.predictions
-            .get(&model)
+    if models.is_empty() {
+        run.status.set(RunState::Failed("no models in the run".into()));
+        return;
+    }
+    let (key, windows, episode) = run.state.with_untracked(|s| {
+        let windows: Vec<WindowJob> = s
+            .predictions
+            .get(&models[0])
             .map(|p| {
                 p.windows
                     .iter()
                     .filter_map(|w| {
                         let (values, observed) = s.replay.window(w.t_s)?;
-                        Some(WindowJob {
-                            t_s: w.t_s,
-                            values,
-                            observed,
-                            server: w.probs.clone(),
-                            truth: w.truth.clone(),
-                        })
+                        Some(WindowJob { t_s: w.t_s, values, observed })
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (run_key(s, &models), windows, s.replay.episode_id.clone())
     });
+    run.rows.set(models.iter().map(|m| ModelRow::waiting(m)).collect());
     if windows.is_empty() {
-        status.set(RunState::Failed(format!(
-            "no server predictions of {model} on the replayed episode yet (replay an episode with --models)"
+        run.status.set(RunState::Failed(format!(
+            "no server predictions of {} on the replayed episode yet (replay an episode with --models)",
+            models[0]
         )));
         return;
     }
-    status.set(RunState::Loading(model.clone()));
-    publishing.outcome.set(None);
+    run.status.set(RunState::Running);
     let options = WorkerOptions::new();
     options.set_type(WorkerType::Module);
     let worker = match Worker::new_with_options("runner-worker.js", &options) {
         Ok(worker) => worker,
         Err(e) => {
-            status.set(RunState::Failed(describe("cannot start the worker", &e)));
+            run.status.set(RunState::Failed(describe("cannot start the worker", &e)));
             return;
         }
     };
-    let total = windows.len();
-    let server: Vec<Vec<f64>> = windows.iter().map(|w| w.server.clone()).collect();
-    let truths: Vec<String> = windows.iter().map(|w| w.truth.clone()).collect();
-    let episode = state.with_untracked(|s| s.replay.episode_id.clone());
-    let mut events: Vec<Event> = Vec::with_capacity(total);
-    let event_model = model.clone();
-    let posted = worker.clone();
-    let mut windows = Some(windows);
-    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
-        let data = event.data();
-        match get(&data, "type").as_string().as_deref() {
-            Some("loaded") => {
-                status.set(RunState::Running { done: 0, total });
-                // Posted once; the inputs are the worker's now.
-                for (id, job) in windows.take().unwrap_or_default().iter().enumerate() {
-                    let run = message(&[
-                        ("type", JsValue::from_str("run")),
-                        ("id", JsValue::from_f64(id as f64)),
-                        ("t_s", JsValue::from_f64(job.t_s)),
-                        ("values", js_sys::Float32Array::from(&job.values[..]).into()),
-                        ("observed", js_sys::Uint8Array::from(&job.observed[..]).into()),
-                    ]);
-                    let _ = posted.post_message(&run);
-                }
-            }
-            Some("result") => {
-                let id = get(&data, "id").as_f64().unwrap_or(-1.0) as usize;
-                let probs: Vec<f64> =
-                    js_sys::Array::from(&get(&data, "probs")).iter().filter_map(|v| v.as_f64()).collect();
-                let Some(reference) = server.get(id) else { return };
-                let max_diff = probs.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
-                let result = WindowResult {
-                    t_s: get(&data, "t_s").as_f64().unwrap_or(f64::NAN),
-                    latency_us: get(&data, "latency_us").as_f64().unwrap_or(f64::NAN),
-                    max_diff: if probs.len() == reference.len() { max_diff } else { f64::INFINITY },
-                    same_label: argmax(&probs) == argmax(reference),
-                };
-                match browser_prediction(&event_model, &episode, &result, &probs, &truths[id]) {
-                    Some(event) => events.push(event),
-                    None => leptos::logging::warn!("cis490: window {id} of the browser run has no usable numbers"),
-                }
-                results.update(|r| r.push(result));
-                let done = results.with_untracked(Vec::len);
-                status.set(if done >= total { RunState::Done } else { RunState::Running { done, total } });
-                if done >= total {
-                    if let Some(key) = key.clone() {
-                        let finished = FinishedRun { key, results: results.get_untracked(), outcome: None };
-                        FINISHED.with(|f| *f.borrow_mut() = Some(finished));
-                    }
-                    publish(std::mem::take(&mut events), publishing);
-                }
-            }
-            Some("error") => {
-                let said = get(&data, "message").as_string();
-                status.set(RunState::Failed(plain_error("the model runner failed", said.as_deref())));
-            }
-            _ => {}
-        }
+    let sequence = Rc::new(RefCell::new(Sequence { models, windows, episode, key, current: None }));
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
+        let (sequence, worker) = (sequence.clone(), worker.clone());
+        move |event: MessageEvent| on_worker_message(&event.data(), &sequence, &worker, run)
     });
     worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     ACTIVE.with(|a| *a.borrow_mut() = Some(ActiveRun { worker: worker.clone(), _on_message: on_message }));
+    begin_model(0, &sequence, &worker, run);
+}
+
+/// Fetches model `index` of the sequence and sends it to the worker; past
+/// the last model, the run is done.
+fn begin_model(index: usize, sequence: &Rc<RefCell<Sequence>>, worker: &Worker, run: RunSignals) {
+    let model = {
+        let mut seq = sequence.borrow_mut();
+        let Some(model) = seq.models.get(index).cloned() else {
+            seq.current = None;
+            seq.windows = Vec::new();
+            if let Some(key) = seq.key.clone() {
+                let finished = FinishedRun { key, rows: run.rows.get_untracked() };
+                FINISHED.with(|f| *f.borrow_mut() = Some(finished));
+            }
+            drop(seq);
+            run.status.set(RunState::Done);
+            return;
+        };
+        let server = run.state.with_untracked(|s| {
+            let predictions = s.predictions.get(&model);
+            seq.windows
+                .iter()
+                .map(|job| {
+                    let window = predictions?.windows.iter().find(|w| w.t_s.to_bits() == job.t_s.to_bits())?;
+                    Some((window.probs.clone(), window.truth.clone()))
+                })
+                .collect::<Vec<_>>()
+        });
+        let total = server.iter().flatten().count();
+        seq.current =
+            Some(CurrentModel { index, server, events: Vec::with_capacity(total), asked_ms: now_ms(), done: 0, total });
+        if total == 0 { None } else { Some(model) }
+    };
+    let Some(model) = model else {
+        run.row(index, |row| {
+            row.state = RowState::Failed("the server has no predictions of it on these windows".into())
+        });
+        return begin_model(index + 1, sequence, worker, run);
+    };
+    run.row(index, |row| row.state = RowState::Loading);
+    let (sequence, worker) = (sequence.clone(), worker.clone());
     spawn_local(async move {
         match fetch::get_bytes(&format!("models/{model}/model.onnx")).await {
             Ok(bytes) => {
-                let load = message(&[("type", JsValue::from_str("load")), ("bytes", bytes.clone().into())]);
+                let load = message(&[
+                    ("type", JsValue::from_str("load")),
+                    ("model_index", JsValue::from_f64(index as f64)),
+                    ("bytes", bytes.clone().into()),
+                ]);
                 let transfer = js_sys::Array::of1(&bytes);
                 if let Err(e) = worker.post_message_with_transfer(&load, &transfer) {
-                    status.set(RunState::Failed(describe("cannot send the model to the worker", &e)));
+                    run.row(index, |row| {
+                        row.state = RowState::Failed(describe("cannot send the model to the worker", &e))
+                    });
+                    begin_model(index + 1, &sequence, &worker, run);
                 }
             }
-            Err(message) => status.set(RunState::Failed(message)),
+            Err(message) => {
+                run.row(index, |row| row.state = RowState::Failed(message));
+                begin_model(index + 1, &sequence, &worker, run);
+            }
         }
     });
+}
+
+/// What the worker says about the current model: loaded (send it the
+/// windows), a window's result, or an error (the model fails, the run
+/// goes on with the next).
+fn on_worker_message(data: &JsValue, sequence: &Rc<RefCell<Sequence>>, worker: &Worker, run: RunSignals) {
+    let Some(index) = sequence.borrow().current.as_ref().map(|c| c.index) else { return };
+    // Answers about an earlier model (windows still queued when it failed).
+    if get(data, "model_index").as_f64() != Some(index as f64) {
+        return;
+    }
+    match get(data, "type").as_string().as_deref() {
+        Some("loaded") => {
+            let seq = sequence.borrow();
+            let Some(current) = seq.current.as_ref() else { return };
+            let total = current.total;
+            run.row(index, |row| row.state = RowState::Running { done: 0, total });
+            for (id, (job, server)) in seq.windows.iter().zip(&current.server).enumerate() {
+                if server.is_none() {
+                    continue;
+                }
+                let message = message(&[
+                    ("type", JsValue::from_str("run")),
+                    ("model_index", JsValue::from_f64(index as f64)),
+                    ("id", JsValue::from_f64(id as f64)),
+                    ("t_s", JsValue::from_f64(job.t_s)),
+                    ("values", js_sys::Float32Array::from(&job.values[..]).into()),
+                    ("observed", js_sys::Uint8Array::from(&job.observed[..]).into()),
+                ]);
+                let _ = worker.post_message(&message);
+            }
+        }
+        Some("result") => {
+            let id = get(data, "id").as_f64().unwrap_or(-1.0) as usize;
+            let probs: Vec<f64> = js_sys::Array::from(&get(data, "probs")).iter().filter_map(|v| v.as_f64()).collect();
+            let mut seq = sequence.borrow_mut();
+            let Sequence { models, episode, current, .. } = &mut *seq;
+            let Some(current) = current.as_mut() else { return };
+            let Some(Some((reference, truth))) = current.server.get(id) else { return };
+            let max_diff = probs.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+            let result = WindowResult {
+                t_s: get(data, "t_s").as_f64().unwrap_or(f64::NAN),
+                latency_us: get(data, "latency_us").as_f64().unwrap_or(f64::NAN),
+                max_diff: if probs.len() == reference.len() { max_diff } else { f64::INFINITY },
+                same_label: argmax(&probs) == argmax(reference),
+            };
+            let model = &models[index];
+            match browser_prediction(model, episode, &result, &probs, truth) {
+                Some(event) => current.events.push(event),
+                None => leptos::logging::warn!("cis490: window {id} of {model}'s browser run has no usable numbers"),
+            }
+            current.done += 1;
+            let (done, total) = (current.done, current.total);
+            let first_ms = (done == 1).then(|| now_ms() - current.asked_ms);
+            run.row(index, |row| {
+                row.results.push(result);
+                if let Some(ms) = first_ms {
+                    row.first_result_ms = Some(ms);
+                }
+                row.state = if done >= total { RowState::Done } else { RowState::Running { done, total } };
+            });
+            if done >= total {
+                let events = std::mem::take(&mut current.events);
+                drop(seq);
+                publish(events, index, run);
+                begin_model(index + 1, sequence, worker, run);
+            }
+        }
+        Some("error") => {
+            let said = get(data, "message").as_string();
+            // The model's first error ends it; the rest of its answers are ignored.
+            sequence.borrow_mut().current = None;
+            run.row(index, |row| row.state = RowState::Failed(plain_error("the model runner failed", said.as_deref())));
+            begin_model(index + 1, sequence, worker, run);
+        }
+        _ => {}
+    }
 }
 
 /// The `prediction` event of one browser-run window (`runtime: "browser"`);
@@ -297,17 +499,11 @@ fn browser_prediction(model: &str, episode: &str, result: &WindowResult, probs: 
     }))
 }
 
-/// What became of the last publication of a run (shown on the page).
-#[derive(Clone, Copy)]
-struct Publishing {
-    outcome: RwSignal<Option<String>>,
-}
-
-/// Publishes the run's predictions to the hub, so every dashboard sees the
-/// browser's run, with the page's token (`?token=`); the outcome is shown
-/// (a hub started with a token refuses a page opened without one; the run
-/// stays on this page).
-fn publish(events: Vec<Event>, publishing: Publishing) {
+/// Publishes a model's browser run to the hub, so every dashboard sees
+/// it, with the page's token (`?token=`); what became of it is shown on
+/// its row (a hub started with a token refuses a page opened without one;
+/// the run stays on this page).
+fn publish(events: Vec<Event>, index: usize, run: RunSignals) {
     if events.is_empty() {
         return;
     }
@@ -321,11 +517,15 @@ fn publish(events: Vec<Event>, publishing: Publishing) {
             leptos::logging::warn!("cis490: browser predictions {outcome}");
         }
         FINISHED.with(|f| {
-            if let Some(finished) = f.borrow_mut().as_mut() {
-                finished.outcome = Some(outcome.clone());
+            if let Some(row) = f.borrow_mut().as_mut().and_then(|finished| finished.rows.get_mut(index)) {
+                row.published = Some(outcome.clone());
             }
         });
-        publishing.outcome.set(Some(outcome));
+        let _ = run.rows.try_update(|rows| {
+            if let Some(row) = rows.get_mut(index) {
+                row.published = Some(outcome);
+            }
+        });
     });
 }
 
@@ -351,25 +551,51 @@ fn model_names(body: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The value of the model picker's "every model" choice.
+const ALL_MODELS: &str = "";
+
+/// One model's row of the results table.
+fn result_row(row: &ModelRow) -> impl IntoView + use<> {
+    let latencies: Vec<f64> = row.results.iter().map(|r| r.latency_us).collect();
+    let q = |p: f64| chart::quantile(&latencies, p).map_or("–".into(), |v| format!("{v:.0}"));
+    let max_diff = row.results.iter().map(|r| r.max_diff).fold(0.0, f64::max);
+    let agreement = (!row.results.is_empty())
+        .then(|| row.results.iter().filter(|r| r.same_label).count() as f64 / row.results.len() as f64);
+    let first = row.first_result_ms.map_or("–".into(), |ms| format!("{ms:.0}"));
+    let diff = if row.results.is_empty() { "–".to_string() } else { format!("{max_diff:.1e}") };
+    view! {
+        <tr data-testid="browser-row" data-model=row.model.clone() data-state=row.state.key()>
+            <th scope="row">{row.model.clone()}</th>
+            <td class="num" data-testid="browser-windows">{row.results.len()}</td>
+            <td class="num" data-testid="browser-latency-p50">{q(0.5)}</td>
+            <td class="num">{q(0.95)}</td>
+            <td class="num" data-testid="browser-first-result">{first}</td>
+            <td class="num" data-testid="browser-max-diff" data-value=format!("{max_diff:e}")>{diff}</td>
+            <td class="num" data-testid="browser-agreement">
+                {agreement.map_or("–".into(), |a| format!("{:.0} %", a * 100.0))}
+            </td>
+            <td class="muted">{row.state.text()}</td>
+            <td>{(!latencies.is_empty()).then(|| latency_histogram(&latencies))}</td>
+        </tr>
+    }
+}
+
 /// The browser scene.
 #[component]
 pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Option<String>) -> impl IntoView {
-    let publishing = Publishing { outcome: RwSignal::new(None) };
     let models = RwSignal::new(Vec::<String>::new());
-    let selected = RwSignal::new(model);
+    // `?model=` runs that model; without it every model of the run.
+    let selected = RwSignal::new(model.unwrap_or_else(|| ALL_MODELS.to_string()));
     let status = RwSignal::new(RunState::Idle);
-    let results = RwSignal::new(Vec::<WindowResult>::new());
+    let rows = RwSignal::new(Vec::<ModelRow>::new());
+    let run = RunSignals { state, status, rows };
+    let chosen = move || {
+        let picked = selected.get_untracked();
+        if picked == ALL_MODELS { models.get_untracked() } else { vec![picked] }
+    };
     spawn_local(async move {
         match fetch::get_text("api/models").await {
-            Ok((200, body)) => {
-                let names = model_names(&body);
-                if selected.get_untracked().is_none() {
-                    // A quick one first: the trees are slow in tract.
-                    let first = names.iter().find(|n| n.starts_with("mlp")).or(names.first()).cloned();
-                    selected.set(first);
-                }
-                models.set(names);
-            }
+            Ok((200, body)) => models.set(model_names(&body)),
             Ok((code, body)) => status.set(RunState::Failed(match access::refusal(code, fetch::has_token()) {
                 Some(why) => why.to_string(),
                 None => format!("api/models: HTTP {code}: {body}"),
@@ -377,35 +603,33 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
             Err(message) => status.set(RunState::Failed(message)),
         }
     });
-    // Start by itself (a kiosk has no button) once the server's
-    // predictions of the chosen model have arrived, unless this page has
-    // already run that model on the same windows: then show that run.
+    // Start by itself (a kiosk has no button) once the models are known and
+    // the server's predictions of the first have arrived, unless this page
+    // has already run them on the same windows: then show that run.
     Effect::new(move |_| {
-        let Some(model) = selected.get() else { return };
+        selected.track();
+        if models.with(Vec::is_empty) {
+            return;
+        }
         // Once a run started (or failed) nothing starts by itself: checked
         // before the state is read, so replay frames stop re-running this.
         if status.with_untracked(|st| *st != RunState::Idle) {
             return;
         }
-        let Some(key) = state.with(|s| run_key(s, &model)) else { return };
+        let wanted = chosen();
+        let Some(key) = state.with(|s| run_key(s, &wanted)) else { return };
         let earlier = FINISHED.with(|f| f.borrow().as_ref().filter(|run| run.key == key).cloned());
         match earlier {
-            Some(run) => {
-                results.set(run.results);
-                publishing.outcome.set(run.outcome);
+            Some(finished) => {
+                rows.set(finished.rows);
                 status.set(RunState::Done);
             }
-            None => start_run(model, state, status, results, publishing),
+            None => start_run(wanted, run),
         }
     });
     // Leaving the scene stops a run in progress and frees its worker.
     on_cleanup(stop_active_run);
-    let run = move |_| {
-        if let Some(model) = selected.get_untracked() {
-            start_run(model, state, status, results, publishing);
-        }
-    };
-    let outcome = publishing.outcome;
+    let run_now = move |_| start_run(chosen(), run);
     view! {
         <section class="panel wide browser" data-testid="scene-browser">
             <h2>"In-browser inference"</h2>
@@ -415,9 +639,10 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
                         <div class="browser-controls">
                             <select
                                 aria-label="Model"
-                                on:change=move |ev| selected.set(Some(event_target_value(&ev)))
-                                prop:value=move || selected.get().unwrap_or_default()
+                                on:change=move |ev| selected.set(event_target_value(&ev))
+                                prop:value=move || selected.get()
                             >
+                                <option value=ALL_MODELS>"every model"</option>
                                 {move || {
                                     models
                                         .get()
@@ -426,18 +651,17 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
                                         .collect_view()
                                 }}
                             </select>
-                            <button class="tab" data-testid="browser-run" on:click=run>
+                            <button class="tab" data-testid="browser-run" on:click=run_now>
                                 "Run in this browser"
                             </button>
                         </div>
                     }
                 })}
             <p class="muted" data-testid="browser-status" data-state=move || status.with(RunState::key)>
-                {move || format!("{} {}", selected.get().unwrap_or_default(), status.with(RunState::text))}
+                {move || rows.with(|r| status.with(|st| status_text(st, r)))}
             </p>
             {move || {
-                outcome
-                    .get()
+                rows.with(|r| published_text(r))
                     .map(|text| {
                         let refused = text.starts_with("not published");
                         view! {
@@ -448,44 +672,33 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
                     })
             }}
             {move || {
-                let all = results.get();
+                let all = rows.get();
                 if all.is_empty() {
                     return ().into_any();
                 }
-                let latencies: Vec<f64> = all.iter().map(|r| r.latency_us).collect();
-                let max_diff = all.iter().map(|r| r.max_diff).fold(0.0, f64::max);
-                let agreement = all.iter().filter(|r| r.same_label).count() as f64 / all.len() as f64;
-                let q = |p: f64| chart::quantile(&latencies, p).map_or("–".into(), |v| format!("{v:.0}"));
-                let last_t = all.iter().map(|r| r.t_s).fold(f64::NAN, f64::max);
+                let last_t = all.iter().flat_map(|r| r.results.iter().map(|w| w.t_s)).fold(f64::NAN, f64::max);
+                let body = all.iter().map(result_row).collect_view();
                 view! {
                     <figure class="chart">
-                        <table class="perf-table">
+                        <table class="perf-table browser-table">
                             <thead>
                                 <tr>
+                                    <th>"model"</th>
                                     <th>"windows"</th>
                                     <th>"p50 µs"</th>
                                     <th>"p95 µs"</th>
+                                    <th title="from asking for the model file to its first window's probabilities">"first result ms"</th>
                                     <th>"max |Δp| vs server"</th>
                                     <th>"same label"</th>
+                                    <th>"state"</th>
                                     <th>"latency histogram"</th>
                                 </tr>
                             </thead>
-                            <tbody>
-                                <tr>
-                                    <td class="num" data-testid="browser-windows">{all.len()}</td>
-                                    <td class="num" data-testid="browser-latency-p50">{q(0.5)}</td>
-                                    <td class="num">{q(0.95)}</td>
-                                    <td class="num" data-testid="browser-max-diff" data-value=format!("{max_diff:e}")>
-                                        {format!("{max_diff:.1e}")}
-                                    </td>
-                                    <td class="num" data-testid="browser-agreement">{format!("{:.0} %", agreement * 100.0)}</td>
-                                    <td>{latency_histogram(&latencies)}</td>
-                                </tr>
-                            </tbody>
+                            <tbody>{body}</tbody>
                         </table>
                         <figcaption>
                             {format!(
-                                "tract in a Web Worker on this page, windows up to t = {last_t:.1} s: latency per window, and the largest difference from the server's probabilities"
+                                "Each model in a Web Worker on this page, one after the other, on the same windows up to t = {last_t:.1} s: latency per window, time to the first result, and the largest difference from the server's probabilities"
                             )}
                         </figcaption>
                     </figure>
