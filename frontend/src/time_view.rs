@@ -106,9 +106,40 @@ pub fn nearest_frame(times: &VecDeque<f64>, t: f64, max_gap_s: f64) -> Option<us
         .filter(|i| (times[*i] - t).abs() <= max_gap_s)
 }
 
+/// The transform that brings `t0` of the shown range `(t0, t1)` to the
+/// left edge of a track laid out in episode time from 0 (`t1 - t0`
+/// seconds across the plot), in whole device pixels of a plot
+/// `plot_device_px` wide at `pixel_ratio` (the strips scroll by whole
+/// pixels too): a frame that moves the view by less than a pixel gives the
+/// same transform, and restyles nothing. Until the width is known
+/// (`plot_device_px` 0), a share of the track's width.
+pub fn track_shift((t0, t1): (f64, f64), plot_device_px: f64, pixel_ratio: f64) -> String {
+    let share = -t0 / (t1 - t0).max(1e-3);
+    if plot_device_px > 0.0 && pixel_ratio > 0.0 {
+        let px = (share * plot_device_px).round() / pixel_ratio;
+        format!("translateX({:.3}px)", if px == 0.0 { 0.0 } else { px })
+    } else {
+        format!("translateX({:.4}%)", share * 100.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracks_move_by_whole_device_pixels() {
+        // 600 s across 500 px: a 0.5 s frame is 0.42 px.
+        assert_eq!(track_shift((0.0, 600.0), 500.0, 1.0), "translateX(0.000px)");
+        assert_eq!(track_shift((0.5, 600.5), 500.0, 1.0), "translateX(0.000px)", "under half a pixel: no change");
+        assert_eq!(track_shift((1.0, 601.0), 500.0, 1.0), "translateX(-1.000px)");
+        assert_eq!(track_shift((60.0, 660.0), 500.0, 1.0), "translateX(-50.000px)");
+        // A high-density screen rounds to its own pixels.
+        assert_eq!(track_shift((1.0, 601.0), 1000.0, 2.0), "translateX(-1.000px)");
+        assert_eq!(track_shift((0.4, 600.4), 1000.0, 2.0), "translateX(-0.500px)");
+        // Not measured yet: a share of the track.
+        assert_eq!(track_shift((60.0, 660.0), 0.0, 1.0), "translateX(-10.0000%)");
+    }
 
     const HISTORY: (f64, f64) = (30.0, 630.0);
 

@@ -32,7 +32,7 @@ use crate::route::DEFAULT_STRIPS;
 use crate::state::{DashboardState, ModelPredictions, Replay};
 use crate::strip_canvas::{SizeWatch, StripSlot, pixel_ratio, shown_range, watch_size};
 use crate::theme::ThemeChanges;
-use crate::time_view::{PRESETS, TimeView, nearest_frame};
+use crate::time_view::{PRESETS, TimeView, nearest_frame, track_shift};
 use crate::units::{channel_unit, with_unit};
 
 const BAND_H: f64 = 14.0;
@@ -166,7 +166,8 @@ fn strip(state: RwSignal<DashboardState>, channel: String, view: RwSignal<TimeVi
 
 /// One label band (`truth` or a model's predictions) over the strips'
 /// time axis: the SVG's viewBox is in seconds, so a frame moves the band
-/// (one transform, `band_shift`) and changes nothing inside it. A rect is
+/// (one transform, `time_view::track_shift`, in whole pixels) and
+/// changes nothing inside it. A rect is
 /// a run of one class (windows of one class joined, drawn in order, so
 /// what a later window says covers the overlap as before), named on the
 /// band by a label placed by the `--span` and `--t0c` the bands share
@@ -196,8 +197,8 @@ fn band(
             }
         }
     });
-    // In episode seconds from 0; a frame moves the band by `--shift`
-    // (`band_axis`), the viewBox changes only with the span.
+    // In episode seconds from 0; a frame moves the band by the shared
+    // `shift` (a transform), the viewBox changes only with the span.
     let view_box = Memo::new(move |_| {
         let span = range.with(|(t0, t1)| t1 - t0);
         format!("0 0 {span:.2} {BAND_H}")
@@ -262,24 +263,22 @@ fn band_axis((t0, t1): (f64, f64)) -> String {
     format!("--span:{span:.2};--t0c:{t0c:.2}")
 }
 
-/// The transform that brings `t0` to the left edge of a band's track (in
-/// episode seconds, `span` across the plot): set per frame on each band's
-/// SVG and names, so a frame restyles those and nothing inside them.
-fn band_shift((t0, t1): (f64, f64)) -> String {
-    format!("translateX({:.4}%)", -t0 / (t1 - t0).max(1e-3) * 100.0)
-}
-
 /// The time axis under the bands: ticks in seconds since the episode
 /// start, as many as the axis' width holds, and the pointer's frame time.
 /// The ticks sit on a track placed at time 0 (each at `t / span` of the
 /// axis' width); a frame only moves the track (one `transform`, no
 /// layout), ticks are added and dropped when they enter and leave.
-fn time_axis(range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
+fn time_axis(
+    range: Memo<(f64, f64)>,
+    shift: Memo<String>,
+    plot_device_px: RwSignal<f64>,
+    cursor: Cursor,
+) -> impl IntoView {
     let axis_ref = NodeRef::<leptos::html::Div>::new();
-    let width_px = RwSignal::new(0.0f64);
+    let width_px = Memo::new(move |_| plot_device_px.get() / pixel_ratio());
     let watch = StoredValue::new_local(None::<SizeWatch>);
     axis_ref.on_load(move |axis| {
-        watch.set_value(watch_size(&axis, move |(w, _)| width_px.set(f64::from(w) / pixel_ratio())));
+        watch.set_value(watch_size(&axis, move |(w, _)| plot_device_px.set(f64::from(w))));
     });
     on_cleanup(move || watch.update_value(|w| drop(w.take())));
     let max_ticks = Memo::new(move |_| ((width_px.get() / TIME_TICK_PX) as usize).clamp(2, 12));
@@ -288,12 +287,11 @@ fn time_axis(range: Memo<(f64, f64)>, cursor: Cursor) -> impl IntoView {
         time_ticks(t0, t1, max_ticks.get())
     });
     let span = Memo::new(move |_| range.with(|(t0, t1)| t1 - t0));
-    let track_shift = move || range.with(|(t0, t1)| format!("translateX({:.3}%)", -t0 / (t1 - t0) * 100.0));
     view! {
         <div class="band-row time-axis-row" data-testid="time-axis">
             <span class="band-label muted">"time"</span>
             <div class="time-axis plot-area" node_ref=axis_ref>
-                <div class="time-track" style:transform=track_shift>
+                <div class="time-track" style:transform=move || shift.get()>
                     <For each=move || ticks.get() key=|tick| tick.value.to_bits() let:tick>
                         {
                             let t = tick.value;
@@ -628,7 +626,11 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
     let view = RwSignal::new(TimeView::AUTO);
     let range = Memo::new(move |_| state.with(|s| shown_range(&s.replay, view.get())));
     let bands_axis = Memo::new(move |_| band_axis(range.get()));
-    let shift = Memo::new(move |_| band_shift(range.get()));
+    // The plots' width in device pixels (all share the grid's column),
+    // from the time axis' ResizeObserver; every band and the axis move by
+    // the same whole-pixel shift.
+    let plot_device_px = RwSignal::new(0.0f64);
+    let shift = Memo::new(move |_| track_shift(range.get(), plot_device_px.get(), pixel_ratio()));
     let episode = Memo::new(move |_| state.with(|s| s.replay.episode_id.clone()));
     Effect::new(move |previous: Option<String>| {
         let now = episode.get();
@@ -764,7 +766,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
                         {band(state, key, range, shift, prediction_keys, cursor)}
                     </For>
                     <Show when=move || title.with(Option::is_some)>
-                        {time_axis(range, cursor)}
+                        {time_axis(range, shift, plot_device_px, cursor)}
                     </Show>
                 </div>
             </div>
