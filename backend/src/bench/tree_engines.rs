@@ -45,9 +45,14 @@ pub fn compare(
     let len: usize = dims.iter().product();
     let x = inputs(len);
     let shape = |batch: usize| [&[batch][..], dims].concat();
-    let by_trees = OnnxRunner::new(bytes, &shape(64)).map_err(tool)?.probabilities(&x).map_err(tool)?;
+    let runner = OnnxRunner::new(bytes, &shape(64)).map_err(tool)?;
+    let by_trees = runner.probabilities(&x).map_err(tool)?;
+    let size = runner
+        .tree_ensemble()
+        .map(|t| format!("{} trees, {} nodes, depth ≤ {}", t.trees(), t.nodes(), t.depth()))
+        .unwrap_or_default();
     println!();
-    println!("{name}: the same file on three engines, one core, µs per window");
+    println!("{name} ({size}): the same file on three engines, one core, µs per window");
     super::neural::print_header();
     trees.print();
     let tract_single = OnnxRunner::with_tract(bytes, &shape(1)).map_err(tool)?;

@@ -126,6 +126,14 @@ impl OnnxRunner {
         }
     }
 
+    /// The compiled tree ensemble when [`OnnxRunner::engine`] is `"trees"`.
+    pub fn tree_ensemble(&self) -> Option<&TreeEnsemble> {
+        match &self.engine {
+            Engine::Trees(trees) => Some(trees),
+            Engine::Tract(_) => None,
+        }
+    }
+
     /// Class probabilities (`batch × 7`, row-major) for `x` laid out as
     /// `shape` (row-major).
     pub fn probabilities(&self, x: &[f32]) -> Result<Vec<f32>, OnnxError> {

@@ -103,9 +103,9 @@ const MISSING_TRUE: u32 = 0b1000;
 const FEATURE_SHIFT: u32 = 4;
 const LEAF: u32 = Mode::Leaf as u32;
 
-/// One compiled node (16 bytes). A branch: `op` = feature << 4 | missing
-/// flag | mode, `next` = [false child, true child]; a leaf: mode `LEAF`,
-/// `next` = the range of its class weights.
+/// One compiled node (16 bytes): `op` = feature << 4 | missing flag |
+/// mode, `next` = [false child, true child]. A leaf (mode `LEAF`, feature 0)
+/// is its own two children, so a walk that reaches it early stays there.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Node {
     op: u32,
@@ -120,11 +120,26 @@ struct Vote {
     weight: f64,
 }
 
+/// Trees walked side by side: their walks are independent, so the CPU
+/// overlaps their memory loads.
+const LANES: usize = 8;
+
+/// [`LANES`] consecutive trees and the most steps any of them needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Group {
+    first: u32,
+    len: u32,
+    depth: u32,
+}
+
 /// A compiled `TreeEnsembleClassifier`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TreeEnsemble {
     nodes: Vec<Node>,
     roots: Vec<u32>,
+    groups: Vec<Group>,
+    /// Node `i`'s votes are `votes[vote_start[i]..vote_start[i + 1]]`.
+    vote_start: Vec<u32>,
     votes: Vec<Vote>,
     base: Vec<f64>,
     labels: Vec<i64>,
@@ -336,6 +351,16 @@ impl TreeEnsemble {
         self.roots.len()
     }
 
+    /// Number of nodes, branches and leaves.
+    pub fn nodes(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// The most comparisons on a path from a root to a leaf.
+    pub fn depth(&self) -> usize {
+        self.groups.iter().map(|g| g.depth as usize).max().unwrap_or(0)
+    }
+
     /// The post-transform applied to the scores.
     pub fn post_transform(&self) -> PostTransform {
         self.transform
@@ -366,36 +391,41 @@ impl TreeEnsemble {
     /// votes, summed in tree order.
     fn scores(&self, row: &[f32], scores: &mut [f64]) {
         scores.copy_from_slice(&self.base);
-        for &root in &self.roots {
-            let leaf = self.leaf(row, root as usize);
-            for vote in &self.votes[leaf.next[0] as usize..leaf.next[1] as usize] {
-                scores[vote.class] += vote.weight;
+        for group in &self.groups {
+            let (first, len) = (group.first as usize, group.len as usize);
+            let mut at = [self.roots[first]; LANES];
+            at[..len].copy_from_slice(&self.roots[first..first + len]);
+            // Fixed steps, no branch on the path: leaves are their own children.
+            for _ in 0..group.depth {
+                for a in &mut at {
+                    *a = self.step(row, *a);
+                }
+            }
+            for &leaf in &at[..len] {
+                let range = self.vote_start[leaf as usize] as usize..self.vote_start[leaf as usize + 1] as usize;
+                for vote in &self.votes[range] {
+                    scores[vote.class] += vote.weight;
+                }
             }
         }
     }
 
-    /// The leaf a row reaches from `root`.
-    #[inline]
-    fn leaf(&self, row: &[f32], root: usize) -> &Node {
-        let mut node = &self.nodes[root];
-        loop {
-            let mode = node.op & MODE_BITS;
-            if mode == LEAF {
-                return node;
-            }
-            let x = row[(node.op >> FEATURE_SHIFT) as usize];
-            let t = node.threshold;
-            let holds = match mode {
-                0 => x <= t,
-                1 => x < t,
-                2 => x >= t,
-                3 => x > t,
-                4 => x == t,
-                _ => x != t,
-            };
-            let go_true = holds | (node.op & MISSING_TRUE != 0 && x.is_nan());
-            node = &self.nodes[node.next[usize::from(go_true)] as usize];
-        }
+    /// The node after `at` for `row`.
+    #[inline(always)]
+    fn step(&self, row: &[f32], at: u32) -> u32 {
+        let node = &self.nodes[at as usize];
+        let x = row[(node.op >> FEATURE_SHIFT) as usize];
+        let t = node.threshold;
+        let holds = match node.op & MODE_BITS {
+            0 => x <= t,
+            1 => x < t,
+            2 => x >= t,
+            3 => x > t,
+            4 => x == t,
+            _ => x != t,
+        };
+        let go_true = holds | (node.op & MISSING_TRUE != 0 && x.is_nan());
+        node.next[usize::from(go_true)]
     }
 
     fn transform(&self, scores: &mut [f64]) {
@@ -554,22 +584,27 @@ fn build(lists: &NodeLists, classes: &ClassLists, n_classes: usize, width: usize
     let mut votes: Vec<Vote> = Vec::with_capacity(classes.class_ids.len());
     let mut roots = Vec::with_capacity(trees.len());
     let mut compiled_at = vec![u32::MAX; n];
-    let mut stack: Vec<usize> = Vec::new();
+    let mut vote_start: Vec<u32> = Vec::with_capacity(n + 1);
+    let mut depths: Vec<u32> = Vec::with_capacity(trees.len());
+    let mut stack: Vec<(usize, u32)> = Vec::new();
     for (t, &root) in roots_at.iter().enumerate() {
         roots.push(nodes.len() as u32);
-        stack.push(root);
-        while let Some(i) = stack.pop() {
+        depths.push(0);
+        stack.push((root, 0));
+        while let Some((i, depth)) = stack.pop() {
             if compiled_at[i] != u32::MAX {
                 return Err(bad(
                     CHILDREN,
                     format!("tree {} reaches node {} twice (a cycle)", trees[t], lists.node_ids[i]),
                 ));
             }
-            compiled_at[i] = nodes.len() as u32;
+            let at = nodes.len() as u32;
+            compiled_at[i] = at;
+            vote_start.push(votes.len() as u32);
+            depths[t] = depths[t].max(depth);
             nodes.push(if lists.modes[i] == Mode::Leaf {
-                let start = votes.len() as u32;
                 votes.extend_from_slice(&votes_of[i]);
-                Node { op: LEAF, threshold: 0.0, next: [start, votes.len() as u32] }
+                Node { op: LEAF, threshold: 0.0, next: [at, at] }
             } else {
                 let missing = lists.missing.get(i).is_some_and(|m| *m != 0);
                 let feature = lists.features[i] as u32; // checked above: below width ≤ 2^28
@@ -581,8 +616,8 @@ fn build(lists: &NodeLists, classes: &ClassLists, n_classes: usize, width: usize
             });
             if lists.modes[i] != Mode::Leaf {
                 // True child popped first, so it follows its parent.
-                stack.push(children[i][0]);
-                stack.push(children[i][1]);
+                stack.push((children[i][0], depth + 1));
+                stack.push((children[i][1], depth + 1));
             }
         }
     }
@@ -599,9 +634,20 @@ fn build(lists: &NodeLists, classes: &ClassLists, n_classes: usize, width: usize
             nodes[at].next = [compiled_at[children[i][0]], compiled_at[children[i][1]]];
         }
     }
+    vote_start.push(votes.len() as u32);
+    let groups = (0..roots.len())
+        .step_by(LANES)
+        .map(|first| {
+            let len = LANES.min(roots.len() - first);
+            let depth = depths[first..first + len].iter().copied().max().unwrap_or(0);
+            Group { first: first as u32, len: len as u32, depth }
+        })
+        .collect();
     Ok(TreeEnsemble {
         nodes,
         roots,
+        groups,
+        vote_start,
         votes,
         base: Vec::new(),
         labels: Vec::new(),
