@@ -375,7 +375,8 @@ impl TreeEnsemble {
             return Err(OnnxError::Input { got: x.len(), expected, shape: vec![rows, self.width] });
         }
         let classes = self.classes();
-        let mut out = vec![0.0f32; rows * classes];
+        let size = rows.checked_mul(classes).ok_or_else(|| bad("classlabels_int64s", "batch × classes overflows"))?;
+        let mut out = vec![0.0f32; size];
         let mut scores = vec![0.0f64; classes];
         for (row, out) in x.chunks_exact(self.width).zip(out.chunks_exact_mut(classes)) {
             self.scores(row, &mut scores);
