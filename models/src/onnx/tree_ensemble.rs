@@ -3,12 +3,14 @@
 //! it runs in wasm32 too).
 //!
 //! [`TreeEnsemble::from_node`] checks every attribute and compiles the trees
-//! into one flat node array (each tree's nodes in depth-first order, a
-//! branch holding its feature, threshold, comparison, missing-value
-//! direction and its two children's indices; a leaf the range of its class
-//! weights). Evaluation walks each tree from its root with one comparison
-//! per level, sums the leaf weights per class in `f64` in tree order, adds
-//! `base_values` and applies `post_transform`, as onnxruntime does:
+//! into one flat array of 16-byte nodes (each tree's nodes in depth-first
+//! order, a branch holding its feature, comparison, missing-value
+//! direction, threshold and its two children's indices; a leaf is its own
+//! two children, its class weights kept aside). Evaluation walks eight
+//! trees side by side for as many steps as the deepest of them needs (no
+//! branch on the path, the eight walks' loads overlap), sums the reached
+//! leaves' weights per class in `f64` in tree order, adds `base_values` and
+//! applies `post_transform`, as onnxruntime does:
 //!
 //! - a branch goes to its true child when `x <mode> threshold` holds
 //!   (`BRANCH_LEQ` `<=`, `BRANCH_LT` `<`, `BRANCH_GTE` `>=`, `BRANCH_GT` `>`,
@@ -23,7 +25,8 @@
 //! [`MAX_CLASS_WEIGHTS`], [`MAX_CLASSES`]), children must be nodes of the
 //! same tree, every tree has one root from which each of its nodes is
 //! reached exactly once (no cycle, no shared node), and branch features are
-//! below the input width; any violation is an [`OnnxError::TreeAttribute`]
+//! below the input width (so a window costs at most eight steps per node);
+//! any violation is an [`OnnxError::TreeAttribute`]
 //! naming the attribute. What the evaluator does not implement (PROBIT, the
 //! `*_as_tensor` doubles, string labels, two classes or fewer, whose
 //! onnxruntime semantics differ) is reported by [`compile`] as
