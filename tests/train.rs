@@ -26,7 +26,8 @@ fn val_ids(opts: &TrainOptions) -> Result<std::collections::BTreeSet<String>, Bo
 
 /// Every model × variant trains and loads; every exported `model.onnx`
 /// runs in tract with the native model's probabilities (within 1e-4) on the
-/// split's validation windows and carries the checkpoint's facts; then
+/// split's validation windows, the trees' also on the compact evaluator
+/// (within 1e-5), and carries the checkpoint's facts; then
 /// onnxruntime opens every file and agrees with tract
 /// (`tests/python/check_onnx.py`, when `CIS490_PYTHON` is set).
 #[test]
@@ -56,6 +57,14 @@ fn all_six_architectures_train_export_and_agree_in_tract_and_onnxruntime() -> Te
         assert_eq!(native.len(), via_tract.len());
         let worst = native.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst <= 1e-4, "{name}: tract differs from the native model by {worst}");
+        // What the replay, the bench and the browser run: the trees on the compact evaluator.
+        let runner = cis490_models::onnx::OnnxRunner::new(&bytes, &shape)?;
+        assert_eq!(runner.engine(), if t.model == "gbt" { "trees" } else { "tract" }, "{name}");
+        if runner.engine() == "trees" {
+            let by_trees = runner.probabilities(&table.x)?;
+            let worst = native.iter().zip(&by_trees).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= 1e-5, "{name}: the tree evaluator differs from hessboost by {worst}");
+        }
         let meta: std::collections::BTreeMap<_, _> = cis490_models::onnx::metadata(&bytes)?.into_iter().collect();
         assert_eq!(meta.get("schema_hash"), Some(&header.schema_hash));
         assert_eq!(meta.get("architecture"), Some(&t.model));

@@ -456,7 +456,7 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 40)]
         steps: usize,
     },
-    /// tract inference latency per window for every model of a training run.
+    /// Inference latency per window for every model of a training run (trees: also on tract and onnxruntime).
     Inference {
         /// The run folder written by `cis490 train`.
         #[arg(long)]

@@ -4,7 +4,8 @@
 //! computes the model's inputs exactly as the server does
 //! (`cis490_shared::features::stats::window_features`, then
 //! `cis490_models::variant::WindowInputs`, the same selection the server's
-//! live predictions use) and runs tract. The ONNX file's
+//! live predictions use) and runs it with `OnnxRunner` (tract, or for the
+//! tree ensemble the project's compact evaluator). The ONNX file's
 //! metadata (`architecture`, `variant`, `input_shape`) says how to feed it.
 //!
 //! [`WindowModel`] is plain Rust, unit-tested natively; on wasm32 the

@@ -4,8 +4,10 @@
 //! [`hub_memory`]: the hub's memory under hostile publishing;
 //! [`gbt`]: tree training time and validation macro F1 (XGBoost reference
 //! in `bench/gbt_xgboost.py`); [`neural`]: training step time of the five
-//! networks (PyTorch reference in `bench/neural_torch.py`) and tract
-//! inference latency per window of every trained model; [`eval`]: a run's
+//! networks (PyTorch reference in `bench/neural_torch.py`) and inference
+//! latency per window of every trained model; [`tree_engines`]: a tree
+//! ensemble's file on the compact evaluator, tract and onnxruntime
+//! (`bench/onnxruntime_latency.py`); [`eval`]: a run's
 //! evaluation with 2,000 resamples on 1 and all cores (NumPy reference in
 //! `bench/eval_numpy.py`).
 //!
@@ -25,6 +27,7 @@ pub mod hub;
 pub mod hub_memory;
 pub mod neural;
 pub mod scale;
+pub mod tree_engines;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

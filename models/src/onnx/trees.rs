@@ -137,10 +137,11 @@ pub fn tree_model_bytes(
 mod tests {
     use super::*;
     use crate::gbt::{Gbt, GbtConfig, Table};
-    use crate::onnx::run_tract;
+    use crate::onnx::{OnnxRunner, run_tract};
 
-    #[test]
-    fn tract_runs_the_exported_trees_like_the_native_model() -> Result<(), Box<dyn std::error::Error>> {
+    /// A small ensemble trained on three features (the second one often
+    /// missing), its rows and its ONNX file.
+    fn trained(rounds: usize) -> Result<(Gbt, Table, Vec<u8>), Box<dyn std::error::Error>> {
         let mut t = Table { cols: 3, ..Table::default() };
         for i in 0..210u32 {
             let class = i % 7;
@@ -149,13 +150,47 @@ mod tests {
             t.y.push(class);
             t.rows += 1;
         }
-        let model = Gbt::fit(&t, &t, &GbtConfig { rounds: 30, max_depth: 4, eta: 0.3, early_stopping_rounds: 30 })?;
-        let native = model.predict_proba(&t)?;
+        let config = GbtConfig { rounds, max_depth: 4, eta: 0.3, early_stopping_rounds: rounds };
+        let model = Gbt::fit(&t, &t, &config)?;
         let bytes = tree_model_bytes(&model.xgboost_json()?, 3, &[("schema_hash".into(), "x".into())])?;
+        Ok((model, t, bytes))
+    }
+
+    fn largest_difference(a: &[f32], b: &[f32]) -> f32 {
+        assert_eq!(a.len(), b.len());
+        a.iter().zip(b).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max)
+    }
+
+    #[test]
+    fn tract_runs_the_exported_trees_like_the_native_model() -> Result<(), Box<dyn std::error::Error>> {
+        let (model, t, bytes) = trained(30)?;
+        let native = model.predict_proba(&t)?;
         let via_tract = run_tract(&bytes, &t.x, &[t.rows, t.cols])?;
-        assert_eq!(native.len(), via_tract.len());
-        let worst = native.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        let worst = largest_difference(&native, &via_tract);
         assert!(worst <= 1e-4, "largest difference {worst}");
+        Ok(())
+    }
+
+    #[test]
+    fn the_compact_evaluator_runs_the_file_like_hessboost_and_tract() -> Result<(), Box<dyn std::error::Error>> {
+        let (model, mut t, bytes) = trained(60)?;
+        // Rows exactly on thresholds and with every feature missing too.
+        t.x.extend([1.0, 2.0, 3.0, f32::NAN, f32::NAN, f32::NAN, 0.0, f32::NAN, 12.0]);
+        t.rows += 3;
+        let native = model.predict_proba(&t)?;
+        let trees = OnnxRunner::new(&bytes, &[t.rows, t.cols])?;
+        assert_eq!(trees.engine(), "trees");
+        let tract = OnnxRunner::with_tract(&bytes, &[t.rows, t.cols])?;
+        assert_eq!(tract.engine(), "tract");
+        let (by_trees, by_tract) = (trees.probabilities(&t.x)?, tract.probabilities(&t.x)?);
+        let (vs_native, vs_tract) = (largest_difference(&by_trees, &native), largest_difference(&by_trees, &by_tract));
+        assert!(vs_native <= 1e-5, "trees vs hessboost: {vs_native}");
+        assert!(vs_tract <= 1e-5, "trees vs tract: {vs_tract}");
+        // One window at a time (the replay's and the browser's batch) gives the same rows.
+        let single = OnnxRunner::new(&bytes, &[1, t.cols])?;
+        for (row, want) in t.x.chunks(t.cols).zip(by_trees.chunks(NUM_CLASSES)) {
+            assert_eq!(single.probabilities(row)?, want);
+        }
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! `prediction` events: every trained model of a run (its `model.onnx`,
-//! run by tract on one window at a time, as a live deployment would) on the
+//! run by `OnnxRunner` — tract, or the compact evaluator for the trees — on
+//! one window at a time, as a live deployment would) on the
 //! windows of a replayed episode, with the class probabilities, the
 //! prediction, the ground truth and the inference latency.
 
