@@ -535,8 +535,9 @@ pub fn clock(replay: &Replay) -> Option<String> {
 pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Option<usize>) -> impl IntoView {
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
     let picker_open = RwSignal::new(false);
-    // Set once the scene has been painted: what is not on its first page
-    // (the probability table) is built then, off the switch's path.
+    // Set once the scene has been painted: the models' bands and the
+    // probability table (on a later page) are built then, a frame after
+    // the strips and the truth, so the scene shows at once on a Pi.
     let settled = RwSignal::new(false);
     request_animation_frame(move || {
         set_timeout(
@@ -546,8 +547,6 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
             std::time::Duration::ZERO,
         )
     });
-    // Channels only grow within an episode: a frame compares two numbers
-    // and an id here, and clones no names.
     let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
     // Strips before the user picks: `strips=`, or as many as fit (measured
     // once a second in the paged layout), or the default.
@@ -618,7 +617,9 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
             return Vec::new();
         }
         let mut keys = vec![TRUTH.to_string()];
-        prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
+        if settled.get() {
+            prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
+        }
         keys
     });
     // The time range shown (live, or zoomed and panned with controls); a
