@@ -535,9 +535,8 @@ pub fn clock(replay: &Replay) -> Option<String> {
 pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Option<usize>) -> impl IntoView {
     let picked: RwSignal<Vec<String>> = RwSignal::new(Vec::new());
     let picker_open = RwSignal::new(false);
-    // Set once the scene has been painted: the models' bands and the
-    // probability table (on a later page) are built then, a frame after
-    // the strips and the truth, so the scene shows at once on a Pi.
+    // Set once the scene has been painted: the probability table (on a
+    // later page) is built then, off the switch's path.
     let settled = RwSignal::new(false);
     request_animation_frame(move || {
         set_timeout(
@@ -617,9 +616,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
             return Vec::new();
         }
         let mut keys = vec![TRUTH.to_string()];
-        if settled.get() {
-            prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
-        }
+        prediction_keys.with(|p| keys.extend(p.iter().map(|(k, _, _)| k.clone())));
         keys
     });
     // The time range shown (live, or zoomed and panned with controls); a
