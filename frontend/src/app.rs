@@ -214,7 +214,7 @@ fn App(route: route::Route) -> impl IntoView {
         if loaded.is_none() {
             remember_scene(now);
         } else {
-            request_animation_frame(move || set_timeout(move || remember_scene(now), Duration::ZERO));
+            scenes::after_paint(move || remember_scene(now));
         }
     });
     if let Mode::Kiosk { rotate_s } = route.mode {

@@ -79,7 +79,7 @@ pub fn connect(state: RwSignal<DashboardState>, connection: RwSignal<Connection>
 }
 
 /// Milliseconds since the page's time origin.
-fn now_ms() -> f64 {
+pub fn now_ms() -> f64 {
     web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 

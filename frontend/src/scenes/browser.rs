@@ -28,6 +28,7 @@ use crate::error_text::plain_error;
 use crate::fetch::{self, describe};
 use crate::latency_histogram::latency_histogram;
 use crate::state::DashboardState;
+use crate::ws::now_ms;
 use cis490_shared::argmax::argmax;
 use cis490_shared::events::{Event, Number, PredictionEvent};
 use cis490_shared::label::Label;
@@ -241,11 +242,6 @@ fn message(fields: &[(&str, JsValue)]) -> JsValue {
         let _ = js_sys::Reflect::set(&object, &JsValue::from_str(key), value);
     }
     object.into()
-}
-
-/// Milliseconds since the page's time origin.
-fn now_ms() -> f64 {
-    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now())
 }
 
 /// The signals a run reports to.

@@ -253,10 +253,10 @@ pub fn MetricsScene(state: RwSignal<DashboardState>, controls: bool) -> impl Int
     let confusion_of = RwSignal::new(None::<String>);
     let entries = Memo::new(move |_| state.with(|s| s.metrics_in_order().into_iter().cloned().collect::<Vec<_>>()));
     // The summary table paints with the scene; the heat tables (~500
-    // cells) follow one frame later, so switching to the scene shows it
+    // cells) follow once it is painted, so switching to the scene shows it
     // at once (docs/performance.md, scene switch).
     let details = RwSignal::new(false);
-    request_animation_frame(move || request_animation_frame(move || details.set(true)));
+    super::after_paint(move || details.set(true));
     view! {
         <section class="panel wide metrics" data-testid="scene-metrics">
             <h2>"Metrics"</h2>

@@ -8,6 +8,9 @@
 //! tables), [`perf`] (perf series, prediction latency), [`profiles`]
 //! (attack-profile curves) and [`browser`] (a model run in this browser).
 //!
+//! [`after_paint`] defers what is not on a scene's first page (metrics'
+//! heat tables, the replay's probability table) past its first paint.
+//!
 //! [`render`] is the one place that maps a [`Scene`] to its view. Pieces
 //! several scenes draw (`chart`, `export`, `heat_table`, `strip_canvas`,
 //! `latency_histogram`) are helpers outside this folder.
@@ -19,6 +22,8 @@ mod perf;
 mod profiles;
 mod replay;
 mod training;
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 
@@ -80,4 +85,12 @@ fn scene_view(scene: Scene, inputs: &SceneInputs) -> AnyView {
         Scene::Profiles => view! { <ProfilesScene state=state/> }.into_any(),
         Scene::Browser => view! { <BrowserScene state=state controls=controls model=model.clone()/> }.into_any(),
     }
+}
+
+/// Runs `then` once the page has been painted: queued from the next
+/// animation frame, so it runs after that frame's rendering (a scene that
+/// sets a signal here shows its first page first, and builds the rest
+/// off a switch's path).
+pub fn after_paint(then: impl FnOnce() + 'static) {
+    request_animation_frame(move || set_timeout(then, Duration::ZERO));
 }

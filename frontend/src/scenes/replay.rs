@@ -538,14 +538,7 @@ pub fn ReplayScene(state: RwSignal<DashboardState>, controls: bool, strips: Opti
     // Set once the scene has been painted: the probability table (on a
     // later page) is built then, off the switch's path.
     let settled = RwSignal::new(false);
-    request_animation_frame(move || {
-        set_timeout(
-            move || {
-                let _ = settled.try_set(true);
-            },
-            std::time::Duration::ZERO,
-        )
-    });
+    super::after_paint(move || settled.set(true));
     let channels = Memo::new(move |_| state.with(|s| s.replay.channels.clone()));
     // Strips before the user picks: `strips=`, or as many as fit (measured
     // once a second in the paged layout), or the default.
