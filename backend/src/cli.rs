@@ -14,7 +14,9 @@ use cis490_pipeline::publish::background::Background;
 use cis490_pipeline::publish::retry::Retrying;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
 use cis490_pipeline::store::archive::ReadLimits;
-use cis490_pipeline::{DEFAULT_SEED, default_jobs, eval, split, synth, train};
+use cis490_pipeline::{DEFAULT_SEED, default_jobs, split, synth};
+#[cfg(feature = "training")]
+use cis490_pipeline::{eval, train};
 use cis490_server::serve;
 
 use crate::bench;
@@ -24,6 +26,11 @@ use crate::bench;
     name = "cis490",
     version,
     about = "Episode telemetry lab: validate, learn from and show VM behaviour recordings"
+)]
+#[cfg_attr(
+    not(feature = "training"),
+    command(after_help = "This is the edge build (no trainers): train, eval, demo and the training \
+                          benchmarks are in the full cis490 binary.")
 )]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -208,6 +215,7 @@ pub(crate) struct SplitArgs {
     pub(crate) out: PathBuf,
 }
 
+#[cfg(feature = "training")]
 #[derive(clap::Args)]
 pub(crate) struct EvalArgs {
     /// The run folder written by `cis490 train`.
@@ -235,6 +243,7 @@ pub(crate) struct EvalArgs {
     pub(crate) hub: HubArgs,
 }
 
+#[cfg(feature = "training")]
 #[derive(clap::Args)]
 pub(crate) struct TrainArgs {
     /// The feature folder written by `cis490 extract`.
@@ -379,12 +388,15 @@ pub(crate) enum Command {
     },
     /// Make a held-out host / sample / time split of extracted features.
     Split(SplitArgs),
+    #[cfg(feature = "training")]
     /// Train models × variants on a split.
     Train(TrainArgs),
+    #[cfg(feature = "training")]
     /// Evaluate a run on its split: bootstrap CIs, breakdowns, paired comparisons.
     Eval(EvalArgs),
     /// Serve the dashboard.
     Serve(ServeArgs),
+    #[cfg(feature = "training")]
     /// Run the whole path on built-in defaults: generate, validate, extract, split, train, evaluate, serve.
     Demo {
         /// Working folder for the generated store and results.
@@ -435,6 +447,7 @@ pub(crate) enum BenchCommand {
         #[arg(long)]
         server: Option<PathBuf>,
     },
+    #[cfg(feature = "training")]
     /// Tree training time and validation macro F1 (compare with bench/gbt_xgboost.py).
     Gbt {
         /// The feature folder.
@@ -450,12 +463,14 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         rounds: usize,
     },
+    #[cfg(feature = "training")]
     /// Neural training ms per step at batch 64 (compare with bench/neural_torch.py).
     Neural {
         /// Timed steps per model.
         #[arg(long, default_value_t = 40)]
         steps: usize,
     },
+    #[cfg(feature = "training")]
     /// Inference latency per window for every model of a training run (trees: also on tract and onnxruntime).
     Inference {
         /// The run folder written by `cis490 train`.
@@ -465,6 +480,7 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 2000)]
         windows: usize,
     },
+    #[cfg(feature = "training")]
     /// Evaluation time of a run (compare with bench/eval_numpy.py).
     Eval {
         /// The run folder written by `cis490 train`.

@@ -6,37 +6,37 @@
 //! Every stage is a library call (`cis490-pipeline`, `cis490-server`):
 //! this binary parses arguments ([`cli`]), calls the library, and prints
 //! what it did ([`print`]); the benchmarks are in [`bench`].
+//!
+//! The `training` feature (default) adds `train`, `eval`, `demo` and the
+//! training benchmarks (`training`). Without it, the Raspberry Pi edge
+//! build (`cargo xtask pi`) keeps what a Pi runs: `replay --models`,
+//! `profiles`, `perf`, `metrics`, `serve`, and the sweeps.
 
 mod bench;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+#[cfg(not(feature = "hub-bench"))]
+use anyhow::bail;
+use anyhow::{Context, Result};
 use clap::Parser;
 
-use cis490_models::architecture::FitSettings;
-use cis490_models::gbt::GbtConfig;
-use cis490_models::neural::trainer::TrainConfig;
-use cis490_models::variant::Variant;
 use cis490_pipeline::publish::Publish;
-use cis490_pipeline::run_dir::RunDir;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
-use cis490_pipeline::{demo, eval, extract, jobs, producers, split, train};
+use cis490_pipeline::{extract, jobs, producers, split};
 use cis490_server::serve;
 use cis490_shared::ids::{EpisodeId, HostId};
 
 mod cli;
 mod print;
+#[cfg(feature = "training")]
+mod training;
 
-use cli::{
-    BenchCommand, Cli, Command, EvalArgs, ExtractArgs, ServeArgs, SplitArgs, SynthArgs, TrainArgs, ValidateArgs,
-};
-use print::{
-    print_eval, print_extract, print_split, print_stage, print_synth, print_trained, print_validate, say_where,
-};
+use cli::{BenchCommand, Cli, Command, ExtractArgs, ServeArgs, SplitArgs, SynthArgs, ValidateArgs};
+use print::{print_extract, print_split, print_synth, print_validate, say_where};
 
 fn main() -> std::process::ExitCode {
     let result = run();
@@ -112,49 +112,44 @@ fn run() -> Result<()> {
             }
         }
         Command::Split(args) => run_split(&args),
+        #[cfg(feature = "training")]
         Command::Train(args) => {
             let publisher = args.hub.publisher()?;
-            run_train(&args, publisher)
+            training::run_train(&args, publisher)
         }
+        #[cfg(feature = "training")]
         Command::Eval(args) => {
             let publisher = args.hub.publisher()?;
-            run_eval(&args, publisher)
+            training::run_eval(&args, publisher)
         }
         Command::Serve(args) => {
             serve::serve_until_stopped(serve_config(args), say_where)?;
             Ok(())
         }
-        Command::Demo { workdir, episodes, seed, no_serve, mut serve } => {
-            let opts = demo::DemoOptions { workdir, episodes, seed, progress: true, ..demo::DemoOptions::default() };
-            let paths = demo::DemoPaths::new(&opts.workdir);
-            if no_serve {
-                demo::run_pipeline(&opts, None, &mut |stage| print_stage(&paths, stage))?;
-                return Ok(());
-            }
-            serve.validation = Some(serve.validation.unwrap_or_else(|| paths.validation.clone()));
-            serve.run = Some(serve.run.unwrap_or_else(|| paths.run.clone()));
-            serve::run_beside(serve_config(serve), say_where, move |hub, stop| {
-                demo::run_pipeline(&opts, Some(Arc::clone(&hub)), &mut |stage| print_stage(&paths, stage))?;
-                demo::keep_live(&paths, hub.as_ref(), stop)
-            })?;
-            Ok(())
+        #[cfg(feature = "training")]
+        Command::Demo { workdir, episodes, seed, no_serve, serve } => {
+            training::run_demo(workdir, episodes, seed, no_serve, serve)
         }
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
             Ok(())
         }
+        #[cfg(feature = "training")]
         Command::Bench { which: BenchCommand::Gbt { features, split, out, rounds } } => {
             bench::gbt::gbt_training(&features, &split, &out, rounds)?;
             Ok(())
         }
+        #[cfg(feature = "training")]
         Command::Bench { which: BenchCommand::Neural { steps } } => {
             bench::neural::training_steps(steps.max(1))?;
             Ok(())
         }
+        #[cfg(feature = "training")]
         Command::Bench { which: BenchCommand::Inference { run, windows } } => {
             bench::neural::inference_latency(&run, windows.max(1))?;
             Ok(())
         }
+        #[cfg(feature = "training")]
         Command::Bench { which: BenchCommand::Eval { run, split, resamples } } => {
             bench::eval::evaluation(&run, &split, resamples)?;
             Ok(())
@@ -251,97 +246,8 @@ fn run_split(args: &SplitArgs) -> Result<()> {
     Ok(())
 }
 
-/// A flag the first Ctrl-C sets (training then stops after the current
-/// batch or boosting round, its states left for `--resume`); a second
-/// Ctrl-C exits at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    let watcher = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
-        runtime.block_on(async {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping after the current batch (Ctrl-C again quits at once)");
-                flag.store(true, Ordering::Relaxed);
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
-    });
-    if let Err(e) = watcher {
-        tracing::warn!("Ctrl-C will end training without a clean stop: {e}");
-    }
-    stop
-}
-
-fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
-    let stop = stop_on_ctrl_c();
-    let variants =
-        args.variants.iter().map(|v| v.parse::<Variant>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
-    let models = train::parse_models(&args.models)?;
-    if args.epochs == 0 || args.jobs == 0 {
-        bail!("--epochs and --jobs must be at least 1");
-    }
-    let started = Instant::now();
-    let settings = FitSettings {
-        gbt: GbtConfig::default(),
-        neural: TrainConfig {
-            max_epochs: args.epochs,
-            patience: args.patience,
-            seed: args.seed,
-            max_windows_per_epoch: (args.epoch_windows > 0).then_some(args.epoch_windows),
-            ..TrainConfig::default()
-        },
-    };
-    let opts = train::TrainOptions {
-        features: args.features.clone(),
-        split: args.split.clone(),
-        models,
-        variants,
-        out: args.out.clone(),
-        settings,
-        jobs: args.jobs,
-        publisher,
-        progress: true,
-        max_tree_windows: (args.tree_windows > 0).then_some(args.tree_windows),
-        resume: args.resume,
-        stop: Some(Arc::clone(&stop)),
-    };
-    let trained = train::run(&opts).map_err(|e| {
-        let e = anyhow::Error::from(e);
-        if stop.load(Ordering::Relaxed) {
-            e.context(
-                "stopped by Ctrl-C: run the same command with --resume to continue from the last completed epochs",
-            )
-        } else {
-            e
-        }
-    })?;
-    print_trained(&trained, &args.out, started.elapsed());
-    Ok(())
-}
-
-fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
-    let opts = eval::EvalOptions {
-        run: args.run.clone(),
-        split: args.split.clone(),
-        features: args.features.clone(),
-        out: args.out.clone().unwrap_or_else(|| RunDir::new(&args.run).eval_dir()),
-        resamples: args.resamples,
-        seed: args.seed,
-        confidence: eval::DEFAULT_CONFIDENCE,
-        publisher,
-        force: args.force,
-    };
-    let started = Instant::now();
-    let done = eval::run(&opts)?;
-    print_eval(&done, started.elapsed());
-    Ok(())
-}
-
 /// The server's configuration from `cis490 serve`'s arguments.
-fn serve_config(args: ServeArgs) -> serve::ServeConfig {
+pub(crate) fn serve_config(args: ServeArgs) -> serve::ServeConfig {
     serve::ServeConfig {
         validation_dir: args.validation,
         token: args.token,

@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use cis490_pipeline::{demo, eval, extract, split, synth, train, validate};
+#[cfg(feature = "training")]
+use cis490_pipeline::{demo, eval, train};
+use cis490_pipeline::{extract, split, synth, validate};
 
+#[cfg(feature = "training")]
 /// Prints what a demo stage did, as its subcommand would.
 pub(crate) fn print_stage(paths: &demo::DemoPaths, stage: demo::StageDone<'_>) {
     match stage {
@@ -72,6 +75,7 @@ pub(crate) fn print_split(made: &split::SplitFile, out: &Path) {
     );
 }
 
+#[cfg(feature = "training")]
 pub(crate) fn print_trained(trained: &[train::Trained], out: &Path, took: Duration) {
     println!("{:<24} {:>9} {:>8} {:>8} {:>7} {:>8}", "model", "val F1", "train", "val", "epochs", "seconds");
     for t in trained {
@@ -93,6 +97,7 @@ pub(crate) fn print_trained(trained: &[train::Trained], out: &Path, took: Durati
     );
 }
 
+#[cfg(feature = "training")]
 pub(crate) fn print_eval(done: &eval::Evaluated, took: Duration) {
     print!("{}", eval::report::summary_table(&done.report));
     eprintln!(

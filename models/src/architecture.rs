@@ -2,73 +2,18 @@
 //! a validation table for early stopping, predict probabilities, save and
 //! load through a checkpoint, describe, export to ONNX.
 
-use cis490_shared::features::WINDOW_STEPS;
-
 use crate::checkpoint::CheckpointHeader;
-use crate::gbt::{Gbt, GbtConfig, GbtError, Table};
+use crate::gbt::{Gbt, GbtConfig, GbtError};
+use crate::table::Table;
 use std::sync::Arc;
 
+use crate::kind::{Architecture, HeaderMismatch, InputShape, header_input};
 use crate::neural::source::WindowSource;
 use crate::neural::trainer::{Hooks, TrainConfig, expand_normalization, train};
-use crate::neural::{Arch, InputShape, NeuralError, NeuralModel};
+use crate::neural::{NeuralError, NeuralModel};
 use crate::onnx::trees::tree_model_bytes;
 use crate::score::{argmax_rows, macro_f1};
 use crate::{ClassProbabilities, Classifier, ModelError, NUM_CLASSES};
-
-/// An architecture name: `gbt` or one of the five networks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Architecture {
-    /// Gradient-boosted trees on summary features.
-    Gbt,
-    /// A neural network.
-    Neural(Arch),
-}
-
-impl Architecture {
-    /// All six, in the order runs and reports list them
-    /// ([`cis490_shared::evaluation::MODEL_ORDER`], tested).
-    pub const ALL: [Architecture; 6] = [
-        Architecture::Gbt,
-        Architecture::Neural(Arch::Mlp),
-        Architecture::Neural(Arch::Cnn),
-        Architecture::Neural(Arch::Gru),
-        Architecture::Neural(Arch::Lstm),
-        Architecture::Neural(Arch::Transformer),
-    ];
-
-    /// The name used on the command line, in run folders and checkpoints.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Architecture::Gbt => "gbt",
-            Architecture::Neural(a) => a.as_str(),
-        }
-    }
-
-    /// Whether it reads the channel × time tensor (else summary features).
-    pub fn reads_tensors(self) -> bool {
-        matches!(self, Architecture::Neural(a) if a.reads_tensors())
-    }
-
-    /// The input shape for a variant with `channels` channels and
-    /// `features` summary features.
-    pub fn input_shape(self, channels: usize, features: usize) -> InputShape {
-        if self.reads_tensors() {
-            InputShape::Sequence { channels, steps: WINDOW_STEPS }
-        } else {
-            InputShape::Features(features)
-        }
-    }
-}
-
-impl std::str::FromStr for Architecture {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Architecture::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
-            let known: Vec<&str> = Architecture::ALL.iter().map(|a| a.as_str()).collect();
-            format!("unknown model {s:?} (known: {})", known.join(", "))
-        })
-    }
-}
 
 /// Hyper-parameters of every architecture.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -91,6 +36,9 @@ pub enum FitError {
     /// The checkpoint does not describe a loadable model.
     #[error("checkpoint: {0}")]
     Checkpoint(String),
+    /// The checkpoint's header does not fit its architecture.
+    #[error(transparent)]
+    Header(#[from] HeaderMismatch),
     /// The ONNX export failed.
     #[error("ONNX export")]
     Onnx(#[source] crate::onnx::OnnxError),
@@ -203,22 +151,6 @@ pub fn fit(
     }
 }
 
-/// The architecture and input shape a checkpoint header describes,
-/// refusing a header whose `input_shape` contradicts its channels.
-pub fn header_input(header: &CheckpointHeader) -> Result<(Architecture, InputShape), FitError> {
-    let arch: Architecture = header.architecture.parse().map_err(FitError::Checkpoint)?;
-    let input = arch.input_shape(header.channels.len(), header.feature_names.len());
-    if !header.input_shape.is_empty() && header.input_shape != input.dims() {
-        return Err(FitError::Checkpoint(format!(
-            "input shape {:?} does not fit a {} model on {} channels",
-            header.input_shape,
-            arch.as_str(),
-            header.channels.len()
-        )));
-    }
-    Ok((arch, input))
-}
-
 impl TrainedModel {
     /// The weights as checkpoint bytes.
     pub fn weights_bytes(&self) -> Result<Vec<u8>, FitError> {
@@ -283,18 +215,5 @@ impl Classifier for TrainedModel {
 
     fn predict_proba(&self, windows: &[&[f32]]) -> Result<Vec<ClassProbabilities>, ModelError> {
         self.classifier().predict_proba(windows)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::variant::Variant;
-    use cis490_shared::evaluation::{MODEL_ORDER, VARIANT_ORDER};
-
-    #[test]
-    fn runs_list_models_in_the_report_order() {
-        assert_eq!(Architecture::ALL.map(Architecture::as_str), MODEL_ORDER);
-        assert_eq!(Variant::ALL.map(Variant::as_str), VARIANT_ORDER);
     }
 }

@@ -8,19 +8,7 @@ use hessboost::objective::Multiclass;
 use hessboost::prelude::*;
 
 use crate::NUM_CLASSES;
-
-/// Rows of features and their class indices.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Table {
-    /// Row-major features (`rows × cols`), `NaN` for missing.
-    pub x: Vec<f32>,
-    /// Number of rows.
-    pub rows: usize,
-    /// Features per row.
-    pub cols: usize,
-    /// Class index per row.
-    pub y: Vec<u32>,
-}
+use crate::table::Table;
 
 /// Hyper-parameters of the tree ensemble.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,25 +1,36 @@
 //! The classifiers of cis490.
 //!
-//! - [`architecture`]: the six architectures behind one interface
-//!   (fit, predict, save/load, describe, ONNX), native only;
+//! - [`kind`]: the architecture names and input shapes a checkpoint
+//!   describes;
+//! - `architecture`: the six architectures behind one interface
+//!   (fit, predict, save/load, describe, ONNX), with `training` only;
 //! - [`variant`]: the realistic and oracle threat models (which features);
 //! - [`checkpoint`]: schema-hashed checkpoints;
-//! - [`gbt`]: gradient-boosted trees (hessboost), native only;
-//! - [`neural`]: the five burn networks and their trainer, native only;
+//! - `gbt`: gradient-boosted trees (hessboost), with `training` only;
+//! - `neural`: the five burn networks and their trainer, with `training`
+//!   only;
+//! - [`table`]: rows of summary features with their classes;
 //! - [`onnx`]: ONNX graph building and tract inference (also in wasm32);
 //! - [`confusion`]: confusion matrices and the F1 conventions;
 //! - [`score`]: validation macro F1.
+//!
+//! The `training` feature (on in the full `cis490` binary, off in the
+//! browser and the Raspberry Pi edge build) brings the trainers and their
+//! libraries (burn, hessboost); without it the crate loads checkpoints'
+//! headers and runs ONNX files, nothing more.
 
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "training")]
 pub mod architecture;
 pub mod checkpoint;
 pub mod confusion;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "training")]
 pub mod gbt;
-#[cfg(not(target_arch = "wasm32"))]
+pub mod kind;
+#[cfg(feature = "training")]
 pub mod neural;
 pub mod onnx;
 pub mod score;
+pub mod table;
 pub mod variant;
 
 use cis490_shared::label::Label;

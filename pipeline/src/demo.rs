@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cis490_models::architecture::{Architecture, FitSettings};
+use cis490_models::architecture::FitSettings;
 use cis490_models::gbt::GbtConfig;
+use cis490_models::kind::Architecture;
 use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
 

@@ -8,21 +8,26 @@
 //! - [`validate`]: the validator and the acceptance index;
 //! - [`extract`]: windows and features, per episode and as Parquet shards;
 //! - [`split`]: held-out host / sample / time splits and normalization;
-//! - [`train`]: models × variants into schema-hashed checkpoints;
-//! - [`eval`]: cluster-bootstrap evaluation of a run on its split;
+//! - `train`: models × variants into schema-hashed checkpoints;
+//! - `eval`: cluster-bootstrap evaluation of a run on its split;
 //! - [`producers`]: dashboard events from the pipeline's outputs (replay,
 //!   live predictions, metrics, attack profiles, perf);
 //! - [`publish`]: sending events to a hub (HTTP, retries, background);
 //! - [`jobs`]: validate and extract with their progress events;
-//! - [`demo`]: the whole path on built-in defaults, and the producers that
+//! - `demo`: the whole path on built-in defaults, and the producers that
 //!   keep a dashboard live after it;
 //! - [`run_dir`]: the run folder's layout (models, checkpoints, ONNX files);
 //! - [`atomic_file`], [`output_dir`]: atomic files and output folders that
 //!   always hold one consistent run;
 //! - [`progress`]: progress bars.
+//!
+//! `train`, `eval` and `demo` need the `training` feature (the models'
+//! trainers); the Raspberry Pi edge build leaves them out.
 
 pub mod atomic_file;
+#[cfg(feature = "training")]
 pub mod demo;
+#[cfg(feature = "training")]
 pub mod eval;
 pub mod extract;
 pub mod jobs;
@@ -33,6 +38,7 @@ pub mod publish;
 pub mod run_dir;
 pub mod split;
 pub mod synth;
+#[cfg(feature = "training")]
 pub mod train;
 pub mod validate;
 

@@ -19,7 +19,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use cis490_models::architecture::Architecture;
+use cis490_models::kind::Architecture;
 use cis490_models::variant::Variant;
 
 /// A model's checkpoint inside its folder.

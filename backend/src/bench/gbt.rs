@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cis490_models::NUM_CLASSES;
-use cis490_models::gbt::{Gbt, GbtConfig, Table};
+use cis490_models::gbt::{Gbt, GbtConfig};
 use cis490_models::score::{argmax_rows, macro_f1};
+use cis490_models::table::Table;
 use cis490_models::variant::Variant;
 
 use super::BenchError;

@@ -19,14 +19,18 @@
 //! files: `zstd -dc` plus `sha256sum` of every archive, the least work any
 //! validator must do. Results go in `docs/performance.md`.
 
+#[cfg(feature = "training")]
 pub mod eval;
+#[cfg(feature = "training")]
 pub mod gbt;
 #[cfg(feature = "hub-bench")]
 pub mod hub;
 #[cfg(feature = "hub-bench")]
 pub mod hub_memory;
+#[cfg(feature = "training")]
 pub mod neural;
 pub mod scale;
+#[cfg(feature = "training")]
 pub mod tree_engines;
 
 use std::path::{Path, PathBuf};

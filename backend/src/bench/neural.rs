@@ -8,14 +8,13 @@
 use std::path::Path;
 use std::time::Instant;
 
+use cis490_models::kind::{Arch, InputShape, header_input};
 use cis490_models::neural::source::Windows;
 use cis490_models::neural::trainer::{Hooks, TrainConfig, train};
-use cis490_models::neural::{Arch, InputShape};
 use cis490_models::onnx::OnnxRunner;
 use cis490_shared::rng::Rng;
 
 use super::BenchError;
-use cis490_models::architecture::header_input;
 use cis490_models::checkpoint;
 use cis490_pipeline::run_dir::RunDir;
 

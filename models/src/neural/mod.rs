@@ -31,103 +31,12 @@ use self::mlp::Mlp;
 use self::recurrent::{Cell, Recurrent};
 use self::transformer::Transformer;
 use self::weights::{Weights, WeightsError};
+use crate::kind::{Arch, InputShape};
 use crate::onnx::proto::GraphBuilder;
 use crate::{ClassProbabilities, Classifier, ModelError, NUM_CLASSES};
 
 /// Normalized inputs are clipped to ±`CLIP` standard deviations.
 pub const CLIP: f32 = 10.0;
-
-/// The neural architectures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Arch {
-    /// Perceptron on summary features.
-    Mlp,
-    /// 1D convolutions over time.
-    Cnn,
-    /// Gated recurrent unit.
-    Gru,
-    /// Long short-term memory.
-    Lstm,
-    /// Small self-attention encoder.
-    Transformer,
-}
-
-impl Arch {
-    /// All five.
-    pub const ALL: [Arch; 5] = [Arch::Mlp, Arch::Cnn, Arch::Gru, Arch::Lstm, Arch::Transformer];
-
-    /// The name used on the command line and in run folders.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Arch::Mlp => "mlp",
-            Arch::Cnn => "cnn",
-            Arch::Gru => "gru",
-            Arch::Lstm => "lstm",
-            Arch::Transformer => "transformer",
-        }
-    }
-
-    /// Whether it reads the channel × time tensor (else summary features).
-    pub fn reads_tensors(self) -> bool {
-        self != Arch::Mlp
-    }
-
-    /// The default width (hidden units, filters or model dimension).
-    pub fn default_width(self) -> usize {
-        match self {
-            Arch::Mlp => 128,
-            Arch::Cnn => 32,
-            Arch::Gru | Arch::Lstm => 64,
-            Arch::Transformer => 32,
-        }
-    }
-}
-
-impl std::str::FromStr for Arch {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Arch::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| format!("{s:?} is not a neural architecture"))
-    }
-}
-
-/// The shape of one input window (without the batch dimension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InputShape {
-    /// A vector of summary features.
-    Features(usize),
-    /// Channels × steps, channel-major.
-    Sequence {
-        /// Channels.
-        channels: usize,
-        /// Time steps.
-        steps: usize,
-    },
-}
-
-impl InputShape {
-    /// Values per window.
-    pub fn len(self) -> usize {
-        match self {
-            InputShape::Features(n) => n,
-            InputShape::Sequence { channels, steps } => channels * steps,
-        }
-    }
-
-    /// True for an empty input (never for a real model).
-    pub fn is_empty(self) -> bool {
-        self.len() == 0
-    }
-
-    /// The dimensions after the batch.
-    pub fn dims(self) -> Vec<usize> {
-        match self {
-            InputShape::Features(n) => vec![n],
-            InputShape::Sequence { channels, steps } => vec![channels, steps],
-        }
-    }
-}
 
 /// Errors of the neural models.
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,7 @@
 use cis490_shared::rng::Rng;
 
 use crate::NUM_CLASSES;
-use crate::gbt::Table;
+use crate::table::Table;
 
 /// Windows with their class indices, read by row.
 pub trait WindowSource: Sync {

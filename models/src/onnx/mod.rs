@@ -2,7 +2,8 @@
 //! ensemble, the project's own evaluator.
 //!
 //! - [`proto`]: graph-building helpers over `tract_onnx::pb`;
-//! - [`trees`]: the tree ensemble as one `ai.onnx.ml` node;
+//! - `trees`: the tree ensemble as one `ai.onnx.ml` node (export, with
+//!   `training` only);
 //! - [`tree_ensemble`]: the compact evaluator of that node.
 //!
 //! The neural graphs are written by each architecture (`neural::*`) from its
@@ -15,7 +16,7 @@
 
 pub mod proto;
 pub mod tree_ensemble;
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(feature = "training")]
 pub mod trees;
 
 use std::sync::Arc;

@@ -136,8 +136,9 @@ pub fn tree_model_bytes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gbt::{Gbt, GbtConfig, Table};
+    use crate::gbt::{Gbt, GbtConfig};
     use crate::onnx::{OnnxRunner, run_tract};
+    use crate::table::Table;
 
     /// A small ensemble trained on three features (the second one often
     /// missing), its rows and its ONNX file.

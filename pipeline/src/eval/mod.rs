@@ -25,8 +25,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cis490_models::architecture::{Architecture, TrainedModel, header_input};
+use cis490_models::architecture::TrainedModel;
 use cis490_models::checkpoint::CheckpointHeader;
+use cis490_models::kind::{Architecture, header_input};
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
 use cis490_shared::Cause;

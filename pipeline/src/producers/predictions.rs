@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Instant;
 
-use cis490_models::architecture::header_input;
 use cis490_models::checkpoint::{self, CheckpointHeader};
+use cis490_models::kind::header_input;
 use cis490_models::onnx::OnnxRunner;
 use cis490_models::variant::{Variant, WindowInputs};
 use cis490_shared::Cause;

@@ -33,11 +33,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use cis490_models::architecture::{Architecture, FitData, FitError, FitSettings, TrainedModel, fit};
+use cis490_models::architecture::{FitData, FitError, FitSettings, TrainedModel, fit};
 use cis490_models::checkpoint::{self, CheckpointError, CheckpointHeader, FORMAT_VERSION};
-use cis490_models::gbt::Table;
-use cis490_models::neural::Arch;
+use cis490_models::kind::{Arch, Architecture};
 use cis490_models::neural::trainer::{BatchProgress, EpochReport, Hooks};
+use cis490_models::table::Table;
 use cis490_models::variant::Variant;
 use cis490_shared::Cause;
 use cis490_shared::events::{Number, ProgressEvent};

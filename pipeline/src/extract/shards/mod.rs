@@ -5,12 +5,13 @@
 //!
 //! This module owns the feature folder's shards: their layout and writing
 //! (here), listing them with the schema check ([`crate::extract::shard_files`]),
-//! and reading them back: [`windows`] (training and evaluation windows,
-//! streamed) and [`episodes`] (the episodes and their windows per label,
+//! and reading them back: `windows` (training and evaluation windows,
+//! streamed, with `training` only) and [`episodes`] (the episodes and their windows per label,
 //! from the key columns only). Train, split, eval and the benchmarks read
 //! shards only through these.
 
 pub mod episodes;
+#[cfg(feature = "training")]
 pub mod windows;
 
 use std::path::Path;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use arrow_array::{Array, BooleanArray, FixedSizeListArray, Float32Array, Float64Array, RecordBatch, StringArray};
-use cis490_models::gbt::Table;
+use cis490_models::table::Table;
 use cis490_models::variant::Variant;
 use cis490_shared::Cause;
 use cis490_shared::features::WINDOW_STEPS;
