@@ -61,7 +61,7 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     }
     cmd::run_step(&format!("wasm build {krate}"), &mut command)?;
 
-    let wasm = target_dir(root)?.join(TARGET).join(PROFILE).join(format!("{out_name}.wasm"));
+    let wasm = cmd::target_dir(root)?.join(TARGET).join(PROFILE).join(format!("{out_name}.wasm"));
     if !wasm.is_file() {
         bail!("cargo finished but {} is missing", wasm.display());
     }
@@ -125,16 +125,6 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     eprintln!("<== [wasm-bindgen] ok in {:.1} s", started.elapsed().as_secs_f64());
     report_size(&pkg.join(format!("{out_name}_bg.wasm")), &pkg.join(format!("{out_name}.js")))?;
     Ok(pkg)
-}
-
-/// Cargo's target directory, as `cargo metadata` reports it (honours
-/// `CARGO_TARGET_DIR` and config files).
-fn target_dir(root: &Path) -> Result<PathBuf> {
-    let mut command = cmd::cargo();
-    command.args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(root);
-    let text = cmd::output(&mut command)?;
-    let metadata: serde_json::Value = serde_json::from_str(&text).context("cannot parse `cargo metadata` output")?;
-    metadata["target_directory"].as_str().map(PathBuf::from).context("`cargo metadata` reported no target_directory")
 }
 
 fn remove_if_present(dir: &Path) -> Result<()> {

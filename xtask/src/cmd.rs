@@ -2,6 +2,7 @@
 //! step failed and how.
 
 use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -49,4 +50,14 @@ pub fn display(command: &Command) -> String {
     let mut parts = vec![shown.to_string_lossy().into_owned()];
     parts.extend(command.get_args().map(|arg| arg.to_string_lossy().into_owned()));
     parts.join(" ")
+}
+
+/// Cargo's target directory, as `cargo metadata` reports it (honours
+/// `CARGO_TARGET_DIR` and config files).
+pub fn target_dir(root: &Path) -> Result<PathBuf> {
+    let mut command = cargo();
+    command.args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(root);
+    let text = output(&mut command)?;
+    let metadata: serde_json::Value = serde_json::from_str(&text).context("cannot parse `cargo metadata` output")?;
+    metadata["target_directory"].as_str().map(PathBuf::from).context("`cargo metadata` reported no target_directory")
 }

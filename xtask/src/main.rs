@@ -6,6 +6,8 @@
 //! - `demo [-- ARGS]`: bundle, then `cis490 demo ARGS` (serves the dashboard).
 //! - `test`: fmt, clippy (host and wasm32), bundle, then the whole test suite
 //!   with the real-browser test required.
+//! - `pi`: the Raspberry Pi edge binary (aarch64, no training stack), run
+//!   once under qemu to show it starts (`pi`).
 //! - `fuzz [--seconds N] [--target T]`: builds the libFuzzer targets of the
 //!   `fuzz/` crate and runs each for N seconds (`fuzz`).
 //!
@@ -15,6 +17,7 @@
 mod bundle;
 mod cmd;
 mod fuzz;
+mod pi;
 mod setup;
 mod test;
 mod wasm_opt;
@@ -30,6 +33,7 @@ commands:
   bundle             build the dashboard into public/pkg/
   demo [-- ARGS...]  bundle, then run `cis490 demo ARGS...` (serves 127.0.0.1:8447)
   test               fmt, clippy, bundle, then `cargo test --workspace` and the fuzz regressions
+  pi                 cross-compile the Raspberry Pi edge binary (aarch64, no training) and start it under qemu
   fuzz [--seconds N] [--target archive|jsonl|events]...
                      build the libFuzzer targets, run each for N s (default 60), save crashes to fuzz/regressions/";
 
@@ -58,6 +62,13 @@ fn run() -> Result<()> {
         Some("test") => {
             no_extra_args("test", &rest)?;
             test::run(&root)
+        }
+        Some("pi") => {
+            no_extra_args("pi", &rest)?;
+            let binary = pi::build(&root, false)?;
+            pi::smoke(&binary)?;
+            println!("{}", binary.display());
+            Ok(())
         }
         Some("fuzz") => fuzz::run(&root, &rest),
         Some("help" | "-h" | "--help") => {

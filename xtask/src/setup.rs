@@ -26,13 +26,18 @@ pub fn all() -> Result<()> {
 
 /// Adds the wasm32 target with rustup unless it is already installed.
 pub fn wasm_target() -> Result<()> {
+    rust_target(WASM_TARGET)
+}
+
+/// Adds a rustup target unless it is already installed.
+pub fn rust_target(target: &str) -> Result<()> {
     let installed = cmd::output(Command::new("rustup").args(["target", "list", "--installed"]))
         .context("cannot list rustup targets (is rustup installed?)")?;
-    if installed.lines().any(|line| line.trim() == WASM_TARGET) {
-        eprintln!("setup: rust target {WASM_TARGET} already installed");
+    if installed.lines().any(|line| line.trim() == target) {
+        eprintln!("setup: rust target {target} already installed");
         return Ok(());
     }
-    cmd::run_step("rustup target add", Command::new("rustup").args(["target", "add", WASM_TARGET]))
+    cmd::run_step("rustup target add", Command::new("rustup").args(["target", "add", target]))
 }
 
 /// Installs chromium, chromium-driver, zstd and brotli (the bundles'
@@ -71,7 +76,7 @@ pub fn cxx_compiler() -> Result<()> {
 }
 
 /// Installs Debian packages with apt, as root; otherwise says what to run.
-fn apt_install(missing: &[&str]) -> Result<()> {
+pub fn apt_install(missing: &[&str]) -> Result<()> {
     let install_hint = format!("apt-get install -y {}", missing.join(" "));
     if !is_root() {
         bail!("missing {}; not root, so cannot install them: run `sudo {install_hint}`", missing.join(", "));

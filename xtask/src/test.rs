@@ -1,10 +1,12 @@
 //! `cargo xtask test`: the project's one test command. Runs setup, then
 //! `cargo fmt --check` (the workspace and the `fuzz/` crate), clippy for the
-//! host (also with the hub benches' feature) and for wasm32 (warnings are
-//! errors), builds the bundle, and runs
+//! host (also with the hub benches' feature, and without `training` as the
+//! Raspberry Pi edge build has it) and for wasm32 (warnings are errors),
+//! builds the bundle and the Pi's aarch64 binary (`pi`), and runs
 //! `cargo test --workspace --locked` with the real-browser test required
-//! (`CIS490_REQUIRE_BROWSER=1`) and the pandas/pyarrow check given a Python
-//! with both (`CIS490_PYTHON`), then the fuzz crate's regression replays
+//! (`CIS490_REQUIRE_BROWSER=1`), the pandas/pyarrow check given a Python
+//! with both (`CIS490_PYTHON`) and the Pi binary's predictions compared
+//! under qemu (`CIS490_PI_BINARY`), then the fuzz crate's regression replays
 //! (uninstrumented `cargo test --manifest-path fuzz/Cargo.toml`).
 //!
 //! Every step prints its wall time; the first failure stops the run with a
@@ -17,7 +19,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::{bundle, cmd, setup};
+use crate::{bundle, cmd, pi, setup};
 
 /// Runs every step in order.
 pub fn run(root: &Path) -> Result<()> {
@@ -33,6 +35,8 @@ pub fn run(root: &Path) -> Result<()> {
     clippy(root, "clippy (host)", &["--workspace", "--all-targets"])?;
     // The hub benchmarks are behind a feature the workspace build leaves off.
     clippy(root, "clippy (hub benches)", &["-p", "cis490-backend", "--features", "hub-bench", "--all-targets"])?;
+    // The Raspberry Pi edge build: no trainers (`cargo xtask pi`).
+    clippy(root, "clippy (edge)", &["-p", "cis490-backend", "--no-default-features", "--all-targets"])?;
     let wasm = ["-p", "cis490-frontend", "-p", "cis490-models", "-p", "cis490-runner"];
     clippy(root, "clippy (wasm32)", &[&wasm[..], &["--target", "wasm32-unknown-unknown"]].concat())?;
     let public = timed("bundle", || bundle::build(root, true))?
@@ -40,6 +44,8 @@ pub fn run(root: &Path) -> Result<()> {
         .map(Path::to_path_buf)
         .context("bundle directory has no parent")?;
     let public = public.canonicalize().with_context(|| format!("cannot resolve {}", public.display()))?;
+    let pi_binary = timed("pi build", || pi::build(root, true))?;
+    timed("qemu", pi::setup_qemu)?;
 
     let mut totals = Totals::default();
     let tested = run_cargo_test(
@@ -48,6 +54,7 @@ pub fn run(root: &Path) -> Result<()> {
             .env("CIS490_REQUIRE_BROWSER", "1")
             .env("CIS490_PYTHON", &python)
             .env("CIS490_PUBLIC_DIR", &public)
+            .env("CIS490_PI_BINARY", &pi_binary)
             .current_dir(root),
         &mut totals,
     )
