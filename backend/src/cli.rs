@@ -470,7 +470,6 @@ pub(crate) enum BenchCommand {
         #[arg(long, default_value_t = 40)]
         steps: usize,
     },
-    #[cfg(feature = "training")]
     /// Inference latency per window for every model of a training run (trees: also on tract and onnxruntime).
     Inference {
         /// The run folder written by `cis490 train`.

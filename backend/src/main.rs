@@ -144,9 +144,8 @@ fn run() -> Result<()> {
             bench::neural::training_steps(steps.max(1))?;
             Ok(())
         }
-        #[cfg(feature = "training")]
         Command::Bench { which: BenchCommand::Inference { run, windows } } => {
-            bench::neural::inference_latency(&run, windows.max(1))?;
+            bench::inference::inference_latency(&run, windows.max(1))?;
             Ok(())
         }
         #[cfg(feature = "training")]

@@ -3,8 +3,8 @@
 //! [`hub`]: publish→receive latency and fan-out throughput of the hub;
 //! [`hub_memory`]: the hub's memory under hostile publishing;
 //! [`gbt`]: tree training time and validation macro F1 (XGBoost reference
-//! in `bench/gbt_xgboost.py`); [`neural`]: training step time of the five
-//! networks (PyTorch reference in `bench/neural_torch.py`) and inference
+//! in `bench/gbt_xgboost.py`); `neural`: training step time of the five
+//! networks (PyTorch reference in `bench/neural_torch.py`); [`inference`]:
 //! latency per window of every trained model; [`tree_engines`]: a tree
 //! ensemble's file on the compact evaluator, tract and onnxruntime
 //! (`bench/onnxruntime_latency.py`); [`eval`]: a run's
@@ -27,10 +27,10 @@ pub mod gbt;
 pub mod hub;
 #[cfg(feature = "hub-bench")]
 pub mod hub_memory;
+pub mod inference;
 #[cfg(feature = "training")]
 pub mod neural;
 pub mod scale;
-#[cfg(feature = "training")]
 pub mod tree_engines;
 
 use std::path::{Path, PathBuf};

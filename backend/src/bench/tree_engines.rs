@@ -10,13 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cis490_models::Classifier;
 use cis490_models::onnx::OnnxRunner;
 use cis490_pipeline::run_dir::RunModel;
-use cis490_pipeline::train::load_model;
 
 use super::BenchError;
-use super::neural::{InferenceLatency, inputs, time_runner};
+use super::inference::{InferenceLatency, inputs, time_runner};
 
 fn tool(cause: impl Into<cis490_shared::Cause>) -> BenchError {
     BenchError::Tool { tool: "tree engines".into(), source: cause.into() }
@@ -53,7 +51,7 @@ pub fn compare(
         .unwrap_or_default();
     println!();
     println!("{name} ({size}): the same file on three engines, one core, µs per window");
-    super::neural::print_header();
+    super::inference::print_header();
     trees.print();
     let tract_single = OnnxRunner::with_tract(bytes, &shape(1)).map_err(tool)?;
     let tract_batch = OnnxRunner::with_tract(bytes, &shape(64)).map_err(tool)?;
@@ -63,10 +61,15 @@ pub fn compare(
     let by_tract = tract_batch.probabilities(&x).map_err(tool)?;
     let mut lines = vec![tract.clone()];
     let mut differences = vec![format!("tract {:.1e}", largest_difference(&by_trees, &by_tract))];
-    let (_, native) = load_model(&model.checkpoint()).map_err(tool)?;
-    let rows: Vec<&[f32]> = x.chunks(len).collect();
-    let by_native: Vec<f32> = native.predict_proba(&rows).map_err(tool)?.into_iter().flatten().collect();
-    differences.push(format!("hessboost {:.1e}", largest_difference(&by_trees, &by_native)));
+    // hessboost itself is only in builds that train.
+    #[cfg(feature = "training")]
+    {
+        use cis490_models::Classifier;
+        let (_, native) = cis490_pipeline::train::load_model(&model.checkpoint()).map_err(tool)?;
+        let rows: Vec<&[f32]> = x.chunks(len).collect();
+        let by_native: Vec<f32> = native.predict_proba(&rows).map_err(tool)?.into_iter().flatten().collect();
+        differences.push(format!("hessboost {:.1e}", largest_difference(&by_trees, &by_native)));
+    }
     match onnxruntime(&model.onnx(), &name, &x, len, windows)? {
         Ok((line, by_ort)) => {
             line.print();
