@@ -132,9 +132,14 @@ impl RunState {
 }
 
 /// The status line: what the run is doing, from its rows.
-fn status_text(state: &RunState, rows: &[ModelRow]) -> String {
+/// `covered`: the windows a run would have now (while idle).
+fn status_text(state: &RunState, rows: &[ModelRow], covered: usize) -> String {
     match state {
-        RunState::Idle => "waits for the server's predictions on a replayed episode.".into(),
+        RunState::Idle if covered == 0 => "waits for the server's predictions on a replayed episode.".into(),
+        RunState::Idle => format!(
+            "waits for {AUTO_START_WINDOWS} windows of the replayed episode with the server's predictions \
+             ({covered} so far) before it starts."
+        ),
         RunState::Failed(message) => format!("Failed: {message}"),
         RunState::Running => {
             let finished = rows.iter().filter(|r| r.state.finished()).count();
@@ -550,6 +555,14 @@ fn model_names(body: &str) -> Vec<String> {
 /// The value of the model picker's "every model" choice.
 const ALL_MODELS: &str = "";
 
+/// Windows the page waits for before a run starts by itself: the server
+/// predicts each window as the replay reaches its end, so a page open at
+/// an episode's start (or joining in its middle) would otherwise run on
+/// its first one or two. Twelve windows are a minute of episode; every
+/// synthetic episode (80–180 s) has 15 or more. "Run now" runs on what
+/// there is.
+const AUTO_START_WINDOWS: usize = 12;
+
 /// One model's row of the results table.
 fn result_row(row: &ModelRow) -> impl IntoView + use<> {
     let latencies: Vec<f64> = row.results.iter().map(|r| r.latency_us).collect();
@@ -584,6 +597,8 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
     let selected = RwSignal::new(model.unwrap_or_else(|| ALL_MODELS.to_string()));
     let status = RwSignal::new(RunState::Idle);
     let rows = RwSignal::new(Vec::<ModelRow>::new());
+    // While idle: the windows a run would cover now.
+    let covered = RwSignal::new(0usize);
     let run = RunSignals { state, status, rows };
     let chosen = move || {
         let picked = selected.get_untracked();
@@ -600,8 +615,9 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
         }
     });
     // Start by itself (a kiosk has no button) once the models are known and
-    // the server's predictions of the first have arrived, unless this page
-    // has already run them on the same windows: then show that run.
+    // the server's predictions of the first cover AUTO_START_WINDOWS windows
+    // the page can rebuild, unless this page has already run them on the
+    // same windows: then show that run.
     Effect::new(move |_| {
         selected.track();
         if models.with(Vec::is_empty) {
@@ -613,7 +629,18 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
             return;
         }
         let wanted = chosen();
-        let Some(key) = state.with(|s| run_key(s, &wanted)) else { return };
+        let Some(key) = state.with(|s| run_key(s, &wanted)) else {
+            if covered.get_untracked() != 0 {
+                covered.set(0);
+            }
+            return;
+        };
+        if covered.get_untracked() != key.windows {
+            covered.set(key.windows);
+        }
+        if key.windows < AUTO_START_WINDOWS {
+            return;
+        }
         let earlier = FINISHED.with(|f| f.borrow().as_ref().filter(|run| run.key == key).cloned());
         match earlier {
             Some(finished) => {
@@ -654,7 +681,7 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
                     }
                 })}
             <p class="muted" data-testid="browser-status" data-state=move || status.with(RunState::key)>
-                {move || rows.with(|r| status.with(|st| status_text(st, r)))}
+                {move || rows.with(|r| status.with(|st| status_text(st, r, covered.get())))}
             </p>
             {move || {
                 rows.with(|r| published_text(r))
