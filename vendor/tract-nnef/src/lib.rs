@@ -12,6 +12,9 @@ pub mod registry;
 pub mod resource;
 pub mod ser;
 pub mod tensors;
+// Vendored patch (vendor/README.md): with `lean`, no `patch` transform, so the
+// linker can drop the NNEF registry, parser and every op they reach (FFT, ...).
+#[cfg(not(feature = "lean"))]
 mod transform;
 
 pub use ast::ProtoModel;

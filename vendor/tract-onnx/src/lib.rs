@@ -50,3 +50,11 @@ pub fn onnx() -> Onnx {
     ops::register_all_ops(&mut ops);
     Onnx { op_register: ops, ..Onnx::default() }
 }
+
+/// [`onnx`] with only the operators of [`ops::register_lean_ops`] (vendored
+/// patch, see vendor/README.md).
+pub fn onnx_lean() -> Onnx {
+    let mut ops = crate::model::OnnxOpRegister::default();
+    ops::register_lean_ops(&mut ops);
+    Onnx { op_register: ops, ..Onnx::default() }
+}

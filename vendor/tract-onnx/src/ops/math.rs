@@ -5,7 +5,7 @@ use tract_hir::internal::*;
 use tract_hir::ops;
 use tract_hir::ops::binary::Nary;
 
-mod clip;
+pub(crate) mod clip;
 mod gemm;
 mod mat_mul_integer;
 mod pow;

@@ -46,6 +46,39 @@ pub fn register_all_ops(reg: &mut OnnxOpRegister) {
     s2d::register_all_ops(reg);
 }
 
+/// Registers only the operators cis490's exported graphs use (vendored
+/// patch, see vendor/README.md): a registry that never references the other
+/// builders lets the linker drop them, and with them the op implementations
+/// only they reach (FFT/STFT and rustfft, the ML and quantized ops, ...).
+pub fn register_lean_ops(reg: &mut OnnxOpRegister) {
+    use tract_hir::ops;
+    reg.insert("Constant", konst);
+    reg.insert("Identity", |_, _| {
+        Ok((Box::<tract_hir::ops::identity::Identity>::default(), vec![]))
+    });
+    reg.insert("Add", |_, _| Ok((ops::math::Add.into_hir(), vec![])));
+    reg.insert("Sub", |_, _| Ok((ops::math::Sub.into_hir(), vec![])));
+    reg.insert("Mul", |_, _| Ok((ops::math::Mul.into_hir(), vec![])));
+    reg.insert("Div", |_, _| Ok((ops::math::Div.into_hir(), vec![])));
+    reg.insert("MatMul", |_, _| Ok((expand(ops::matmul::MatMulInference::default()), vec![])));
+    reg.insert("Clip", math::clip::clip);
+    reg.insert("IsNaN", |_, _| Ok((tract_core::ops::math::is_nan().into_hir(), vec![])));
+    reg.insert("Where", |_, _| Ok((expand(tract_hir::ops::logic::Iff), vec![])));
+    reg.insert("Reshape", |_, node| {
+        let allowzero = node.get_attr_opt::<i64>("allowzero")?.unwrap_or(0) != 0;
+        Ok((expand(ops::array::Reshape::new(allowzero)), vec![]))
+    });
+    reg.insert("Transpose", array::transpose);
+    reg.insert("Relu", |_, _| Ok((expand(ops::activations::Clip::new(Some(0.0), None)), vec![])));
+    reg.insert("Conv", nn::conv);
+    reg.insert("ReduceMean", |c, node| nn::reduce::reduce(c, node, ops::nn::Reducer::Mean));
+    reg.insert("LayerNormalization", nn::layer_norm::layer_norm);
+    reg.insert("Softmax", nn::layer_soft_max);
+    reg.insert("ArgMax", nn::arg_max_min);
+    reg.insert("GRU", rec::gru::gru);
+    reg.insert("LSTM", rec::lstm::lstm);
+}
+
 fn konst(
     ctx: &ParsingContext,
     node: &NodeProto,

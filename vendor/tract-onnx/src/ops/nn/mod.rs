@@ -19,7 +19,7 @@ mod group_norm;
 #[cfg(feature = "transformers")]
 mod group_query_attention;
 mod instance_norm;
-mod layer_norm;
+pub(crate) mod layer_norm;
 mod lp_norm;
 mod lrn;
 mod mat_mul_nbits;
@@ -28,7 +28,7 @@ mod mish;
 #[cfg(feature = "transformers")]
 mod multi_head_attention;
 mod mvn;
-mod reduce;
+pub(crate) mod reduce;
 mod rms_norm;
 mod rms_norm_contrib;
 mod rotary_embedding;
