@@ -93,6 +93,8 @@ fn learns_and_exports(arch: Arch) -> Result<(), Box<dyn std::error::Error>> {
     let via_tract = OnnxRunner::new(&bytes, &shape)?.probabilities(&x)?;
     let worst = probs.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     assert!(worst <= 1e-4, "{}: tract differs from burn by {worst}", arch.as_str());
+    let via_lean = OnnxRunner::with_lean_tract(&bytes, &shape)?.probabilities(&x)?;
+    assert_eq!(via_lean, via_tract, "{}: the browser's lean registry runs it differently", arch.as_str());
 
     let reloaded = NeuralModel::from_bytes(
         arch,

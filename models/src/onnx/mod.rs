@@ -63,6 +63,19 @@ fn tract_err(e: TractError) -> OnnxError {
     OnnxError::Tract(e.into())
 }
 
+/// tract's ONNX loader. The browser's has only the operators cis490's
+/// graphs use (`onnx_lean`, vendor/README.md): with tract-nnef's `patch`
+/// transform left out too (feature `lean`), the bundle loses the other
+/// operators (FFT, ML, quantized, ...), the NNEF registry and rustfft, half
+/// its size. Natively every operator, so that tract can run any file (the
+/// tree ensemble's parity tests too).
+fn registry() -> tract_onnx::Onnx {
+    #[cfg(target_arch = "wasm32")]
+    return tract_onnx::onnx_lean();
+    #[cfg(not(target_arch = "wasm32"))]
+    tract_onnx::onnx()
+}
+
 /// What runs a model.
 #[derive(Debug, Clone)]
 enum Engine {
@@ -98,9 +111,22 @@ impl OnnxRunner {
     }
 
     /// Loads `bytes` for inputs of exactly `shape` on tract whatever the
-    /// graph (to compare engines, and for the parity tests).
+    /// graph (to compare engines, and for the parity tests); in the browser
+    /// only graphs of the operators cis490's networks use load
+    /// (`registry`).
     pub fn with_tract(bytes: &[u8], shape: &[usize]) -> Result<Self, OnnxError> {
-        let plan = tract_onnx::onnx()
+        Self::on_tract(registry(), bytes, shape)
+    }
+
+    /// [`OnnxRunner::with_tract`] with the browser's lean registry, natively:
+    /// the tests check that it runs every exported network alike.
+    #[cfg(test)]
+    pub(crate) fn with_lean_tract(bytes: &[u8], shape: &[usize]) -> Result<Self, OnnxError> {
+        Self::on_tract(tract_onnx::onnx_lean(), bytes, shape)
+    }
+
+    fn on_tract(onnx: tract_onnx::Onnx, bytes: &[u8], shape: &[usize]) -> Result<Self, OnnxError> {
+        let plan = onnx
             .with_ignore_value_info(true)
             .model_for_read(&mut &bytes[..])
             .map_err(tract_err)?
