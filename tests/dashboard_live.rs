@@ -229,9 +229,11 @@ fn a_replay_frame_of_46_channels_with_full_history_is_timed() -> TestResult {
 /// The browser scene fetches a model's ONNX file, runs it in a Web Worker
 /// on the replayed windows the server predicted, and its probabilities
 /// equal the server's within 1e-4 — for a tensor model, a summary model
-/// and the trees; then every model of the run, one after the other, side
-/// by side; its runs are published back to the hub as `prediction` events
-/// with `runtime: "browser"`.
+/// and the trees; then every model of the run (all six architectures under
+/// both threat models, so every operator of the browser's lean tract
+/// registry runs), one after the other, side by side; its runs are
+/// published back to the hub as `prediction` events with
+/// `runtime: "browser"`.
 #[test]
 fn in_browser_inference_matches_the_server() -> TestResult {
     let public = cis490_tests::browser::public_dir();
@@ -242,7 +244,8 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         return Err("no runner bundle in public/runner (run `cargo xtask bundle`)".into());
     }
     let dir = tempfile::tempdir()?;
-    let (made, run) = cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn", "gbt"])?;
+    let (made, run) =
+        cis490_tests::small_trained_run(dir.path(), &["mlp", "cnn", "gbt", "gru", "lstm", "transformer"])?;
     let (row, ep) = cis490_tests::test_episode(dir.path(), &made)?;
     let frames = cis490_pipeline::producers::replay::frames_of(&ep, row.episode_id.as_str(), row.host_id.as_str());
     let live = cis490_pipeline::producers::predictions::load_run(&run)?;
@@ -361,8 +364,8 @@ fn in_browser_inference_matches_the_server() -> TestResult {
             json!([]),
         )?;
         let rows = rows.as_array().cloned().unwrap_or_default();
-        if rows.len() != 6 {
-            return Err(format!("{} rows for the run's 6 models: {rows:?}", rows.len()));
+        if rows.len() != 12 {
+            return Err(format!("{} rows for the run's 12 models: {rows:?}", rows.len()));
         }
         for row in &rows {
             let ok = row[1] == "done" && row[2].as_f64() == Some(40.0) && row[3].as_f64().is_some_and(|d| d < 1e-4);
@@ -376,8 +379,8 @@ fn in_browser_inference_matches_the_server() -> TestResult {
             "every model: first result {}",
             rows.iter().map(|r| format!("{} {} ms", r[0].as_str().unwrap_or("?"), r[4])).collect::<Vec<_>>().join(", ")
         ));
-        wait_for_events(240)?;
-        browser.wait_for(&said("published 240 windows of 6 models"), Duration::from_secs(10))?;
+        wait_for_events(480)?;
+        browser.wait_for(&said("published 480 windows of 12 models"), Duration::from_secs(10))?;
         // Without the token the hub refuses, and the page says what to do.
         browser.goto(&format!("http://{addr}/?scene=browser&model=mlp-realistic"))?;
         browser.wait_for(&format!("{CONNECTION} === 'open'"), Duration::from_secs(20))?;
