@@ -955,4 +955,239 @@ mod tests {
         assert!(matches!(compile(&model, 0)?, Compiled::Tract { .. }));
         Ok(())
     }
+
+    /// A random ensemble of `trees` trees over `width` features and
+    /// `classes` classes: node ids shuffled within each tree, every mode,
+    /// leaves voting for random classes, as attribute columns.
+    struct RandomEnsemble {
+        tree_ids: Vec<i64>,
+        node_ids: Vec<i64>,
+        modes: Vec<&'static str>,
+        features: Vec<i64>,
+        thresholds: Vec<f32>,
+        true_ids: Vec<i64>,
+        false_ids: Vec<i64>,
+        missing: Vec<i64>,
+        votes: Vec<(i64, i64, i64, f32)>,
+        classes: i64,
+        transform: &'static str,
+    }
+
+    const MODES: [&str; 6] = ["BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE", "BRANCH_GT", "BRANCH_EQ", "BRANCH_NEQ"];
+
+    impl RandomEnsemble {
+        fn new(rng: &mut cis490_shared::rng::Rng, width: usize) -> Self {
+            let classes = 3 + rng.below(5) as i64;
+            let transforms = ["NONE", "SOFTMAX", "LOGISTIC", "SOFTMAX_ZERO"];
+            let mut e = RandomEnsemble {
+                tree_ids: Vec::new(),
+                node_ids: Vec::new(),
+                modes: Vec::new(),
+                features: Vec::new(),
+                thresholds: Vec::new(),
+                true_ids: Vec::new(),
+                false_ids: Vec::new(),
+                missing: Vec::new(),
+                votes: Vec::new(),
+                classes,
+                transform: transforms[rng.below(4) as usize],
+            };
+            for tree in 0..1 + rng.below(12) as i64 {
+                // A random shape: each open node splits with probability 0.6
+                // down to depth 5, then ids are shuffled.
+                let mut shape: Vec<Option<(usize, usize)>> = vec![None];
+                let mut open = vec![(0usize, 0usize)];
+                while let Some((at, depth)) = open.pop() {
+                    if depth < 5 && rng.chance(0.6) {
+                        let (t, f) = (shape.len(), shape.len() + 1);
+                        shape.extend([None, None]);
+                        shape[at] = Some((t, f));
+                        open.extend([(t, depth + 1), (f, depth + 1)]);
+                    }
+                }
+                let mut ids: Vec<i64> = (0..shape.len() as i64).collect();
+                for i in (1..ids.len()).rev() {
+                    ids.swap(i, rng.below(i as u64 + 1) as usize);
+                }
+                for (at, split) in shape.iter().enumerate() {
+                    e.tree_ids.push(tree);
+                    e.node_ids.push(ids[at]);
+                    e.missing.push(rng.below(2) as i64);
+                    match split {
+                        Some((t, f)) => {
+                            e.modes.push(MODES[rng.below(6) as usize]);
+                            e.features.push(rng.below(width as u64) as i64);
+                            e.thresholds.push(rng.range(-2.0, 2.0) as f32);
+                            e.true_ids.push(ids[*t]);
+                            e.false_ids.push(ids[*f]);
+                        }
+                        None => {
+                            e.modes.push("LEAF");
+                            e.features.push(0);
+                            e.thresholds.push(0.0);
+                            e.true_ids.push(0);
+                            e.false_ids.push(0);
+                            for _ in 0..1 + rng.below(2) {
+                                e.votes.push((
+                                    tree,
+                                    ids[at],
+                                    rng.below(classes as u64) as i64,
+                                    rng.range(-1.0, 1.0) as f32,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+            e
+        }
+
+        fn node(&self) -> NodeProto {
+            let mut node = node(&[], &[], self.classes, self.transform);
+            for attribute in [
+                ints("nodes_treeids", self.tree_ids.clone()),
+                ints("nodes_nodeids", self.node_ids.clone()),
+                strings("nodes_modes", self.modes.clone()),
+                ints("nodes_featureids", self.features.clone()),
+                floats("nodes_values", self.thresholds.clone()),
+                ints("nodes_truenodeids", self.true_ids.clone()),
+                ints("nodes_falsenodeids", self.false_ids.clone()),
+                ints("nodes_missing_value_tracks_true", self.missing.clone()),
+                ints("class_treeids", self.votes.iter().map(|v| v.0).collect()),
+                ints("class_nodeids", self.votes.iter().map(|v| v.1).collect()),
+                ints("class_ids", self.votes.iter().map(|v| v.2).collect()),
+                floats("class_weights", self.votes.iter().map(|v| v.3).collect()),
+            ] {
+                set(&mut node, attribute);
+            }
+            node
+        }
+
+        /// One hostile change: an entry of one column set to a value from
+        /// just outside its range (or NaN, or a truncated column).
+        fn corrupt(&mut self, rng: &mut cis490_shared::rng::Rng, width: usize) {
+            let n = self.node_ids.len();
+            let i = rng.below(n as u64) as usize;
+            let wild = |rng: &mut cis490_shared::rng::Rng, hi: usize| rng.below(hi as u64 + 4) as i64 - 2;
+            match rng.below(12) {
+                0 => self.true_ids[i] = wild(rng, n),
+                // An earlier change may have cut this column short.
+                1 if i < self.false_ids.len() => self.false_ids[i] = wild(rng, n),
+                2 => self.features[i] = wild(rng, width),
+                3 => self.node_ids[i] = wild(rng, n),
+                4 => self.tree_ids[i] = wild(rng, 3),
+                5 => self.modes[i] = ["LEAF", "BRANCH_MEMBER", "", "BRANCH_LT"][rng.below(4) as usize],
+                6 => self.thresholds[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][rng.below(3) as usize],
+                7 => self.missing[i] = wild(rng, 2),
+                8 => {
+                    let cut = rng.below(n as u64) as usize;
+                    self.false_ids.truncate(cut);
+                }
+                9 if !self.votes.is_empty() => {
+                    let v = rng.below(self.votes.len() as u64) as usize;
+                    self.votes[v].2 = wild(rng, self.classes as usize);
+                }
+                10 if !self.votes.is_empty() => {
+                    let v = rng.below(self.votes.len() as u64) as usize;
+                    self.votes[v].1 = wild(rng, n);
+                }
+                _ if !self.votes.is_empty() => {
+                    let v = rng.below(self.votes.len() as u64) as usize;
+                    self.votes[v].3 = [f32::NAN, f32::INFINITY, 1e38][rng.below(3) as usize];
+                }
+                _ => self.classes = 0,
+            }
+        }
+    }
+
+    /// The spec's semantics, walked naively: each tree from its first node
+    /// in list order, by node id, summing every reached leaf's votes in
+    /// f64, then the post-transform (NONE, SOFTMAX or LOGISTIC).
+    fn reference(e: &RandomEnsemble, row: &[f32]) -> Result<Vec<f64>, String> {
+        let mut scores = vec![0.0f64; e.classes as usize];
+        let mut roots: Vec<(i64, usize)> = Vec::new();
+        for (i, tree) in e.tree_ids.iter().enumerate() {
+            if !roots.iter().any(|(t, _)| t == tree) {
+                roots.push((*tree, i));
+            }
+        }
+        for (tree, mut at) in roots {
+            while e.modes[at] != "LEAF" {
+                let (x, t) = (row[e.features[at] as usize], e.thresholds[at]);
+                let holds = match e.modes[at] {
+                    "BRANCH_LEQ" => x <= t,
+                    "BRANCH_LT" => x < t,
+                    "BRANCH_GTE" => x >= t,
+                    "BRANCH_GT" => x > t,
+                    "BRANCH_EQ" => x == t,
+                    _ => x != t,
+                };
+                let next = if holds || (x.is_nan() && e.missing[at] == 1) { e.true_ids[at] } else { e.false_ids[at] };
+                at = (0..e.node_ids.len())
+                    .find(|&k| e.tree_ids[k] == tree && e.node_ids[k] == next)
+                    .ok_or(format!("tree {tree}: no node {next}"))?;
+            }
+            for vote in e.votes.iter().filter(|v| v.0 == tree && v.1 == e.node_ids[at]) {
+                scores[vote.2 as usize] += f64::from(vote.3);
+            }
+        }
+        match e.transform {
+            "SOFTMAX" => {
+                let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let sum: f64 = scores.iter().map(|s| (s - top).exp()).sum();
+                scores.iter_mut().for_each(|s| *s = (*s - top).exp() / sum);
+            }
+            "LOGISTIC" => scores.iter_mut().for_each(|s| *s = 1.0 / (1.0 + (-*s).exp())),
+            _ => {}
+        }
+        Ok(scores)
+    }
+
+    /// Random valid ensembles (shuffled node ids, every mode, missing
+    /// values) evaluate as the spec's naive walk does, and the same
+    /// ensembles with hostile changes are refused naming an attribute or
+    /// evaluated without a panic: a seeded fuzz run in CI. (tract 0.23.9's
+    /// own operator is not the reference: on some of these ensembles it
+    /// disagrees with onnxruntime, which agrees with this evaluator.)
+    #[test]
+    fn random_ensembles_match_the_spec_and_hostile_ones_never_panic() -> Result<(), Box<dyn std::error::Error>> {
+        const WIDTH: usize = 5;
+        let mut rng = cis490_shared::rng::Rng::new(17);
+        let rows: Vec<f32> =
+            (0..16 * WIDTH).map(|i| if i % 7 == 3 { f32::NAN } else { rng.range(-2.5, 2.5) as f32 }).collect();
+        let (mut compared, mut refused, mut accepted) = (0, 0, 0);
+        for case in 0..3000 {
+            let mut ensemble = RandomEnsemble::new(&mut rng, WIDTH);
+            if case % 3 == 0 && ensemble.transform != "SOFTMAX_ZERO" {
+                let ours = compiled(&ensemble.node(), WIDTH).map_err(|e| format!("case {case}: {e}"))?;
+                let got = ours.predict(&rows, 16)?;
+                for (row, got) in rows.chunks(WIDTH).zip(got.chunks(ours.classes())) {
+                    let want = reference(&ensemble, row)?;
+                    for (x, y) in got.iter().zip(&want) {
+                        let (x, y) = (f64::from(*x), *y);
+                        assert!((x - y).abs() <= 1e-5 * y.abs().max(1.0), "case {case}: got {x}, the spec {y}");
+                    }
+                }
+                compared += 1;
+                continue;
+            }
+            for _ in 0..1 + rng.below(3) {
+                ensemble.corrupt(&mut rng, WIDTH);
+            }
+            match TreeEnsemble::from_node(&ensemble.node(), WIDTH) {
+                Ok(Compiled::Trees(trees)) => {
+                    let out = trees.predict(&rows, 16)?;
+                    assert_eq!(out.len(), 16 * trees.classes(), "case {case}");
+                    accepted += 1;
+                }
+                Ok(Compiled::Tract { .. }) | Err(OnnxError::TreeAttribute { .. }) => refused += 1,
+                Err(other) => return Err(format!("case {case}: an error that names no attribute: {other}").into()),
+            }
+        }
+        assert!(
+            compared >= 500 && refused >= 500 && accepted >= 100,
+            "{compared} compared, {refused} refused, {accepted} accepted"
+        );
+        Ok(())
+    }
 }
