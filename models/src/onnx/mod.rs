@@ -120,7 +120,7 @@ impl OnnxRunner {
 
     /// [`OnnxRunner::with_tract`] with the browser's lean registry, natively:
     /// the tests check that it runs every exported network alike.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "training"))]
     pub(crate) fn with_lean_tract(bytes: &[u8], shape: &[usize]) -> Result<Self, OnnxError> {
         Self::on_tract(tract_onnx::onnx_lean(), bytes, shape)
     }
