@@ -99,6 +99,7 @@ fn the_index_has_the_spec_columns_and_reads_back() -> TestResult {
         progress: false,
         force: false,
         full: false,
+        shard: None,
     };
     let sweep = validate::run(&opts, &|_, _, _| {})?;
     assert_eq!(sweep.summary.skipped_paths.len(), 2);

@@ -51,6 +51,7 @@ pub fn validate_store_with(
         progress: false,
         force: false,
         full,
+        shard: None,
     };
     validate::run(&opts, &|_, _, _| {})
 }
@@ -71,6 +72,7 @@ pub fn extract_store(
         limits: ReadLimits::default(),
         force: false,
         full: false,
+        shard: None,
     };
     extract::run(&opts, &|_, _| {})
 }

@@ -111,6 +111,7 @@ fn a_job_whose_hub_is_gone_writes_its_outputs_without_waiting() -> TestResult {
         progress: false,
         force: false,
         full: false,
+        shard: None,
     };
     let sweep = validate::run(&opts, &|_, done, total| progress.report(done, total, "validating", Default::default()))?;
     assert_eq!(sweep.summary.total, 8);

@@ -13,6 +13,7 @@ use clap::{Parser, Subcommand};
 use cis490_pipeline::publish::background::Background;
 use cis490_pipeline::publish::retry::Retrying;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
+use cis490_pipeline::shard::Shard;
 use cis490_pipeline::store::archive::ReadLimits;
 use cis490_pipeline::{DEFAULT_SEED, default_jobs, split, synth};
 #[cfg(feature = "training")]
@@ -125,6 +126,16 @@ pub(crate) struct SweepArgs {
     /// earlier output of the same store keeps what unchanged archives gave.
     #[arg(long)]
     pub(crate) full: bool,
+    /// Do only shard I of N of the episodes (a fixed hash of
+    /// host_id/episode_id), into --out/shard-IIII-of-NNNN/; `auto` takes I
+    /// and N from a Slurm array task or a Kubernetes Indexed Job. Combine
+    /// the parts with `cis490 merge`.
+    #[arg(long, value_name = "I/N|auto")]
+    pub(crate) shard: Option<String>,
+    /// The shard count for `--shard auto` under Kubernetes (default: the
+    /// CIS490_SHARD_COUNT environment variable).
+    #[arg(long, value_name = "N", requires = "shard")]
+    pub(crate) shard_count: Option<u64>,
     #[command(flatten)]
     pub(crate) hub: HubArgs,
 }
@@ -136,6 +147,11 @@ impl SweepArgs {
             bail!("--jobs must be at least 1");
         }
         Ok((self.jobs, self.limits.read_limits()?))
+    }
+
+    /// `--shard` resolved (`auto` from the scheduler's environment).
+    pub(crate) fn shard(&self) -> Result<Option<Shard>> {
+        Ok(self.shard.as_deref().map(|text| Shard::from_arg(text, self.shard_count)).transpose()?)
     }
 }
 
@@ -180,6 +196,26 @@ pub(crate) struct ExtractArgs {
     pub(crate) out: PathBuf,
     #[command(flatten)]
     pub(crate) sweep: SweepArgs,
+}
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("parts").required(true).args(["validation", "features"])))]
+pub(crate) struct MergeArgs {
+    /// Parts of `cis490 validate --shard` (part folders, or the --out folder holding them).
+    #[arg(long, num_args = 1.., value_name = "PART_DIR")]
+    pub(crate) validation: Vec<PathBuf>,
+    /// Parts of `cis490 extract --shard` (part folders, or the --out folder holding them).
+    #[arg(long, num_args = 1.., value_name = "PART_DIR")]
+    pub(crate) features: Vec<PathBuf>,
+    /// The merged output folder.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// With --features: the acceptance index, if not at the path the parts recorded.
+    #[arg(long, requires = "features")]
+    pub(crate) index: Option<PathBuf>,
+    /// Replace --out even if it does not hold an earlier output of the stage.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 /// `--recipe`: the three names, listed in `--help` and completed by shells.
@@ -332,6 +368,9 @@ pub(crate) enum Command {
     Validate(ValidateArgs),
     /// Extract windows and features into Parquet shards.
     Extract(ExtractArgs),
+    /// Combine the parts of a sharded validate or extract (`--shard`) into
+    /// exactly what one process writes.
+    Merge(MergeArgs),
     /// Publish one attack-profile curve per profile to a hub.
     Profiles {
         /// The receiver store.

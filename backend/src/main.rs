@@ -26,7 +26,7 @@ use clap::Parser;
 use cis490_pipeline::publish::Publish;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
-use cis490_pipeline::{extract, jobs, producers, split};
+use cis490_pipeline::{extract, jobs, merge, producers, split};
 use cis490_server::serve;
 use cis490_shared::ids::{EpisodeId, HostId};
 
@@ -35,8 +35,10 @@ mod print;
 #[cfg(feature = "training")]
 mod training;
 
-use cli::{BenchCommand, Cli, Command, ExtractArgs, ServeArgs, SplitArgs, SynthArgs, ValidateArgs};
-use print::{print_extract, print_split, print_synth, print_validate, say_where};
+use cli::{BenchCommand, Cli, Command, ExtractArgs, MergeArgs, ServeArgs, SplitArgs, SynthArgs, ValidateArgs};
+use print::{
+    print_extract, print_merge_features, print_merge_validation, print_split, print_synth, print_validate, say_where,
+};
 
 fn main() -> std::process::ExitCode {
     let result = run();
@@ -72,6 +74,7 @@ fn run() -> Result<()> {
             let publisher = args.sweep.hub.publisher()?;
             run_extract(&args, publisher)
         }
+        Command::Merge(args) => run_merge(&args),
         Command::Profiles { store, index, hub } => {
             let publisher = hub.one_shot_publisher()?;
             let rows = validate::index::read_index(&index)?;
@@ -197,6 +200,7 @@ fn run_synth(args: &SynthArgs) -> Result<()> {
 
 fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
     let (jobs, limits) = args.sweep.checked()?;
+    let shard = args.sweep.shard()?;
     let started = Instant::now();
     let opts = ValidateOptions {
         store: args.store.clone(),
@@ -206,14 +210,16 @@ fn run_validate(args: &ValidateArgs, publisher: Option<Arc<dyn Publish>>) -> Res
         progress: true,
         force: args.sweep.force,
         full: args.sweep.full,
+        shard,
     };
     let sweep = jobs::validate(&opts, publisher)?;
-    print_validate(&sweep, &args.out.join(validate::index::INDEX_FILE), started.elapsed());
+    print_validate(&sweep, &opts.target().join(validate::index::INDEX_FILE), started.elapsed());
     Ok(())
 }
 
 fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
     let (jobs, limits) = args.sweep.checked()?;
+    let shard = args.sweep.shard()?;
     let started = Instant::now();
     let opts = extract::ExtractOptions {
         store: args.store.clone(),
@@ -224,9 +230,29 @@ fn run_extract(args: &ExtractArgs, publisher: Option<Arc<dyn Publish>>) -> Resul
         limits,
         force: args.sweep.force,
         full: args.sweep.full,
+        shard,
     };
     let summary = jobs::extract(&opts, publisher)?;
-    print_extract(&summary, &args.out, started.elapsed());
+    print_extract(&summary, &opts.target(), started.elapsed());
+    Ok(())
+}
+
+fn run_merge(args: &MergeArgs) -> Result<()> {
+    let started = Instant::now();
+    if !args.validation.is_empty() {
+        let merged = merge::validation::merge(&args.validation, &args.out, args.force)?;
+        print_merge_validation(&merged, &args.out, started.elapsed());
+    } else {
+        let opts = merge::features::MergeFeaturesOptions {
+            parts: args.features.clone(),
+            out: args.out.clone(),
+            index: args.index.clone(),
+            force: args.force,
+            progress: true,
+        };
+        let merged = merge::features::merge(&opts)?;
+        print_merge_features(&merged, &args.out, started.elapsed());
+    }
     Ok(())
 }
 

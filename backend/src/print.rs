@@ -7,7 +7,7 @@ use std::time::Duration;
 
 #[cfg(feature = "training")]
 use cis490_pipeline::{demo, eval, train};
-use cis490_pipeline::{extract, split, synth, validate};
+use cis490_pipeline::{extract, merge, split, synth, validate};
 
 #[cfg(feature = "training")]
 /// Prints what a demo stage did, as its subcommand would.
@@ -58,6 +58,32 @@ pub(crate) fn print_extract(summary: &extract::ExtractSummary, out: &Path, took:
         took.as_secs_f64(),
         summary.reused_episodes,
         summary.episodes - summary.reused_episodes,
+    );
+}
+
+pub(crate) fn print_merge_validation(merged: &merge::validation::MergedValidation, out: &Path, took: Duration) {
+    println!("{}", merged.summary.line());
+    eprintln!(
+        "merged {} parts into {} ({} rows) in {:.1} s",
+        merged.parts,
+        out.join(validate::index::INDEX_FILE).display(),
+        merged.summary.total,
+        took.as_secs_f64()
+    );
+}
+
+pub(crate) fn print_merge_features(merged: &merge::features::MergedFeatures, out: &Path, took: Duration) {
+    let s = &merged.summary;
+    println!(
+        "merged {} parts: {} windows from {} episodes ({} windows dropped at transitions, {} episodes skipped) in {} shards into {} in {:.1} s",
+        merged.parts,
+        s.windows,
+        s.episodes,
+        s.dropped_windows,
+        s.skipped.len(),
+        s.shards,
+        out.display(),
+        took.as_secs_f64()
     );
 }
 

@@ -9,6 +9,12 @@
 //! target path, a link included, never the file a link points to.
 //! [`remove_stale_temps`] deletes the temporary files of processes that
 //! died mid-write.
+//!
+//! Owned names (temporary files here, staging folders, training scratch)
+//! carry an [`owner_token`]: the pid, and a tag of the machine's host name,
+//! so on a file system shared by cluster nodes (Slurm, Kubernetes pods) a
+//! process only ever clears what a dead process *of its own machine* left
+//! ([`abandoned`]); another node's pid says nothing here.
 
 use std::ffi::OsStr;
 use std::fs::{self, File, OpenOptions};
@@ -45,7 +51,7 @@ const TEMP_MARK: &str = ".tmp-";
 
 fn temp_path(path: &Path) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}{TEMP_MARK}{}-{:016x}", std::process::id(), random_u64()))
+    path.with_file_name(format!(".{name}{TEMP_MARK}{}", owner_token()))
 }
 
 /// Creates `path` exclusively for writing: fails if anything (a file, a
@@ -101,11 +107,49 @@ pub fn sync_parent(path: &Path) {
     }
 }
 
+/// This machine's tag: the first 32 bits of the sha256 of its host name
+/// (a Kubernetes pod's name, a Slurm node's name).
+pub fn host_tag() -> u32 {
+    use sha2::{Digest, Sha256};
+    static TAG: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *TAG.get_or_init(|| {
+        let name = fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_default();
+        let digest = Sha256::digest(name.trim().as_bytes());
+        u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    })
+}
+
+/// What owned names end with: `<pid>-<host tag: 8 hex><random: 16 hex>`.
+pub fn owner_token() -> String {
+    format!("{}-{:08x}{:016x}", std::process::id(), host_tag(), random_u64())
+}
+
 /// The pid in a name `<anything><mark><pid>-<random>`, if it has one.
 pub fn owner_pid(name: &OsStr, mark: &str) -> Option<u32> {
+    owner(name, mark).map(|(pid, _)| pid)
+}
+
+/// The pid and, in names made since tokens had one, the host tag.
+fn owner(name: &OsStr, mark: &str) -> Option<(u32, Option<u32>)> {
     let name = name.to_str()?;
     let (_, rest) = name.rsplit_once(mark)?;
-    rest.split_once('-')?.0.parse().ok()
+    let (pid, random) = rest.split_once('-')?;
+    let host = if random.len() == 24 { u32::from_str_radix(&random[..8], 16).ok() } else { None };
+    Some((pid.parse().ok()?, host))
+}
+
+/// Whether the name (`<anything><mark><owner token>`) belongs to a process
+/// of this machine that no longer runs. A name of another machine is never
+/// abandoned as far as this one can tell.
+pub fn abandoned(name: &OsStr, mark: &str) -> bool {
+    match owner(name, mark) {
+        Some((_, Some(host))) if host != host_tag() => false,
+        Some((pid, _)) => !process_alive(pid),
+        None => false,
+    }
 }
 
 /// Whether process `pid` still runs (Linux: `/proc/<pid>` exists).
@@ -121,7 +165,7 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
     for entry in entries.filter_map(Result::ok) {
         let name = entry.file_name();
         let stale = name.to_string_lossy().starts_with('.')
-            && owner_pid(&name, TEMP_MARK).is_some_and(|pid| !process_alive(pid))
+            && abandoned(&name, TEMP_MARK)
             && entry.file_type().is_ok_and(|t| t.is_file());
         if stale && fs::remove_file(entry.path()).is_ok() {
             removed += 1;
@@ -189,6 +233,15 @@ mod tests {
         fs::write(&alive, b"")?;
         assert_eq!(remove_stale_temps(dir.path()), 1);
         assert!(!dead.exists() && alive.exists());
+        // A dead pid of another machine (another cluster node on a shared
+        // file system) may be a live process there: kept.
+        let other_host = host_tag().wrapping_add(1);
+        let remote = dir.path().join(format!(".y.tmp-4194305-{other_host:08x}{:016x}", 7));
+        let local_dead = dir.path().join(format!(".z.tmp-4194305-{:08x}{:016x}", host_tag(), 7));
+        fs::write(&remote, b"")?;
+        fs::write(&local_dead, b"")?;
+        assert_eq!(remove_stale_temps(dir.path()), 1);
+        assert!(remote.exists() && !local_dead.exists());
         Ok(())
     }
 }

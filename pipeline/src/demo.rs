@@ -189,6 +189,7 @@ pub fn run_pipeline(
         progress: opts.progress,
         force: false,
         full: false,
+        shard: None,
     };
     let sweep = jobs::validate(&validate_opts, publisher.clone()).map_err(DemoError::Validate)?;
     on_stage(StageDone::Validate(&sweep, started.elapsed()));
@@ -203,6 +204,7 @@ pub fn run_pipeline(
         limits: ReadLimits::default(),
         force: false,
         full: false,
+        shard: None,
     };
     let extracted = jobs::extract(&extract_opts, publisher.clone()).map_err(DemoError::Extract)?;
     on_stage(StageDone::Extract(&extracted, started.elapsed()));

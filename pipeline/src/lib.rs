@@ -14,6 +14,9 @@
 //!   live predictions, metrics, attack profiles, perf);
 //! - [`publish`]: sending events to a hub (HTTP, retries, background);
 //! - [`jobs`]: validate and extract with their progress events;
+//! - [`shard`], [`merge`]: sharded sweeps (`--shard I/N`, one part per
+//!   Slurm array task or Kubernetes index) and merging their parts into
+//!   what one process writes;
 //! - `demo`: the whole path on built-in defaults, and the producers that
 //!   keep a dashboard live after it;
 //! - [`run_dir`]: the run folder's layout (models, checkpoints, ONNX files);
@@ -31,11 +34,13 @@ pub mod demo;
 pub mod eval;
 pub mod extract;
 pub mod jobs;
+pub mod merge;
 pub mod output_dir;
 pub mod producers;
 pub mod progress;
 pub mod publish;
 pub mod run_dir;
+pub mod shard;
 pub mod split;
 pub mod synth;
 #[cfg(feature = "training")]

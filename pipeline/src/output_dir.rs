@@ -19,7 +19,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::atomic_file::{owner_pid, process_alive, random_u64, remove_stale_temps, sync_parent};
+use crate::atomic_file::{abandoned, owner_token, remove_stale_temps, sync_parent};
 
 const STAGING_MARK: &str = ".staging-";
 const REPLACED_MARK: &str = ".replaced-";
@@ -126,7 +126,7 @@ pub fn remove_leftovers(parent: &Path, name: &str) -> usize {
         } else {
             continue;
         };
-        let dead = owner_pid(&file_name, mark).is_some_and(|pid| !process_alive(pid));
+        let dead = abandoned(&file_name, mark);
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
         if dead && is_dir && fs::remove_dir_all(entry.path()).is_ok() {
             tracing::info!(path = %entry.path().display(), "removed the leftover of an interrupted run");
@@ -181,7 +181,7 @@ impl StagedDir {
         fs::create_dir_all(&parent).map_err(io_err(target))?;
         remove_leftovers(&parent, &name);
         remove_stale_temps(&parent);
-        let staging = parent.join(format!(".{name}{STAGING_MARK}{}-{:016x}", std::process::id(), random_u64()));
+        let staging = parent.join(format!(".{name}{STAGING_MARK}{}", owner_token()));
         // create_dir fails if anything is there: the folder is ours alone.
         fs::create_dir(&staging).map_err(io_err(target))?;
         Ok(Self { target: target.to_path_buf(), staging, committed: false })
@@ -228,11 +228,7 @@ impl StagedDir {
             Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
                 // No atomic exchange on this file system: two renames.
                 let name = self.target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let replaced = parent_of(&self.target).join(format!(
-                    ".{name}{REPLACED_MARK}{}-{:016x}",
-                    std::process::id(),
-                    random_u64()
-                ));
+                let replaced = parent_of(&self.target).join(format!(".{name}{REPLACED_MARK}{}", owner_token()));
                 fs::rename(&self.target, &replaced).map_err(io_err(&self.target))?;
                 fs::rename(&self.staging, &self.target).map_err(io_err(&self.target))?;
                 Ok(replaced)

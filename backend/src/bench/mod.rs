@@ -186,6 +186,7 @@ pub fn validate_throughput(opts: &ValidateBench) -> Result<Vec<BenchLine>, Bench
                 progress: false,
                 force: true,
                 full: true,
+                shard: None,
             },
             &|_, _, _| {},
         )?;
@@ -258,6 +259,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
                 progress: false,
                 force: true,
                 full: true,
+                shard: None,
             },
             &|_, _, _| {},
         )?;
@@ -280,6 +282,7 @@ pub fn extract_throughput(opts: &ExtractBench) -> Result<Vec<BenchLine>, BenchEr
             limits: ReadLimits::default(),
             force: true,
             full: true,
+            shard: None,
         },
         &|_, _| {},
     )

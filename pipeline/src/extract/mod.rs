@@ -33,6 +33,7 @@ use rayon::prelude::*;
 
 use crate::atomic_file;
 use crate::output_dir::{OutputError, StagedDir};
+use crate::shard::{PartFailure, PartFile, Shard};
 use crate::store::archive::ReadLimits;
 use crate::validate::SUMMARY_FILE;
 use crate::validate::index::read_index;
@@ -65,6 +66,20 @@ pub struct ExtractOptions {
     /// Extract every episode even where `out` holds an earlier extraction
     /// of the same store (otherwise unchanged episodes keep their rows).
     pub full: bool,
+    /// Extract only this shard's episodes, into `<out>/shard-IIII-of-NNNN/`
+    /// (see [`crate::shard`]); a shard is always extracted whole, so its rows
+    /// are in index order, as `cis490 merge` needs them.
+    pub shard: Option<Shard>,
+}
+
+impl ExtractOptions {
+    /// The folder the extraction writes: `out`, or the shard's part folder in it.
+    pub fn target(&self) -> PathBuf {
+        match &self.shard {
+            Some(shard) => shard.part_dir(&self.out),
+            None => self.out.clone(),
+        }
+    }
 }
 
 /// Extraction could not run.
@@ -260,6 +275,7 @@ fn archive_path(store: &Path, entry: &IndexRow) -> Result<PathBuf, String> {
 pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result<ExtractSummary, ExtractError> {
     let index_sha256 = check_index(&opts.index)?;
     let index = read_index(&opts.index)?;
+    let target = opts.target();
     let mut summary = ExtractSummary {
         schema_hash: schema_hash(),
         indexed: index.len() as u64,
@@ -271,6 +287,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     };
     let usable: Vec<&IndexRow> = index
         .iter()
+        .filter(|e| opts.shard.is_none_or(|shard| shard.owns(e.host_id.as_str(), e.episode_id.as_str())))
         .filter(|e| {
             let keep = e.status.is_usable();
             if !keep {
@@ -280,7 +297,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         })
         .collect();
     let staged =
-        StagedDir::begin(&opts.out, "cis490 extract", EXTRACT_SUMMARY_FILE, opts.force, &[&opts.store, &opts.index])?;
+        StagedDir::begin(&target, "cis490 extract", EXTRACT_SUMMARY_FILE, opts.force, &[&opts.store, &opts.index])?;
     let out = staged.path().to_path_buf();
     for dir in ["summary", "tensors"] {
         create_dir(&out.join(dir))?;
@@ -290,12 +307,13 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     // Shards of an earlier extraction of this store whose episodes are
     // unchanged are kept; only new and changed episodes are extracted.
     let key = reuse::ExtractKey::new(&opts.store, &opts.limits);
-    let plan = if opts.full { None } else { reuse::plan(&opts.out, &key, &usable, &opts.store) }.unwrap_or_default();
+    let whole = opts.full || opts.shard.is_some();
+    let plan = if whole { None } else { reuse::plan(&target, &key, &usable, &opts.store) }.unwrap_or_default();
     let mut kept_files: Vec<ShardFile> = Vec::new();
     let mut cached: Vec<reuse::CachedShard> = Vec::new();
     for (file, shard) in &plan.keep {
         for kind in ["summary", "tensors"] {
-            link_or_copy(&opts.out.join(kind).join(&file.name), &out.join(kind).join(&file.name))?;
+            link_or_copy(&target.join(kind).join(&file.name), &out.join(kind).join(&file.name))?;
         }
         kept_files.push(file.clone());
         cached.push(shard.clone());
@@ -303,12 +321,12 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     for (file, shard) in &plan.rewrite {
         let ids: std::collections::BTreeSet<&str> = shard.episodes.iter().map(|e| e.id.as_str()).collect();
         let (rows, summary_bytes) = reuse::rewrite_shard(
-            &opts.out.join("summary").join(&file.name),
+            &target.join("summary").join(&file.name),
             &out.join("summary").join(&file.name),
             &ids,
         )?;
         let (_, tensors_bytes) = reuse::rewrite_shard(
-            &opts.out.join("tensors").join(&file.name),
+            &target.join("tensors").join(&file.name),
             &out.join("tensors").join(&file.name),
             &ids,
         )?;
@@ -334,6 +352,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
 
     let bar = crate::progress::bar(to_extract.len() as u64, "extracting", opts.progress);
     let skipped_before = summary.skipped.len() as u64;
+    let mut failures: Vec<PartFailure> = Vec::new();
     let limits = opts.limits;
     // A writer thread encodes shard N while the pool computes chunk N + 1.
     let (to_writer, from_chunks) = std::sync::mpsc::sync_channel::<(usize, Vec<WindowRow>)>(1);
@@ -342,7 +361,7 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
         let writer = scope.spawn(move || -> Result<Vec<ShardFile>, ExtractError> {
             let mut files = Vec::new();
             for (shard, rows) in from_chunks {
-                let name = format!("part-{shard:05}.parquet");
+                let name = shards::shard_file_name(shard);
                 let batch_err =
                     |e: arrow_schema::ArrowError| ExtractError::Write { path: name.clone(), source: e.into() };
                 let summary_batch = shards::summary_batch(&rows).map_err(batch_err)?;
@@ -390,12 +409,16 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                     }
                     Err(why) => {
                         tracing::warn!("skipped {why}");
+                        if opts.shard.is_some() {
+                            failures
+                                .push(PartFailure { episode_id: entry.episode_id.to_string(), message: why.clone() });
+                        }
                         summary.skipped.push(why);
                     }
                 }
             }
             summary.windows += rows.len() as u64;
-            cached.push(reuse::CachedShard { name: format!("part-{shard:05}.parquet"), episodes });
+            cached.push(reuse::CachedShard { name: shards::shard_file_name(shard), episodes });
             on_done(summary.episodes + summary.skipped.len() as u64 - skipped_before, total);
             if to_writer.send((shard, rows)).is_err() {
                 break; // the writer failed; its error is reported below
@@ -409,19 +432,36 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     summary.shards = written.len() as u64;
     summary.shard_files = written;
     bar.finish_and_clear();
-    let path = opts.out.join(EXTRACT_SUMMARY_FILE);
-    // Staged files' errors name the staging folder: the final paths are said instead.
-    let write_err = |path: &Path, source: Cause| ExtractError::Write { path: path.display().to_string(), source };
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| write_err(&path, e.into()))?;
-    atomic_file::write_bytes_atomically(&out.join(EXTRACT_SUMMARY_FILE), &json)
-        .map_err(|e| write_err(&path, e.source.into()))?;
-    let cache_path = opts.out.join(reuse::CACHE_FILE);
-    let cache =
-        serde_json::to_vec(&reuse::CacheFile { key, shards: cached }).map_err(|e| write_err(&cache_path, e.into()))?;
-    atomic_file::write_bytes_atomically(&out.join(reuse::CACHE_FILE), &cache)
-        .map_err(|e| write_err(&cache_path, e.source.into()))?;
+    write_extraction(&out, &target, &summary, &reuse::CacheFile { key, shards: cached })?;
+    if let Some(shard) = opts.shard {
+        let part = PartFile { failures, ..PartFile::new("extract", shard, usable.len() as u64) };
+        part.write(&out).map_err(|e| ExtractError::Write {
+            path: target.join(crate::shard::PART_FILE).display().to_string(),
+            source: e.source.into(),
+        })?;
+    }
     staged.commit()?;
     Ok(summary)
+}
+
+/// Writes `extract_summary.json` and the reuse cache into `dir`, the
+/// staging folder that becomes `target`.
+pub(crate) fn write_extraction(
+    dir: &Path,
+    target: &Path,
+    summary: &ExtractSummary,
+    cache: &reuse::CacheFile,
+) -> Result<(), ExtractError> {
+    // Staged files' errors name the staging folder: the final paths are said instead.
+    let write_err =
+        |name: &str, source: Cause| ExtractError::Write { path: target.join(name).display().to_string(), source };
+    let json = serde_json::to_vec_pretty(summary).map_err(|e| write_err(EXTRACT_SUMMARY_FILE, e.into()))?;
+    atomic_file::write_bytes_atomically(&dir.join(EXTRACT_SUMMARY_FILE), &json)
+        .map_err(|e| write_err(EXTRACT_SUMMARY_FILE, e.source.into()))?;
+    let json = serde_json::to_vec(cache).map_err(|e| write_err(reuse::CACHE_FILE, e.into()))?;
+    atomic_file::write_bytes_atomically(&dir.join(reuse::CACHE_FILE), &json)
+        .map_err(|e| write_err(reuse::CACHE_FILE, e.source.into()))?;
+    Ok(())
 }
 
 /// The extraction summary of a feature folder.

@@ -33,13 +33,13 @@ impl ScratchDir {
         for entry in std::fs::read_dir(parent)?.filter_map(Result::ok) {
             let name = entry.file_name();
             let stale = name.to_string_lossy().starts_with(SCRATCH_MARK)
-                && atomic_file::owner_pid(&name, SCRATCH_MARK).is_some_and(|pid| !atomic_file::process_alive(pid))
+                && atomic_file::abandoned(&name, SCRATCH_MARK)
                 && entry.file_type().is_ok_and(|t| t.is_dir());
             if stale {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
-        let path = parent.join(format!("{SCRATCH_MARK}{}-{:016x}", std::process::id(), atomic_file::random_u64()));
+        let path = parent.join(format!("{SCRATCH_MARK}{}", atomic_file::owner_token()));
         std::fs::create_dir(&path)?;
         Ok(Self { path })
     }

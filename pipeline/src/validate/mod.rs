@@ -27,6 +27,7 @@ use rayon::prelude::*;
 
 use crate::atomic_file::{self, WriteError};
 use crate::output_dir::{OutputError, StagedDir};
+use crate::shard::{PartFile, Shard};
 use crate::store::archive::{ReadLimits, read_archive};
 use crate::store::layout::{EpisodeRef, LayoutError, list_store};
 use index::{INDEX_FILE, IndexError, IndexRow};
@@ -52,6 +53,19 @@ pub struct ValidateOptions {
     /// Validate every archive even where `out` holds an earlier sweep of
     /// the same store (otherwise unchanged archives keep their rows).
     pub full: bool,
+    /// Validate only this shard's episodes, into `<out>/shard-IIII-of-NNNN/`
+    /// (see [`crate::shard`]).
+    pub shard: Option<Shard>,
+}
+
+impl ValidateOptions {
+    /// The folder the sweep writes: `out`, or the shard's part folder in it.
+    pub fn target(&self) -> PathBuf {
+        match &self.shard {
+            Some(shard) => shard.part_dir(&self.out),
+            None => self.out.clone(),
+        }
+    }
 }
 
 /// Most skipped store paths listed in the summary (the rest are counted).
@@ -146,8 +160,16 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
 /// in whole). `on_done` is called after each episode with its row, done and
 /// total (for progress events).
 pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync)) -> Result<Sweep, ValidateError> {
-    let listing = list_store(&opts.store)?;
-    let staged = StagedDir::begin(&opts.out, "cis490 validate", SUMMARY_FILE, opts.force, &[&opts.store])?;
+    let mut listing = list_store(&opts.store)?;
+    let out = opts.target();
+    if let Some(shard) = &opts.shard {
+        listing.episodes.retain(|ep| shard.owns(ep.host_id.as_str(), ep.episode_id.as_str()));
+        // Paths that are not episodes belong to no shard: shard 0 reports them.
+        if shard.index != 0 {
+            listing.skipped.clear();
+        }
+    }
+    let staged = StagedDir::begin(&out, "cis490 validate", SUMMARY_FILE, opts.force, &[&opts.store])?;
     for skipped in &listing.skipped {
         tracing::warn!(path = %skipped.rel_path, "skipped: {}", skipped.why);
     }
@@ -157,7 +179,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
         .map_err(|source| ValidateError::Pool { jobs: opts.jobs, source })?;
     let total = listing.episodes.len() as u64;
     let key = cache::SweepKey::new(&opts.store, &opts.limits);
-    let mut reusable = if opts.full { cache::Reusable::default() } else { cache::Reusable::load(&opts.out, &key) };
+    let mut reusable = if opts.full { cache::Reusable::default() } else { cache::Reusable::load(&out, &key) };
     // Stamps are taken before reading: an archive that changes during the
     // sweep is validated again next time.
     let stamps: Vec<Option<cache::FileStamp>> =
@@ -186,31 +208,57 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
             .collect()
     });
     bar.finish_and_clear();
-    let mut summary = ValidationSummary::default();
-    for row in &rows {
-        summary.record(row.status, &row.reasons);
-    }
-    summary.skipped_paths =
-        listing.skipped.iter().take(MAX_SKIPPED_LISTED).map(|s| format!("{}: {}", s.rel_path, s.why)).collect();
-    if listing.skipped.len() > MAX_SKIPPED_LISTED {
-        summary.skipped_paths.push(format!("+{} more", listing.skipped.len() - MAX_SKIPPED_LISTED));
-    }
-    let index_sha256 = index::write_index(&staged.path().join(INDEX_FILE), &rows)?;
+    let skipped_paths: Vec<String> = listing.skipped.iter().map(|s| format!("{}: {}", s.rel_path, s.why)).collect();
+    let mut summary = summarize(&rows, skipped_paths);
     summary.store = Some(opts.store.display().to_string());
-    summary.index_sha256 = Some(index_sha256);
-    summary.index_rows = Some(rows.len() as u64);
-    let json = serde_json::to_vec_pretty(&summary).map_err(|e| {
-        ValidateError::Summary(WriteError { path: opts.out.join(SUMMARY_FILE), source: std::io::Error::other(e) })
-    })?;
-    atomic_file::write_bytes_atomically(&staged.path().join(SUMMARY_FILE), &json)?;
-    let cache = cache::CacheFile {
-        key,
-        entries: rows.iter().zip(&stamps).map(|(row, stamp)| (row.path.clone(), *stamp)).collect(),
-    };
-    let json = serde_json::to_vec(&cache).map_err(|e| {
-        ValidateError::Summary(WriteError { path: opts.out.join(cache::CACHE_FILE), source: std::io::Error::other(e) })
-    })?;
-    atomic_file::write_bytes_atomically(&staged.path().join(cache::CACHE_FILE), &json)?;
+    write_sweep(staged.path(), &out, &rows, &stamps, &mut summary, key)?;
+    if let Some(shard) = opts.shard {
+        PartFile::new("validate", shard, rows.len() as u64).write(staged.path())?;
+    }
     staged.commit()?;
     Ok(Sweep { summary, rows, reused })
+}
+
+/// The summary of `rows`: counts per status and reason, and the store's
+/// paths that are not episodes (`skipped`, the first
+/// [`MAX_SKIPPED_LISTED`] listed, then `+N more`).
+pub(crate) fn summarize(rows: &[IndexRow], skipped: Vec<String>) -> ValidationSummary {
+    let mut summary = ValidationSummary::default();
+    for row in rows {
+        summary.record(row.status, &row.reasons);
+    }
+    let more = skipped.len().saturating_sub(MAX_SKIPPED_LISTED);
+    summary.skipped_paths = skipped;
+    summary.skipped_paths.truncate(MAX_SKIPPED_LISTED);
+    if more > 0 {
+        summary.skipped_paths.push(format!("+{more} more"));
+    }
+    summary
+}
+
+/// Writes a sweep's three files into `dir` (a staging folder that becomes
+/// `out`): the index, the summary (completed with the index's sha256 and
+/// rows) and the cache of `stamps` (one per row) under `key`.
+pub(crate) fn write_sweep(
+    dir: &std::path::Path,
+    out: &std::path::Path,
+    rows: &[IndexRow],
+    stamps: &[Option<cache::FileStamp>],
+    summary: &mut ValidationSummary,
+    key: cache::SweepKey,
+) -> Result<(), ValidateError> {
+    let json_err = |name: &str, e: serde_json::Error| {
+        ValidateError::Summary(WriteError { path: out.join(name), source: std::io::Error::other(e) })
+    };
+    summary.index_sha256 = Some(index::write_index(&dir.join(INDEX_FILE), rows)?);
+    summary.index_rows = Some(rows.len() as u64);
+    let json = serde_json::to_vec_pretty(&summary).map_err(|e| json_err(SUMMARY_FILE, e))?;
+    atomic_file::write_bytes_atomically(&dir.join(SUMMARY_FILE), &json)?;
+    let cache = cache::CacheFile {
+        key,
+        entries: rows.iter().zip(stamps).map(|(row, stamp)| (row.path.clone(), *stamp)).collect(),
+    };
+    let json = serde_json::to_vec(&cache).map_err(|e| json_err(cache::CACHE_FILE, e))?;
+    atomic_file::write_bytes_atomically(&dir.join(cache::CACHE_FILE), &json)?;
+    Ok(())
 }

@@ -134,6 +134,11 @@ fn key_columns(rows: &[WindowRow]) -> Vec<ArrayRef> {
     ]
 }
 
+/// The file name of shard `number` (the same in `summary/` and `tensors/`).
+pub fn shard_file_name(number: usize) -> String {
+    format!("part-{number:05}.parquet")
+}
+
 /// The summary shard's record batch.
 pub fn summary_batch(rows: &[WindowRow]) -> Result<RecordBatch, ArrowError> {
     let mut fields = key_fields();
