@@ -216,6 +216,9 @@ pub(crate) struct MergeArgs {
     /// Replace --out even if it does not hold an earlier output of the stage.
     #[arg(long)]
     pub(crate) force: bool,
+    /// With --features: threads encoding the merged shards (default: all cores).
+    #[arg(long, default_value_t = default_jobs())]
+    pub(crate) jobs: usize,
 }
 
 /// `--recipe`: the three names, listed in `--help` and completed by shells.
@@ -546,6 +549,22 @@ pub(crate) enum BenchCommand {
         /// Extra arguments for the train stages, e.g. `--train-arg=--epoch-windows=100000` (repeatable).
         #[arg(long = "train-arg", allow_hyphen_values = true)]
         train_args: Vec<String>,
+    },
+    /// Sharded validate/extract + merge against one process: each part's
+    /// time, the merges' rates, the time with one node per shard.
+    Shards {
+        /// Episodes in the generated store.
+        #[arg(long, default_value_t = 5000)]
+        episodes: u64,
+        /// Shards to cut the sweeps into.
+        #[arg(long, default_value_t = 4)]
+        shards: u32,
+        /// Working folder (the store is generated once and reused).
+        #[arg(long, default_value_os_t = bench::default_workdir())]
+        workdir: PathBuf,
+        /// Worker threads of every run.
+        #[arg(long, default_value_t = default_jobs())]
+        jobs: usize,
     },
     /// Extraction windows/s and MB/s against only reading and decompressing.
     Extract {

@@ -175,6 +175,13 @@ fn run() -> Result<()> {
             bench::scale::scale(&bench::scale::ScaleBench { episodes, workdir, stages, train_args })?;
             Ok(())
         }
+        Command::Bench { which: BenchCommand::Shards { episodes, shards, workdir, jobs } } => {
+            if shards == 0 || jobs == 0 {
+                anyhow::bail!("--shards and --jobs must be at least 1");
+            }
+            bench::shards::shard_overhead(&bench::shards::ShardsBench { workdir, episodes, shards, jobs })?;
+            Ok(())
+        }
         Command::Bench { which: BenchCommand::Extract { episodes, workdir, jobs } } => {
             bench::extract_throughput(&bench::ExtractBench { workdir, episodes, jobs })?;
             Ok(())
@@ -249,6 +256,7 @@ fn run_merge(args: &MergeArgs) -> Result<()> {
             index: args.index.clone(),
             force: args.force,
             progress: true,
+            jobs: args.jobs,
         };
         let merged = merge::features::merge(&opts)?;
         print_merge_features(&merged, &args.out, started.elapsed());

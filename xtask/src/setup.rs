@@ -103,9 +103,13 @@ fn is_root() -> bool {
 
 /// The Python packages the peer-tool tests read our Parquet and ONNX files with
 /// (duckdb and polars run the recipes of `docs/queries.md`; polars before 1.43
-/// cannot read the Parquet footers our writer makes).
-const PYTHON_PACKAGES: [&str; 6] =
-    ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22", "onnxruntime>=1.17", "duckdb>=1.1", "polars>=1.43"];
+/// cannot read the Parquet footers our writer makes), and PyYAML, which
+/// parses the Kubernetes manifests of `deploy/k8s`.
+const PYTHON_PACKAGES: [&str; 7] =
+    ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22", "onnxruntime>=1.17", "duckdb>=1.1", "polars>=1.43", "pyyaml>=6"];
+
+/// The modules those packages provide: the venv is ready when all import.
+const PYTHON_MODULES: &str = "pyarrow, pandas, zstandard, onnxruntime, duckdb, polars, yaml";
 
 /// A virtual environment with pyarrow and pandas, outside the clone
 /// (`$HOME/.cache/cis490-pyenv`), created once; returns its python.
@@ -115,15 +119,12 @@ pub fn python_env() -> Result<std::path::PathBuf> {
     let python = venv.join("bin").join("python");
     let ready = || {
         Command::new(&python)
-            .args(["-c", "import pyarrow, pandas, zstandard, onnxruntime, duckdb, polars"])
+            .args(["-c", &format!("import {PYTHON_MODULES}")])
             .output()
             .is_ok_and(|out| out.status.success())
     };
     if ready() {
-        eprintln!(
-            "setup: python env with pyarrow, pandas, onnxruntime, duckdb and polars already at {}",
-            venv.display()
-        );
+        eprintln!("setup: python env with {PYTHON_MODULES} already at {}", venv.display());
         return Ok(python);
     }
     if !cmd::exists("python3") {
@@ -144,7 +145,7 @@ pub fn python_env() -> Result<std::path::PathBuf> {
         made.context("cannot create a python venv (install python3-venv)")?;
     }
     cmd::run_step(
-        "pip install pyarrow pandas zstandard onnxruntime duckdb polars",
+        "pip install pyarrow pandas zstandard onnxruntime duckdb polars pyyaml",
         Command::new(&python)
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
             .args(PYTHON_PACKAGES),

@@ -31,6 +31,7 @@ pub mod inference;
 #[cfg(feature = "training")]
 pub mod neural;
 pub mod scale;
+pub mod shards;
 pub mod tree_engines;
 
 use std::path::{Path, PathBuf};

@@ -7,8 +7,9 @@
 //! episode, takes its rows from the part that owns it. A sharded
 //! extraction writes its episodes whole and in index order, so every part
 //! is read front to back, one record batch at a time; memory is one output
-//! shard plus one batch per part, whatever the corpus size. A writer thread
-//! encodes output shard `k` while shard `k + 1` is gathered.
+//! shards being encoded plus one batch per part, whatever the corpus size.
+//! `jobs` writer threads encode gathered output shards while the next one
+//! is gathered.
 //!
 //! Checked on the way: each part's shards are the ones its summary lists
 //! (sizes included), all parts extracted the same index of the same store
@@ -59,6 +60,8 @@ pub struct MergeFeaturesOptions {
     pub force: bool,
     /// Show a progress bar.
     pub progress: bool,
+    /// Writer threads encoding output shards.
+    pub jobs: usize,
 }
 
 /// One kind of a part's shards (`summary` or `tensors`), read front to back.
@@ -321,13 +324,38 @@ pub fn merge(opts: &MergeFeaturesOptions) -> Result<MergedFeatures, MergeError> 
     let bar = crate::progress::bar(usable.len() as u64, "merging", opts.progress);
     let mut failures = Vec::new();
     let mut cached = Vec::new();
-    let (to_writer, from_gatherer) = std::sync::mpsc::sync_channel::<OutShard>(1);
+    let writers = opts.jobs.max(1);
+    let (to_writer, from_gatherer) = std::sync::mpsc::sync_channel::<OutShard>(writers);
+    let from_gatherer = std::sync::Mutex::new(from_gatherer);
+    let failed = std::sync::atomic::AtomicBool::new(false);
     let written = std::thread::scope(|scope| -> Result<Vec<ShardFile>, MergeError> {
         let dir = &dir;
         let schemas = &schemas;
-        let writer = scope.spawn(move || -> Result<Vec<ShardFile>, ExtractError> {
-            from_gatherer.into_iter().map(|shard| write_shard(dir, shard, schemas)).collect()
-        });
+        let from_gatherer = &from_gatherer;
+        let failed = &failed;
+        let writer_threads: Vec<_> = (0..writers)
+            .map(|_| {
+                scope.spawn(move || -> Result<Vec<ShardFile>, ExtractError> {
+                    let mut done = Ok(Vec::new());
+                    loop {
+                        // The lock is held only to take the next shard.
+                        let next = from_gatherer.lock().map_err(|_| ExtractError::WriterPanicked)?.recv();
+                        let Ok(shard) = next else { return done };
+                        // After a failure, shards are taken and dropped so the
+                        // gatherer never waits on a full channel.
+                        if let Ok(files) = done.as_mut() {
+                            match write_shard(dir, shard, schemas) {
+                                Ok(file) => files.push(file),
+                                Err(e) => {
+                                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    done = Err(e);
+                                }
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
         let gathered = (|| -> Result<(), MergeError> {
             for (number, chunk) in usable.chunks(EPISODES_PER_SHARD).enumerate() {
                 let mut out = OutShard { number, summary: Vec::new(), tensors: Vec::new() };
@@ -370,16 +398,20 @@ pub fn merge(opts: &MergeFeaturesOptions) -> Result<MergedFeatures, MergeError> 
                     episodes.push(episode);
                 }
                 cached.push(CachedShard { name: shard_file_name(number), episodes });
-                if to_writer.send(out).is_err() {
-                    break; // the writer failed; its error is reported below
+                if failed.load(std::sync::atomic::Ordering::Relaxed) || to_writer.send(out).is_err() {
+                    break; // a writer failed; its error is reported below
                 }
             }
             Ok(())
         })();
         drop(to_writer);
-        let written = writer.join().unwrap_or(Err(ExtractError::WriterPanicked));
+        let mut written = Vec::new();
+        for writer in writer_threads {
+            written.extend(writer.join().unwrap_or(Err(ExtractError::WriterPanicked))?);
+        }
         gathered?;
-        Ok(written?)
+        written.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(written)
     })?;
     bar.finish_and_clear();
     for reader in &mut readers {
