@@ -55,13 +55,18 @@ async fn a_replay_resumes_on_a_restarted_hub() -> TestResult {
     let (addr, stop_first) = start_hub("127.0.0.1:0".parse()?).await?;
     let stop = Arc::new(AtomicBool::new(false));
     let replaying = {
-        let (stop, path, url, row) = (stop.clone(), store.join(&row.path), format!("http://{addr}"), row.clone());
+        let (stop, source, url, row) = (
+            stop.clone(),
+            cis490_pipeline::source::Source::Local(store.clone()),
+            format!("http://{addr}"),
+            row.clone(),
+        );
         tokio::task::spawn_blocking(move || -> Result<usize, String> {
             let publisher = Retrying::forever(HttpPublisher::new(&url, None).map_err(|e| e.to_string())?);
             let mut passes = 0;
             while !stop.load(Ordering::Relaxed) {
                 cis490_pipeline::producers::replay::stream(
-                    &path,
+                    &source,
                     row.episode_id.as_str(),
                     row.host_id.as_str(),
                     40.0,

@@ -24,6 +24,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 
 use cis490_pipeline::publish::Publish;
+use cis490_pipeline::source::Source;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
 use cis490_pipeline::{extract, jobs, merge, producers, split};
@@ -78,6 +79,7 @@ fn run() -> Result<()> {
         Command::Profiles { store, index, hub } => {
             let publisher = hub.one_shot_publisher()?;
             let rows = validate::index::read_index(&index)?;
+            let store = Source::open(&store)?;
             let published = producers::profiles::publish(&store, &rows, &publisher)?;
             eprintln!("published {published} attack profiles");
             Ok(())
@@ -99,15 +101,14 @@ fn run() -> Result<()> {
             let publisher = hub.live_publisher()?;
             let (host, id) = episode.split_once('/').context("--episode must be <host_id>/<episode_id>")?;
             let (host, id) = (HostId::new(host).context("--episode")?, EpisodeId::new(id).context("--episode")?);
-            let path =
-                store.join(host.as_str()).join(format!("{id}{}", cis490_pipeline::store::layout::ARCHIVE_SUFFIX));
+            let store = Source::open(&store)?;
             let models = match models {
                 Some(run) => producers::predictions::load_run(&run)?,
                 None => Vec::new(),
             };
             let stop = AtomicBool::new(false);
             loop {
-                producers::replay::stream(&path, id.as_str(), host.as_str(), speed, &models, &publisher, &stop)
+                producers::replay::stream(&store, id.as_str(), host.as_str(), speed, &models, &publisher, &stop)
                     .with_context(|| format!("replaying {episode}"))?;
                 if !repeat {
                     return Ok(());

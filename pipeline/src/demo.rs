@@ -270,7 +270,8 @@ pub fn run_pipeline(
 /// predictions, until `stop` (a kiosk always has something live).
 pub fn keep_live(paths: &DemoPaths, publisher: &dyn Publish, stop: &AtomicBool) -> Result<(), DemoError> {
     let index = read_index(&paths.index).map_err(DemoError::Index)?;
-    let published = profiles::publish(&paths.store, &index, publisher).map_err(DemoError::Profiles)?;
+    let store = crate::source::Source::Local(paths.store.clone());
+    let published = profiles::publish(&store, &index, publisher).map_err(DemoError::Profiles)?;
     tracing::info!("published {published} attack profiles");
     let made = split::read_split_file(&paths.split).map_err(DemoError::Split)?;
     let models = predictions::load_run(&paths.run).map_err(DemoError::Models)?;
@@ -281,8 +282,7 @@ pub fn keep_live(paths: &DemoPaths, publisher: &dyn Publish, stop: &AtomicBool) 
     }
     while !stop.load(Ordering::Relaxed) {
         for row in &episodes {
-            let path = paths.store.join(&row.path);
-            replay::stream(&path, row.episode_id.as_str(), row.host_id.as_str(), 1.0, &models, publisher, stop)
+            replay::stream(&store, row.episode_id.as_str(), row.host_id.as_str(), 1.0, &models, publisher, stop)
                 .map_err(|source| DemoError::Replay {
                     episode: format!("{}/{}", row.host_id, row.episode_id),
                     source,

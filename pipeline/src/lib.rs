@@ -4,6 +4,8 @@
 //! no async runtime and no web server (those live in `cis490-server`).
 //!
 //! - [`store`]: reading the receiver store and its episode archives;
+//! - [`source`]: where the store is (a folder, or with the `object-store`
+//!   feature an S3-compatible bucket);
 //! - [`synth`]: the synthetic corpus generator;
 //! - [`validate`]: the validator and the acceptance index;
 //! - [`extract`]: windows and features, per episode and as Parquet shards;
@@ -41,6 +43,7 @@ pub mod progress;
 pub mod publish;
 pub mod run_dir;
 pub mod shard;
+pub mod source;
 pub mod split;
 pub mod synth;
 #[cfg(feature = "training")]

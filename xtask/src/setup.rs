@@ -103,13 +103,22 @@ fn is_root() -> bool {
 
 /// The Python packages the peer-tool tests read our Parquet and ONNX files with
 /// (duckdb and polars run the recipes of `docs/queries.md`; polars before 1.43
-/// cannot read the Parquet footers our writer makes), and PyYAML, which
-/// parses the Kubernetes manifests of `deploy/k8s`.
-const PYTHON_PACKAGES: [&str; 7] =
-    ["pyarrow>=15", "pandas>=2.2", "zstandard>=0.22", "onnxruntime>=1.17", "duckdb>=1.1", "polars>=1.43", "pyyaml>=6"];
+/// cannot read the Parquet footers our writer makes), PyYAML, which
+/// parses the Kubernetes manifests of `deploy/k8s`, and moto's S3 server
+/// (with boto3) that the object-store test reads a bucket from.
+const PYTHON_PACKAGES: [&str; 8] = [
+    "pyarrow>=15",
+    "pandas>=2.2",
+    "zstandard>=0.22",
+    "onnxruntime>=1.17",
+    "duckdb>=1.1",
+    "polars>=1.43",
+    "pyyaml>=6",
+    "moto[server]>=5",
+];
 
 /// The modules those packages provide: the venv is ready when all import.
-const PYTHON_MODULES: &str = "pyarrow, pandas, zstandard, onnxruntime, duckdb, polars, yaml";
+const PYTHON_MODULES: &str = "pyarrow, pandas, zstandard, onnxruntime, duckdb, polars, yaml, moto.server, boto3";
 
 /// A virtual environment with pyarrow and pandas, outside the clone
 /// (`$HOME/.cache/cis490-pyenv`), created once; returns its python.
@@ -145,7 +154,7 @@ pub fn python_env() -> Result<std::path::PathBuf> {
         made.context("cannot create a python venv (install python3-venv)")?;
     }
     cmd::run_step(
-        "pip install pyarrow pandas zstandard onnxruntime duckdb polars pyyaml",
+        "pip install pyarrow pandas zstandard onnxruntime duckdb polars pyyaml moto[server]",
         Command::new(&python)
             .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
             .args(PYTHON_PACKAGES),

@@ -9,7 +9,8 @@ use cis490_shared::features::window::{Window, windows};
 use cis490_shared::label::Label;
 use cis490_shared::registry::Source;
 
-use crate::store::archive::{ArchiveError, EpisodeArchive, ReadLimits, read_archive};
+use crate::source::Source as StoreSource;
+use crate::store::archive::{ArchiveError, ArchiveFileDigest, EpisodeArchive, ReadLimits, read_archive};
 use crate::validate::index::IndexRow;
 
 /// Why an episode's features could not be computed.
@@ -141,40 +142,53 @@ pub fn features_of(archive: &EpisodeArchive, limits: &ReadLimits) -> Result<Epis
 /// Reads an archive and computes its windows. Checksums of members are
 /// not verified (validation did that); the other caps of `limits` apply.
 pub fn extract_episode(path: &Path, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
-    let (_, archive) = read_for_features(path, limits);
-    windows_of(path, archive?, limits)
+    let shown = path.display().to_string();
+    let (_, archive) = named(&shown, read_archive(path, &feature_limits(limits)));
+    windows_of(&shown, archive?, limits)
+}
+
+/// [`extract_episode`] for the archive at `rel_path` of a store.
+pub fn extract_from(source: &StoreSource, rel_path: &str, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
+    let shown = source.shown(rel_path);
+    let (_, archive) = named(&shown, source.read_archive(rel_path, &feature_limits(limits)));
+    windows_of(&shown, archive?, limits)
 }
 
 /// Like [`extract_episode`] for an episode of the acceptance index: the
 /// archive must still be the one validated (same size and sha256 as
 /// `entry`), else [`EpisodeError::Changed`] and no features.
-pub fn extract_indexed(path: &Path, entry: &IndexRow, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
-    let (digest, archive) = read_for_features(path, limits);
+pub fn extract_indexed(
+    source: &StoreSource,
+    rel_path: &str,
+    entry: &IndexRow,
+    limits: &ReadLimits,
+) -> Result<EpisodeWindows, EpisodeError> {
+    let shown = source.shown(rel_path);
+    let (digest, archive) = named(&shown, source.read_archive(rel_path, &feature_limits(limits)));
     let found = digest.map(|d| (d.sha256, d.bytes));
     let indexed = entry.archive_sha256.clone().zip(entry.archive_bytes);
     if found.is_some() && found != indexed {
         let show =
             |d: Option<(String, u64)>| d.map_or("none".to_string(), |(sha, bytes)| format!("{sha} ({bytes} bytes)"));
-        return Err(EpisodeError::Changed {
-            path: path.display().to_string(),
-            indexed: show(indexed),
-            found: show(found),
-        });
+        return Err(EpisodeError::Changed { path: shown, indexed: show(indexed), found: show(found) });
     }
-    windows_of(path, archive?, limits)
+    windows_of(&shown, archive?, limits)
 }
 
-fn read_for_features(
-    path: &Path,
-    limits: &ReadLimits,
-) -> (Option<crate::store::archive::ArchiveFileDigest>, Result<EpisodeArchive, EpisodeError>) {
-    let limits = ReadLimits { checksums: false, ..*limits };
-    let (digest, archive) = read_archive(path, &limits);
-    (digest, archive.map_err(|source| EpisodeError::Archive { path: path.display().to_string(), source }))
+/// Member checksums are not verified for features (validation did that).
+fn feature_limits(limits: &ReadLimits) -> ReadLimits {
+    ReadLimits { checksums: false, ..*limits }
 }
 
-fn windows_of(path: &Path, mut archive: EpisodeArchive, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
+/// A read archive with its errors naming it.
+fn named(
+    shown: &str,
+    (digest, archive): (Option<ArchiveFileDigest>, Result<EpisodeArchive, ArchiveError>),
+) -> (Option<ArchiveFileDigest>, Result<EpisodeArchive, EpisodeError>) {
+    (digest, archive.map_err(|source| EpisodeError::Archive { path: shown.to_string(), source }))
+}
+
+fn windows_of(shown: &str, mut archive: EpisodeArchive, limits: &ReadLimits) -> Result<EpisodeWindows, EpisodeError> {
     archive.order_by_wall_clock();
-    features_of(&archive, limits)
-        .map_err(|problem| EpisodeError::Timeline { path: path.display().to_string(), problem })
+    features_of(&archive, limits).map_err(|problem| EpisodeError::Timeline { path: shown.to_string(), problem })
 }

@@ -115,6 +115,9 @@ pub enum ExtractError {
     /// The output folder cannot be prepared or swapped in.
     #[error(transparent)]
     Output(#[from] OutputError),
+    /// The store cannot be opened or listed.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
     /// The index and the summary beside it come from different sweeps.
     #[error("cannot check {index} against its validation summary")]
     Provenance {
@@ -259,7 +262,7 @@ fn check_index(index: &Path) -> Result<String, ExtractError> {
 /// The archive of an index row: always `<host_id>/<episode_id>.tar.zst`
 /// under the store, rebuilt from the validated ids (the row's `path` must
 /// agree), so an index row can never point outside the store.
-fn archive_path(store: &Path, entry: &IndexRow) -> Result<PathBuf, String> {
+fn archive_rel_path(entry: &IndexRow) -> Result<String, String> {
     use cis490_shared::ids::{EpisodeId, HostId};
     let host = HostId::new(entry.host_id.clone()).map_err(|e| e.to_string())?;
     let episode = EpisodeId::new(entry.episode_id.clone()).map_err(|e| e.to_string())?;
@@ -267,7 +270,7 @@ fn archive_path(store: &Path, entry: &IndexRow) -> Result<PathBuf, String> {
     if entry.path != rel {
         return Err(format!("index path {:?} is not {rel:?}", entry.path));
     }
-    Ok(store.join(host.as_str()).join(format!("{episode}{}", crate::store::layout::ARCHIVE_SUFFIX)))
+    Ok(rel)
 }
 
 /// Runs extraction; `on_done` is called with (episodes done, total) after
@@ -307,8 +310,13 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
     // Shards of an earlier extraction of this store whose episodes are
     // unchanged are kept; only new and changed episodes are extracted.
     let key = reuse::ExtractKey::new(&opts.store, &opts.limits);
+    let source = crate::source::Source::open(&opts.store)?;
     let whole = opts.full || opts.shard.is_some();
-    let plan = if whole { None } else { reuse::plan(&target, &key, &usable, &opts.store) }.unwrap_or_default();
+    if !whole && source.local_root().is_none() {
+        // A bucket's sizes come from its listing (one request per 1,000 objects).
+        source.list()?;
+    }
+    let plan = if whole { None } else { reuse::plan(&target, &key, &usable, &source) }.unwrap_or_default();
     let mut kept_files: Vec<ShardFile> = Vec::new();
     let mut cached: Vec<reuse::CachedShard> = Vec::new();
     for (file, shard) in &plan.keep {
@@ -378,11 +386,12 @@ pub fn run(opts: &ExtractOptions, on_done: &(dyn Fn(u64, u64) + Sync)) -> Result
                 chunk
                     .par_iter()
                     .map(|entry| {
-                        let result = archive_path(&opts.store, entry)
-                            .and_then(|path| {
+                        let result = archive_rel_path(entry)
+                            .and_then(|rel_path| {
                                 // Validation rejects a manifest without one: a row without is an error.
                                 let profile = entry.profile.as_deref().ok_or("the index row has no profile")?;
-                                let ep = extract_indexed(&path, entry, &limits).map_err(|e| crate::error_chain(&e))?;
+                                let ep = extract_indexed(&source, &rel_path, entry, &limits)
+                                    .map_err(|e| crate::error_chain(&e))?;
                                 let dropped = ep.dropped;
                                 Ok((rows_of(entry, profile, ep), dropped))
                             })

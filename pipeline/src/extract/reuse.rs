@@ -176,7 +176,7 @@ fn shard_number(name: &str) -> Option<usize> {
 /// folder whose earlier extraction is in `out`; `None` (extract
 /// everything) when there is none of this store, limits and schema, or it
 /// is unreadable.
-pub fn plan(out: &Path, key: &ExtractKey, usable: &[&IndexRow], store: &Path) -> Option<Plan> {
+pub fn plan(out: &Path, key: &ExtractKey, usable: &[&IndexRow], store: &crate::source::Source) -> Option<Plan> {
     let cache_path = out.join(CACHE_FILE);
     if !cache_path.exists() {
         return None;
@@ -208,10 +208,10 @@ pub fn plan(out: &Path, key: &ExtractKey, usable: &[&IndexRow], store: &Path) ->
     let unchanged = |e: &ShardEpisode| {
         current.get(e.id.as_str()).is_some_and(|(row, fp)| {
             *fp == e.fingerprint
-                && super::archive_path(store, row)
+                && super::archive_rel_path(row)
                     .ok()
-                    .and_then(|p| std::fs::symlink_metadata(p).ok())
-                    .is_some_and(|m| Some(m.len()) == row.archive_bytes)
+                    .and_then(|rel| store.stamp(&rel))
+                    .is_some_and(|stamp| Some(stamp.size) == row.archive_bytes)
         })
     };
     let mut plan = Plan::default();

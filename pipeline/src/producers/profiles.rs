@@ -10,8 +10,9 @@ use cis490_shared::registry::CHANNELS;
 use cis490_shared::validation::Status;
 use serde_json::Map;
 
-use crate::extract::episode::{EpisodeError, extract_episode};
+use crate::extract::episode::{EpisodeError, EpisodeWindows, extract_episode, extract_from};
 use crate::publish::{Publish, PublishError};
+use crate::source::Source;
 use crate::store::archive::ReadLimits;
 use crate::validate::index::IndexRow;
 
@@ -60,9 +61,13 @@ pub enum ProfileError {
 
 /// The `attack_profile` event of one profile from one episode archive.
 pub fn profile_event(profile: Profile, path: &Path, episode_id: &str) -> Result<Event, ProfileError> {
+    profile_event_of(profile, extract_episode(path, &ReadLimits::default())?, episode_id)
+}
+
+/// The `attack_profile` event of one profile from an extracted episode.
+fn profile_event_of(profile: Profile, ep: EpisodeWindows, episode_id: &str) -> Result<Event, ProfileError> {
     let (channel, shape) = characteristic(profile);
     let index = CHANNELS.iter().position(|c| c.name() == channel).ok_or(ProfileError::UnknownChannel(channel))?;
-    let ep = extract_episode(path, &ReadLimits::default())?;
     let steps: Vec<usize> = ep
         .windows
         .iter()
@@ -103,24 +108,23 @@ pub enum ProfilesError {
 
 /// One event per profile that has an accepted episode in `index`
 /// (the first one in store order); errors are returned per profile.
-pub fn profile_events(store: &Path, index: &[IndexRow]) -> Vec<Result<Event, ProfileSkipped>> {
+pub fn profile_events(store: &Source, index: &[IndexRow]) -> Vec<Result<Event, ProfileSkipped>> {
     Profile::ALL
         .iter()
         .filter_map(|p| {
             let row =
                 index.iter().find(|r| r.status == Status::Accepted && r.profile.as_deref() == Some(p.as_str()))?;
-            Some(profile_event(*p, &store.join(&row.path), row.episode_id.as_str()).map_err(|source| ProfileSkipped {
-                profile: *p,
-                episode_id: row.episode_id.to_string(),
-                source,
-            }))
+            let event = extract_from(store, &row.path, &ReadLimits::default())
+                .map_err(ProfileError::from)
+                .and_then(|ep| profile_event_of(*p, ep, row.episode_id.as_str()));
+            Some(event.map_err(|source| ProfileSkipped { profile: *p, episode_id: row.episode_id.to_string(), source }))
         })
         .collect()
 }
 
 /// Publishes [`profile_events`]; a profile whose episode cannot be read is
 /// logged and skipped. Returns how many were published.
-pub fn publish(store: &Path, index: &[IndexRow], publisher: &dyn Publish) -> Result<usize, ProfilesError> {
+pub fn publish(store: &Source, index: &[IndexRow], publisher: &dyn Publish) -> Result<usize, ProfilesError> {
     let mut events = Vec::new();
     for result in profile_events(store, index) {
         match result {

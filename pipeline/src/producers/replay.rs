@@ -18,9 +18,10 @@ use cis490_shared::features::STEP_NS;
 use cis490_shared::registry::CHANNELS;
 use serde_json::{Map, Value};
 
-use crate::extract::episode::{EpisodeError, EpisodeWindows, extract_episode};
+use crate::extract::episode::{EpisodeError, EpisodeWindows, extract_episode, extract_from};
 use crate::producers::predictions::{LiveModel, prediction_events};
 use crate::publish::{Publish, PublishError};
+use crate::source::Source;
 use crate::store::archive::ReadLimits;
 
 /// Frames further behind their time than this are skipped.
@@ -51,7 +52,7 @@ pub struct Streamed {
 /// until the end of the episode or `stop`. Frames more than [`MAX_LATE`]
 /// behind (the hub was away) are skipped, counted and logged.
 pub fn stream(
-    path: &Path,
+    store: &Source,
     episode_id: &str,
     host_id: &str,
     speed: f64,
@@ -59,7 +60,8 @@ pub fn stream(
     publisher: &dyn Publish,
     stop: &AtomicBool,
 ) -> Result<Streamed, ReplayError> {
-    let episode = extract_episode(path, &ReadLimits::default())?;
+    let rel_path = format!("{host_id}/{episode_id}{}", crate::store::layout::ARCHIVE_SUFFIX);
+    let episode = extract_from(store, &rel_path, &ReadLimits::default())?;
     let frames = frames_of(&episode, episode_id, host_id);
     let mut predictions = prediction_events(models, &episode, episode_id).into_iter().peekable();
     let interval = frame_interval(speed);

@@ -28,8 +28,9 @@ use rayon::prelude::*;
 use crate::atomic_file::{self, WriteError};
 use crate::output_dir::{OutputError, StagedDir};
 use crate::shard::{PartFile, Shard};
+use crate::source::{Source, SourceError};
 use crate::store::archive::{ReadLimits, read_archive};
-use crate::store::layout::{EpisodeRef, LayoutError, list_store};
+use crate::store::layout::{EpisodeRef, LayoutError};
 use index::{INDEX_FILE, IndexError, IndexRow};
 
 /// File name of the sweep summary inside the output folder.
@@ -77,6 +78,9 @@ pub enum ValidateError {
     /// The store cannot be listed.
     #[error(transparent)]
     Store(#[from] LayoutError),
+    /// The store cannot be opened or listed (a bucket: missing, denied, unreachable).
+    #[error(transparent)]
+    Source(#[from] SourceError),
     /// The output folder cannot be prepared or swapped in.
     #[error(transparent)]
     Output(#[from] OutputError),
@@ -108,13 +112,27 @@ pub struct Sweep {
     pub reused: u64,
 }
 
-/// Validates one episode archive into its index row.
+/// Validates one episode archive (a local file) into its index row.
 pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
+    judge_episode(episode, limits, || read_archive(&episode.path, limits))
+}
+
+/// Validates one episode of `source` into its index row.
+pub fn validate_episode_in(source: &Source, episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
+    judge_episode(episode, limits, || source.read_archive(&episode.rel_path, limits))
+}
+
+type ReadOutcome = (
+    Option<crate::store::archive::ArchiveFileDigest>,
+    Result<crate::store::archive::EpisodeArchive, crate::store::archive::ArchiveError>,
+);
+
+fn judge_episode(episode: &EpisodeRef, limits: &ReadLimits, read: impl FnOnce() -> ReadOutcome) -> IndexRow {
     let mut row = IndexRow::new(episode.episode_id.clone(), episode.host_id.clone(), episode.rel_path.clone());
     // A panic while reading or judging marks this episode errored; the
     // sweep goes on.
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let (digest, archive) = read_archive(&episode.path, limits);
+        let (digest, archive) = read();
         let judged = archive.map(|mut archive| {
             rules::judge(&mut archive, episode.host_id.as_str(), episode.episode_id.as_str(), limits)
         });
@@ -160,7 +178,8 @@ pub fn validate_episode(episode: &EpisodeRef, limits: &ReadLimits) -> IndexRow {
 /// in whole). `on_done` is called after each episode with its row, done and
 /// total (for progress events).
 pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync)) -> Result<Sweep, ValidateError> {
-    let mut listing = list_store(&opts.store)?;
+    let source = Source::open(&opts.store)?;
+    let mut listing = source.list()?;
     let out = opts.target();
     if let Some(shard) = &opts.shard {
         listing.episodes.retain(|ep| shard.owns(ep.host_id.as_str(), ep.episode_id.as_str()));
@@ -182,8 +201,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
     let mut reusable = if opts.full { cache::Reusable::default() } else { cache::Reusable::load(&out, &key) };
     // Stamps are taken before reading: an archive that changes during the
     // sweep is validated again next time.
-    let stamps: Vec<Option<cache::FileStamp>> =
-        listing.episodes.iter().map(|ep| cache::FileStamp::of(&ep.path)).collect();
+    let stamps: Vec<Option<cache::FileStamp>> = listing.episodes.iter().map(|ep| source.stamp(&ep.rel_path)).collect();
     let earlier: Vec<Option<IndexRow>> =
         listing.episodes.iter().zip(&stamps).map(|(ep, stamp)| reusable.take(&ep.rel_path, *stamp)).collect();
     drop(reusable);
@@ -199,7 +217,7 @@ pub fn run(opts: &ValidateOptions, on_done: &(dyn Fn(&IndexRow, u64, u64) + Sync
             .par_iter()
             .zip(earlier)
             .map(|(ep, earlier)| {
-                let row = earlier.unwrap_or_else(|| validate_episode(ep, &opts.limits));
+                let row = earlier.unwrap_or_else(|| validate_episode_in(&source, ep, &opts.limits));
                 bar.inc(1);
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 on_done(&row, n, total);
