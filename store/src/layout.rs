@@ -70,6 +70,14 @@ fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>, LayoutError> {
     Ok(entries)
 }
 
+/// The episode an archive's file name (`<episode_id>.tar.zst`) names, or
+/// why the file is not an episode (the reason a listing skips it with).
+/// Every kind of store (a folder, a bucket) names archives by this rule.
+pub fn episode_of_file_name(file_name: &str) -> Result<EpisodeId, &'static str> {
+    let stem = file_name.strip_suffix(ARCHIVE_SUFFIX).ok_or("not a .tar.zst archive")?;
+    EpisodeId::new(stem).map_err(|_| "file name is not an episode id")
+}
+
 /// Lists the episodes of the store at `store`.
 pub fn list_store(store: &Path) -> Result<StoreListing, LayoutError> {
     if !store.is_dir() {
@@ -110,13 +118,12 @@ fn list_host(store: &Path, dir: &Path, host_id: &HostId, listing: &mut StoreList
             listing.skipped.push(skip("not a regular file (links are not followed)"));
             continue;
         }
-        let Some(stem) = file_name.strip_suffix(ARCHIVE_SUFFIX) else {
-            listing.skipped.push(skip("not a .tar.zst archive"));
-            continue;
-        };
-        let Ok(episode_id) = EpisodeId::new(stem) else {
-            listing.skipped.push(skip("file name is not an episode id"));
-            continue;
+        let episode_id = match episode_of_file_name(&file_name) {
+            Ok(id) => id,
+            Err(why) => {
+                listing.skipped.push(skip(why));
+                continue;
+            }
         };
         let path = store.join(host_id.as_str()).join(&file_name);
         listing.episodes.push(EpisodeRef { host_id: host_id.clone(), episode_id, path, rel_path });

@@ -23,9 +23,9 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::SourceError;
 use crate::store::archive::{ArchiveError, ArchiveFileDigest, EpisodeArchive, ReadLimits, read_archive_from};
-use crate::store::layout::{ARCHIVE_SUFFIX, EpisodeRef, SkippedPath, StoreListing};
+use crate::store::layout::{EpisodeRef, SkippedPath, StoreListing, episode_of_file_name};
 use crate::validate::cache::FileStamp;
-use cis490_shared::ids::{EpisodeId, HostId};
+use cis490_shared::ids::HostId;
 
 /// Most objects listed under a store's prefix (≈ 26× the lab's corpus).
 pub const MAX_LISTED_OBJECTS: usize = 2_000_000;
@@ -126,13 +126,12 @@ impl ObjectSource {
                 listing.skipped.push(skip("nested below a host folder"));
                 continue;
             }
-            let Some(stem) = file.strip_suffix(ARCHIVE_SUFFIX) else {
-                listing.skipped.push(skip("not a .tar.zst archive"));
-                continue;
-            };
-            let Ok(episode_id) = EpisodeId::new(stem) else {
-                listing.skipped.push(skip("file name is not an episode id"));
-                continue;
+            let episode_id = match episode_of_file_name(file) {
+                Ok(id) => id,
+                Err(why) => {
+                    listing.skipped.push(skip(why));
+                    continue;
+                }
             };
             let mtime_ns = i128::from(meta.last_modified.timestamp()) * 1_000_000_000
                 + i128::from(meta.last_modified.timestamp_subsec_nanos());
