@@ -100,7 +100,7 @@ impl HubArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct ValidateArgs {
-    /// The receiver store.
+    /// The receiver store: a folder, file:///path, or s3://bucket/prefix (binary built with `--features object-store`; AWS_* environment).
     #[arg(long)]
     pub(crate) store: PathBuf,
     /// Output folder for validation_v1.parquet and validation_summary.json.
@@ -185,7 +185,7 @@ impl LimitArgs {
 
 #[derive(clap::Args)]
 pub(crate) struct ExtractArgs {
-    /// The receiver store.
+    /// The receiver store: a folder, file:///path, or s3://bucket/prefix (binary built with `--features object-store`; AWS_* environment).
     #[arg(long)]
     pub(crate) store: PathBuf,
     /// The acceptance index written by `cis490 validate`.
@@ -376,7 +376,7 @@ pub(crate) enum Command {
     Merge(MergeArgs),
     /// Publish one attack-profile curve per profile to a hub.
     Profiles {
-        /// The receiver store.
+        /// The receiver store: a folder, file:///path, or s3://bucket/prefix (binary built with `--features object-store`; AWS_* environment).
         #[arg(long)]
         store: PathBuf,
         /// The acceptance index written by `cis490 validate`.
@@ -387,7 +387,7 @@ pub(crate) enum Command {
     },
     /// Stream an episode's frames to a hub at real time × speed.
     Replay {
-        /// The receiver store.
+        /// The receiver store: a folder, file:///path, or s3://bucket/prefix (binary built with `--features object-store`; AWS_* environment).
         #[arg(long)]
         store: PathBuf,
         /// The episode, as `<host_id>/<episode_id>`.
