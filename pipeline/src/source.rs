@@ -135,15 +135,6 @@ impl Source {
         }
     }
 
-    /// What identifies the store in caches: the canonical folder, or the URL.
-    pub fn identity(&self) -> String {
-        match self {
-            Self::Local(root) => std::fs::canonicalize(root).unwrap_or_else(|_| root.clone()).display().to_string(),
-            #[cfg(feature = "object-store")]
-            Self::Object(o) => o.url_of(""),
-        }
-    }
-
     /// The folder, for a store on this machine.
     pub fn local_root(&self) -> Option<&Path> {
         match self {

@@ -30,7 +30,7 @@ use crate::output_dir::{OutputError, StagedDir};
 use crate::shard::{PartFile, Shard};
 use crate::source::{Source, SourceError};
 use crate::store::archive::{ReadLimits, read_archive};
-use crate::store::layout::{EpisodeRef, LayoutError};
+use crate::store::layout::EpisodeRef;
 use index::{INDEX_FILE, IndexError, IndexRow};
 
 /// File name of the sweep summary inside the output folder.
@@ -75,9 +75,6 @@ pub const MAX_SKIPPED_LISTED: usize = 1000;
 /// Why a sweep could not run (episode problems never end up here).
 #[derive(Debug, thiserror::Error)]
 pub enum ValidateError {
-    /// The store cannot be listed.
-    #[error(transparent)]
-    Store(#[from] LayoutError),
     /// The store cannot be opened or listed (a bucket: missing, denied, unreachable).
     #[error(transparent)]
     Source(#[from] SourceError),
