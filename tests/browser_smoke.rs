@@ -527,12 +527,17 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
     let (url, stop, server) = rt.block_on(serve_with_events(&public_dir, &scene_events()))?;
     let browser = cis490_tests::webdriver::Browser::start(&driver, &chromium)?;
     let count = |testid: &str| format!("document.querySelectorAll('[data-testid{testid}]').length");
+    let replay_ready = format!(
+        "{} === 2 && (document.querySelector('[data-testid=replay-clock]')?.textContent ?? '').includes('29.5 s')",
+        count("=probability-row")
+    );
     let scenes: [(&str, String, DomCheck); 6] = [
         ("training", format!("{} === 2", count("^=curve-")), check_training),
         // The heat tables come a frame or two after the rows: wait for the last.
         ("metrics", format!("{} === 2 && {} > 0", count("=metrics-row"), count("=confusion")), check_metrics),
         ("overview", format!("{} === 1", count("=job-row")), check_overview),
-        ("replay", format!("{} === 2", count("=probability-row")), check_replay),
+        // The history arrives over several frames: wait for its last one (t = 29.5 s).
+        ("replay", replay_ready.clone(), check_replay),
         ("perf", format!("{} === 2", count("=latency-row")), check_perf),
         ("profiles", format!("{} === 6", count("^=profile-")), check_profiles),
     ];
@@ -567,7 +572,7 @@ fn scenes_render_the_hub_state_they_receive_on_connect() -> TestResult {
     // The replay's crosshair reads every strip at the frame under the
     // pointer, the wheel zooms the live view, a double-click resets it.
     browser.goto(&format!("{url}?scene=replay"))?;
-    browser.wait_for(&format!("{} === 2", count("=probability-row")), Duration::from_secs(20))?;
+    browser.wait_for(&replay_ready, Duration::from_secs(20))?;
     browser.run(
         "const plot = document.querySelector('[data-testid^=strip-chan_] .strip-plot');
          const r = plot.getBoundingClientRect();
