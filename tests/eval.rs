@@ -63,6 +63,7 @@ fn options(run: &Path, split: &Path, out: &Path) -> EvalOptions {
         confidence: 0.95,
         publisher: None,
         force: false,
+        device: Default::default(),
     }
 }
 

@@ -316,6 +316,8 @@ pub fn quick_train_options(
         max_tree_windows: None,
         resume: false,
         stop: None,
+        devices: Vec::new(),
+        precision: Default::default(),
     })
 }
 

@@ -60,6 +60,7 @@ fn the_documented_queries_agree_with_pyarrow() -> TestResult {
         confidence: 0.95,
         publisher: None,
         force: false,
+        device: Default::default(),
     })?;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/check_queries.py");
     let result = std::process::Command::new(python).arg(script).arg(&validation).arg(&features).arg(&out).output()?;

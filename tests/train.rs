@@ -266,3 +266,46 @@ fn an_interrupted_run_resumes_to_the_same_models() -> TestResult {
     train::run(&TrainOptions { models: train::parse_models(&["mlp".into()])?, ..opts })?;
     Ok(())
 }
+
+/// Half-precision steps keep f32 weights: the checkpoints load, record the
+/// precision, and their ONNX files agree with the native model; a resume
+/// in another precision trains again; a GPU the build lacks is refused
+/// before anything is trained, naming the feature.
+#[test]
+fn half_precision_training_keeps_f32_checkpoints() -> TestResult {
+    use cis490_models::neural::device::{ComputeDevice, Precision};
+    let dir = tempfile::tempdir()?;
+    let opts = TrainOptions {
+        variants: vec![Variant::Realistic],
+        precision: Precision::Bf16,
+        ..options(dir.path(), &["mlp", "gru"])?
+    };
+    let val = val_ids(&opts)?;
+    for t in train::run(&opts)? {
+        let (header, model) = train::load_model(&t.checkpoint)?;
+        assert_eq!(header.config.pointer("/compute/precision"), Some(&serde_json::json!("bf16")), "{}", t.model);
+        assert!(t.val_macro_f1 > 0.3, "{}: validation macro F1 {}", t.model, t.val_macro_f1);
+        let kind = if t.model == "mlp" { FeatureKind::Summary } else { FeatureKind::Tensor };
+        let table = dataset::windows(&opts.features, &val, t.variant, kind)?.table;
+        let rows: Vec<&[f32]> = table.x.chunks(table.cols).collect();
+        let native: Vec<f32> = model.predict_proba(&rows)?.into_iter().flatten().collect();
+        let mut shape = vec![table.rows];
+        shape.extend(model.input_dims());
+        let via_tract = cis490_models::onnx::run_tract(&std::fs::read(&t.onnx)?, &table.x, &shape)?;
+        let worst = native.iter().zip(&via_tract).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1e-4, "{}: tract differs from the native model by {worst}", t.model);
+    }
+    // Resumed in f32, the bf16 models are not kept.
+    for t in train::run(&TrainOptions { resume: true, precision: Precision::F32, ..opts.clone() })? {
+        let (header, _) = train::load_model(&t.checkpoint)?;
+        assert_eq!(header.config.pointer("/compute/precision"), Some(&serde_json::json!("f32")), "{}", t.model);
+    }
+    if !ComputeDevice::Cuda(0).compiled_in() {
+        let refused = train::run(&TrainOptions { devices: vec![ComputeDevice::Cuda(0)], ..opts })
+            .err()
+            .ok_or("accepted a device the build lacks")?
+            .to_string();
+        assert!(refused.contains("cuda:0") && refused.contains("gpu-cuda"), "{refused}");
+    }
+    Ok(())
+}

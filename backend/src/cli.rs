@@ -10,6 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 
+#[cfg(feature = "training")]
+use cis490_models::neural::device::{ComputeDevice, Precision};
 use cis490_pipeline::publish::background::Background;
 use cis490_pipeline::publish::retry::Retrying;
 use cis490_pipeline::publish::{HttpPublisher, Publish};
@@ -278,6 +280,10 @@ pub(crate) struct EvalArgs {
     /// Replace --out even if it is not an earlier evaluation.
     #[arg(long)]
     pub(crate) force: bool,
+    /// Where the networks predict: cpu, cuda[:N], vulkan[:N] or vulkan:cpu
+    /// (the trees always on the CPU).
+    #[arg(long, default_value = "cpu")]
+    pub(crate) device: ComputeDevice,
     #[command(flatten)]
     pub(crate) hub: HubArgs,
 }
@@ -325,8 +331,27 @@ pub(crate) struct TrainArgs {
     /// completed epoch, models already trained on this split kept.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Where the networks train: cpu, cuda[:N], vulkan[:N] or vulkan:cpu;
+    /// a comma-separated list spreads them one network per device. GPUs
+    /// need a binary built with `--features gpu-cuda` or `gpu-vulkan`.
+    #[arg(long, default_value = "cpu", value_parser = device_list)]
+    pub(crate) device: DeviceList,
+    /// The networks' training precision: f32, f16 or bf16 (steps in the
+    /// half type, weights and checkpoints in f32).
+    #[arg(long, default_value = "f32")]
+    pub(crate) precision: Precision,
     #[command(flatten)]
     pub(crate) hub: HubArgs,
+}
+
+/// `--device`'s devices, in the order named.
+#[cfg(feature = "training")]
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceList(pub(crate) Vec<ComputeDevice>);
+
+#[cfg(feature = "training")]
+fn device_list(s: &str) -> Result<DeviceList, String> {
+    cis490_models::neural::device::parse_device_list(s).map(DeviceList)
 }
 
 #[derive(clap::Args)]
@@ -439,6 +464,17 @@ pub(crate) enum Command {
     /// Serve the dashboard.
     Serve(ServeArgs),
     #[cfg(feature = "training")]
+    /// Check that a GPU backend computes what the CPU does: the five
+    /// networks' logits and one training step's loss on the same weights.
+    CheckDevice {
+        /// The device: cuda[:N], vulkan[:N] or vulkan:cpu.
+        #[arg(long)]
+        device: ComputeDevice,
+        /// Rows of the compared batch.
+        #[arg(long, default_value_t = 64)]
+        rows: usize,
+    },
+    #[cfg(feature = "training")]
     /// Run the whole path on built-in defaults: generate, validate, extract, split, train, evaluate, serve.
     Demo {
         /// Working folder for the generated store and results.
@@ -506,11 +542,20 @@ pub(crate) enum BenchCommand {
         rounds: usize,
     },
     #[cfg(feature = "training")]
-    /// Neural training ms per step at batch 64 (compare with bench/neural_torch.py).
+    /// Neural training ms per step per device, precision and batch (compare with bench/neural_torch.py).
     Neural {
-        /// Timed steps per model.
+        /// Timed steps per model and configuration.
         #[arg(long, default_value_t = 40)]
         steps: usize,
+        /// Devices to time, comma-separated (cpu, cuda[:N], vulkan[:N], vulkan:cpu).
+        #[arg(long, default_value = "cpu", value_parser = device_list)]
+        device: DeviceList,
+        /// Precisions to time, comma-separated (f32, f16, bf16).
+        #[arg(long, value_delimiter = ',', default_value = "f32")]
+        precision: Vec<Precision>,
+        /// Batch sizes, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "64")]
+        batch: Vec<usize>,
     },
     /// Inference latency per window for every model of a training run (trees: also on tract and onnxruntime).
     Inference {

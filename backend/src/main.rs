@@ -144,8 +144,18 @@ fn run() -> Result<()> {
             Ok(())
         }
         #[cfg(feature = "training")]
-        Command::Bench { which: BenchCommand::Neural { steps } } => {
-            bench::neural::training_steps(steps.max(1))?;
+        Command::Bench { which: BenchCommand::Neural { steps, device, precision, batch } } => {
+            if batch.contains(&0) {
+                anyhow::bail!("--batch: a batch size must be at least 1");
+            }
+            bench::neural::training_steps(steps.max(1), &device.0, &precision, &batch)?;
+            Ok(())
+        }
+        #[cfg(feature = "training")]
+        Command::CheckDevice { device, rows } => {
+            if !bench::neural::check_device(device, rows.max(1))? {
+                anyhow::bail!("{device} does not compute what the CPU does (the table above says where)");
+            }
             Ok(())
         }
         Command::Bench { which: BenchCommand::Inference { run, windows } } => {

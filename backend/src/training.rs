@@ -96,6 +96,8 @@ pub(crate) fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -
         max_tree_windows: (args.tree_windows > 0).then_some(args.tree_windows),
         resume: args.resume,
         stop: Some(Arc::clone(&stop)),
+        devices: args.device.0.clone(),
+        precision: args.precision,
     };
     let trained = train::run(&opts).map_err(|e| {
         let e = anyhow::Error::from(e);
@@ -122,6 +124,7 @@ pub(crate) fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> 
         confidence: eval::DEFAULT_CONFIDENCE,
         publisher,
         force: args.force,
+        device: args.device,
     };
     let started = Instant::now();
     let done = eval::run(&opts)?;

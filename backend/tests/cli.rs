@@ -63,6 +63,15 @@ fn bad_input_fails_with_a_message_naming_it() -> Result<(), Box<dyn std::error::
     assert!(!out.status.success());
     assert!(text(&out).contains("--episode") && text(&out).contains("not an episode id"), "{}", text(&out));
 
+    // Devices and precisions are checked before anything is read; a GPU the
+    // binary was built without names the feature to rebuild with.
+    let out = cis490(&["train", "--features", &out_dir, "--split", &missing, "--out", &out_dir, "--device", "gpu:0"])?;
+    assert!(!out.status.success() && text(&out).contains("gpu:0"), "{}", text(&out));
+    let out = cis490(&["train", "--features", &out_dir, "--split", &missing, "--out", &out_dir, "--precision", "fp8"])?;
+    assert!(!out.status.success() && text(&out).contains("fp8"), "{}", text(&out));
+    let out = cis490(&["check-device", "--device", "cuda:1"])?;
+    assert!(!out.status.success() && text(&out).contains("gpu-cuda"), "{}", text(&out));
+
     // Each cause is said once on the error line.
     let split = dir.path().join("no-split.json").to_string_lossy().into_owned();
     let out = cis490(&["eval", "--run", &out_dir, "--split", &split])?;

@@ -218,7 +218,7 @@ for arg in "$@"; do
     case "$arg" in
         --array=*) array="${arg#--array=}" ;;
         --chdir=*) chdir="${arg#--chdir=}" ;;
-        --parsable|--dependency=*) ;;
+        --parsable|--dependency=*|--gres=*) ;;
         -*) echo "stand-in sbatch: unknown option $arg" >&2; exit 2 ;;
         *) script="$arg" ;;
     esac
@@ -261,7 +261,8 @@ fn the_slurm_scripts_run_the_pipeline_under_a_stand_in_scheduler() -> TestResult
         .env("SHARDS", "3")
         .env("MODELS", "gbt mlp")
         .env("VARIANTS", "realistic oracle")
-        .env("TRAIN_ARGS", "--epochs 1 --epoch-windows 2000")
+        .env("TRAIN_ARGS", "--epochs 1 --epoch-windows 2000 --device cpu")
+        .env("TRAIN_SBATCH_ARGS", "--gres=gpu:1")
         .env("SBATCH", &sbatch)
         .env("SBATCH_LOG", &log)
         .env("RUST_LOG", "error")
@@ -282,6 +283,10 @@ fn the_slurm_scripts_run_the_pipeline_under_a_stand_in_scheduler() -> TestResult
         "{calls}"
     );
     assert!(calls.lines().nth(4).is_some_and(|l| l.contains("--array=0-3") && l.contains("afterok:")), "{calls}");
+    // The train array alone asks for the GPU.
+    let gres: Vec<usize> =
+        calls.lines().enumerate().filter(|(_, l)| l.contains("--gres=gpu:1")).map(|(i, _)| i).collect();
+    assert_eq!(gres, [4], "{calls}");
 
     // The merged validation is what one sweep writes.
     let single = dir.join("single");

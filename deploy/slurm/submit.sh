@@ -20,7 +20,8 @@ export SHARDS="${SHARDS:-16}"              # array tasks of validate and extract
 export RECIPE="${RECIPE:-host}"            # split recipe: host, sample or time
 export MODELS="${MODELS:-gbt mlp cnn gru lstm transformer}"
 export VARIANTS="${VARIANTS:-realistic oracle}"
-export TRAIN_ARGS="${TRAIN_ARGS:-}"        # extra `cis490 train` flags, e.g. "--epochs 20"
+export TRAIN_ARGS="${TRAIN_ARGS:-}"        # extra `cis490 train` flags, e.g. "--epochs 20" or "--device cuda"
+TRAIN_SBATCH_ARGS="${TRAIN_SBATCH_ARGS:-}" # extra sbatch flags of the train array only, e.g. "--gres=gpu:1"
 SBATCH="${SBATCH:-sbatch}"
 
 read -r -a models <<<"$MODELS"
@@ -37,7 +38,8 @@ validate=$(submit --array=0-$(( SHARDS - 1 )) "$here/validate.sbatch")
 merge_validation=$(submit --dependency=afterok:"$validate" "$here/merge-validation.sbatch")
 extract=$(submit --dependency=afterok:"$merge_validation" --array=0-$(( SHARDS - 1 )) "$here/extract.sbatch")
 merge_features=$(submit --dependency=afterok:"$extract" "$here/merge-features.sbatch")
-train=$(submit --dependency=afterok:"$merge_features" --array=0-$(( trainings - 1 )) "$here/train.sbatch")
+read -r -a train_sbatch_args <<<"$TRAIN_SBATCH_ARGS"
+train=$(submit --dependency=afterok:"$merge_features" --array=0-$(( trainings - 1 )) ${train_sbatch_args[@]+"${train_sbatch_args[@]}"} "$here/train.sbatch")
 evaluate=$(submit --dependency=afterok:"$train" "$here/eval.sbatch")
 echo "submitted: validate $validate, merge-validation $merge_validation, extract $extract, merge-features $merge_features, train $train, eval $evaluate"
 echo "outputs in $WORK (logs in $WORK/logs); follow with: squeue -u ${USER:-$(id -un)}"

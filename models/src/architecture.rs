@@ -140,10 +140,15 @@ pub fn fit(
                 FitData::Tables { train, val } => (train.as_ref(), val.as_ref()),
                 FitData::Sources { train, val } => (train, val),
             };
+            let compute = hooks.compute;
             let (model, report) = train(a, input, &settings.neural, norm, train_windows, val_windows, hooks)?;
             Ok(Fitted {
                 val_macro_f1: report.best_val_macro_f1,
-                config: serde_json::json!({"width": model.width, "trainer": settings.neural}),
+                config: serde_json::json!({
+                    "width": model.width,
+                    "trainer": settings.neural,
+                    "compute": {"device": compute.device.to_string(), "precision": compute.precision},
+                }),
                 details: serde_json::to_value(&report).unwrap_or_default(),
                 model: TrainedModel::Neural(model),
             })
@@ -152,6 +157,15 @@ pub fn fit(
 }
 
 impl TrainedModel {
+    /// The model with its network's predictions on `device` (the trees
+    /// always predict on the CPU).
+    pub fn on_device(self, device: crate::neural::device::ComputeDevice) -> Result<Self, FitError> {
+        Ok(match self {
+            TrainedModel::Neural(n) => TrainedModel::Neural(n.on_device(device)?),
+            gbt @ TrainedModel::Gbt(_) => gbt,
+        })
+    }
+
     /// The weights as checkpoint bytes.
     pub fn weights_bytes(&self) -> Result<Vec<u8>, FitError> {
         match self {

@@ -244,6 +244,8 @@ pub fn run_pipeline(
         max_tree_windows: Some(train::DEFAULT_TREE_WINDOWS),
         resume: false,
         stop: None,
+        devices: Vec::new(),
+        precision: Default::default(),
     };
     let trained = train::run(&train_opts).map_err(DemoError::Train)?;
     on_stage(StageDone::Train(&trained, started.elapsed()));
@@ -259,6 +261,7 @@ pub fn run_pipeline(
         confidence: eval::DEFAULT_CONFIDENCE,
         publisher,
         force: false,
+        device: Default::default(),
     };
     let evaluated = eval::run(&eval_opts).map_err(DemoError::Eval)?;
     on_stage(StageDone::Eval(&evaluated, started.elapsed()));

@@ -35,6 +35,9 @@ pub fn run(root: &Path) -> Result<()> {
     clippy(root, "clippy (host)", &["--workspace", "--all-targets"])?;
     // The hub benchmarks are behind a feature the workspace build leaves off.
     clippy(root, "clippy (hub benches)", &["-p", "cis490-backend", "--features", "hub-bench", "--all-targets"])?;
+    // So is the Vulkan GPU backend; all GPU-specific code is in the models
+    // crate (gpu-cuda cannot build without network access, docs/cluster.md).
+    clippy(root, "clippy (gpu-vulkan)", &["-p", "cis490-models", "--features", "gpu-vulkan", "--all-targets"])?;
     // The Raspberry Pi edge build: no trainers (`cargo xtask pi`).
     clippy(root, "clippy (edge)", &["-p", "cis490-backend", "--no-default-features", "--all-targets"])?;
     let wasm = ["-p", "cis490-frontend", "-p", "cis490-models", "-p", "cis490-runner"];

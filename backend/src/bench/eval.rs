@@ -27,6 +27,7 @@ pub fn evaluation(run: &Path, split: &Path, resamples: usize) -> Result<(f64, f6
         confidence: 0.95,
         publisher: None,
         force: true,
+        device: Default::default(),
     };
     let threads = std::thread::available_parallelism().map_or(2, usize::from);
     println!("{:<10} {:>8} {:>8} {:>8} {:>8} {:>8}", "threads", "load", "predict", "score", "write", "total");

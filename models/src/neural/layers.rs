@@ -10,6 +10,7 @@ use burn::tensor::module::conv1d;
 use burn::tensor::ops::ConvOptions;
 use cis490_shared::rng::Rng;
 
+use super::device::value_like;
 use super::weights::{Weights, WeightsError};
 use crate::onnx::proto::{GraphBuilder, float, int, ints};
 
@@ -64,7 +65,8 @@ impl Dense {
 
     /// On `[batch, inputs]`.
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        x.matmul(self.weight.val()) + self.bias.val().unsqueeze::<2>()
+        let (weight, bias) = (value_like(&self.weight, &x), value_like(&self.bias, &x));
+        x.matmul(weight) + bias.unsqueeze::<2>()
     }
 
     /// On `[batch, steps, inputs]`.
@@ -129,7 +131,8 @@ impl Conv1d {
     /// On `[batch, in_channels, steps]` → `[batch, out_channels, steps]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let [_, _, k] = self.dims();
-        conv1d(x, self.weight.val(), Some(self.bias.val()), ConvOptions::new([1], [k / 2], [1], 1))
+        let (weight, bias) = (value_like(&self.weight, &x), value_like(&self.bias, &x));
+        conv1d(x, weight, Some(bias), ConvOptions::new([1], [k / 2], [1], 1))
     }
 
     /// Saves as `<prefix>.weight` and `<prefix>.bias`.
@@ -190,13 +193,16 @@ impl LayerNorm {
         }
     }
 
-    /// On `[batch, steps, features]`.
+    /// On `[batch, steps, features]`; computed in f32 whatever the input's
+    /// type (a half-precision variance loses too much), returned in it.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let dtype = x.dtype();
+        let x = x.cast(burn::tensor::FloatDType::F32);
         let mean = x.clone().mean_dim(2);
         let centred = x - mean;
         let var = centred.clone().square().mean_dim(2);
         let normed = centred / (var + LAYER_NORM_EPSILON).sqrt();
-        normed * self.gamma.val().unsqueeze::<3>() + self.beta.val().unsqueeze::<3>()
+        (normed * self.gamma.val().unsqueeze::<3>() + self.beta.val().unsqueeze::<3>()).cast(dtype)
     }
 
     /// Saves as `<prefix>.gamma` and `<prefix>.beta`.

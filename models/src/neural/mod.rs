@@ -1,9 +1,12 @@
-//! The five neural architectures, trained with burn on the CPU (`flex`
-//! backend + autodiff) and exported to ONNX from their weights.
+//! The five neural architectures, trained with burn (on the CPU's `flex`
+//! backend by default, or a GPU: [`device`]) and exported to ONNX from
+//! their weights.
 //!
 //! - [`layers`]: dense, 1D convolution and layer norm blocks;
 //! - [`mlp`], [`cnn`], [`recurrent`] (GRU and LSTM), [`transformer`];
 //! - [`trainer`]: the one training loop they share;
+//! - [`device`]: where they train and predict, and in what precision;
+//! - [`probe`]: what a device computes (against the CPU) and how fast;
 //! - [`source`]: where training windows come from, and epoch sampling;
 //! - [`resume`]: the trainer's state after an epoch, to continue a run;
 //! - [`weights`]: named tensors, the checkpoint's weight format.
@@ -13,8 +16,10 @@
 //! graphs start with the same normalization, so they take raw features.
 
 pub mod cnn;
+pub mod device;
 pub mod layers;
 pub mod mlp;
+pub mod probe;
 pub mod recurrent;
 pub mod resume;
 pub mod source;
@@ -229,6 +234,17 @@ impl NeuralModel {
         Ok(Self { arch, input, width, mean, std, net, device })
     }
 
+    /// The same model on `device` (predictions then run there, in f32);
+    /// a device that is missing or fails to start is an error naming it.
+    pub fn on_device(self, device: device::ComputeDevice) -> Result<Self, NeuralError> {
+        if device.is_cpu() {
+            return Ok(self);
+        }
+        let target = device.open()?;
+        let net = Net::load(self.arch, self.input, self.width, &self.net.save()?, &target)?;
+        Ok(Self { net, device: target, ..self })
+    }
+
     /// The weights as checkpoint bytes.
     pub fn weights_bytes(&self) -> Result<Vec<u8>, WeightsError> {
         Ok(self.net.save()?.to_bytes())
@@ -308,7 +324,7 @@ impl NeuralModel {
     fn probabilities(&self, x: Vec<f32>, rows: usize) -> Result<Vec<f32>, ModelError> {
         let x = Tensor::<2>::from_data(TensorData::new(x, [rows, self.input.len()]), &self.device);
         let probs = softmax(self.net.logits(x, self.input), 1);
-        probs.into_data().try_to_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}").into()))
+        probs.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| ModelError::Backend(format!("{e:?}").into()))
     }
 }
 

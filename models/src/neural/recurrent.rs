@@ -92,8 +92,9 @@ impl Recurrent {
         let g = self.cell.gates() * hidden;
         let projected = self.input.forward3(x.swap_dims(1, 2));
         let device = projected.device();
-        let mut h: Tensor<2> = Tensor::zeros([b, hidden], &device);
-        let mut c: Tensor<2> = Tensor::zeros([b, hidden], &device);
+        // The states start as zeros in the step's float type.
+        let mut h = Tensor::<2>::zeros([b, hidden], &device).cast(projected.dtype());
+        let mut c: Tensor<2> = h.clone();
         for t in 0..steps {
             let xt = projected.clone().narrow(1, t, 1).reshape([b, g]);
             let ht = self.recurrent.forward(h.clone());

@@ -193,20 +193,13 @@ fn a_resumed_run_equals_an_uninterrupted_one() -> Result<(), NeuralError> {
             norm(),
             &windows,
             &windows,
-            Hooks {
-                on_epoch: &mut on_epoch,
-                on_batch: None,
-                save_state: Some(&mut save),
-                resume_from: None,
-                stop: Some(&stop),
-            },
+            Hooks { save_state: Some(&mut save), stop: Some(&stop), ..Hooks::epochs(&mut on_epoch) },
         );
         assert!(matches!(first, Err(NeuralError::Interrupted { epochs_done: 3 })), "{arch:?}: {first:?}");
 
         let mut seen = Vec::new();
         let mut on_epoch = |r: &super::trainer::EpochReport| seen.push(r.epoch);
-        let hooks =
-            Hooks { on_epoch: &mut on_epoch, on_batch: None, save_state: None, resume_from: Some(&saved), stop: None };
+        let hooks = Hooks { resume_from: Some(&saved), ..Hooks::epochs(&mut on_epoch) };
         let (resumed, resumed_report) = train(arch, input, &cfg, norm(), &windows, &windows, hooks)?;
         assert_eq!(seen, [1, 2, 3, 4, 5, 6], "{arch:?}: restored epochs are reported again");
         assert_eq!(resumed.weights_bytes()?, whole.weights_bytes()?, "{arch:?}: same weights");
@@ -218,17 +211,11 @@ fn a_resumed_run_equals_an_uninterrupted_one() -> Result<(), NeuralError> {
 
         // A state is refused by another run.
         let other = TrainConfig { seed: cfg.seed + 1, ..cfg.clone() };
-        let hooks =
-            Hooks { on_epoch: &mut |_| {}, on_batch: None, save_state: None, resume_from: Some(&saved), stop: None };
+        let mut ignore = |_: &super::trainer::EpochReport| {};
+        let hooks = Hooks { resume_from: Some(&saved), ..Hooks::epochs(&mut ignore) };
         let refused = train(arch, input, &other, norm(), &windows, &windows, hooks);
         assert!(matches!(&refused, Err(NeuralError::Invalid(m)) if m.contains("another run")), "{refused:?}");
-        let hooks = Hooks {
-            on_epoch: &mut |_| {},
-            on_batch: None,
-            save_state: None,
-            resume_from: Some(&saved[..saved.len() / 2]),
-            stop: None,
-        };
+        let hooks = Hooks { resume_from: Some(&saved[..saved.len() / 2]), ..Hooks::epochs(&mut ignore) };
         assert!(train(arch, input, &cfg, norm(), &windows, &windows, hooks).is_err(), "a cut state is refused");
     }
     Ok(())

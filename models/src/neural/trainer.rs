@@ -4,7 +4,8 @@
 //! validation macro F1 with patience, and the best-on-validation weights
 //! kept. Seeded: initial weights and batch order come from the project's
 //! generator and the CPU backend runs single-threaded, so a seed gives the
-//! same model bit for bit.
+//! same model bit for bit on the CPU. On a GPU ([`Compute`]) the same seed
+//! gives the same initial weights and batches; sums may be reordered.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -12,9 +13,11 @@ use std::time::Instant;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
+use burn::tensor::FloatDType;
 use burn::tensor::activation::log_softmax;
 use cis490_shared::rng::Rng;
 
+use super::device::{Compute, Precision};
 use super::resume::TrainerState;
 use super::source::{WindowSource, epoch_sample};
 use super::weights::Weights;
@@ -160,7 +163,8 @@ pub struct BatchProgress {
 /// Persists a trainer state; an error stops the run with that error.
 pub type SaveState<'a> = &'a mut dyn FnMut(&[u8]) -> Result<(), String>;
 
-/// What a training run reports and how it is resumed or stopped.
+/// What a training run reports, how it is resumed or stopped, and where it
+/// computes.
 pub struct Hooks<'a> {
     /// Each epoch as it ends.
     pub on_epoch: &'a mut dyn FnMut(&EpochReport),
@@ -173,12 +177,14 @@ pub struct Hooks<'a> {
     pub resume_from: Option<&'a [u8]>,
     /// Set to stop between batches (the last saved state stays resumable).
     pub stop: Option<&'a AtomicBool>,
+    /// The device and the training steps' precision (the CPU in f32 by default).
+    pub compute: Compute,
 }
 
 impl<'a> Hooks<'a> {
     /// Only an epoch callback.
     pub fn epochs(on_epoch: &'a mut dyn FnMut(&EpochReport)) -> Self {
-        Self { on_epoch, on_batch: None, save_state: None, resume_from: None, stop: None }
+        Self { on_epoch, on_batch: None, save_state: None, resume_from: None, stop: None, compute: Compute::default() }
     }
 }
 
@@ -195,6 +201,53 @@ fn check(input: InputShape, w: &dyn WindowSource, side: &str) -> Result<(), Neur
         return Err(NeuralError::Invalid(format!("{side}: class index {c} is out of range")));
     }
     Ok(())
+}
+
+/// The optimizer of every run: AdamW with per-parameter gradient clipping.
+pub fn optimizer(cfg: &TrainConfig) -> burn::optim::ModuleOptimizer {
+    AdamWConfig::new()
+        .with_weight_decay(cfg.weight_decay)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.clip_norm)))
+        .init()
+}
+
+/// One training batch: normalized rows and class-weighted one-hot targets.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// `rows × input` normalized inputs, row-major.
+    pub x: &'a [f32],
+    /// `rows × NUM_CLASSES`: the row's class weight at its class, else 0.
+    pub target: &'a [f32],
+    /// Sum of the rows' class weights.
+    pub weight_sum: f32,
+    /// Rows.
+    pub rows: usize,
+}
+
+/// The class-weighted cross-entropy of `net` on `batch`, the forward pass
+/// in `dtype` (inputs cast at the entry, parameters in each layer) and the
+/// loss in f32.
+pub fn batch_loss(net: &Net, input: InputShape, batch: &Batch<'_>, dtype: FloatDType, device: &Device) -> Tensor<1> {
+    let xt = Tensor::<2>::from_data(TensorData::new(batch.x.to_vec(), [batch.rows, input.len()]), device).cast(dtype);
+    let tt = Tensor::<2>::from_data(TensorData::new(batch.target.to_vec(), [batch.rows, NUM_CLASSES]), device);
+    let log_probs = log_softmax(net.logits(xt, input).cast(FloatDType::F32), 1);
+    (log_probs * tt).sum().neg() / batch.weight_sum.max(f32::MIN_POSITIVE)
+}
+
+/// One optimizer step of `net` on `batch` at learning rate `lr`, the
+/// forward pass in `precision`: the updated network and the step's loss
+/// (computed before the update).
+pub fn train_step(
+    net: Net,
+    optim: &mut burn::optim::ModuleOptimizer,
+    lr: f64,
+    (input, batch): (InputShape, &Batch<'_>),
+    precision: Precision,
+    device: &Device,
+) -> (Net, Tensor<1>) {
+    let loss = batch_loss(&net, input, batch, precision.float_dtype(), device);
+    let grads = GradientsParams::from_grads(loss.backward(), &net);
+    (optim.step(lr, net, grads), loss)
 }
 
 /// Rows predicted per forward pass on the validation side.
@@ -247,19 +300,16 @@ pub fn train(
     if cfg.batch_size == 0 || cfg.max_epochs == 0 || cfg.max_windows_per_epoch == Some(0) {
         return Err(NeuralError::Invalid("batch size, epochs and windows per epoch must be at least 1".into()));
     }
-    let Hooks { on_epoch, mut on_batch, mut save_state, resume_from, stop } = hooks;
+    let Hooks { on_epoch, mut on_batch, mut save_state, resume_from, stop, compute } = hooks;
     let started = Instant::now();
     let len = input.len();
     let labels = train.labels();
     let width = cfg.width.unwrap_or(arch.default_width());
-    let device = Device::flex().autodiff();
-    let plain = Device::flex();
+    let plain = compute.device.open()?;
+    let device = plain.clone().autodiff();
     let mut rng = Rng::new(cfg.seed);
     let mut net = Net::init(arch, input, width, &mut rng, &device)?;
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(cfg.weight_decay)
-        .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.clip_norm)))
-        .init();
+    let mut optim = optimizer(cfg);
     let weights = class_weights(labels);
     let per_epoch = cfg.max_windows_per_epoch.unwrap_or(usize::MAX).min(labels.len());
     let steps_per_epoch = per_epoch.div_ceil(cfg.batch_size);
@@ -300,13 +350,10 @@ pub fn train(
                 target[row * NUM_CLASSES + class] = weights[class];
                 weight_sum += weights[class];
             }
-            let xt = Tensor::<2>::from_data(TensorData::new(x.clone(), [batch.len(), len]), &device);
-            let tt = Tensor::<2>::from_data(TensorData::new(target.clone(), [batch.len(), NUM_CLASSES]), &device);
-            let log_probs = log_softmax(net.logits(xt, input), 1);
-            let loss = (log_probs * tt).sum().neg() / weight_sum.max(f32::MIN_POSITIVE);
-            let grads = GradientsParams::from_grads(loss.backward(), &net);
+            let batch_rows = Batch { x: &x, target: &target, weight_sum, rows: batch.len() };
             state.lr = learning_rate(cfg, state.step, total_steps);
-            net = optim.step(state.lr, net, grads);
+            let loss;
+            (net, loss) = train_step(net, &mut optim, state.lr, (input, &batch_rows), compute.precision, &device);
             loss_sum += f64::from(loss.into_scalar::<f32>()) * batch.len() as f64;
             state.step += 1;
             state.step_seconds += step_started.elapsed().as_secs_f64();
@@ -359,8 +406,9 @@ pub fn train(
         }
     }
     let stopped_early = state.history.len() < cfg.max_epochs;
+    // The kept model lives on the CPU whatever trained it: checkpoints are f32.
     let best = Weights::from_bytes(&state.best_weights)?;
-    let net = Net::load(arch, input, width, &best, &plain)?;
+    let net = Net::load(arch, input, width, &best, &Device::flex())?;
     let model = NeuralModel::new(arch, input, width, mean, std, net);
     let report = TrainReport {
         best_epoch: state.best_epoch,

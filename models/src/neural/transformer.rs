@@ -152,7 +152,9 @@ impl Transformer {
 
     /// Logits for `[batch, channels, steps]`.
     pub fn logits(&self, x: Tensor<3>) -> Tensor<2> {
-        let mut h = self.embed.forward3(x.swap_dims(1, 2)) + self.position.val().unsqueeze::<3>();
+        let embedded = self.embed.forward3(x.swap_dims(1, 2));
+        let position = super::device::value_like(&self.position, &embedded);
+        let mut h = embedded + position.unsqueeze::<3>();
         for layer in &self.layers {
             h = layer.forward(h);
         }

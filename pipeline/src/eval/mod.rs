@@ -28,6 +28,7 @@ use std::sync::Arc;
 use cis490_models::architecture::TrainedModel;
 use cis490_models::checkpoint::CheckpointHeader;
 use cis490_models::kind::{Architecture, header_input};
+use cis490_models::neural::device::ComputeDevice;
 use cis490_models::variant::Variant;
 use cis490_models::{ClassProbabilities, Classifier};
 use cis490_shared::Cause;
@@ -95,6 +96,8 @@ pub struct EvalOptions {
     pub publisher: Option<Arc<dyn Publish>>,
     /// Replace `out` even if it is not an earlier evaluation.
     pub force: bool,
+    /// Where the networks predict (the trees always on the CPU).
+    pub device: ComputeDevice,
 }
 
 impl std::fmt::Debug for EvalOptions {
@@ -202,7 +205,11 @@ fn load_candidates(
     run: &Path,
     split: &SplitFile,
     split_path: &Path,
+    device: ComputeDevice,
 ) -> Result<(Vec<Candidate>, Vec<SkippedModel>), EvalError> {
+    // A missing device stops the evaluation here, named, rather than
+    // skipping every network one by one.
+    device.open().map_err(|e| EvalError::Options(format!("--device: {e}")))?;
     let models = RunDir::new(run).models().map_err(|e| EvalError::Options(format!("{}: {e}", run.display())))?;
     if models.is_empty() {
         return Err(EvalError::Options(format!(
@@ -241,6 +248,7 @@ fn load_candidates(
             return Err(model_err(format!("outputs labels {:?}, expected {labels:?}", header.labels).into()));
         }
         let (arch, _) = header_input(&header).map_err(|e| model_err(e.into()))?;
+        let model = model.on_device(device).map_err(|e| model_err(e.into()))?;
         out.push(Candidate { path, header, arch, model });
     }
     if out.is_empty() {
@@ -280,7 +288,7 @@ pub fn run(opts: &EvalOptions) -> Result<Evaluated, EvalError> {
     };
     crate::extract::check_features_digest(&features, &split.features_digest)
         .map_err(|message| EvalError::Split { path: opts.split.display().to_string(), source: message.into() })?;
-    let (candidates, skipped) = load_candidates(&opts.run, &split, &opts.split)?;
+    let (candidates, skipped) = load_candidates(&opts.run, &split, &opts.split, opts.device)?;
     let progress = ProgressEvents::new(opts.publisher.clone(), "eval", &opts.run.display().to_string(), "models");
     let total = candidates.len() as u64 * 2;
     progress.report(0, total, "predicting", Map::new());

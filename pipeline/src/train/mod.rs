@@ -4,7 +4,8 @@
 //!
 //! - windows come from the feature shards through their owner,
 //!   [`crate::extract::shards::windows`];
-//! - [`row_file`]: tensor windows kept on disk while the networks train.
+//! - [`row_file`]: tensor windows kept on disk while the networks train;
+//! - [`devices`]: which device each network trains on (`--device`).
 //!
 //! Memory: one variant at a time; its summary tables (train and
 //! validation) are held once, shared by the trees and the mlp; its tensors
@@ -16,8 +17,9 @@
 //! state goes to `RUN/.resume/<model>-<variant>.state`, from which
 //! `--resume` continues a killed run exactly.
 //!
-//! Jobs run on `jobs` worker threads (each network trains on one core; the
-//! longest jobs start first). Each neural epoch is a `progress` event
+//! Jobs run on `jobs` worker threads (each network trains on one core, or
+//! on a GPU of `--device`, one network per device; the longest jobs start
+//! first). Each neural epoch is a `progress` event
 //! (`job` = `train`, `id` = `<model>-<variant>`) with its loss, validation
 //! macro F1, learning rate and `history` (every epoch so far: `epoch`,
 //! `train_loss`, `val_macro_f1`); the trees send their boosting rounds
@@ -25,6 +27,7 @@
 //! macro F1 of the round they predict with). The terminal shows one bar
 //! over all epochs.
 
+pub mod devices;
 pub mod row_file;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,6 +39,7 @@ use std::time::Instant;
 use cis490_models::architecture::{FitData, FitError, FitSettings, TrainedModel, fit};
 use cis490_models::checkpoint::{self, CheckpointError, CheckpointHeader, FORMAT_VERSION};
 use cis490_models::kind::{Arch, Architecture};
+use cis490_models::neural::device::{Compute, ComputeDevice, Precision};
 use cis490_models::neural::trainer::{BatchProgress, EpochReport, Hooks};
 use cis490_models::table::Table;
 use cis490_models::variant::Variant;
@@ -46,6 +50,7 @@ use cis490_shared::label::Label;
 use cis490_shared::registry::schema_hash;
 use serde_json::{Value, json};
 
+use self::devices::DevicePool;
 use self::row_file::{RowFile, RowFileWriter, ScratchDir};
 use crate::atomic_file;
 use crate::extract::shards::windows::{self as dataset, FeatureKind};
@@ -98,6 +103,11 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Set to stop the networks between batches (their last epoch's state stays resumable).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Devices the networks train on, one network per device at a time
+    /// (empty or `[Cpu]`: every worker on its own CPU core).
+    pub devices: Vec<ComputeDevice>,
+    /// The networks' training precision (parameters and checkpoints stay f32).
+    pub precision: Precision,
 }
 
 impl std::fmt::Debug for TrainOptions {
@@ -109,6 +119,8 @@ impl std::fmt::Debug for TrainOptions {
             .field("variants", &self.variants)
             .field("out", &self.out)
             .field("jobs", &self.jobs)
+            .field("devices", &self.devices)
+            .field("precision", &self.precision)
             .finish()
     }
 }
@@ -372,6 +384,12 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
         .map_err(|e| TrainError::Split { path: opts.split.display().to_string(), source: e.into() })?;
     let train_ids: BTreeSet<String> = split.train.iter().cloned().collect();
     let val_ids: BTreeSet<String> = split.val.iter().cloned().collect();
+    // A device that is missing or fails to start stops the run here, named,
+    // before anything is loaded or trained.
+    for device in &opts.devices {
+        device.open().map_err(|e| TrainError::Options(format!("--device: {e}")))?;
+    }
+    let pool = DevicePool::new(&opts.devices);
     let scratch = ScratchDir::create(&opts.out)
         .map_err(|e| TrainError::Write { path: opts.out.display().to_string(), source: e.into() })?;
     let bars = crate::progress::Bars::new(opts.progress);
@@ -425,7 +443,7 @@ pub fn run(opts: &TrainOptions) -> Result<Vec<Trained>, TrainError> {
                 scope.spawn(|| {
                     while let Some(arch) = order.get(next.fetch_add(1, Ordering::SeqCst)).copied() {
                         let sides = &tables[&arch.reads_tensors()];
-                        let result = train_one(opts, &split, &norm, arch, *variant, sides, &bars);
+                        let result = train_one(opts, &split, &norm, (arch, *variant), sides, &bars, &pool);
                         done.lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .push((arch.as_str().to_string(), result));
@@ -499,7 +517,10 @@ fn kept_model(
     let settings_match = if arch == Architecture::Gbt {
         serde_json::to_value(&opts.settings.gbt).ok().as_ref() == Some(&header.config)
     } else {
+        // A model trained in another precision is trained again; another device is not a reason.
+        let precision = header.config.pointer("/compute/precision").and_then(Value::as_str).unwrap_or("f32");
         serde_json::to_value(&opts.settings.neural).ok().as_ref() == header.config.get("trainer")
+            && precision == opts.precision.as_str()
     };
     let training = &header.training;
     let same_windows = arch.reads_tensors() || training.get("max_tree_windows") == Some(&json!(opts.max_tree_windows));
@@ -567,12 +588,19 @@ fn train_one(
     opts: &TrainOptions,
     split: &SplitFile,
     norm: &Normalization,
-    arch: Architecture,
-    variant: Variant,
+    (arch, variant): (Architecture, Variant),
     sides: &Sides,
     bars: &crate::progress::Bars,
+    pool: &DevicePool,
 ) -> Result<Trained, TrainError> {
     let job = format!("{}-{}", arch.as_str(), variant.as_str());
+    // The trees run on the CPU; a network holds its device until it is done.
+    let lease = (arch != Architecture::Gbt).then(|| pool.take());
+    let compute =
+        Compute { device: lease.as_ref().map_or(ComputeDevice::Cpu, |l| l.device()), precision: opts.precision };
+    if !compute.device.is_cpu() || compute.precision != Precision::F32 {
+        tracing::info!("{job}: training on {} in {}", compute.device, compute.precision);
+    }
     let started = Instant::now();
     let data = sides.data();
     let (train_windows, val_windows) = (data.train_windows(), data.val_windows());
@@ -712,6 +740,7 @@ fn train_one(
         save_state: Some(&mut save_state),
         resume_from: resume_bytes.as_deref(),
         stop: opts.stop.as_deref(),
+        compute,
     };
     let fit_err = |source: FitError| match source {
         FitError::Neural(cis490_models::neural::NeuralError::Invalid(m)) if m.starts_with("trainer state") => {
@@ -842,6 +871,8 @@ mod tests {
             max_tree_windows: None,
             resume: false,
             stop: None,
+            devices: Vec::new(),
+            precision: Default::default(),
         };
         let err = run(&opts).err().ok_or("a missing split file was accepted")?;
         let chain = crate::error_chain(&err);
