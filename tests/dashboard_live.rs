@@ -3,7 +3,10 @@
 //! the new hub holds; a `--private` hub is read with the page's `?token=`
 //! and, without it, the page says so instead of spinning; in lecture mode ← and → switch scenes, and the time
 //! from key press to the new scene on screen is measured with the
-//! Performance API (budget 100 ms; figures in docs/performance.md).
+//! Performance API (budget 100 ms; figures in docs/performance.md); the
+//! browser scene served without the runner bundle says "runner still
+//! building" until the bundle appears (`cargo xtask demo` builds it after
+//! it starts serving).
 //!
 //! Skipped (with a line saying why) without Chromium, chromedriver or a
 //! built bundle, unless `CIS490_REQUIRE_BROWSER=1`. On failure a
@@ -389,6 +392,67 @@ fn in_browser_inference_matches_the_server() -> TestResult {
         Ok(())
     })?;
     cis490_tests::browser::note(&format!("dashboard_live: in-browser inference: {}", figures.join("; ")));
+    drop(browser);
+    server.stop(&rt);
+    Ok(())
+}
+
+/// Copies the files of `from` into `to` (folders too), leaving out the
+/// top-level folder `skip`.
+fn copy_tree(from: &Path, to: &Path, skip: Option<&str>) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if skip.is_some_and(|s| name == s) {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            copy_tree(&entry.path(), &to.join(&name), None)?;
+        } else {
+            std::fs::copy(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_browser_scene_waits_for_a_runner_bundle_still_building() -> TestResult {
+    let public = cis490_tests::browser::public_dir();
+    let Some((chromium, driver)) = cis490_tests::browser::live_prerequisites(&public) else {
+        return Ok(());
+    };
+    // The dashboard as `cargo xtask demo` serves it first: no runner/ yet.
+    let served = tempfile::tempdir()?;
+    copy_tree(&public, served.path(), Some("runner"))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let server = start(&rt, served.path(), "127.0.0.1:0".parse()?, &[])?;
+    let addr = server.addr;
+    let browser = Browser::start(&driver, &chromium)?;
+    const RUNNER: &str = "document.querySelector('[data-testid=browser-status]')?.dataset.runner";
+    const STATUS: &str = "document.querySelector('[data-testid=browser-status]')?.textContent ?? ''";
+    checked(&browser, &artifacts(), "runner-building", || {
+        browser.goto(&format!("http://{addr}/?scene=browser"))?;
+        browser.wait_for(&format!("{RUNNER} === 'building'"), Duration::from_secs(20))?;
+        let text = browser.run(&format!("return {STATUS};"), json!([]))?;
+        if !text.as_str().is_some_and(|t| t.starts_with("runner still building")) {
+            return Err(format!("while runner/ is missing the status says {text}"));
+        }
+        Ok(())
+    })?;
+    // The bundle lands (renamed into place, as `cargo xtask bundle` does):
+    // the scene finds it by itself within a few seconds.
+    let staging = served.path().join("runner.tmp");
+    copy_tree(&public.join("runner"), &staging, None)?;
+    std::fs::rename(&staging, served.path().join("runner"))?;
+    checked(&browser, &artifacts(), "runner-ready", || {
+        browser.wait_for(&format!("{RUNNER} === 'ready'"), Duration::from_secs(15))?;
+        let text = browser.run(&format!("return {STATUS};"), json!([]))?;
+        if text.as_str().is_some_and(|t| t.contains("runner still building")) {
+            return Err(format!("with runner/ in place the status still says {text}"));
+        }
+        Ok(())
+    })?;
     drop(browser);
     server.stop(&rt);
     Ok(())

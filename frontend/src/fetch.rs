@@ -66,6 +66,13 @@ pub async fn get_text(url: &str) -> Result<(u16, String), String> {
     status_and_body(send(url, &request("GET", None)?).await?).await
 }
 
+/// HEADs `url` (relative to the page): its status and `Content-Type`.
+pub async fn head(url: &str) -> Result<(u16, Option<String>), String> {
+    let response = send(url, &request("HEAD", None)?).await?;
+    let content_type = response.headers().get("content-type").ok().flatten();
+    Ok((response.status(), content_type))
+}
+
 /// POSTs the JSON `body` to `url` (relative to the page) and returns `(status, body)`.
 pub async fn post_json(url: &str, body: &str) -> Result<(u16, String), String> {
     status_and_body(send(url, &request("POST", Some(body))?).await?).await

@@ -12,9 +12,15 @@
 //! frame. When a model's run ends its windows are published to the hub as
 //! `prediction` events with `runtime: "browser"` (every dashboard then shows
 //! a `<model> (browser)` band and latency).
+//!
+//! `cargo xtask demo` serves the dashboard before it has built the runner
+//! bundle, so the scene first looks for `runner/cis490_runner.js` and,
+//! while it is missing, says "runner still building" and looks again every
+//! few seconds; nothing runs until it is there.
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -131,10 +137,64 @@ impl RunState {
     }
 }
 
+/// Whether the runner bundle (`runner/`) can be fetched yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunnerBundle {
+    /// Not looked for yet.
+    Unknown,
+    /// Missing: `cargo xtask demo` builds it after serving the dashboard.
+    Building,
+    /// There: runs may start.
+    Ready,
+}
+
+impl RunnerBundle {
+    fn key(self) -> &'static str {
+        match self {
+            RunnerBundle::Unknown => "unknown",
+            RunnerBundle::Building => "building",
+            RunnerBundle::Ready => "ready",
+        }
+    }
+}
+
+/// The runner's script, which `runner-worker.js` imports.
+const RUNNER_SCRIPT: &str = "runner/cis490_runner.js";
+
+/// How long the scene waits before it looks for a missing runner again.
+const RUNNER_RECHECK: Duration = Duration::from_secs(3);
+
+/// Whether a HEAD answer is the runner's script. The server answers a path
+/// it does not have with the dashboard's `index.html` (a single-page app),
+/// so only the content type tells a built runner from a missing one.
+fn is_script(status: u16, content_type: Option<&str>) -> bool {
+    (200..300).contains(&status) && content_type.is_some_and(|t| t.contains("javascript"))
+}
+
+/// Looks for the runner's script, and again every [`RUNNER_RECHECK`] while
+/// it is missing, until it is there or the scene closes (its signal is
+/// then disposed).
+fn watch_runner(runner: RwSignal<RunnerBundle>) {
+    spawn_local(async move {
+        let found =
+            matches!(fetch::head(RUNNER_SCRIPT).await, Ok((status, kind)) if is_script(status, kind.as_deref()));
+        let next = if found { RunnerBundle::Ready } else { RunnerBundle::Building };
+        let open = runner.try_update(|r| *r = next).is_some();
+        if open && next == RunnerBundle::Building {
+            set_timeout(move || watch_runner(runner), RUNNER_RECHECK);
+        }
+    });
+}
+
+/// The status line while the runner bundle is not there yet.
+const RUNNER_BUILDING: &str = "runner still building: `cargo xtask demo` serves the dashboard first and builds the \
+     in-browser model runner (runner/) after it; this scene starts by itself once it is there.";
+
 /// The status line: what the run is doing, from its rows.
 /// `covered`: the windows a run would have now (while idle).
-fn status_text(state: &RunState, rows: &[ModelRow], covered: usize) -> String {
+fn status_text(state: &RunState, rows: &[ModelRow], covered: usize, runner: RunnerBundle) -> String {
     match state {
+        RunState::Idle if runner == RunnerBundle::Building => RUNNER_BUILDING.into(),
         RunState::Idle if covered == 0 => "waits for the server's predictions on a replayed episode.".into(),
         RunState::Idle => format!(
             "waits for {AUTO_START_WINDOWS} windows of the replayed episode with the server's predictions \
@@ -600,6 +660,8 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
     // While idle: the windows a run would cover now.
     let covered = RwSignal::new(0usize);
     let run = RunSignals { state, status, rows };
+    let runner = RwSignal::new(RunnerBundle::Unknown);
+    watch_runner(runner);
     let chosen = move || {
         let picked = selected.get_untracked();
         if picked == ALL_MODELS { models.get_untracked() } else { vec![picked] }
@@ -620,7 +682,7 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
     // same windows: then show that run.
     Effect::new(move |_| {
         selected.track();
-        if models.with(Vec::is_empty) {
+        if runner.get() != RunnerBundle::Ready || models.with(Vec::is_empty) {
             return;
         }
         // Once a run started (or failed) nothing starts by itself: checked
@@ -652,7 +714,12 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
     });
     // Leaving the scene stops a run in progress and frees its worker.
     on_cleanup(stop_active_run);
-    let run_now = move |_| start_run(chosen(), run);
+    // Without the runner bundle a run could only fail: the status line says why.
+    let run_now = move |_| {
+        if runner.get_untracked() != RunnerBundle::Building {
+            start_run(chosen(), run);
+        }
+    };
     view! {
         <section class="panel wide browser" data-testid="scene-browser">
             <h2>"In-browser inference"</h2>
@@ -680,8 +747,13 @@ pub fn BrowserScene(state: RwSignal<DashboardState>, controls: bool, model: Opti
                         </div>
                     }
                 })}
-            <p class="muted" data-testid="browser-status" data-state=move || status.with(RunState::key)>
-                {move || rows.with(|r| status.with(|st| status_text(st, r, covered.get())))}
+            <p
+                class="muted"
+                data-testid="browser-status"
+                data-state=move || status.with(RunState::key)
+                data-runner=move || runner.get().key()
+            >
+                {move || rows.with(|r| status.with(|st| status_text(st, r, covered.get(), runner.get())))}
             </p>
             {move || {
                 rows.with(|r| published_text(r))
