@@ -1,6 +1,7 @@
 //! `cargo xtask bundle`: builds `cis490-frontend` (the dashboard) and
 //! `cis490-runner` (tract, for the browser scene's Web Worker) for
-//! `wasm32-unknown-unknown` with the size-tuned `wasm-release` profile, runs
+//! `wasm32-unknown-unknown` with the size-tuned `wasm-release` profile
+//! (linted by clippy as they compile, warnings as errors), runs
 //! wasm-bindgen (as a library, pinned to the crate's version) for
 //! `--target web`, and installs the results as `public/pkg/` and
 //! `public/runner/`.
@@ -12,6 +13,8 @@
 //! bundle's `.wasm` and `.js` get a `gzip -9` copy (`<file>.gz`) and a
 //! `brotli -q 11` copy (`<file>.br`, when the `brotli` command exists)
 //! beside them, which `cis490 serve` sends to browsers that accept them.
+//! A bundle already built from the same compiled `.wasm` (a stamp in its
+//! folder says which) is kept as it is.
 
 use std::fs;
 use std::io::Write;
@@ -47,9 +50,20 @@ const RUNNER: Bundle = Bundle { krate: "cis490-runner", out_name: "cis490_runner
 /// and returns the dashboard's folder. `locked` adds `--locked` to the
 /// cargo builds.
 pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
-    let pkg = build_one(root, locked, &DASHBOARD)?;
-    build_one(root, locked, &RUNNER)?;
+    let pkg = build_dashboard(root, locked)?;
+    build_runner(root, locked)?;
     Ok(pkg)
+}
+
+/// Builds the dashboard alone into `<root>/public/pkg` and returns that
+/// folder (`cargo xtask demo` serves it before the runner exists).
+pub fn build_dashboard(root: &Path, locked: bool) -> Result<PathBuf> {
+    build_one(root, locked, &DASHBOARD)
+}
+
+/// Builds the runner alone into `<root>/public/runner` and returns that folder.
+pub fn build_runner(root: &Path, locked: bool) -> Result<PathBuf> {
+    build_one(root, locked, &RUNNER)
 }
 
 fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
@@ -59,7 +73,10 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     if locked {
         command.arg("--locked");
     }
-    cmd::run_step(&format!("wasm build {krate}"), &mut command)?;
+    // Linted while it builds (the wasm32-only code of the dashboard, the
+    // runner and the crates they use), always, so the demo's and the
+    // tests' bundles are one build.
+    cmd::run_step(&format!("wasm build {krate}"), cmd::with_timings(cmd::linted(&mut command)?))?;
 
     let wasm = cmd::target_dir(root)?.join(TARGET).join(PROFILE).join(format!("{out_name}.wasm"));
     if !wasm.is_file() {
@@ -68,6 +85,12 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
 
     let public = root.join("public");
     let pkg = public.join(folder);
+    let tool = if shrink { wasm_opt::find() } else { None };
+    let stamp = source_stamp(&wasm, tool.as_deref())?;
+    if installed_stamp(&pkg).as_deref() == Some(stamp.as_str()) {
+        eprintln!("bundle: {} is already built from this {out_name}.wasm: kept", pkg.display());
+        return Ok(pkg);
+    }
     let staging = public.join(format!("{folder}.tmp"));
     let retired = public.join(format!("{folder}.old.tmp"));
     let started = Instant::now();
@@ -94,12 +117,15 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     if !staged_wasm.is_file() || !staged_js.is_file() {
         bail!("wasm-bindgen did not write {out_name}.js and {out_name}_bg.wasm");
     }
+    let mut stamp = Some(stamp);
     if shrink {
-        match wasm_opt::find() {
+        match &tool {
             Some(tool) => {
-                // The unshrunk bundle works: a failing optimizer is reported, not fatal.
-                if let Err(e) = wasm_opt::shrink(&tool, &staged_wasm) {
+                // The unshrunk bundle works: a failing optimizer is reported, not fatal
+                // (and the bundle is not stamped, so the next build tries again).
+                if let Err(e) = wasm_opt::shrink(tool, &staged_wasm) {
                     eprintln!("bundle: WARNING: {e:#}; {out_name} left as wasm-bindgen wrote it");
+                    stamp = None;
                 }
             }
             None => eprintln!(
@@ -117,6 +143,9 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
             eprintln!("bundle: WARNING: {e:#}; {} is not served as brotli", file.display());
         }
     }
+    if let Some(stamp) = stamp {
+        fs::write(staging.join(STAMP), stamp).with_context(|| format!("cannot write {}", staging.display()))?;
+    }
     if pkg.exists() {
         fs::rename(&pkg, &retired).with_context(|| format!("cannot move the old bundle aside ({})", pkg.display()))?;
     }
@@ -125,6 +154,28 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     eprintln!("<== [wasm-bindgen] ok in {:.1} s", started.elapsed().as_secs_f64());
     report_size(&pkg.join(format!("{out_name}_bg.wasm")), &pkg.join(format!("{out_name}.js")))?;
     Ok(pkg)
+}
+
+/// The file in an installed bundle that names what it was built from.
+const STAMP: &str = ".built-from";
+
+/// What a bundle is built from: the compiled `.wasm` (its size and
+/// modification time, which cargo changes whenever it links it again),
+/// whether `wasm-opt` shrinks it and whether `brotli` is there to copy it. A bundle whose stamp matches is
+/// not built again, so a warm `cargo xtask test` skips wasm-bindgen,
+/// wasm-opt, gzip and brotli.
+fn source_stamp(wasm: &Path, tool: Option<&Path>) -> Result<String> {
+    let meta = fs::metadata(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let modified =
+        meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+    // No paths: the folder is served to every browser. Once `brotli` is
+    // installed (`cargo xtask setup`), the bundle is built again with it.
+    Ok(format!("{} {modified} wasm-opt={} brotli={}\n", meta.len(), tool.is_some(), cmd::exists("brotli")))
+}
+
+/// The stamp of the bundle installed at `pkg`, if it has one.
+fn installed_stamp(pkg: &Path) -> Option<String> {
+    fs::read_to_string(pkg.join(STAMP)).ok()
 }
 
 fn remove_if_present(dir: &Path) -> Result<()> {
@@ -201,4 +252,26 @@ fn gzip_len(bytes: &[u8]) -> Option<u64> {
 
 fn kib(bytes: u64) -> String {
     format!("{:.1} KiB ({bytes} B)", bytes as f64 / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_changes_when_cargo_links_the_wasm_again() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("cis490-xtask-stamp-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let wasm = dir.join("app.wasm");
+        fs::write(&wasm, b"\0asm one")?;
+        let first = source_stamp(&wasm, None)?;
+        assert_eq!(first, source_stamp(&wasm, None)?, "the same file, the same stamp");
+        assert_ne!(first, source_stamp(&wasm, Some(Path::new("wasm-opt")))?, "shrinking is part of it");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        fs::write(&wasm, b"\0asm two")?;
+        assert_ne!(first, source_stamp(&wasm, None)?, "a new link (same size) is a new stamp");
+        assert!(!first.contains(&dir.display().to_string()), "no paths in a served file: {first}");
+        fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
 }

@@ -13,6 +13,46 @@ pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")))
 }
 
+/// Adds `--timings` to a cargo build command when `CIS490_TIMINGS` is set
+/// (to anything but `0`): cargo then writes an HTML report of where the
+/// build's time went to `<target dir>/cargo-timings/` (docs/performance.md,
+/// "From clone to dashboard").
+pub fn with_timings(command: &mut Command) -> &mut Command {
+    if std::env::var_os("CIS490_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0") {
+        command.arg("--timings");
+    }
+    command
+}
+
+/// Makes a cargo build lint while it compiles: the workspace's own crates
+/// are compiled by `clippy-driver` (rustc with clippy's lints, as `cargo
+/// clippy` runs it) with warnings as errors, and the dependencies by rustc
+/// as usual. A build that lints this way replaces a separate `cargo
+/// clippy` pass, which would compile every dependency a second time in
+/// check mode (docs/performance.md, "From clone to dashboard").
+pub fn linted(command: &mut Command) -> Result<&mut Command> {
+    let driver = clippy_driver()?;
+    Ok(command
+        .env("RUSTC_WORKSPACE_WRAPPER", driver)
+        // clippy-driver's own argument list (what `cargo clippy -- -D warnings` sets).
+        .env("CLIPPY_ARGS", "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"))
+}
+
+/// The `clippy-driver` of the toolchain that runs us: beside `$CARGO`, or
+/// the one `rustup which` names.
+fn clippy_driver() -> Result<PathBuf> {
+    if let Some(cargo) = std::env::var_os("CARGO") {
+        let beside = Path::new(&cargo).with_file_name("clippy-driver");
+        if beside.is_file() {
+            return Ok(beside);
+        }
+    }
+    let named = output(Command::new("rustup").args(["which", "clippy-driver"])).context(
+        "no clippy-driver beside cargo and `rustup which clippy-driver` failed (rustup component add clippy)",
+    )?;
+    Ok(PathBuf::from(named.trim()))
+}
+
 /// Runs `command` as step `name`, inheriting stdio; prints the command line
 /// first and the wall time after (both to stderr). Fails, naming the step,
 /// when the command cannot start or exits unsuccessfully.

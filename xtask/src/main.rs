@@ -3,7 +3,8 @@
 //!
 //! - `setup`: the wasm32 target, Chromium + chromedriver, the `zstd` and `brotli` CLIs.
 //! - `bundle`: builds the dashboard to `public/pkg/` with wasm-bindgen.
-//! - `demo [-- ARGS]`: bundle, then `cis490 demo ARGS` (serves the dashboard).
+//! - `demo [-- ARGS]`: the dashboard bundle and the binary, then `cis490
+//!   demo ARGS` (serves the dashboard), then the runner bundle (`demo`).
 //! - `test`: fmt, clippy (host and wasm32), bundle, then the whole test suite
 //!   with the real-browser test required.
 //! - `pi`: the Raspberry Pi edge binary (aarch64, no training stack), run
@@ -16,6 +17,7 @@
 
 mod bundle;
 mod cmd;
+mod demo;
 mod fuzz;
 mod pi;
 mod setup;
@@ -31,7 +33,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   setup              install the wasm32 target, chromium + chromium-driver, zstd, brotli, wasm-opt (npm)
   bundle             build the dashboard into public/pkg/
-  demo [-- ARGS...]  bundle, then run `cis490 demo ARGS...` (serves 127.0.0.1:8447)
+  demo [-- ARGS...]  dashboard bundle + cis490, then `cis490 demo ARGS...` (serves 127.0.0.1:8447), then the runner bundle
   test               fmt, clippy, bundle, then `cargo test --workspace` and the fuzz regressions
   pi                 cross-compile the Raspberry Pi edge binary (aarch64, no training) and start it under qemu
   fuzz [--seconds N] [--target archive|jsonl|events]...
@@ -58,7 +60,7 @@ fn run() -> Result<()> {
             no_extra_args("bundle", &rest)?;
             bundle::build(&root, false).map(drop)
         }
-        Some("demo") => demo(&root, &rest),
+        Some("demo") => demo::run(&root, &rest),
         Some("test") => {
             no_extra_args("test", &rest)?;
             test::run(&root)
@@ -78,22 +80,6 @@ fn run() -> Result<()> {
         Some(other) => bail!("unknown command `{other}`\n\n{USAGE}"),
         None => bail!("no command given\n\n{USAGE}"),
     }
-}
-
-/// `cargo xtask demo [-- ARGS]`: bundle, then run the backend's demo.
-fn demo(root: &Path, rest: &[String]) -> Result<()> {
-    let passthrough = match rest.first().map(String::as_str) {
-        Some("--") => &rest[1..],
-        _ => rest,
-    };
-    setup::wasm_target()?;
-    bundle::build(root, false)?;
-    let mut command = cmd::cargo();
-    command
-        .args(["run", "--release", "-p", "cis490-backend", "--bin", "cis490", "--", "demo"])
-        .args(passthrough)
-        .current_dir(root);
-    cmd::run_step("demo", &mut command)
 }
 
 fn no_extra_args(command: &str, rest: &[String]) -> Result<()> {

@@ -2,7 +2,8 @@
 //! for `aarch64-unknown-linux-gnu` (64-bit Raspberry Pi OS) with Debian's
 //! cross toolchain, without the `training` feature (no burn, no hessboost):
 //! it replays episodes with `--models`, publishes profiles, metrics and
-//! perf, and serves a kiosk hub.
+//! perf, and serves a kiosk hub. The build is linted by clippy as it
+//! compiles (warnings are errors), which is the edge build's lint.
 //!
 //! Setup (idempotent): the rustup target, `gcc-aarch64-linux-gnu` and
 //! `libc6-dev-arm64-cross` (the linker, and the C compiler for zstd), and,
@@ -61,7 +62,9 @@ pub fn build(root: &Path, locked: bool) -> Result<PathBuf> {
     if locked {
         command.arg("--locked");
     }
-    cmd::run_step("pi build", &mut command)?;
+    // Linted while it builds: the edge configuration (no `training`) of
+    // the workspace's crates, warnings as errors.
+    cmd::run_step("pi build", cmd::with_timings(cmd::linted(&mut command)?))?;
     let binary = cmd::target_dir(root)?.join(TARGET).join(PROFILE).join("cis490");
     let size = binary.metadata().with_context(|| format!("cargo finished but {} is missing", binary.display()))?.len();
     eprintln!("pi: {} ({:.1} MB, aarch64, no training stack)", binary.display(), size as f64 / 1e6);

@@ -1,13 +1,17 @@
 //! `cargo xtask test`: the project's one test command. Runs setup, then
-//! `cargo fmt --check` (the workspace and the `fuzz/` crate), clippy for the
-//! host (also with the hub benches' feature, and without `training` as the
-//! Raspberry Pi edge build has it) and for wasm32 (warnings are errors),
-//! builds the bundle and the Pi's aarch64 binary (`pi`), and runs
-//! `cargo test --workspace --locked` with the real-browser test required
+//! `cargo fmt --check` (the workspace and the `fuzz/` crate), clippy with
+//! the `gpu-vulkan` feature, builds the bundle and the Pi's aarch64 binary
+//! (`pi`), and runs `cargo test --workspace --locked` (with the hub
+//! benches' feature) with the real-browser test required
 //! (`CIS490_REQUIRE_BROWSER=1`), the pandas/pyarrow check given a Python
 //! with both (`CIS490_PYTHON`) and the Pi binary's predictions compared
 //! under qemu (`CIS490_PI_BINARY`), then the fuzz crate's regression replays
 //! (uninstrumented `cargo test --manifest-path fuzz/Cargo.toml`).
+//!
+//! The bundle, the Pi binary and the tests are compiled under clippy
+//! (`cmd::linted`, warnings are errors): those builds are the wasm32, the
+//! edge and the host lints, without a second check-mode compile of every
+//! dependency for each.
 //!
 //! Every step prints its wall time; the first failure stops the run with a
 //! non-zero exit naming the step. The last line on stdout totals every
@@ -32,16 +36,11 @@ pub fn run(root: &Path) -> Result<()> {
         "fmt (fuzz)",
         cmd::cargo().args(["fmt", "--manifest-path", FUZZ_MANIFEST, "--", "--check"]).current_dir(root),
     )?;
-    clippy(root, "clippy (host)", &["--workspace", "--all-targets"])?;
-    // The hub benchmarks are behind a feature the workspace build leaves off.
-    clippy(root, "clippy (hub benches)", &["-p", "cis490-backend", "--features", "hub-bench", "--all-targets"])?;
-    // So is the Vulkan GPU backend; all GPU-specific code is in the models
-    // crate (gpu-cuda cannot build without network access, docs/cluster.md).
+    // The Vulkan GPU backend is behind a feature no other build turns on;
+    // all GPU-specific code is in the models crate (gpu-cuda cannot build
+    // without network access, docs/cluster.md). The other lints happen
+    // while the bundle, the Pi binary and the tests compile (`cmd::linted`).
     clippy(root, "clippy (gpu-vulkan)", &["-p", "cis490-models", "--features", "gpu-vulkan", "--all-targets"])?;
-    // The Raspberry Pi edge build: no trainers (`cargo xtask pi`).
-    clippy(root, "clippy (edge)", &["-p", "cis490-backend", "--no-default-features", "--all-targets"])?;
-    let wasm = ["-p", "cis490-frontend", "-p", "cis490-models", "-p", "cis490-runner"];
-    clippy(root, "clippy (wasm32)", &[&wasm[..], &["--target", "wasm32-unknown-unknown"]].concat())?;
     let public = timed("bundle", || bundle::build(root, true))?
         .parent()
         .map(Path::to_path_buf)
@@ -52,13 +51,20 @@ pub fn run(root: &Path) -> Result<()> {
 
     let mut totals = Totals::default();
     let tested = run_cargo_test(
-        cmd::cargo()
-            .args(["test", "--workspace", "--locked"])
-            .env("CIS490_REQUIRE_BROWSER", "1")
-            .env("CIS490_PYTHON", &python)
-            .env("CIS490_PUBLIC_DIR", &public)
-            .env("CIS490_PI_BINARY", &pi_binary)
-            .current_dir(root),
+        // Every target of every crate, linted as it compiles (the host
+        // lint), with the hub benchmarks' feature so their code is too.
+        cmd::with_timings(cmd::linted(cmd::cargo().args([
+            "test",
+            "--workspace",
+            "--locked",
+            "--features",
+            "cis490-backend/hub-bench",
+        ]))?)
+        .env("CIS490_REQUIRE_BROWSER", "1")
+        .env("CIS490_PYTHON", &python)
+        .env("CIS490_PUBLIC_DIR", &public)
+        .env("CIS490_PI_BINARY", &pi_binary)
+        .current_dir(root),
         &mut totals,
     )
     .and_then(|()| {
@@ -111,7 +117,9 @@ const FUZZ_MANIFEST: &str = "fuzz/Cargo.toml";
 fn clippy(root: &Path, name: &str, what: &[&str]) -> Result<()> {
     cmd::run_step(
         name,
-        cmd::cargo().arg("clippy").args(what).args(["--locked", "--", "-D", "warnings"]).current_dir(root),
+        cmd::with_timings(cmd::cargo().arg("clippy").args(what).arg("--locked"))
+            .args(["--", "-D", "warnings"])
+            .current_dir(root),
     )
 }
 
