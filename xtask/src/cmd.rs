@@ -9,8 +9,15 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 /// A `cargo` command: the one that launched us (`$CARGO`) when known.
+/// Without the `CARGO_MANIFEST_DIR` that `cargo run` gave this process:
+/// a build script that reruns when that variable changes (ring's) would
+/// otherwise see xtask's folder, which differs in every clone, and CI
+/// would rebuild ring, rustls, object_store and the crates above them on
+/// every run.
 pub fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")))
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")));
+    command.env_remove("CARGO_MANIFEST_DIR");
+    command
 }
 
 /// Adds `--timings` to a cargo build command when `CIS490_TIMINGS` is set
