@@ -219,8 +219,11 @@ fn an_interrupted_run_resumes_to_the_same_models() -> TestResult {
     let dir = tempfile::tempdir()?;
     let mut opts =
         TrainOptions { variants: vec![Variant::Realistic], jobs: 1, ..options(dir.path(), &["gbt", "mlp"])? };
-    opts.settings.neural.max_epochs = 5;
-    opts.settings.neural.patience = 5;
+    // Many short epochs: an mlp epoch of 300 windows takes milliseconds, so
+    // with few of them the run could end before the watcher below (which
+    // polls every 2 ms, on a loaded 2-core machine) sees epoch 2 and stops it.
+    opts.settings.neural.max_epochs = 40;
+    opts.settings.neural.patience = 40;
     opts.settings.neural.max_windows_per_epoch = Some(300);
     let whole = train::run(&TrainOptions { out: dir.path().join("whole"), ..opts.clone() })?;
 
