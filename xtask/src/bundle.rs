@@ -86,7 +86,7 @@ fn build_one(root: &Path, locked: bool, bundle: &Bundle) -> Result<PathBuf> {
     let public = root.join("public");
     let pkg = public.join(folder);
     let tool = if shrink { wasm_opt::find() } else { None };
-    let stamp = source_stamp(&wasm, tool.as_deref())?;
+    let stamp = source_stamp(&wasm, tool.is_some())?;
     if installed_stamp(&pkg).as_deref() == Some(stamp.as_str()) {
         eprintln!("bundle: {} is already built from this {out_name}.wasm: kept", pkg.display());
         return Ok(pkg);
@@ -164,13 +164,13 @@ const STAMP: &str = ".built-from";
 /// whether `wasm-opt` shrinks it and whether `brotli` is there to copy it. A bundle whose stamp matches is
 /// not built again, so a warm `cargo xtask test` skips wasm-bindgen,
 /// wasm-opt, gzip and brotli.
-fn source_stamp(wasm: &Path, tool: Option<&Path>) -> Result<String> {
+fn source_stamp(wasm: &Path, shrunk: bool) -> Result<String> {
     let meta = fs::metadata(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let modified =
         meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
     // No paths: the folder is served to every browser. Once `brotli` is
     // installed (`cargo xtask setup`), the bundle is built again with it.
-    Ok(format!("{} {modified} wasm-opt={} brotli={}\n", meta.len(), tool.is_some(), cmd::exists("brotli")))
+    Ok(format!("{} {modified} wasm-opt={shrunk} brotli={}\n", meta.len(), cmd::exists("brotli")))
 }
 
 /// The stamp of the bundle installed at `pkg`, if it has one.
@@ -264,12 +264,12 @@ mod tests {
         fs::create_dir_all(&dir)?;
         let wasm = dir.join("app.wasm");
         fs::write(&wasm, b"\0asm one")?;
-        let first = source_stamp(&wasm, None)?;
-        assert_eq!(first, source_stamp(&wasm, None)?, "the same file, the same stamp");
-        assert_ne!(first, source_stamp(&wasm, Some(Path::new("wasm-opt")))?, "shrinking is part of it");
+        let first = source_stamp(&wasm, false)?;
+        assert_eq!(first, source_stamp(&wasm, false)?, "the same file, the same stamp");
+        assert_ne!(first, source_stamp(&wasm, true)?, "shrinking is part of it");
         std::thread::sleep(std::time::Duration::from_millis(20));
         fs::write(&wasm, b"\0asm two")?;
-        assert_ne!(first, source_stamp(&wasm, None)?, "a new link (same size) is a new stamp");
+        assert_ne!(first, source_stamp(&wasm, false)?, "a new link (same size) is a new stamp");
         assert!(!first.contains(&dir.display().to_string()), "no paths in a served file: {first}");
         fs::remove_dir_all(&dir)?;
         Ok(())
