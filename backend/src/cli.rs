@@ -3,7 +3,6 @@
 //! group becomes the library's options. Every default comes from the
 //! library's own constants.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,7 +19,7 @@ use cis490_pipeline::store::archive::ReadLimits;
 use cis490_pipeline::{DEFAULT_SEED, default_jobs, split, synth};
 #[cfg(feature = "training")]
 use cis490_pipeline::{eval, train};
-use cis490_server::serve;
+pub(crate) use cis490_server::cli::{DemoArgs, ServeArgs};
 
 use crate::bench;
 
@@ -354,40 +353,6 @@ fn device_list(s: &str) -> Result<DeviceList, String> {
     cis490_models::neural::device::parse_device_list(s).map(DeviceList)
 }
 
-#[derive(clap::Args)]
-pub(crate) struct ServeArgs {
-    /// Address to bind.
-    #[arg(long, default_value = serve::DEFAULT_BIND)]
-    pub(crate) bind: SocketAddr,
-    /// Folder with the dashboard (index.html and pkg/).
-    #[arg(long, default_value = "public")]
-    pub(crate) public: PathBuf,
-    /// Folder with validation outputs to show.
-    #[arg(long)]
-    pub(crate) validation: Option<PathBuf>,
-    /// Token publishers must present (required off loopback).
-    #[arg(long, env = "CIS490_TOKEN", hide_env_values = true)]
-    pub(crate) token: Option<String>,
-    /// Require the token for reading too: /ws (also as ?token=), /api/snapshot, /api/validation/summary, /api/models, /models/...
-    #[arg(long)]
-    pub(crate) private: bool,
-    /// Another host name the hub answers to, e.g. the lab name kiosks use (`NAME` or `NAME:PORT`; repeatable).
-    #[arg(long = "allow-host", value_name = "NAME")]
-    pub(crate) allow_hosts: Vec<String>,
-    /// Another origin whose pages may publish and stream, e.g. https://lab.example behind a TLS proxy (repeatable).
-    #[arg(long = "allow-origin", value_name = "URL")]
-    pub(crate) allow_origins: Vec<String>,
-    /// Connections open at once (WebSockets included); one more is answered 503.
-    #[arg(long, default_value_t = serve::ServeLimits::default().max_connections)]
-    pub(crate) max_connections: usize,
-    /// A training run whose ONNX models the dashboard may load.
-    #[arg(long)]
-    pub(crate) run: Option<PathBuf>,
-    /// Keep the hub's state (jobs, training curves, evaluations, profiles) in this folder across restarts: saved while it changes and on shutdown, reloaded on start.
-    #[arg(long, value_name = "DIR")]
-    pub(crate) state_dir: Option<PathBuf>,
-}
-
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Write a deterministic synthetic receiver store.
@@ -476,22 +441,7 @@ pub(crate) enum Command {
     },
     #[cfg(feature = "training")]
     /// Run the whole path on built-in defaults: generate, validate, extract, split, train, evaluate, serve.
-    Demo {
-        /// Working folder for the generated store and results.
-        #[arg(long, default_value = "demo-out")]
-        workdir: PathBuf,
-        /// Episodes to generate.
-        #[arg(long, default_value_t = synth::DEFAULT_EPISODES)]
-        episodes: u64,
-        /// Seed of the synthetic corpus.
-        #[arg(long, default_value_t = DEFAULT_SEED)]
-        seed: u64,
-        /// Stop after the pipeline instead of serving.
-        #[arg(long)]
-        no_serve: bool,
-        #[command(flatten)]
-        serve: ServeArgs,
-    },
+    Demo(DemoArgs),
     /// Benchmarks that print figures next to a reference.
     Bench {
         #[command(subcommand)]

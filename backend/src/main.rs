@@ -28,6 +28,7 @@ use cis490_pipeline::source::Source;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
 use cis490_pipeline::{extract, jobs, merge, producers, split};
+use cis490_server::cli::say_where;
 use cis490_server::serve;
 use cis490_shared::ids::{EpisodeId, HostId};
 
@@ -36,10 +37,8 @@ mod print;
 #[cfg(feature = "training")]
 mod training;
 
-use cli::{BenchCommand, Cli, Command, ExtractArgs, MergeArgs, ServeArgs, SplitArgs, SynthArgs, ValidateArgs};
-use print::{
-    print_extract, print_merge_features, print_merge_validation, print_split, print_synth, print_validate, say_where,
-};
+use cli::{BenchCommand, Cli, Command, ExtractArgs, MergeArgs, SplitArgs, SynthArgs, ValidateArgs};
+use print::{print_extract, print_merge_features, print_merge_validation, print_split, print_synth, print_validate};
 
 fn main() -> std::process::ExitCode {
     let result = run();
@@ -127,13 +126,11 @@ fn run() -> Result<()> {
             training::run_eval(&args, publisher)
         }
         Command::Serve(args) => {
-            serve::serve_until_stopped(serve_config(args), say_where)?;
+            serve::serve_until_stopped(args.into_config(), say_where)?;
             Ok(())
         }
         #[cfg(feature = "training")]
-        Command::Demo { workdir, episodes, seed, no_serve, serve } => {
-            training::run_demo(workdir, episodes, seed, no_serve, serve)
-        }
+        Command::Demo(args) => training::run_demo(args),
         Command::Bench { which: BenchCommand::Validate { episodes, workdir } } => {
             bench::validate_throughput(&bench::ValidateBench { workdir, episodes, jobs: vec![1, 2] })?;
             Ok(())
@@ -288,19 +285,4 @@ fn run_split(args: &SplitArgs) -> Result<()> {
     let made = split::run(&opts)?;
     print_split(&made, &args.out);
     Ok(())
-}
-
-/// The server's configuration from `cis490 serve`'s arguments.
-pub(crate) fn serve_config(args: ServeArgs) -> serve::ServeConfig {
-    serve::ServeConfig {
-        validation_dir: args.validation,
-        token: args.token,
-        private: args.private,
-        allow_hosts: args.allow_hosts,
-        allow_origins: args.allow_origins,
-        run_dir: args.run,
-        state_dir: args.state_dir,
-        limits: serve::ServeLimits { max_connections: args.max_connections, ..serve::ServeLimits::default() },
-        ..serve::ServeConfig::new(args.bind, args.public)
-    }
 }

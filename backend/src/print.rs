@@ -1,7 +1,6 @@
 //! What the `cis490` command line prints when a stage is done: one
 //! function per stage, used by the stage's subcommand and by the demo.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -134,8 +133,4 @@ pub(crate) fn print_eval(done: &eval::Evaluated, took: Duration) {
         done.predictions_path.display(),
         done.prediction_rows
     );
-}
-
-pub(crate) fn say_where(addr: SocketAddr) {
-    eprintln!("dashboard: http://{addr}/  (Ctrl-C stops)");
 }

@@ -2,7 +2,6 @@
 //! `training` feature only, so the Raspberry Pi edge build has none of the
 //! trainers' libraries.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -13,27 +12,45 @@ use cis490_models::architecture::FitSettings;
 use cis490_models::gbt::GbtConfig;
 use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
-use cis490_pipeline::publish::Publish;
+use cis490_pipeline::publish::background::Background;
+use cis490_pipeline::publish::retry::Retrying;
+use cis490_pipeline::publish::{HttpPublisher, Publish};
 use cis490_pipeline::run_dir::RunDir;
 use cis490_pipeline::{demo, eval, train};
+use cis490_server::cli::{DemoArgs, say_where};
 use cis490_server::serve;
 
-use crate::cli::{EvalArgs, ServeArgs, TrainArgs};
-use crate::print::{print_eval, print_stage, print_trained, say_where};
-use crate::serve_config;
+use crate::cli::{EvalArgs, TrainArgs};
+use crate::print::{print_eval, print_stage, print_trained};
 
 /// `cis490 demo`: the whole path on built-in defaults, then (unless
-/// `--no-serve`) the hub beside it, kept live.
-pub(crate) fn run_demo(workdir: PathBuf, episodes: u64, seed: u64, no_serve: bool, mut serve: ServeArgs) -> Result<()> {
-    let opts = demo::DemoOptions { workdir, episodes, seed, progress: true, ..demo::DemoOptions::default() };
+/// `--no-serve`) kept live: beside the hub it serves, or, with
+/// `--publish-only`, published to the hub `cis490-hub demo` serves with
+/// the same arguments.
+pub(crate) fn run_demo(args: DemoArgs) -> Result<()> {
+    let opts = demo::DemoOptions {
+        workdir: args.workdir.clone(),
+        episodes: args.episodes,
+        seed: args.seed,
+        progress: true,
+        ..demo::DemoOptions::default()
+    };
     let paths = demo::DemoPaths::new(&opts.workdir);
-    if no_serve {
+    if args.no_serve {
         demo::run_pipeline(&opts, None, &mut |stage| print_stage(&paths, stage))?;
         return Ok(());
     }
-    serve.validation = Some(serve.validation.unwrap_or_else(|| paths.validation.clone()));
-    serve.run = Some(serve.run.unwrap_or_else(|| paths.run.clone()));
-    serve::run_beside(serve_config(serve), say_where, move |hub, stop| {
+    if args.publish_only {
+        let url = args.serve.local_url();
+        let http = || HttpPublisher::new(&url, args.serve.token.clone());
+        eprintln!("demo: publishing to the hub at {url}/ (started by `cis490-hub demo`)");
+        // Jobs never wait for the hub; the replay reconnects for ever.
+        let jobs: Arc<dyn Publish> = Arc::new(Background::start(Box::new(http()?)));
+        demo::run_pipeline(&opts, Some(jobs), &mut |stage| print_stage(&paths, stage))?;
+        demo::keep_live(&paths, &Retrying::forever(http()?), &stop_on_ctrl_c("stopping the replay"))?;
+        return Ok(());
+    }
+    serve::run_beside(args.serve_args().into_config(), say_where, move |hub, stop| {
         demo::run_pipeline(&opts, Some(Arc::clone(&hub)), &mut |stage| print_stage(&paths, stage))?;
         demo::keep_live(&paths, hub.as_ref(), stop)
     })?;
@@ -41,16 +58,17 @@ pub(crate) fn run_demo(workdir: PathBuf, episodes: u64, seed: u64, no_serve: boo
 }
 
 /// A flag the first Ctrl-C sets (training then stops after the current
-/// batch or boosting round, its states left for `--resume`); a second
-/// Ctrl-C exits at once.
-fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+/// batch or boosting round, its states left for `--resume`; a replay after
+/// its current frame), saying `what` happens then; a second Ctrl-C exits
+/// at once.
+fn stop_on_ctrl_c(what: &'static str) -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let watcher = std::thread::Builder::new().name("ctrl-c".into()).spawn(move || {
         let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
         runtime.block_on(async {
             if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\nstopping after the current batch (Ctrl-C again quits at once)");
+                eprintln!("\n{what} (Ctrl-C again quits at once)");
                 flag.store(true, Ordering::Relaxed);
                 if tokio::signal::ctrl_c().await.is_ok() {
                     std::process::exit(130);
@@ -65,7 +83,7 @@ fn stop_on_ctrl_c() -> Arc<AtomicBool> {
 }
 
 pub(crate) fn run_train(args: &TrainArgs, publisher: Option<Arc<dyn Publish>>) -> Result<()> {
-    let stop = stop_on_ctrl_c();
+    let stop = stop_on_ctrl_c("stopping after the current batch");
     let variants =
         args.variants.iter().map(|v| v.parse::<Variant>().map_err(anyhow::Error::msg)).collect::<Result<Vec<_>>>()?;
     let models = train::parse_models(&args.models)?;
@@ -130,4 +148,24 @@ pub(crate) fn run_eval(args: &EvalArgs, publisher: Option<Arc<dyn Publish>>) -> 
     let done = eval::run(&opts)?;
     print_eval(&done, started.elapsed());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use cis490_server::cli;
+
+    use super::*;
+
+    /// The hub alone (`cis490-hub demo`) cannot see the pipeline, so it
+    /// keeps copies of the demo's defaults; they must stay the pipeline's.
+    #[test]
+    fn the_hub_alone_knows_the_demos_defaults_and_folders() {
+        assert_eq!(cli::DEMO_EPISODES, cis490_pipeline::synth::DEFAULT_EPISODES);
+        assert_eq!(cli::DEMO_SEED, cis490_pipeline::DEFAULT_SEED);
+        let paths = demo::DemoPaths::new(Path::new("w"));
+        assert_eq!(paths.validation, Path::new("w").join(cli::DEMO_VALIDATION_DIR));
+        assert_eq!(paths.run, Path::new("w").join(cli::DEMO_RUN_DIR));
+    }
 }

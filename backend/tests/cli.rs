@@ -96,3 +96,74 @@ fn an_unwritable_output_folder_is_named() -> Result<(), Box<dyn std::error::Erro
     assert!(text(&out).contains("not writable"), "{}", text(&out));
     Ok(())
 }
+
+/// `cis490 demo --publish-only` (what `cargo xtask demo` runs beside
+/// `cis490-hub demo`) serves nothing and publishes its jobs to the hub at
+/// `--bind`, reached on loopback when the bind address is unspecified,
+/// with `--token`. The hub here is a bare listener recording each POST.
+#[test]
+fn demo_publish_only_sends_its_jobs_to_the_hub_at_bind() -> Result<(), Box<dyn std::error::Error>> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::{Arc, Mutex};
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let requests = Arc::new(Mutex::new(Vec::<String>::new()));
+    let recorded = Arc::clone(&requests);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut head = String::new();
+            let mut length = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_ok() {
+                let _ =
+                    reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                if let Ok(mut all) = recorded.lock() {
+                    all.push(format!("{head}\r\n{}", String::from_utf8_lossy(&body)));
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir()?;
+    let work = dir.path().join("demo");
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_cis490"))
+        .args(["demo", "--publish-only", "--episodes", "12", "--bind", &format!("0.0.0.0:{port}")])
+        .arg("--workdir")
+        .arg(&work)
+        .args(["--token", "sesame"])
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    // Extraction starts once validation has written its outputs.
+    let validated = loop {
+        let seen = requests.lock().map(|all| all.clone()).unwrap_or_default();
+        if let Some(request) = seen.iter().find(|r| r.contains("\"progress\"") && r.contains("extract")) {
+            break Some(request.clone());
+        }
+        if std::time::Instant::now() > deadline || demo.try_wait()?.is_some() {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let _ = demo.kill();
+    let _ = demo.wait();
+    let request = validated.ok_or("no extract progress reached the hub")?;
+    assert!(request.starts_with("POST /publish "), "{request}");
+    assert!(request.contains(&format!("127.0.0.1:{port}")), "loopback, not 0.0.0.0: {request}");
+    assert!(request.contains("Authorization: Bearer sesame"), "{request}");
+    assert!(work.join("validation/validation_summary.json").is_file(), "the demo writes where the hub serves");
+    Ok(())
+}

@@ -29,7 +29,6 @@
 //! `train`, `eval` and `demo` need the `training` feature (the models'
 //! trainers); the Raspberry Pi edge build leaves them out.
 
-pub mod atomic_file;
 #[cfg(feature = "training")]
 pub mod demo;
 #[cfg(feature = "training")]
@@ -40,7 +39,6 @@ pub mod merge;
 pub mod output_dir;
 pub mod producers;
 pub mod progress;
-pub mod publish;
 pub mod run_dir;
 pub mod shard;
 pub mod source;
@@ -50,8 +48,12 @@ pub mod synth;
 pub mod train;
 pub mod validate;
 
+/// Publishing events to a hub (the `cis490-publish` crate).
+pub use cis490_publish as publish;
 /// Reading the receiver store (the `cis490-store` crate).
 pub use cis490_store as store;
+/// Atomic files (in `cis490-store`, which the server shares).
+pub use cis490_store::atomic_file;
 
 pub use cis490_shared::error_chain;
 

@@ -11,10 +11,11 @@
 //! ```
 //!
 //! A model folder counts as a model of the run only when its name is a
-//! known `<model>-<variant>` and it holds both files ([`RunDir::models`]);
-//! hidden folders (staging, resume, scratch) never do. Train, eval, the
-//! live producers, the server and the benchmarks all list and open models
-//! through this type.
+//! known `<model>-<variant>` and it holds both files ([`RunDir::models`],
+//! on `cis490_store::run_layout`, which the server reads too); hidden
+//! folders (staging, resume, scratch) never do. Train, eval, the live
+//! producers and the benchmarks all list and open models through this
+//! type.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -22,10 +23,7 @@ use std::path::{Path, PathBuf};
 use cis490_models::kind::Architecture;
 use cis490_models::variant::Variant;
 
-/// A model's checkpoint inside its folder.
-pub const CHECKPOINT_FILE: &str = "checkpoint.bin";
-/// A model's ONNX export inside its folder.
-pub const ONNX_FILE: &str = "model.onnx";
+pub use cis490_store::run_layout::{CHECKPOINT_FILE, ONNX_FILE};
 /// Trainer states between epochs (hidden: never listed as a model).
 pub const RESUME_DIR: &str = ".resume";
 /// The evaluation's folder by default.
@@ -143,21 +141,11 @@ impl RunDir {
     /// run folder (hidden staging or scratch folders, stray files, a
     /// half-written model) is not a model.
     pub fn models(&self) -> std::io::Result<Vec<RunModel>> {
-        let mut models = Vec::new();
-        for entry in std::fs::read_dir(&self.root)? {
-            let entry = entry?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
-            let Ok(id) = name.parse::<ModelId>() else { continue };
-            if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            let model = RunModel { id, dir: entry.path() };
-            if model.checkpoint().is_file() && model.onnx().is_file() {
-                models.push(model);
-            }
-        }
-        models.sort_by_key(|m| m.id.name());
-        Ok(models)
+        // Every known name parses (`listed_names_are_model_ids`).
+        Ok(cis490_store::run_layout::model_folders(&self.root)?
+            .into_iter()
+            .filter_map(|(name, dir)| Some(RunModel { id: name.parse().ok()?, dir }))
+            .collect())
     }
 }
 
@@ -176,6 +164,17 @@ mod tests {
         assert!("forest-realistic".parse::<ModelId>().is_err());
         assert!("gbt-psychic".parse::<ModelId>().is_err());
         assert!("gbt".parse::<ModelId>().is_err());
+    }
+
+    #[test]
+    fn listed_names_are_model_ids() {
+        for model in cis490_shared::evaluation::MODEL_ORDER {
+            for variant in cis490_shared::evaluation::VARIANT_ORDER {
+                let name = format!("{model}-{variant}");
+                assert!(cis490_store::run_layout::is_model_name(&name));
+                assert_eq!(name.parse::<ModelId>().map(|id| id.name()), Ok(name));
+            }
+        }
     }
 
     #[test]

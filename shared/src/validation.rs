@@ -323,8 +323,12 @@ impl std::str::FromStr for Reason {
     }
 }
 
+/// File name of the sweep summary ([`ValidationSummary`]) inside the
+/// validation output folder.
+pub const SUMMARY_FILE: &str = "validation_summary.json";
+
 /// Counts of one validation sweep, written beside the acceptance index as
-/// `validation_summary.json` and served to the dashboard.
+/// [`SUMMARY_FILE`] and served to the dashboard.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct ValidationSummary {

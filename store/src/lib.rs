@@ -15,12 +15,22 @@
 //!   sparse maps, in linear time;
 //! - [`jsonl`] parses telemetry rows fast; [`table`] holds them as columns;
 //! - [`tar_writer`] writes deterministic ustar archives (generator, tests).
+//!
+//! It also holds the two file-system pieces the server shares with the
+//! pipeline, so the hub alone (`cis490-hub`) builds without the pipeline:
+//!
+//! - [`atomic_file`] writes files atomically (temp file + rename, created
+//!   exclusively, never through a link);
+//! - [`run_layout`] names a run's model files and lists its complete
+//!   model folders.
 
 pub mod archive;
+pub mod atomic_file;
 pub mod jsonl;
 pub mod layout;
 pub mod limits;
 pub mod regular_file;
+pub mod run_layout;
 pub mod table;
 pub mod tar_reader;
 pub mod tar_writer;

@@ -9,7 +9,8 @@
 //! Each runs as a subcommand against a hub URL, or in-process in `demo`.
 
 pub mod metrics;
-pub mod perf;
+/// A process's memory and CPU (in `cis490-publish`, which the server shares).
+pub use cis490_publish::perf;
 pub mod predictions;
 pub mod profiles;
 pub mod replay;

@@ -33,8 +33,7 @@ use crate::store::archive::{ReadLimits, read_archive};
 use crate::store::layout::EpisodeRef;
 use index::{INDEX_FILE, IndexError, IndexRow};
 
-/// File name of the sweep summary inside the output folder.
-pub const SUMMARY_FILE: &str = "validation_summary.json";
+pub use cis490_shared::validation::SUMMARY_FILE;
 
 /// What a sweep needs.
 #[derive(Debug, Clone)]

@@ -8,7 +8,7 @@
 //! - [`routes`]: `POST /publish`, `GET /ws`, `GET /api/snapshot`;
 //! - [`persist`]: the state kept across restarts (`--state-dir`);
 //!
-//! Producers reach the hub through `cis490_pipeline::publish` (HTTP), or
+//! Producers reach the hub through `cis490_publish` (HTTP), or
 //! in-process through this hub's [`Publish`] implementation (the demo).
 //!
 //! An event is serialized before the hub's lock is taken; under it,
@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use cis490_pipeline::publish::{Publish, PublishError};
+use cis490_publish::{Publish, PublishError};
 use cis490_shared::events::{Event, EventKind};
 use serde_json::Value;
 

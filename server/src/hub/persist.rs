@@ -9,7 +9,7 @@
 //!
 //! Saving is debounced: a background task writes at most once per
 //! [`SAVE_EVERY`], only when the kept state changed, and once more on
-//! shutdown. Each write is atomic ([`cis490_pipeline::atomic_file`]: an
+//! shutdown. Each write is atomic ([`cis490_store::atomic_file`]: an
 //! exclusive temporary file, never through a link, renamed over the old
 //! one). The file is bounded by the hub's own state bounds
 //! ([`HubLimits::state_file_bytes`]). A file that cannot be read as a hub
@@ -22,8 +22,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use cis490_pipeline::atomic_file;
 use cis490_shared::events::Event;
+use cis490_store::atomic_file;
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -94,7 +94,7 @@ impl StateFile {
 
     /// The saved events in their order; none when there is no file yet.
     pub fn load(&self) -> Result<Vec<Event>, StateFileError> {
-        let bytes = match cis490_pipeline::store::regular_file::read_regular(&self.path, self.max_bytes) {
+        let bytes = match cis490_store::regular_file::read_regular(&self.path, self.max_bytes) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(source) => return Err(StateFileError::Read { path: self.path.clone(), source }),

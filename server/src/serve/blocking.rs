@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cis490_pipeline::publish::Publish;
+use cis490_publish::Publish;
 
 use super::{ServeConfig, ServeError, bind, shutdown_signal};
 

@@ -35,8 +35,8 @@ use tokio::sync::watch;
 use crate::hub::routes::{HubState, WsLimits};
 use crate::hub::{self, Hub, HubLimits, HubStats};
 use access::{Access, AccessConfigError, HostPolicy, OriginPolicy, Rule, Token};
-use cis490_pipeline::run_dir::{ONNX_FILE, RunDir};
-use cis490_pipeline::validate::SUMMARY_FILE;
+use cis490_shared::validation::SUMMARY_FILE;
+use cis490_store::run_layout::{self, ONNX_FILE};
 use connections::{ConnectionLimits, ConnectionStats};
 use files::Folder;
 
@@ -314,18 +314,15 @@ const PROCESS_PERF_EVERY: u64 = 5;
 async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
     let mut last = (HubStats::default(), 0u64);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut process = cis490_pipeline::producers::perf::sample("self");
+    let mut process = cis490_publish::perf::sample("self");
     let mut ticks = 0u64;
     loop {
         tick.tick().await;
         ticks += 1;
         if ticks.is_multiple_of(PROCESS_PERF_EVERY)
-            && let (Some(before), Some(now)) = (process, cis490_pipeline::producers::perf::sample("self"))
+            && let (Some(before), Some(now)) = (process, cis490_publish::perf::sample("self"))
         {
-            publish_perf(
-                &hub,
-                cis490_pipeline::producers::perf::events(crate::hub::SERVER_PERF_SOURCES[1], &before, &now),
-            );
+            publish_perf(&hub, cis490_publish::perf::events(crate::hub::SERVER_PERF_SOURCES[1], &before, &now));
             process = Some(now);
         }
         let now = (hub.stats(), connections.refused());
@@ -349,12 +346,15 @@ async fn report_hub_perf(hub: Arc<Hub>, connections: Arc<ConnectionStats>) {
     }
 }
 
-/// The run's models ([`RunDir::models`]: the same list train and eval
-/// see), each with its ONNX file's canonical path inside the run folder
-/// and its size. A run folder that cannot be read lists nothing (logged).
+/// The run's models ([`run_layout::model_folders`]: the same list train
+/// and eval see), each with its ONNX file's canonical path inside the run folder
+/// and its size. A run folder not made yet lists nothing; one that cannot
+/// be read lists nothing, logged.
 fn onnx_models(run: &Folder) -> Vec<(String, PathBuf, u64)> {
-    let models = match RunDir::new(run.path()).models() {
+    let models = match run_layout::model_folders(run.path()) {
         Ok(models) => models,
+        // Not trained yet (the demo's hub starts before its run exists).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
         Err(e) => {
             tracing::warn!("{}: cannot list the run's models: {e}", run.path().display());
             return Vec::new();
@@ -362,8 +362,7 @@ fn onnx_models(run: &Folder) -> Vec<(String, PathBuf, u64)> {
     };
     models
         .into_iter()
-        .filter_map(|model| {
-            let name = model.id.name();
+        .filter_map(|(name, _)| {
             let file = run.file(&Path::new(&name).join(ONNX_FILE))?;
             let bytes = std::fs::metadata(&file).ok()?.len();
             Some((name, file, bytes))

@@ -132,7 +132,7 @@ fn deliver(shared: &Shared, inner: &dyn Publish) {
             Err(e) if e.is_retryable() => {
                 failures += 1;
                 if failures == 1 {
-                    let why = crate::error_chain(&e);
+                    let why = cis490_shared::error_chain(&e);
                     tracing::warn!("{why}; the job goes on and events are sent when the hub answers");
                 }
                 let wait = match deadline {
@@ -148,7 +148,7 @@ fn deliver(shared: &Shared, inner: &dyn Publish) {
                 }
             }
             Err(e) => {
-                tracing::warn!("the hub refused {} events: {}", batch.len(), crate::error_chain(&e));
+                tracing::warn!("the hub refused {} events: {}", batch.len(), cis490_shared::error_chain(&e));
                 shared.lock().events.drain(..batch.len());
             }
         }

@@ -78,7 +78,7 @@ impl ProgressEvents {
         if let Err(e) = publisher.publish(&[Event::Progress(event)])
             && !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed)
         {
-            tracing::warn!("progress events not delivered (the job goes on): {}", crate::error_chain(&e));
+            tracing::warn!("progress events not delivered (the job goes on): {}", cis490_shared::error_chain(&e));
         }
     }
 }

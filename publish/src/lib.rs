@@ -1,16 +1,21 @@
-//! Publishing events to the hub, behind one [`Publish`] trait: over HTTP
-//! (`--hub http://127.0.0.1:8447`, [`HttpPublisher`]) or in-process (the
-//! server crate's hub implements [`Publish`] for the demo).
+//! Sending dashboard events to a cis490 hub, behind one [`Publish`]
+//! trait: over HTTP (`--hub http://127.0.0.1:8447`, [`HttpPublisher`]) or
+//! in-process (the server crate's hub implements [`Publish`]). The
+//! pipeline's producers and jobs publish through it and the server
+//! receives through it; it has no heavy dependency, so the hub alone
+//! (`cis490-hub`) builds without the pipeline.
 //!
 //! - [`retry`]: producers that reconnect to a restarted hub;
 //! - [`background`]: publishing from jobs without ever waiting for the hub;
-//! - [`progress_events`]: throttled `progress` events for long jobs.
+//! - [`progress_events`]: throttled `progress` events for long jobs;
+//! - [`perf`]: `perf` events about a process (memory, CPU).
 //!
 //! The HTTP client is a minimal blocking HTTP/1.1 `POST`: producers send a
 //! few events a second to a hub on the same machine or LAN, so a full HTTP
 //! stack is not worth its build time. Only `http://` URLs are supported.
 
 pub mod background;
+pub mod perf;
 pub mod progress_events;
 pub mod retry;
 

@@ -86,7 +86,7 @@ impl<P: Publish> Publish for Retrying<P> {
                         return Err(e);
                     }
                     if failures == 1 {
-                        let why = crate::error_chain(&e);
+                        let why = cis490_shared::error_chain(&e);
                         tracing::warn!("{why}; retrying (every {} s at most) until it answers", LONGEST_WAIT.as_secs());
                     }
                     (self.sleep)(wait);

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use cis490_shared::events::{Event, Number, PerfEvent};
 
-use crate::publish::{Publish, PublishError};
+use crate::{Publish, PublishError};
 
 /// One reading of a process's counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
