@@ -19,7 +19,9 @@ use cis490_pipeline::store::archive::ReadLimits;
 use cis490_pipeline::{DEFAULT_SEED, default_jobs, split, synth};
 #[cfg(feature = "training")]
 use cis490_pipeline::{eval, train};
-pub(crate) use cis490_server::cli::{DemoArgs, ServeArgs};
+#[cfg(feature = "training")]
+use cis490_server::cli::DemoArgs;
+use cis490_server::cli::ServeArgs;
 
 use crate::bench;
 

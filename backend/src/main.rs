@@ -28,7 +28,7 @@ use cis490_pipeline::source::Source;
 use cis490_pipeline::synth::{self, SynthOptions};
 use cis490_pipeline::validate::{self, ValidateOptions};
 use cis490_pipeline::{extract, jobs, merge, producers, split};
-use cis490_server::cli::say_where;
+use cis490_server::cli::{init_logging, say_where};
 use cis490_server::serve;
 use cis490_shared::ids::{EpisodeId, HostId};
 
@@ -56,13 +56,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    init_logging();
     let cli = Cli::parse();
     match cli.command {
         Command::Synth(args) => run_synth(&args),

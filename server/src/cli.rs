@@ -122,6 +122,18 @@ impl DemoArgs {
     }
 }
 
+/// Logs to stderr at `RUST_LOG`'s level (`info` when unset), as both
+/// binaries do.
+pub fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
 /// Prints where the dashboard is served (the line `cargo xtask demo` and
 /// users look for).
 pub fn say_where(addr: SocketAddr) {
