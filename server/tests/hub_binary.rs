@@ -28,10 +28,12 @@ impl Drop for Hub {
     }
 }
 
-/// Starts `cis490-hub args` and reads the address it says it serves at.
-fn start(args: &[&str]) -> Result<Hub, Box<dyn std::error::Error>> {
+/// Starts `cis490-hub args` in `dir` and reads the address it says it
+/// serves at.
+fn start(dir: &Path, args: &[&str]) -> Result<Hub, Box<dyn std::error::Error>> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cis490-hub"))
         .args(args)
+        .current_dir(dir)
         .env("RUST_LOG", "warn")
         .stderr(Stdio::piped())
         .spawn()?;
@@ -72,9 +74,9 @@ fn the_demo_hub_serves_the_page_at_once_and_the_demos_outputs_as_they_appear() -
     let public = dir.path().join("public");
     std::fs::create_dir_all(&public)?;
     std::fs::write(public.join("index.html"), "<title>cis490</title>")?;
+    // Relative, as `cargo xtask demo` runs it (`demo-out` under the clone).
     let work = dir.path().join("work");
-    let (public_arg, work_arg) = (public.to_string_lossy(), work.to_string_lossy());
-    let hub = start(&["demo", "--workdir", &work_arg, "--public", &public_arg, "--bind", "127.0.0.1:0"])?;
+    let hub = start(dir.path(), &["demo", "--workdir", "work", "--public", "public", "--bind", "127.0.0.1:0"])?;
 
     // Before the demo has written anything: the page, and honest blanks.
     assert_eq!(get(hub.addr, "/")?, (200, "<title>cis490</title>".to_owned()));

@@ -35,30 +35,33 @@ use tower_http::services::ServeFile;
 
 use super::json_error;
 
-/// A folder whose files may be served.
+/// A folder whose files may be served. Its path is resolved (made
+/// canonical) on every use, so a folder made or replaced after the server
+/// started (the demo's run, trained while the hub already serves) is
+/// served once it exists, and a folder that does not exist serves nothing.
 #[derive(Debug, Clone)]
 pub struct Folder {
-    root: PathBuf,
+    path: PathBuf,
 }
 
 impl Folder {
-    /// `path`, canonicalized when it exists (a folder that does not exist
-    /// serves nothing).
+    /// The folder at `path` (nothing is read yet).
     pub fn new(path: &Path) -> Self {
-        Self { root: path.canonicalize().unwrap_or_else(|_| path.to_path_buf()) }
+        Self { path: path.to_path_buf() }
     }
 
-    /// The folder (canonical when it exists).
+    /// The folder's path as given.
     pub fn path(&self) -> &Path {
-        &self.root
+        &self.path
     }
 
     /// The canonical path of `relative` (a path of normal components) when
     /// it exists and lies inside the folder; `Err(true)` when it exists but
-    /// leads out, `Err(false)` when it does not exist.
+    /// leads out, `Err(false)` when it (or the folder) does not exist.
     fn contained(&self, relative: &Path) -> Result<PathBuf, bool> {
-        let real = self.root.join(relative).canonicalize().map_err(|_| false)?;
-        if real.starts_with(&self.root) { Ok(real) } else { Err(true) }
+        let root = self.path.canonicalize().map_err(|_| false)?;
+        let real = root.join(relative).canonicalize().map_err(|_| false)?;
+        if real.starts_with(&root) { Ok(real) } else { Err(true) }
     }
 
     /// The canonical path of the file `relative`, if it is a file inside the folder.
@@ -71,8 +74,9 @@ impl Folder {
     /// folder and not older than `file`.
     fn has_fresh_copy(&self, file: &Path, encoding: Encoding) -> bool {
         let Ok(copy) = compressed_copy(file, encoding).canonicalize() else { return false };
+        let Ok(root) = self.path.canonicalize() else { return false };
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        copy.starts_with(&self.root)
+        copy.starts_with(&root)
             && copy.is_file()
             && matches!((modified(&copy), modified(file)), (Some(copy), Some(original)) if copy >= original)
     }
@@ -283,6 +287,23 @@ mod tests {
         assert_eq!(folder.static_file(Path::new("leak.txt")), None);
         assert_eq!(folder.static_file(Path::new("out/secret.txt")), None);
         assert_eq!(folder.file(Path::new("out/secret.txt")), None);
+        Ok(())
+    }
+
+    /// The demo's hub starts before its run exists, and the folder's path
+    /// may be relative or pass through a link: it is served once made.
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_made_after_the_server_started_is_served() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        std::fs::create_dir(dir.path().join("real"))?;
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("link"))?;
+        let folder = Folder::new(&dir.path().join("link/run"));
+        assert_eq!(folder.file(Path::new("gbt-oracle/model.onnx")), None, "nothing yet");
+        std::fs::create_dir_all(dir.path().join("real/run/gbt-oracle"))?;
+        std::fs::write(dir.path().join("real/run/gbt-oracle/model.onnx"), b"onnx")?;
+        let made = dir.path().join("real/run/gbt-oracle/model.onnx").canonicalize()?;
+        assert_eq!(folder.file(Path::new("gbt-oracle/model.onnx")), Some(made));
         Ok(())
     }
 }
