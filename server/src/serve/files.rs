@@ -25,7 +25,7 @@
 //! second.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -36,18 +36,29 @@ use tower_http::services::ServeFile;
 use super::json_error;
 
 /// A folder whose files may be served. Its path is resolved (made
-/// canonical) on every use, so a folder made or replaced after the server
-/// started (the demo's run, trained while the hub already serves) is
-/// served once it exists, and a folder that does not exist serves nothing.
+/// canonical) the first time it exists and kept from then on, so a folder
+/// made after the server started (the demo's run, trained while the hub
+/// already serves) is served once it exists, and a folder that does not
+/// exist serves nothing.
 #[derive(Debug, Clone)]
 pub struct Folder {
     path: PathBuf,
+    canonical: OnceLock<PathBuf>,
 }
 
 impl Folder {
     /// The folder at `path` (nothing is read yet).
     pub fn new(path: &Path) -> Self {
-        Self { path: path.to_path_buf() }
+        Self { path: path.to_path_buf(), canonical: OnceLock::new() }
+    }
+
+    /// The folder's canonical path, once it exists.
+    fn root(&self) -> Option<&Path> {
+        if let Some(root) = self.canonical.get() {
+            return Some(root);
+        }
+        let root = self.path.canonicalize().ok()?;
+        Some(self.canonical.get_or_init(|| root))
     }
 
     /// The folder's path as given.
@@ -59,9 +70,9 @@ impl Folder {
     /// it exists and lies inside the folder; `Err(true)` when it exists but
     /// leads out, `Err(false)` when it (or the folder) does not exist.
     fn contained(&self, relative: &Path) -> Result<PathBuf, bool> {
-        let root = self.path.canonicalize().map_err(|_| false)?;
+        let root = self.root().ok_or(false)?;
         let real = root.join(relative).canonicalize().map_err(|_| false)?;
-        if real.starts_with(&root) { Ok(real) } else { Err(true) }
+        if real.starts_with(root) { Ok(real) } else { Err(true) }
     }
 
     /// The canonical path of the file `relative`, if it is a file inside the folder.
@@ -74,9 +85,9 @@ impl Folder {
     /// folder and not older than `file`.
     fn has_fresh_copy(&self, file: &Path, encoding: Encoding) -> bool {
         let Ok(copy) = compressed_copy(file, encoding).canonicalize() else { return false };
-        let Ok(root) = self.path.canonicalize() else { return false };
+        let Some(root) = self.root() else { return false };
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        copy.starts_with(&root)
+        copy.starts_with(root)
             && copy.is_file()
             && matches!((modified(&copy), modified(file)), (Some(copy), Some(original)) if copy >= original)
     }
