@@ -12,15 +12,13 @@ use cis490_models::architecture::FitSettings;
 use cis490_models::gbt::GbtConfig;
 use cis490_models::neural::trainer::TrainConfig;
 use cis490_models::variant::Variant;
-use cis490_pipeline::publish::background::Background;
-use cis490_pipeline::publish::retry::Retrying;
-use cis490_pipeline::publish::{HttpPublisher, Publish};
+use cis490_pipeline::publish::Publish;
 use cis490_pipeline::run_dir::RunDir;
 use cis490_pipeline::{demo, eval, train};
 use cis490_server::cli::{DemoArgs, say_where};
 use cis490_server::serve;
 
-use crate::cli::{EvalArgs, TrainArgs};
+use crate::cli::{EvalArgs, HubArgs, TrainArgs};
 use crate::print::{print_eval, print_stage, print_trained};
 
 /// `cis490 demo`: the whole path on built-in defaults, then (unless
@@ -41,13 +39,14 @@ pub(crate) fn run_demo(args: DemoArgs) -> Result<()> {
         return Ok(());
     }
     if args.publish_only {
+        // As `--hub URL` for any job and producer: jobs never wait for the
+        // hub, the replay reconnects for ever.
         let url = args.serve.local_url();
-        let http = || HttpPublisher::new(&url, args.serve.token.clone());
         eprintln!("demo: publishing to the hub at {url}/ (started by `cis490-hub demo`)");
-        // Jobs never wait for the hub; the replay reconnects for ever.
-        let jobs: Arc<dyn Publish> = Arc::new(Background::start(Box::new(http()?)));
-        demo::run_pipeline(&opts, Some(jobs), &mut |stage| print_stage(&paths, stage))?;
-        demo::keep_live(&paths, &Retrying::forever(http()?), &stop_on_ctrl_c("stopping the replay"))?;
+        // `hub_retry_s` is for one-shot producers only, which the demo has none of.
+        let hub = HubArgs { hub: Some(url), hub_token: args.serve.token.clone(), hub_retry_s: 0 };
+        demo::run_pipeline(&opts, hub.publisher()?, &mut |stage| print_stage(&paths, stage))?;
+        demo::keep_live(&paths, &hub.live_publisher()?, &stop_on_ctrl_c("stopping the replay"))?;
         return Ok(());
     }
     serve::run_beside(args.serve_args().into_config(), say_where, move |hub, stop| {
